@@ -1,0 +1,1 @@
+"""Users (e-mail login), shopper profile (country, language, currency, time zone), merchants and staff."""

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
+
+from apps.accounts.selectors import shopper_context
+
+
+class ShopperPreferencesMiddleware:
+    """Resolve the shopper's country, language, currency and time zone once per request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        shopper = shopper_context(request, settings.REGION)
+        request.shopper = shopper
+        translation.activate(shopper.language)
+        request.LANGUAGE_CODE = shopper.language
+        timezone.activate(shopper.time_zone)
+        try:
+            response = self.get_response(request)
+        finally:
+            timezone.deactivate()
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        response.headers.setdefault("Content-Language", shopper.language)
+        return response

@@ -1,0 +1,129 @@
+"""Writes about users, merchants and staff: one function per use case."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils.text import slugify
+
+from apps.accounts.models import Merchant, MerchantMembership, User
+from apps.errors import ApplicationError
+from regions import Region
+
+# Model permissions of merchant owners and staff; apps add theirs in data migrations.
+MERCHANT_STAFF_GROUP = "Merchant staff"
+
+
+def _check_preferences(
+    *, region: Region, country: str | None, language: str | None, currency: str | None, time_zone: str | None
+) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    if country is not None and not region.serves(country):
+        fields["country"] = [f"Not served here; valid values: {', '.join(sorted(region.country_codes))}"]
+    if language is not None and language not in region.languages:
+        fields["language"] = [f"Not offered here; valid values: {', '.join(region.languages)}"]
+    if currency is not None and currency not in region.currencies:
+        fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
+    if time_zone is not None:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            fields["time_zone"] = ["Not an IANA time zone such as Europe/Paris."]
+    return fields
+
+
+def user_create(
+    *,
+    region: Region,
+    email: str,
+    password: str | None,
+    display_name: str = "",
+    country: str = "",
+    language: str = "",
+    currency: str = "",
+    time_zone: str = "",
+) -> User:
+    email = User.objects.normalize_email(email).lower()
+    fields = _check_preferences(
+        region=region,
+        country=country or None,
+        language=language or None,
+        currency=currency or None,
+        time_zone=time_zone or None,
+    )
+    if User.objects.filter(email=email).exists():
+        fields["email"] = ["An account with this e-mail address exists."]
+    if fields:
+        raise ApplicationError("The account could not be created.", fields=fields)
+    return User.objects.create_user(
+        email=email,
+        password=password,
+        display_name=display_name,
+        country=country.upper(),
+        language=language,
+        currency=currency,
+        time_zone=time_zone,
+    )
+
+
+def shopper_preferences_update(
+    *,
+    user: User,
+    region: Region,
+    country: str | None = None,
+    language: str | None = None,
+    currency: str | None = None,
+    time_zone: str | None = None,
+) -> User:
+    """Store the shopper's own choices; ``None`` leaves a field as it is."""
+    country = country.upper() if country else country
+    fields = _check_preferences(
+        region=region, country=country, language=language, currency=currency, time_zone=time_zone
+    )
+    if fields:
+        raise ApplicationError("These preferences are not available in this region.", fields=fields)
+    changed = []
+    for name, value in (("country", country), ("language", language), ("currency", currency), ("time_zone", time_zone)):
+        if value is not None and getattr(user, name) != value:
+            setattr(user, name, value)
+            changed.append(name)
+    if changed:
+        user.save(update_fields=changed)
+    return user
+
+
+@transaction.atomic
+def merchant_create(*, name: str, country: str, owner: User, slug: str = "") -> Merchant:
+    slug = slug or slugify(name)
+    if not slug:
+        raise ApplicationError("A merchant needs a name.", fields={"name": ["This field is required."]})
+    if Merchant.objects.filter(slug=slug).exists():
+        raise ApplicationError("This merchant exists.", code="duplicate", fields={"slug": ["Already taken."]})
+    merchant = Merchant.objects.create(name=name, slug=slug, country=country.upper())
+    MerchantMembership.objects.create(merchant=merchant, user=owner, role=MerchantMembership.Role.OWNER)
+    _grant_console_access(owner)
+    return merchant
+
+
+@transaction.atomic
+def merchant_staff_add(
+    *, merchant: Merchant, user: User, role: str = MerchantMembership.Role.STAFF
+) -> MerchantMembership:
+    if role not in MerchantMembership.Role.values:
+        raise ApplicationError("Unknown staff role.", fields={"role": list(MerchantMembership.Role.values)})
+    membership, _ = MerchantMembership.objects.get_or_create(merchant=merchant, user=user, defaults={"role": role})
+    _grant_console_access(user)
+    return membership
+
+
+def _grant_console_access(user: User) -> None:
+    # Merchant staff work in the admin console; what they may see there is scoped
+    # per merchant by each app's admin, not by this flag.
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    # The group carries the model permissions (granted by the apps' migrations).
+    group, _ = Group.objects.get_or_create(name=MERCHANT_STAFF_GROUP)
+    user.groups.add(group)

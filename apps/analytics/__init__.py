@@ -1,0 +1,1 @@
+"""Events, live-session stats, warehouse sync. Listens to signals; no app imports it."""

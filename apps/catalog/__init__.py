@@ -1,0 +1,1 @@
+"""Products, variants, categories, attributes, certifications, stock and prices."""

@@ -1,0 +1,314 @@
+"""Catalog API (``/api/v1/``): products and categories as a shopper in a given country sees them.
+
+``country``, ``lang`` and ``currency`` default to what the request resolves (profile,
+cookie, edge header, region defaults) and, when given, must be ones this region serves;
+anything else answers 400 with the valid values. Responses carry an ETag
+(``ConditionalGetMiddleware``), so an unchanged page answers 304.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import translation
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.selectors import ShopperContext
+from apps.catalog.models import Category, Product, Variant
+from apps.catalog.selectors import (
+    LISTING_CACHE_SECONDS,
+    LISTING_SORTS,
+    ListingFilters,
+    categories_tree,
+    category_by_slug,
+    listing_cache_key,
+    product_for_page,
+    product_hidden_in,
+    required_certifications,
+    storefront_products,
+)
+from apps.compliance.models import CertificationType
+from apps.errors import ApplicationError
+from apps.money.formatting import format_money
+from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
+from apps.money.types import Money, MoneyError
+
+
+class ShopperParams(serializers.Serializer):
+    """The viewpoint of a request: whose country rules, which language, which currency."""
+
+    country = serializers.CharField(required=False, max_length=2)
+    lang = serializers.CharField(required=False, max_length=10)
+    currency = serializers.CharField(required=False, max_length=3)
+
+    def validate_country(self, value: str) -> str:
+        value = value.upper()
+        valid = sorted(settings.REGION.country_codes)
+        if value not in valid:
+            raise serializers.ValidationError(f"Unknown country {value!r}; valid values: {', '.join(valid)}.")
+        return value
+
+    def validate_lang(self, value: str) -> str:
+        valid = list(settings.REGION.languages)
+        match = next((code for code in valid if code.lower() == value.lower()), None)
+        if match is None:
+            raise serializers.ValidationError(f"Unknown language {value!r}; valid values: {', '.join(valid)}.")
+        return match
+
+    def validate_currency(self, value: str) -> str:
+        value = value.upper()
+        valid = list(settings.REGION.currencies)
+        if value not in valid:
+            raise serializers.ValidationError(f"Unknown currency {value!r}; valid values: {', '.join(valid)}.")
+        return value
+
+
+class ListingParams(ShopperParams):
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True)
+    category = serializers.SlugField(required=False, max_length=80)
+    sort = serializers.ChoiceField(required=False, choices=LISTING_SORTS)
+    certification = serializers.ChoiceField(required=False, choices=CertificationType.values)
+    merchant = serializers.SlugField(required=False, max_length=80)
+
+
+def _viewpoint(request: Request, params: dict[str, Any]) -> ShopperContext:
+    base: ShopperContext = request._request.shopper
+    return ShopperContext(
+        region=base.region,
+        country=params.get("country", base.country),
+        language=params.get("lang", base.language),
+        currency=params.get("currency", base.currency),
+        time_zone=base.time_zone,
+    )
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.query_params)
+    if not serializer.is_valid():
+        raise ApplicationError(
+            "Some query parameters are not valid.", code="invalid_parameters", fields=_messages(serializer.errors)
+        )
+    return serializer.validated_data
+
+
+def _messages(errors: dict[str, Any]) -> dict[str, list[str]]:
+    return {field: [str(message) for message in messages] for field, messages in errors.items()}
+
+
+class PriceField:
+    """A price as the shopper sees it: converted with one FX snapshot per request, formatted by Babel."""
+
+    def __init__(self, shopper: ShopperContext) -> None:
+        self.shopper = shopper
+        try:
+            self.snapshot: FxSnapshot | None = rate_snapshot_current()
+        except MoneyError:
+            self.snapshot = None
+
+    def __call__(self, amount_minor: int | None, currency: str) -> dict[str, Any] | None:
+        if amount_minor is None:
+            return None
+        money = Money(amount_minor, currency)
+        shown, snapshot_id, stale = money, None, False
+        if currency != self.shopper.currency and self.snapshot is not None:
+            try:
+                conversion = convert(money, self.shopper.currency, self.snapshot)
+            except MoneyError:
+                conversion = None
+            if conversion is not None:
+                shown, snapshot_id, stale = conversion.money, conversion.snapshot_id, conversion.stale
+        return {
+            "amount_minor": shown.amount_minor,
+            "currency": shown.currency,
+            "formatted": format_money(shown.amount_minor, shown.currency, self.shopper.locale),
+            "fx_snapshot": snapshot_id,
+            "stale_rate": stale,
+            "base": {"amount_minor": amount_minor, "currency": currency},
+        }
+
+
+def _variant(variant: Variant, price: PriceField) -> dict[str, Any]:
+    return {"sku": variant.sku, "attributes": variant.attributes, "price": price(variant.price_minor, variant.currency)}
+
+
+def _product_card(product: Product, request: Request, price: PriceField) -> dict[str, Any]:
+    return {
+        "id": product.pk,
+        "slug": product.slug,
+        "name": product.name,
+        "merchant": product.merchant.slug,
+        "category": product.category.slug if product.category else None,
+        "price_from": price(product.price_minor, product.currency),
+        "certifications": sorted({c.type for c in product.valid_certifications}),
+        "images": [request.build_absolute_uri(image.image.url) for image in product.images.all()],
+        "url": request.build_absolute_uri(product.get_absolute_url()),
+    }
+
+
+class ProductListSerializer(serializers.Serializer):
+    """Documented shape only; the views build plain dicts for speed."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = serializers.ListField(child=serializers.DictField())
+
+
+class ProductPagination(PageNumberPagination):
+    page_size = 48
+    page_size_query_param = "page_size"
+    max_page_size = 96
+
+
+def _localised(request: Request, params: dict[str, Any]):
+    shopper = _viewpoint(request, params)
+    return shopper, translation.override(shopper.language)
+
+
+class ProductListApi(APIView):
+    @extend_schema(
+        parameters=[ListingParams, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses=ProductListSerializer,
+        operation_id="products_list",
+        summary="Products a shopper in a country may see",
+    )
+    def get(self, request: Request) -> Response:
+        params = _validated(ListingParams, request)
+        category: Category | None = None
+        if params.get("category"):
+            category = category_by_slug(slug=params["category"])
+            if category is None:
+                raise ApplicationError(
+                    "No such category.", code="not_found", fields={"category": ["No such category."]}, status=404
+                )
+        shopper, language = _localised(request, params)
+        key = listing_cache_key(
+            "api",
+            country=shopper.country,
+            language=shopper.language,
+            currency=shopper.currency,
+            params={**request.query_params.dict(), "host": request.get_host()},
+        )
+        data = cache.get(key)
+        if data is None:
+            with language:
+                filters = ListingFilters(
+                    category=category,
+                    query=params.get("q", ""),
+                    merchant_slug=params.get("merchant", ""),
+                    certification=params.get("certification", ""),
+                    sort=params.get("sort", "newest"),
+                )
+                paginator = ProductPagination()
+                products = storefront_products(country=shopper.country, filters=filters)
+                page = paginator.paginate_queryset(products, request)
+                price = PriceField(shopper)
+                results = [_product_card(product, request, price) for product in page]
+                data = paginator.get_paginated_response(results).data
+            cache.set(key, data, LISTING_CACHE_SECONDS)
+        response = Response(data)
+        response["Content-Language"] = shopper.language
+        return response
+
+
+class ProductDetailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    variants = serializers.ListField(child=serializers.DictField())
+    required_certifications = serializers.ListField(child=serializers.DictField())
+
+
+class ProductDetailApi(APIView):
+    @extend_schema(
+        parameters=[ShopperParams],
+        responses=ProductDetailSerializer,
+        operation_id="products_detail",
+        summary="One product",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        params = _validated(ShopperParams, request)
+        shopper, language = _localised(request, params)
+        product = product_for_page(pk=pk)
+        if product is None:
+            raise ApplicationError("No such product.", code="not_found", status=404)
+        with language:
+            hidden = product_hidden_in(product, countries=[shopper.country], language=shopper.language)
+            if hidden:
+                raise ApplicationError(
+                    f"This product is not available in {shopper.country}.",
+                    code="not_available_in_country",
+                    fields={"country": [violation.message for violation in hidden[shopper.country]]},
+                    status=404,
+                )
+            price = PriceField(shopper)
+            data = {
+                "id": product.pk,
+                "slug": product.slug,
+                "name": product.name,
+                "description": product.description,
+                "merchant": product.merchant.slug,
+                "category": product.category.slug if product.category else None,
+                "variants": [_variant(variant, price) for variant in product.active_variants],
+                "images": [
+                    {"url": request.build_absolute_uri(image.image.url), "alt": image.alt_text}
+                    for image in product.images.all()
+                ],
+                "ingredients": [{"name": i.name, "e_number": i.e_number} for i in product.ingredients.all()],
+                "certifications": [
+                    {"type": c.type, "issuer": c.issuer, "number": c.number, "valid_until": c.valid_until.isoformat()}
+                    for c in product.certifications.all()
+                ],
+                "required_certifications": [
+                    {
+                        "type": need.type,
+                        "label": str(need.label),
+                        "message": need.message,
+                        "certified": need.certification is not None,
+                    }
+                    for need in required_certifications(product, shopper.country, language=shopper.language)
+                ],
+                "url": request.build_absolute_uri(product.get_absolute_url()),
+            }
+        response = Response(data)
+        response["Content-Language"] = shopper.language
+        return response
+
+
+def _category(node: Category) -> dict[str, Any]:
+    return {"slug": node.slug, "name": node.name, "children": [_category(child) for child in node.children_list]}
+
+
+class CategorySerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    children = serializers.ListField(child=serializers.DictField())
+
+
+class CategoryTreeSerializer(serializers.Serializer):
+    results = CategorySerializer(many=True)
+
+
+class CategoryListApi(APIView):
+    @extend_schema(
+        parameters=[ShopperParams],
+        responses=CategoryTreeSerializer,
+        operation_id="categories_list",
+        summary="The category tree, names in the chosen language",
+    )
+    def get(self, request: Request) -> Response:
+        params = _validated(ShopperParams, request)
+        shopper, language = _localised(request, params)
+        with language:
+            data = {"results": [_category(node) for node in categories_tree()]}
+        response = Response(data)
+        response["Content-Language"] = shopper.language
+        return response

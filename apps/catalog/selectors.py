@@ -1,0 +1,352 @@
+"""Reads from the catalog.
+
+:func:`products_visible_in` is the one answer to "which products may a shopper in
+country X see"; every page, list, search, cart and API starts from it. It turns the
+country's rules (``apps.compliance``) into one SQL filter, so its query count does not
+depend on how many products there are. :func:`product_visibility` explains the same
+decision for one product, and :func:`required_certifications` says which certificates
+a product page must show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import operator
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils.translation import get_language
+from modeltranslation.utils import build_localized_fieldname
+
+from apps.cache_generations import Generation, current_generations
+from apps.catalog.models import Category, Certification, Product, ProductIngredient, Variant, region_today
+from apps.compliance.models import ProductAttribute, ProductRule
+from apps.compliance.selectors import (
+    RULES_GENERATION,
+    ProductFacts,
+    RuleSpec,
+    Violation,
+    certifications_required,
+    product_violations,
+    rules_for_country,
+)
+from apps.money.selectors import RATES_GENERATION
+
+
+@dataclass(frozen=True)
+class RequiredCertification:
+    """A certificate the shopper's country requires for this product, to be shown prominently.
+
+    ``certification`` is the product's valid certificate of that type, or ``None`` when it
+    has none, in which case the product is hidden in that country.
+    """
+
+    type: str
+    label: str
+    message: str
+    certification: Certification | None
+
+
+def _today(today: dt.date | None) -> dt.date:
+    return today or region_today()
+
+
+def valid_certifications_q(today: dt.date, prefix: str = "") -> Q:
+    """Certificates that count on ``today``: started (or no start date) and not yet expired."""
+    return Q(**{f"{prefix}valid_until__gte": today}) & (
+        Q(**{f"{prefix}valid_from__isnull": True}) | Q(**{f"{prefix}valid_from__lte": today})
+    )
+
+
+def _subject_q(rule: RuleSpec) -> Q:
+    subject = Q(pk__isnull=False)
+    if rule.food_only:
+        subject &= Q(is_food=True)
+    if rule.attribute:
+        subject &= Q(**{rule.attribute: True})
+    return subject
+
+
+def _breaks_rule_q(rule: RuleSpec, today: dt.date) -> Q | None:
+    subject = _subject_q(rule)
+    if rule.kind == ProductRule.Kind.HIDE:
+        return subject
+    if rule.kind == ProductRule.Kind.HIDE_ADDITIVES:
+        e_numbers = [additive.e_number for additive in rule.additives]
+        if not e_numbers:
+            return None
+        listed = ProductIngredient.objects.filter(product=OuterRef("pk"), e_number__in=e_numbers)
+        return subject & Q(Exists(listed))
+    if rule.kind == ProductRule.Kind.REQUIRE_CERTIFICATION:
+        certified = Certification.objects.filter(
+            valid_certifications_q(today), product=OuterRef("pk"), type=rule.certification_type
+        )
+        return subject & ~Q(Exists(certified))
+    return None
+
+
+def hidden_by_rules_q(rules: tuple[RuleSpec, ...], *, today: dt.date) -> Q | None:
+    """A filter matching the products that break at least one of ``rules``; ``None`` if none can."""
+    clauses = [clause for rule in rules if (clause := _breaks_rule_q(rule, today)) is not None]
+    return reduce(operator.or_, clauses) if clauses else None
+
+
+def products_visible_in(*, country: str, today: dt.date | None = None) -> QuerySet[Product]:
+    """Products on sale that a shopper in ``country`` may see: active and breaking none of its rules.
+
+    One SQL query when evaluated (plus at most two to load the country's rules when they
+    are not cached), whatever the number of products. Chain filters, ordering,
+    ``select_related`` and prefetches on the result as a page needs.
+    """
+    products = Product.objects.filter(is_active=True)
+    hidden = hidden_by_rules_q(rules_for_country(country), today=_today(today))
+    return products.exclude(hidden) if hidden is not None else products
+
+
+def product_facts(product: Product, *, today: dt.date | None = None) -> ProductFacts:
+    """What the rules test, read from one product (uses prefetched ingredients/certifications if there)."""
+    day = _today(today)
+    return ProductFacts(
+        attributes=frozenset(attr for attr in ProductAttribute.values if getattr(product, attr)),
+        e_numbers=frozenset(i.e_number for i in product.ingredients.all() if i.e_number),
+        valid_certifications=frozenset(c.type for c in product.certifications.all() if c.is_valid_on(day)),
+    )
+
+
+def product_visibility(
+    product: Product, country: str, *, today: dt.date | None = None, language: str | None = None
+) -> list[Violation]:
+    """Why ``product`` is hidden in ``country``: the rules it breaks, with messages; empty if it may be shown.
+
+    Being switched off by its merchant (``is_active``) is not a rule violation and is not listed.
+    """
+    return product_violations(product_facts(product, today=today), rules_for_country(country), language=language)
+
+
+def product_is_visible_in(product: Product, country: str, *, today: dt.date | None = None) -> bool:
+    return product.is_active and not product_visibility(product, country, today=today)
+
+
+def product_hidden_in(
+    product: Product, *, countries: list[str] | None = None, today: dt.date | None = None, language: str | None = None
+) -> dict[str, list[Violation]]:
+    """For each country (default: those the region serves) where ``product`` is hidden, why."""
+    facts = product_facts(product, today=today)
+    hidden = {}
+    for country in sorted(countries if countries is not None else settings.REGION.country_codes):
+        violations = product_violations(facts, rules_for_country(country), language=language)
+        if violations:
+            hidden[country] = violations
+    return hidden
+
+
+def required_certifications(
+    product: Product, country: str, *, today: dt.date | None = None, language: str | None = None
+) -> list[RequiredCertification]:
+    """Certificates ``country`` requires of ``product`` (Halal for food in the GCC, EU Organic
+    for organic claims in the EU, and whatever else the rule data says), each with the
+    product's valid certificate to show."""
+    day = _today(today)
+    facts = product_facts(product, today=day)
+    valid = {}
+    for certification in product.certifications.all():
+        if certification.is_valid_on(day):
+            current = valid.get(certification.type)
+            if current is None or certification.valid_until > current.valid_until:
+                valid[certification.type] = certification
+    required = []
+    seen = set()
+    for rule in certifications_required(facts, rules_for_country(country)):
+        if rule.certification_type in seen:
+            continue
+        seen.add(rule.certification_type)
+        required.append(
+            RequiredCertification(
+                type=rule.certification_type,
+                label=rule.certification_label,
+                message=rule.message(language),
+                certification=valid.get(rule.certification_type),
+            )
+        )
+    return required
+
+
+def _cheapest_variant(field: str) -> Subquery:
+    cheapest = Variant.objects.filter(product=OuterRef("pk"), is_active=True).order_by("price_minor", "id")
+    return Subquery(cheapest.values(field)[:1])
+
+
+def with_listing_data(products: QuerySet[Product], *, today: dt.date | None = None) -> QuerySet[Product]:
+    """What a product card needs, in a fixed number of queries: merchant, category,
+    cheapest active price (``price_minor``/``currency``), active variants, images and
+    the certificates valid ``today`` (as ``valid_certifications``)."""
+    day = _today(today)
+    return (
+        products.select_related("merchant", "category")
+        .annotate(price_minor=_cheapest_variant("price_minor"), currency=_cheapest_variant("currency"))
+        .prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.filter(is_active=True), to_attr="active_variants"),
+            "images",
+            Prefetch(
+                "certifications",
+                queryset=Certification.objects.filter(valid_certifications_q(day)),
+                to_attr="valid_certifications",
+            ),
+        )
+    )
+
+
+def featured_products(*, country: str | None = None, limit: int = 8, today: dt.date | None = None) -> QuerySet[Product]:
+    """Newest products visible in ``country`` (default: the region's default country) that can be bought."""
+    visible = products_visible_in(country=country or settings.REGION.default_country, today=today)
+    buyable = visible.filter(Exists(Variant.objects.filter(product=OuterRef("pk"), is_active=True)))
+    return with_listing_data(buyable, today=today)[:limit]
+
+
+def categories_tree() -> list[Category]:
+    """Shown categories as a tree: the roots, each category with ``children_list``; one query."""
+    categories = list(Category.objects.filter(is_active=True).order_by("position", "slug"))
+    by_parent: dict[int | None, list[Category]] = {}
+    for category in categories:
+        by_parent.setdefault(category.parent_id, []).append(category)
+    for category in categories:
+        category.children_list = by_parent.get(category.pk, [])
+    return by_parent.get(None, [])
+
+
+def category_with_descendants(category: Category) -> list[int]:
+    """Ids of ``category`` and every category below it (one query), for listing a branch."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Category.objects.filter(is_active=True).values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    ids, todo = [], [category.pk]
+    while todo:
+        pk = todo.pop()
+        ids.append(pk)
+        todo.extend(children.get(pk, []))
+    return ids
+
+
+# --- storefront listings ---------------------------------------------------------------
+
+LISTING_SORTS = ("newest", "price_asc", "price_desc", "name")
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    """What a shopper may narrow a listing by; validated by the caller (view or API)."""
+
+    category: Category | None = None
+    query: str = ""
+    merchant_slug: str = ""
+    certification: str = ""
+    max_price_minor: int | None = None  # in the region's settlement currency
+    sort: str = "newest"
+
+
+def _search(products: QuerySet[Product], query: str) -> QuerySet[Product]:
+    """PostgreSQL full-text search over the shown name and description (the shopper's language
+    and the region's default one, which is what shows where a translation is missing);
+    ``icontains`` on other databases."""
+    languages = {get_language() or settings.REGION.default_language, settings.REGION.default_language}
+    names = [build_localized_fieldname("name", lang.replace("-", "_")) for lang in sorted(languages)]
+    descriptions = [build_localized_fieldname("description", lang.replace("-", "_")) for lang in sorted(languages)]
+    contains = reduce(operator.or_, (Q(**{f"{field}__icontains": query}) for field in names))
+    if connection.vendor != "postgresql":
+        return products.filter(contains)
+    # The "simple" configuration: no one stemming dictionary is right for eleven languages.
+    vector = SearchVector(*names, *descriptions, config="simple")
+    return products.annotate(search=vector).filter(
+        Q(search=SearchQuery(query, config="simple", search_type="websearch")) | contains
+    )
+
+
+def storefront_products(
+    *, country: str, filters: ListingFilters | None = None, today: dt.date | None = None
+) -> QuerySet[Product]:
+    """The products a listing shows a shopper in ``country``, filtered and sorted, with card data.
+
+    Built on :func:`products_visible_in`, so a product a rule hides never appears; only
+    products with at least one variant on sale are listed. The query count per page is fixed.
+    """
+    filters = filters or ListingFilters()
+    products = products_visible_in(country=country, today=today).filter(
+        Exists(Variant.objects.filter(product=OuterRef("pk"), is_active=True))
+    )
+    if filters.category is not None:
+        products = products.filter(category_id__in=category_with_descendants(filters.category))
+    if filters.merchant_slug:
+        products = products.filter(merchant__slug=filters.merchant_slug)
+    if filters.certification:
+        certified = Certification.objects.filter(
+            valid_certifications_q(_today(today)), product=OuterRef("pk"), type=filters.certification
+        )
+        products = products.filter(Exists(certified))
+    if filters.query:
+        products = _search(products, filters.query)
+    products = with_listing_data(products, today=today)
+    if filters.max_price_minor is not None:
+        products = products.filter(price_minor__lte=filters.max_price_minor)
+    order = {
+        "newest": ("-created_at", "-id"),
+        "price_asc": ("price_minor", "id"),
+        "price_desc": ("-price_minor", "-id"),
+        "name": ("name", "id"),
+    }[filters.sort if filters.sort in LISTING_SORTS else "newest"]
+    return products.order_by(*order)
+
+
+def product_for_page(*, pk: int) -> Product | None:
+    """One product with everything its page shows (variants, images, ingredients, certificates), or ``None``."""
+    return (
+        Product.objects.select_related("merchant", "category")
+        .prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.filter(is_active=True), to_attr="active_variants"),
+            "images",
+            "ingredients",
+            "certifications",
+        )
+        .filter(pk=pk, is_active=True)
+        .first()
+    )
+
+
+def category_by_slug(*, slug: str) -> Category | None:
+    return Category.objects.filter(slug=slug, is_active=True).first()
+
+
+# --- what listings cache -----------------------------------------------------------------
+
+# Changes whenever a product, variant, image, ingredient, certificate or category changes.
+CATALOG_GENERATION = Generation("catalog:generation")
+LISTING_CACHE_SECONDS = 300
+
+
+def catalog_changed() -> None:
+    """Called on commit of any catalog write (signals); old listing keys are never read again."""
+    transaction.on_commit(CATALOG_GENERATION.bump)
+
+
+def listing_cache_key(kind: str, *, country: str, language: str, currency: str, params: dict[str, Any]) -> str:
+    """A key for what every shopper of one (region, country, language, currency) sees for ``params``.
+
+    The catalog, the country rules and the exchange rates each have a generation in the key,
+    so a change to any of them is visible on the next request, not after a timeout.
+    """
+    parts = [
+        kind,
+        settings.REGION.code,
+        *(str(value) for value in current_generations(CATALOG_GENERATION, RULES_GENERATION, RATES_GENERATION)),
+        country,
+        language,
+        currency,
+        urlencode(sorted((str(k), str(v)) for k, v in params.items())),
+    ]
+    return "catalog:listing:" + hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -1,0 +1,1 @@
+"""Translatable pages, banners and campaigns."""

@@ -1,0 +1,1 @@
+"""Country product rules, moderation word lists, consent, privacy policies, GDPR, audit log, retention."""

@@ -1,0 +1,186 @@
+"""Sensitive-word moderation for chat: word lists as data, one Aho-Corasick automaton per set of lists.
+
+A region names its lists (``Region.sensitive_word_lists``); each list is a text file in
+``apps/compliance/wordlists/<name>.txt``: one word or phrase per line, ``#`` starts a
+comment, and a leading ``!`` marks an entry that rejects the whole message instead of
+masking the match. All entries of all lists are matched in one pass over the text
+(pyahocorasick), so the cost does not grow with the number of entries.
+
+Text and entries go through the same normalisation, one character at a time so that a
+match can be mapped back onto the original text for masking: NFKC (full-width letters,
+ligatures), lower case, Arabic diacritics and tatweel dropped, alef/ya/ta-marbuta forms
+unified, zero-width characters dropped, runs of white space collapsed. Scripts written
+with spaces between words (Latin, Arabic, Cyrillic, Greek) match whole words only, so
+"class" never trips on "ass"; scripts without them (Thai, Chinese) match anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+
+WORDLISTS_DIR = Path(__file__).resolve().parent / "wordlists"
+
+CLEAN = "clean"
+MASKED = "masked"
+REJECTED = "rejected"
+
+MASK_CHAR = "*"
+
+_DROPPED = frozenset(
+    [chr(c) for c in range(0x064B, 0x0653)]  # Arabic harakat (fatha, damma, kasra, shadda, sukun…)
+    + ["\u0670", "\u0640"]  # superscript alef, tatweel
+    + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]  # zero-width and soft hyphen
+)
+# Alef with hamza/madda/wasla -> bare alef; alef maksura -> ya; ta marbuta -> ha.
+_FOLDED = {
+    "\u0623": "\u0627",
+    "\u0625": "\u0627",
+    "\u0622": "\u0627",
+    "\u0671": "\u0627",
+    "\u0649": "\u064a",
+    "\u0629": "\u0647",
+}
+_SPACED_SCRIPTS = ("LATIN", "ARABIC", "CYRILLIC", "GREEK")
+
+
+class WordListError(Exception):
+    """A region names a word list that does not exist or cannot be read."""
+
+
+@dataclass(frozen=True)
+class ModerationResult:
+    verdict: str  # CLEAN, MASKED or REJECTED
+    text: str  # what may be shown: the original, or the original with matches masked
+    matches: tuple[str, ...] = ()  # the list entries found, for the moderation log
+
+    @property
+    def rejected(self) -> bool:
+        return self.verdict == REJECTED
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """Normalised text plus, for each of its characters, the index of the original character."""
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if char in _DROPPED:
+            continue
+        if char.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+                origin.append(index)
+            continue
+        for folded in unicodedata.normalize("NFKC", char).lower():
+            if folded in _DROPPED:
+                continue
+            out.append(_FOLDED.get(folded, folded))
+            origin.append(index)
+    return "".join(out), origin
+
+
+def _needs_word_boundary(char: str) -> bool:
+    return unicodedata.name(char, "").startswith(_SPACED_SCRIPTS)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    phrase: str  # normalised
+    rejects: bool
+    bounded_start: bool
+    bounded_end: bool
+
+
+def read_word_list(name: str, directory: Path = WORDLISTS_DIR) -> list[tuple[str, bool]]:
+    """The entries of one list as ``(phrase, rejects)``; raise :class:`WordListError` if it is missing."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise WordListError(f"{name!r} is not a word-list name")
+    path = directory / f"{name}.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.txt")))
+        raise WordListError(f"word list {name!r} not found in {directory}; known lists: {known}") from exc
+    entries = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        rejects = line.startswith("!")
+        phrase = line[1:].strip() if rejects else line
+        if phrase:
+            entries.append((phrase, rejects))
+    return entries
+
+
+class Moderator:
+    """Masks or rejects chat text against a fixed set of entries."""
+
+    def __init__(self, entries: Iterable[tuple[str, bool]]) -> None:
+        self._automaton = ahocorasick.Automaton()
+        count = 0
+        for phrase, rejects in entries:
+            normalised, _ = _normalise(phrase)
+            normalised = normalised.strip()
+            if not normalised:
+                continue
+            existing = self._automaton.get(normalised, None)
+            entry = _Entry(
+                phrase=normalised,
+                rejects=rejects or bool(existing and existing.rejects),
+                bounded_start=_needs_word_boundary(normalised[0]),
+                bounded_end=_needs_word_boundary(normalised[-1]),
+            )
+            self._automaton.add_word(normalised, entry)
+            count += 1
+        self.size = count
+        if count:
+            self._automaton.make_automaton()
+
+    def check(self, text: str) -> ModerationResult:
+        if not self.size:
+            return ModerationResult(CLEAN, text)
+        normalised, origin = _normalise(text)
+        spans: list[tuple[int, int]] = []
+        found: list[str] = []
+        rejects = False
+        for end, entry in self._automaton.iter(normalised):
+            start = end - len(entry.phrase) + 1
+            if entry.bounded_start and start > 0 and normalised[start - 1].isalnum():
+                continue
+            if entry.bounded_end and end + 1 < len(normalised) and normalised[end + 1].isalnum():
+                continue
+            found.append(entry.phrase)
+            rejects = rejects or entry.rejects
+            # Marks dropped by normalisation right after the match (a shadda, say) belong to it.
+            last = origin[end + 1] - 1 if end + 1 < len(origin) else len(text) - 1
+            spans.append((origin[start], last))
+        if not found:
+            return ModerationResult(CLEAN, text)
+        if rejects:
+            return ModerationResult(REJECTED, text, tuple(dict.fromkeys(found)))
+        chars = list(text)
+        for first, last in spans:
+            for i in range(first, last + 1):
+                if not chars[i].isspace():
+                    chars[i] = MASK_CHAR
+        return ModerationResult(MASKED, "".join(chars), tuple(dict.fromkeys(found)))
+
+
+@functools.lru_cache(maxsize=32)
+def moderator_for(list_names: tuple[str, ...]) -> Moderator:
+    """One automaton for a region's lists, built once per process."""
+    entries: list[tuple[str, bool]] = []
+    for name in list_names:
+        entries.extend(read_word_list(name))
+    return Moderator(entries)
+
+
+def moderate_chat(*, list_names: tuple[str, ...], text: str) -> ModerationResult:
+    """Check one chat message against the named lists (the region's ``sensitive_word_lists``)."""
+    return moderator_for(tuple(list_names)).check(text)

@@ -1,0 +1,1 @@
+"""Live rooms, schedules, stream providers, danmaku, likes, pinned products, flash coupons, giveaways."""

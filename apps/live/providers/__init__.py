@@ -1,0 +1,67 @@
+"""Stream providers: where the merchant's encoder sends video and where viewers play it.
+
+One small interface (:class:`StreamProvider`): ``stream_create`` returns the RTMP ingest
+URL and stream key for the merchant's encoder (OBS) and the HLS playback URL for
+viewers; ``stream_end`` stops it. ``manual`` (the merchant pastes a playback URL) is the
+default; ``mux`` and ``ivs`` use the official SDKs (mux-python, boto3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+
+from apps.errors import ApplicationError
+
+
+@dataclass(frozen=True)
+class LiveStream:
+    """What a provider answers for a new live stream."""
+
+    provider: str
+    stream_id: str
+    ingest_url: str
+    stream_key: str
+    playback_url: str
+
+
+class StreamProviderError(ApplicationError):
+    """The provider refused or could not be reached; nothing was changed on our side."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="stream_provider_error", status=502)
+
+
+class StreamProvider(Protocol):
+    name: str
+
+    def stream_create(self, *, room_slug: str, playback_url: str = "") -> LiveStream: ...
+
+    def stream_end(self, *, stream_id: str) -> None: ...
+
+
+PROVIDERS = ("manual", "mux", "ivs")
+
+
+def stream_provider(name: str | None = None) -> StreamProvider:
+    """The configured provider (``LIVE_STREAM_PROVIDER``), or the one named."""
+    name = name or settings.LIVE_STREAM_PROVIDER
+    if name == "manual":
+        from apps.live.providers.manual import ManualProvider
+
+        return ManualProvider()
+    if name == "mux":
+        from apps.live.providers.mux import MuxProvider
+
+        return MuxProvider.from_settings()
+    if name == "ivs":
+        from apps.live.providers.ivs import IvsProvider
+
+        return IvsProvider.from_settings()
+    raise ApplicationError(
+        f"Unknown stream provider {name!r}; valid: {', '.join(PROVIDERS)}.",
+        code="unknown_stream_provider",
+        fields={"provider": [f"Valid values: {', '.join(PROVIDERS)}"]},
+    )

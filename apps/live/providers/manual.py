@@ -1,0 +1,24 @@
+"""The default provider: the merchant streams wherever they like and pastes the HLS playback URL."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from apps.errors import ApplicationError
+from apps.live.providers import LiveStream
+
+
+class ManualProvider:
+    name = "manual"
+
+    def stream_create(self, *, room_slug: str, playback_url: str = "") -> LiveStream:
+        if not playback_url.startswith(("https://", "http://")):
+            raise ApplicationError(
+                _("Paste the HLS playback address (.m3u8) of your stream before starting the show."),
+                code="playback_url_required",
+                fields={"playback_url": [_("An http(s) address of the HLS stream (.m3u8).")]},
+            )
+        return LiveStream(provider=self.name, stream_id="", ingest_url="", stream_key="", playback_url=playback_url)
+
+    def stream_end(self, *, stream_id: str) -> None:
+        return None

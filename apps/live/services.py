@@ -1,0 +1,841 @@
+"""Writes about live rooms: one function per use case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import re
+import secrets
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import Merchant, User
+from apps.catalog.models import Product
+from apps.catalog.selectors import product_hidden_in, required_certifications
+from apps.errors import ApplicationError
+from apps.live.models import (
+    ChatRestriction,
+    Danmaku,
+    FlashCoupon,
+    Giveaway,
+    LiveRoom,
+    PinnedProduct,
+    RoomVisit,
+    ViewerSample,
+)
+from apps.live.providers import stream_provider
+from apps.live.realtime import events
+from apps.live.realtime.config import live_config
+from apps.live.realtime.store import _sync_client, publish_sync, recent_remove_sync
+from apps.money.formatting import format_money
+from apps.money.selectors import convert, rate_snapshot_current
+from apps.money.types import Money, MoneyError
+from apps.orders import services as orders
+from apps.orders.models import Cart, CartLine
+from regions import Region
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def live_room_schedule(
+    *,
+    region: Region,
+    merchant: Merchant,
+    slug: str,
+    titles: dict[str, str],
+    language: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    playback_url: str = "",
+) -> LiveRoom:
+    fields: dict[str, list[str]] = {}
+    if playback_url and not playback_url.startswith(("https://", "http://")):
+        fields["playback_url"] = ["An http(s) address of the HLS stream (.m3u8)."]
+    if not titles.get(region.default_language, "").strip():
+        fields["title"] = [f"A title in {region.default_language} (the region's default language) is required."]
+    if language not in region.languages:
+        fields["language"] = [f"Not offered here; valid values: {', '.join(region.languages)}"]
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        fields["starts_at"] = ["Times must carry a time zone."]
+    elif ends_at <= starts_at:
+        fields["ends_at"] = ["The show must end after it starts."]
+    if LiveRoom.objects.filter(slug=slug).exists():
+        fields["slug"] = ["A room with this slug exists."]
+    if fields:
+        raise ApplicationError("The live room could not be scheduled.", fields=fields)
+    room = LiveRoom(
+        merchant=merchant,
+        slug=slug,
+        language=language,
+        scheduled_start=starts_at,
+        scheduled_end=ends_at,
+        playback_url=playback_url,
+    )
+    for lang, text in titles.items():
+        setattr(room, f"title_{lang.replace('-', '_')}", text)
+    room.title = titles[region.default_language]
+    room.save()
+    return room
+
+
+# --- The real-time room ----------------------------------------------------------------
+
+MAX_EVENT_BYTES = 16_384
+
+
+def _publish_on_commit(*, room_id: int, event: str) -> None:
+    """Publish once the transaction that justified the event has committed (never a ghost event)."""
+    config = live_config()
+    transaction.on_commit(lambda: publish_sync(config, room_id=room_id, event=event))
+
+
+@transaction.atomic
+def room_publish_event(*, room: LiveRoom, event: dict[str, Any]) -> None:
+    """Send ``event`` to every viewer of ``room`` in this region and keep it for the snapshot.
+
+    For the features that drive a show (console, pinned products, flash coupons,
+    giveaways). ``event`` is one of:
+
+    - ``{"type": "pinned", "product": {...} | None}``: what is pinned now (None: nothing).
+      Viewers see different currencies and languages while the frame is encoded once, so
+      the product should carry its names and prices for all of them, e.g.
+      ``{"id", "url", "name": {"en": ..., "ar": ...}, "prices": {"USD": "$49.00", ...}}``;
+    - ``{"type": "coupon", "coupon": {...} | None}``: the open flash coupon, e.g.
+      ``{"code", "label", "remaining", "ends_at" (ISO 8601)}``;
+    - ``{"type": "giveaway", "giveaway": {...} | None}``: e.g. ``{"state": "opened",
+      "keyword", "closes_at"}`` then ``{"state": "drawn", "winner": "<public name>"}``;
+    - ``{"type": "status", "status": "scheduled" | "live" | "ended"}``: also saved on the room.
+
+    The payload is stored on the room (``live_state`` / ``status``), so viewers who
+    connect later, or after a Redis restart, get it in their snapshot; the event is
+    published on commit. Raises :class:`ApplicationError` for anything else.
+    """
+    fields: dict[str, list[str]] = {}
+    kind = event.get("type") if isinstance(event, dict) else None
+    if kind not in events.PUBLISHABLE_EVENTS:
+        raise ApplicationError(
+            "This event cannot be published to a live room.",
+            code="unknown_event",
+            fields={"type": [f"Valid values: {', '.join(sorted(events.PUBLISHABLE_EVENTS))}"]},
+        )
+    if kind == "status":
+        if event.get("status") not in LiveRoom.Status.values:
+            fields["status"] = [f"Valid values: {', '.join(LiveRoom.Status.values)}"]
+    else:
+        key = events.STATE_EVENTS[kind]
+        if key not in event:
+            fields[key] = [f"A {kind} event carries '{key}' (an object, or null to clear it)."]
+        elif event[key] is not None and not isinstance(event[key], dict):
+            fields[key] = ["Must be an object or null."]
+    unknown = set(event) - {"type", "status" if kind == "status" else events.STATE_EVENTS.get(kind, "")}
+    if unknown:
+        fields["event"] = [f"Unknown keys: {', '.join(sorted(unknown))}"]
+    if not fields:
+        try:
+            raw = events.dumps(event)
+        except (TypeError, ValueError):
+            fields["event"] = ["Must be plain JSON: objects, lists, strings, numbers, true/false, null."]
+        else:
+            if len(raw.encode()) > MAX_EVENT_BYTES:
+                fields["event"] = [f"At most {MAX_EVENT_BYTES} bytes of JSON."]
+    if fields:
+        raise ApplicationError("The live event could not be published.", code="invalid_event", fields=fields)
+
+    locked = LiveRoom.objects.select_for_update().get(pk=room.pk)
+    if kind == "status":
+        locked.status = room.status = event["status"]
+        locked.save(update_fields=["status"])
+    else:
+        locked.live_state = {**(locked.live_state or {}), kind: event[events.STATE_EVENTS[kind]]}
+        locked.save(update_fields=["live_state"])
+        room.live_state = locked.live_state
+    _publish_on_commit(room_id=room.pk, event=raw)
+
+
+def live_room_likes_save(*, room_id: int, total: int) -> None:
+    """Keep the Redis likes total in the database too (never lowering it)."""
+    LiveRoom.objects.filter(pk=room_id).update(likes_total=Greatest(F("likes_total"), Value(total)))
+
+
+def _restriction_event(*, user_id: int, kind: str | None, until: dt.datetime | None) -> str:
+    return events.dumps(
+        {"type": events.RESTRICTION, "user": user_id, "kind": kind, "until": until.timestamp() if until else None}
+    )
+
+
+@transaction.atomic
+def chat_user_mute(
+    *, room: LiveRoom, user: User, minutes: int, by: User | None = None, reason: str = ""
+) -> ChatRestriction:
+    """Stop ``user`` posting in ``room`` for ``minutes``; they keep watching. Takes effect at once."""
+    if not isinstance(minutes, int) or not 1 <= minutes <= 7 * 24 * 60:
+        raise ApplicationError(
+            "The user could not be muted.", fields={"minutes": ["Between 1 minute and 7 days (10080)."]}
+        )
+    until = timezone.now() + dt.timedelta(minutes=minutes)
+    restriction = ChatRestriction.objects.create(
+        room=room, user=user, kind=ChatRestriction.Kind.MUTE, until=until, created_by=by, reason=reason[:200]
+    )
+    _publish_on_commit(room_id=room.pk, event=_restriction_event(user_id=user.pk, kind="mute", until=until))
+    return restriction
+
+
+@transaction.atomic
+def chat_user_ban(*, room: LiveRoom, user: User, by: User | None = None, reason: str = "") -> ChatRestriction:
+    """Stop ``user`` posting in ``room`` until the ban is lifted."""
+    restriction = ChatRestriction.objects.create(
+        room=room, user=user, kind=ChatRestriction.Kind.BAN, until=None, created_by=by, reason=reason[:200]
+    )
+    _publish_on_commit(room_id=room.pk, event=_restriction_event(user_id=user.pk, kind="ban", until=None))
+    return restriction
+
+
+@transaction.atomic
+def chat_restriction_lift(*, room: LiveRoom, user: User) -> int:
+    """Lift every mute and ban of ``user`` in ``room``; returns how many were active."""
+    lifted = ChatRestriction.objects.filter(room=room, user=user, lifted_at__isnull=True).update(
+        lifted_at=timezone.now()
+    )
+    _publish_on_commit(room_id=room.pk, event=_restriction_event(user_id=user.pk, kind=None, until=None))
+    return lifted
+
+
+@transaction.atomic
+def danmaku_remove(*, room: LiveRoom, message_id: int) -> None:
+    """Take a message down: off every viewer's screen, out of the snapshot and the replay.
+
+    A message still waiting in a process's write buffer is marked there when the
+    ``removed`` event reaches that process, so it is stored as removed.
+    """
+    Danmaku.objects.filter(room=room, pk=message_id, removed_at__isnull=True).update(removed_at=timezone.now())
+    config = live_config()
+    wanted = str(message_id)
+
+    def same_message(item: str) -> bool:
+        try:
+            return str(json.loads(item).get("id")) == wanted
+        except (ValueError, AttributeError):
+            return False
+
+    transaction.on_commit(lambda: recent_remove_sync(config, room_id=room.pk, matches=same_message))
+    _publish_on_commit(room_id=room.pk, event=events.dumps({"type": "removed", "id": wanted}))
+
+
+# --- The show: start, end, recordings --------------------------------------------------
+
+
+def _room_locked(room: LiveRoom) -> LiveRoom:
+    return LiveRoom.objects.select_for_update().get(pk=room.pk)
+
+
+def _refuse_transition(room: LiveRoom, wanted: str) -> ApplicationError:
+    return ApplicationError(
+        _("A show that is %(status)s cannot become %(wanted)s.") % {"status": room.status, "wanted": wanted},
+        code="invalid_transition",
+        fields={"status": [_("The room is %(status)s.") % {"status": room.status}]},
+        status=409,
+    )
+
+
+def live_room_start(*, room: LiveRoom, provider: str | None = None, playback_url: str = "") -> LiveRoom:
+    """Go live: create the provider's stream (ingest URL + key for the encoder, HLS for viewers).
+
+    Only a scheduled room starts. The provider is asked first, outside the transaction
+    (no row lock held while waiting on the network); if the room changed meanwhile, the
+    new stream is ended again and nothing is written.
+    """
+    if room.status != LiveRoom.Status.SCHEDULED:
+        raise _refuse_transition(room, LiveRoom.Status.LIVE)
+    chosen = stream_provider(provider)
+    stream = chosen.stream_create(room_slug=room.slug, playback_url=playback_url or room.playback_url)
+    try:
+        with transaction.atomic():
+            locked = _room_locked(room)
+            if locked.status != LiveRoom.Status.SCHEDULED:
+                raise _refuse_transition(locked, LiveRoom.Status.LIVE)
+            locked.stream_provider = stream.provider
+            locked.stream_id = stream.stream_id
+            locked.ingest_url = stream.ingest_url
+            locked.stream_key = stream.stream_key
+            locked.playback_url = stream.playback_url
+            locked.started_at = timezone.now()
+            locked.save(
+                update_fields=["stream_provider", "stream_id", "ingest_url", "stream_key", "playback_url", "started_at"]
+            )
+            room_publish_event(room=locked, event={"type": "status", "status": LiveRoom.Status.LIVE})
+    except Exception:
+        if stream.stream_id:
+            chosen.stream_end(stream_id=stream.stream_id)
+        raise
+    return locked
+
+
+def live_room_end(*, room: LiveRoom, region: Region) -> LiveRoom:
+    """End the show: stop the stream, close pin/coupon/giveaway, keep the recording for the region's retention."""
+    if room.status != LiveRoom.Status.LIVE:
+        raise _refuse_transition(room, LiveRoom.Status.ENDED)
+    if room.stream_id:
+        stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
+    with transaction.atomic():
+        locked = _room_locked(room)
+        if locked.status != LiveRoom.Status.LIVE:
+            raise _refuse_transition(locked, LiveRoom.Status.ENDED)
+        now = timezone.now()
+        locked.ended_at = now
+        locked.stream_key = ""  # a stream key is a secret; it has no use after the show
+        locked.recording_url = f"{settings.LIVE_RECORDING_STORAGE.rstrip('/')}/{locked.slug}/"
+        locked.recording_retain_until = now + dt.timedelta(days=region.recording_retention_days)
+        locked.save(update_fields=["ended_at", "stream_key", "recording_url", "recording_retain_until"])
+        if locked.pins.filter(unpinned_at__isnull=True).exists():
+            product_unpin(room=locked)
+        if locked.coupons.filter(closed_at__isnull=True).exists():
+            _coupon_close(room=locked, now=now)
+        locked.giveaways.filter(state=Giveaway.State.OPEN).update(state=Giveaway.State.CANCELLED)
+        room_publish_event(room=locked, event={"type": "status", "status": LiveRoom.Status.ENDED})
+    return locked
+
+
+def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
+    """Delete recordings whose retention has passed (never one a moment early); returns the room ids."""
+    now = now or timezone.now()
+    due = LiveRoom.objects.filter(
+        recording_retain_until__isnull=False, recording_retain_until__lte=now, recording_deleted_at__isnull=True
+    ).exclude(recording_url="")
+    deleted = []
+    for room in due.only("id", "slug", "recording_url", "recording_retain_until"):
+        with transaction.atomic():
+            changed = LiveRoom.objects.filter(
+                pk=room.pk, recording_deleted_at__isnull=True, recording_retain_until__lte=now
+            ).update(recording_deleted_at=now, recording_url="")
+        if changed:
+            deleted.append(room.pk)
+            logger.info(
+                "Deleted the recording of live room %s (%s), kept until %s.",
+                room.slug,
+                room.recording_url,
+                room.recording_retain_until.isoformat(),
+            )
+    return deleted
+
+
+# --- Pinned products: compliance gate and price lock ----------------------------------
+
+
+def room_audience_countries(*, room: LiveRoom, region: Region) -> list[str]:
+    """Who watches a room: the countries this region serves (a show is region-wide)."""
+    return sorted(region.country_codes)
+
+
+def product_pin_check(*, room: LiveRoom, product: Product, region: Region) -> dict[str, list[str]]:
+    """Per audience country, why ``product`` may not be sold there (rules broken, certificate missing/expired)."""
+    language = region.default_language
+    countries = room_audience_countries(room=room, region=region)
+    problems: dict[str, list[str]] = {
+        country: [v.message for v in violations]
+        for country, violations in product_hidden_in(product, countries=countries, language=language).items()
+    }
+    for country in countries:
+        for needed in required_certifications(product, country, language=language):
+            if needed.certification is None:
+                message = needed.message or f"{needed.label} certificate missing or expired."
+                if message not in problems.get(country, []):
+                    problems.setdefault(country, []).append(message)
+    return problems
+
+
+def _locked_prices(*, product: Product, region: Region) -> tuple[dict[str, dict[str, Any]], int | None]:
+    """Each active variant's price in each of the region's currencies, fixed now, with the FX snapshot used."""
+    try:
+        snapshot = rate_snapshot_current()
+    except MoneyError:
+        snapshot = None  # no rates loaded: lock the prices in their own currency only
+    locale = region.default_language
+    prices: dict[str, dict[str, Any]] = {}
+    for variant in product.variants.filter(is_active=True).order_by("position", "id"):
+        own = Money(variant.price_minor, variant.currency)
+        per_currency = {
+            variant.currency: {
+                "minor": own.amount_minor,
+                "display": format_money(own.amount_minor, own.currency, locale),
+            }
+        }
+        if snapshot is not None:
+            for currency in region.currencies:
+                if currency in per_currency:
+                    continue
+                try:
+                    converted = convert(own, currency, snapshot).money
+                except MoneyError:
+                    continue
+                per_currency[currency] = {
+                    "minor": converted.amount_minor,
+                    "display": format_money(converted.amount_minor, currency, locale),
+                }
+        prices[str(variant.pk)] = per_currency
+    return prices, snapshot.id if snapshot is not None else None
+
+
+def _translations(obj: Any, field: str, languages: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for lang in languages:
+        value = getattr(obj, f"{field}_{lang.replace('-', '_')}", None)
+        if value:
+            out[lang] = value
+    return out or {"": getattr(obj, field)}
+
+
+def product_pin(
+    *, room: LiveRoom, product: Product, region: Region, by: User | None = None, accept_warnings: bool = False
+) -> PinnedProduct:
+    """Pin ``product`` in a live room, compliance-gated, with its prices locked per currency.
+
+    Refused when the product is another merchant's, off sale, or not sellable in any
+    audience country; when it is forbidden (or lacks a valid certificate) in only some,
+    refused unless ``accept_warnings`` — then pinned with those countries recorded, and
+    viewers there see "not sold in your country".
+    """
+    if room.status != LiveRoom.Status.LIVE:
+        raise ApplicationError(
+            _("Products can be pinned only while the show is live."), code="room_not_live", status=409
+        )
+    if product.merchant_id != room.merchant_id:
+        raise ApplicationError(
+            _("This product belongs to another merchant."),
+            code="foreign_product",
+            fields={"product": [_("This product belongs to another merchant.")]},
+        )
+    if not product.is_active or not product.variants.filter(is_active=True).exists():
+        raise ApplicationError(
+            _("This product is not on sale."),
+            code="product_not_on_sale",
+            fields={"product": [_("This product is not on sale.")]},
+        )
+    problems = product_pin_check(room=room, product=product, region=region)
+    audience = room_audience_countries(room=room, region=region)
+    if problems and (len(problems) >= len(audience) or not accept_warnings):
+        refused_everywhere = len(problems) >= len(audience)
+        raise ApplicationError(
+            _("This product may not be sold to this room's audience.")
+            if refused_everywhere
+            else _("This product may not be sold in some of this room's audience countries; confirm to pin it anyway."),
+            code="pin_forbidden" if refused_everywhere else "pin_needs_confirmation",
+            fields=dict(problems),
+            status=409,
+        )
+    prices, snapshot_id = _locked_prices(product=product, region=region)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _room_locked(room)
+        if locked.status != LiveRoom.Status.LIVE:
+            raise ApplicationError(_("The show is no longer live."), code="room_not_live", status=409)
+        PinnedProduct.objects.filter(room=locked, unpinned_at__isnull=True).update(unpinned_at=now)
+        pin = PinnedProduct.objects.create(
+            room=locked,
+            product=product,
+            prices=prices,
+            fx_snapshot_id=snapshot_id,
+            warnings=problems,
+            pinned_by=by,
+            pinned_at=now,
+        )
+        first_variant = next(iter(prices))
+        room_publish_event(
+            room=locked,
+            event={
+                "type": "pinned",
+                "product": {
+                    "pin": pin.pk,
+                    "id": product.pk,
+                    "variant": int(first_variant),
+                    "url": product.get_absolute_url(),
+                    "name": _translations(product, "name", region.languages),
+                    "prices": {currency: p["display"] for currency, p in prices[first_variant].items()},
+                    "not_sold_in": sorted(problems),
+                    "price_locked": True,
+                    "fx_snapshot": snapshot_id,
+                },
+            },
+        )
+    return pin
+
+
+def pinned_product_to_cart(
+    *, room: LiveRoom, cart: Cart, variant_id: int | None, quantity: int | None, country: str
+) -> CartLine:
+    """Put the product pinned now in the shopper's cart at the price the show locked.
+
+    Checkout then charges that price (in the shopper's currency, fixed with the pin's FX
+    snapshot) for ``ORDERS_PRICE_LOCK_MINUTES``, unless the current price is lower. The
+    country rules still apply: orders refuses what the shopper's country forbids.
+    """
+    pin = (
+        PinnedProduct.objects.filter(room=room, unpinned_at__isnull=True, room__status=LiveRoom.Status.LIVE)
+        .order_by("-pinned_at")
+        .first()
+    )
+    prices = (pin.prices or {}).get(str(variant_id)) if pin is not None else None
+    if not prices:
+        raise ApplicationError(
+            _("This product is not pinned in the show any more."),
+            code="not_pinned",
+            fields={"variant": [_("This product is not pinned in the show any more.")]},
+            status=409,
+        )
+    PinnedProduct.objects.filter(pk=pin.pk).update(buy_clicks=F("buy_clicks") + 1)
+    lock = orders.PriceLock(
+        source=pin.price_lock_source,
+        prices_minor={currency: int(price["minor"]) for currency, price in prices.items()},
+        fx_snapshot_id=pin.fx_snapshot_id,
+    )
+    return orders.cart_line_add(cart=cart, variant_id=variant_id, quantity=quantity, country=country, price_lock=lock)
+
+
+def product_unpin(*, room: LiveRoom) -> int:
+    """Take the pinned product down (its price lock ends now); returns how many pins were open."""
+    with transaction.atomic():
+        closed = PinnedProduct.objects.filter(room=room, unpinned_at__isnull=True).update(unpinned_at=timezone.now())
+        room_publish_event(room=room, event={"type": "pinned", "product": None})
+    return closed
+
+
+# --- Flash coupons ---------------------------------------------------------------------
+
+
+def _coupon_key(coupon_id: int) -> str:
+    return f"{live_config().prefix}:coupon:{coupon_id}:remaining"
+
+
+def _coupon_event(coupon: FlashCoupon, remaining: int) -> dict[str, Any]:
+    return {
+        "type": "coupon",
+        "coupon": {
+            "id": coupon.pk,
+            "code": coupon.code,
+            "discount_percent": coupon.discount_percent,
+            "label": f"-{coupon.discount_percent}%",
+            "quantity": coupon.quantity,
+            "remaining": remaining,
+            "ends_at": coupon.ends_at.isoformat(),
+        },
+    }
+
+
+def _coupon_close(*, room: LiveRoom, now: dt.datetime) -> None:
+    room.coupons.filter(closed_at__isnull=True).update(closed_at=now)
+    room_publish_event(room=room, event={"type": "coupon", "coupon": None})
+
+
+def flash_coupon_push(*, room: LiveRoom, discount_percent: int, quantity: int, minutes: int) -> FlashCoupon:
+    """Open a flash coupon in a live show (closing any open one); viewers see it count down."""
+    fields: dict[str, list[str]] = {}
+    if isinstance(discount_percent, bool) or not isinstance(discount_percent, int) or not 1 <= discount_percent <= 90:
+        fields["discount_percent"] = [_("A whole number from 1 to 90.")]
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= 100_000:
+        fields["quantity"] = [_("A whole number from 1 to 100000.")]
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 240:
+        fields["minutes"] = [_("A whole number of minutes from 1 to 240.")]
+    if fields:
+        raise ApplicationError(_("The flash coupon could not be pushed."), fields=fields)
+    if room.status != LiveRoom.Status.LIVE:
+        raise ApplicationError(
+            _("Coupons can be pushed only while the show is live."), code="room_not_live", status=409
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _room_locked(room)
+        if locked.status != LiveRoom.Status.LIVE:
+            raise ApplicationError(_("The show is no longer live."), code="room_not_live", status=409)
+        locked.coupons.filter(closed_at__isnull=True).update(closed_at=now)
+        coupon = FlashCoupon.objects.create(
+            room=locked,
+            code=f"LIVE-{secrets.token_hex(4).upper()}",
+            discount_percent=discount_percent,
+            quantity=quantity,
+            remaining=quantity,
+            starts_at=now,
+            ends_at=now + dt.timedelta(minutes=minutes),
+        )
+        config = live_config()
+        if config.redis_url:
+            ttl = minutes * 60 + 3600
+            key = _coupon_key(coupon.pk)
+            transaction.on_commit(lambda: _sync_client(config.redis_url).set(key, quantity, ex=ttl))
+        room_publish_event(room=locked, event=_coupon_event(coupon, quantity))
+    return coupon
+
+
+# Take one if any is left. KEYS: remaining. Returns what is left after, or -1 when none was.
+_CLAIM_SCRIPT = """
+local left = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if left == nil or left < 1 then return -1 end
+return redis.call('DECR', KEYS[1])
+"""
+
+
+def flash_coupon_claim(*, coupon: FlashCoupon) -> int:
+    """Use one coupon; returns how many are left. Never more than ``quantity`` are handed out.
+
+    The gate is an atomic check-and-decrement in Redis (losers answered without touching
+    PostgreSQL); the database row is decremented under a ``remaining > 0`` condition too,
+    so the two agree and the database alone still never oversells.
+    """
+    now = timezone.now()
+    if coupon.closed_at is not None or coupon.ends_at <= now:
+        raise ApplicationError(_("This coupon has ended."), code="coupon_ended", status=409)
+    config = live_config()
+    if config.redis_url:
+        left = int(_sync_client(config.redis_url).eval(_CLAIM_SCRIPT, 1, _coupon_key(coupon.pk)))
+        if left < 0:
+            raise ApplicationError(_("This coupon is all used up."), code="coupon_sold_out", status=409)
+    with transaction.atomic():
+        changed = FlashCoupon.objects.filter(pk=coupon.pk, remaining__gt=0, closed_at__isnull=True).update(
+            remaining=F("remaining") - 1
+        )
+        if not changed:
+            raise ApplicationError(_("This coupon is all used up."), code="coupon_sold_out", status=409)
+        coupon.refresh_from_db(fields=["remaining"])
+        room = LiveRoom.objects.get(pk=coupon.room_id)
+        room_publish_event(room=room, event=_coupon_event(coupon, coupon.remaining))
+    return coupon.remaining
+
+
+# --- Giveaways -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def giveaway_country_rules() -> dict[str, str]:
+    """Country -> "forbidden" | "no_purchase_necessary", from apps/live/data/giveaway_rules.toml."""
+    with (Path(__file__).parent / "data" / "giveaway_rules.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    return {code.upper(): row["rule"] for code, row in data.get("countries", {}).items()}
+
+
+def giveaway_seed_hash(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def giveaway_winner_index(*, seed: str, entrant_ids: list[int]) -> int:
+    """Which entrant wins: SHA-256 of the seed and the sorted entrant ids, modulo their number.
+
+    Public and deterministic, so anyone with the published seed and entrant list gets
+    the same winner; the seed was committed to (its hash published) before entries closed.
+    """
+    if not entrant_ids:
+        raise ApplicationError(_("Nobody has entered this giveaway."), code="no_entrants", status=409)
+    message = f"{seed}:{','.join(str(i) for i in sorted(entrant_ids))}"
+    return int(hashlib.sha256(message.encode()).hexdigest(), 16) % len(entrant_ids)
+
+
+def giveaway_open(*, room: LiveRoom, keyword: str, prize: str, region: Region) -> Giveaway:
+    """Open a giveaway: viewers enter by typing ``keyword`` in the chat; the seed's hash is published now."""
+    keyword = (keyword or "").strip()
+    prize = (prize or "").strip()
+    fields: dict[str, list[str]] = {}
+    if not 2 <= len(keyword) <= 40 or any(ch.isspace() for ch in keyword):
+        fields["keyword"] = [_("One word of 2 to 40 characters.")]
+    if not 1 <= len(prize) <= 200:
+        fields["prize"] = [_("Describe the prize (at most 200 characters).")]
+    if fields:
+        raise ApplicationError(_("The giveaway could not be opened."), fields=fields)
+    if room.status != LiveRoom.Status.LIVE:
+        raise ApplicationError(_("Giveaways run only while the show is live."), code="room_not_live", status=409)
+    seed = secrets.token_hex(32)
+    rules = giveaway_country_rules()
+    served = room_audience_countries(room=room, region=region)
+    try:
+        with transaction.atomic():
+            locked = _room_locked(room)
+            giveaway = Giveaway.objects.create(
+                room=locked,
+                keyword=keyword,
+                prize=prize,
+                seed=seed,
+                seed_hash=giveaway_seed_hash(seed),
+                opened_at=timezone.now(),
+            )
+            room_publish_event(
+                room=locked,
+                event={
+                    "type": "giveaway",
+                    "giveaway": {
+                        "id": giveaway.pk,
+                        "state": "opened",
+                        "keyword": keyword,
+                        "prize": prize,
+                        "seed_hash": giveaway.seed_hash,
+                        "not_open_in": sorted(c for c in served if rules.get(c) == "forbidden"),
+                        "no_purchase_necessary_in": sorted(
+                            c for c in served if rules.get(c) == "no_purchase_necessary"
+                        ),
+                    },
+                },
+            )
+    except IntegrityError as exc:
+        raise ApplicationError(
+            _("A giveaway is already open in this room; draw it first."), code="giveaway_open", status=409
+        ) from exc
+    return giveaway
+
+
+def giveaway_draw(*, giveaway: Giveaway) -> Giveaway:
+    """Close entries, draw the winner fairly, record everything, publish the seed, tell the winner.
+
+    Entrants: signed-in viewers whose (not removed, not rejected) chat message since the
+    giveaway opened contains the keyword, once each, excluding the merchant's own staff
+    and viewers from countries where prize draws are forbidden (``giveaway_rules.toml``).
+    """
+    with transaction.atomic():
+        locked = Giveaway.objects.select_for_update().select_related("room").get(pk=giveaway.pk)
+        if locked.state != Giveaway.State.OPEN:
+            raise ApplicationError(_("This giveaway has already been drawn."), code="giveaway_closed", status=409)
+        keyword = locked.keyword.casefold()
+        rules = giveaway_country_rules()
+        staff = set(locked.room.merchant.memberships.values_list("user_id", flat=True))
+        entrants: dict[int, dict[str, Any]] = {}
+        excluded: list[dict[str, Any]] = []
+        messages = (
+            Danmaku.objects.filter(room=locked.room, posted_at__gte=locked.opened_at, removed_at__isnull=True)
+            .exclude(verdict=Danmaku.Verdict.REJECTED)
+            .exclude(user__isnull=True)
+            .select_related("user")
+            .order_by("id")
+        )
+        for message in messages:
+            user = message.user
+            if user.pk in entrants or user.pk in staff or keyword not in message.text.casefold():
+                continue
+            country = (user.country or "").upper()
+            if rules.get(country) == "forbidden":
+                if all(e["user"] != user.pk for e in excluded):
+                    excluded.append({"user": user.pk, "country": country, "reason": "prize draws not allowed"})
+                continue
+            entrants[user.pk] = {"user": user.pk, "name": user.public_name, "country": country}
+        ordered = sorted(entrants.values(), key=lambda e: e["user"])
+        index = giveaway_winner_index(seed=locked.seed, entrant_ids=[e["user"] for e in ordered])
+        winner = ordered[index]
+        locked.state = Giveaway.State.DRAWN
+        locked.drawn_at = timezone.now()
+        locked.entrants = ordered
+        locked.excluded = excluded
+        locked.winner_id = winner["user"]
+        locked.winner_name = winner["name"]
+        locked.save(update_fields=["state", "drawn_at", "entrants", "excluded", "winner", "winner_name"])
+        room_publish_event(
+            room=locked.room,
+            event={
+                "type": "giveaway",
+                "giveaway": {
+                    "id": locked.pk,
+                    "state": "drawn",
+                    "keyword": locked.keyword,
+                    "prize": locked.prize,
+                    "winner": winner["name"],
+                    "seed": locked.seed,
+                    "seed_hash": locked.seed_hash,
+                    # Public names in draw order let anyone recompute the index; ids stay private.
+                    "entrants": len(ordered),
+                },
+            },
+        )
+        winner_user = User.objects.filter(pk=winner["user"]).only("email", "language").first()
+        if winner_user is not None and winner_user.email:
+            transaction.on_commit(
+                functools.partial(
+                    _giveaway_winner_notify,
+                    email=winner_user.email,
+                    language=winner_user.language or settings.LANGUAGE_CODE,
+                    prize=locked.prize,
+                    title=str(locked.room.title),
+                )
+            )
+    return locked
+
+
+def _giveaway_winner_notify(*, email: str, language: str, prize: str, title: str) -> None:
+    """Tell the winner by e-mail, in their language (after the draw committed)."""
+    with translation.override(language):
+        send_mail(
+            subject=_("You won: %(prize)s") % {"prize": prize},
+            message=_(
+                "Congratulations! You won the giveaway in the live show “%(title)s”: %(prize)s. "
+                "The shop will contact you about delivery."
+            )
+            % {"title": title, "prize": prize},
+            from_email=None,
+            recipient_list=[email],
+            fail_silently=True,
+        )
+
+
+# --- Show stats ------------------------------------------------------------------------
+
+TRAFFIC_FIELD_LENGTH = 100
+# A referring site is a DNS name (browsers send international names in their ASCII form).
+_HOSTNAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def visitor_key(*, user_id: int | None, session_key: str) -> str:
+    """Who a visit is, without storing a credential: the user, else a hash of the session key."""
+    if user_id is not None:
+        return f"user:{user_id}"
+    return "session:" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def traffic_source(
+    *, utm_source: str, utm_medium: str, utm_campaign: str, referrer_host: str, own_host: str
+) -> tuple[str, str, str]:
+    """(source, medium, campaign) of a visit: the UTM tags when present, else the referring site, else "direct"."""
+
+    def clean(value: str) -> str:
+        return " ".join(value.split())[:TRAFFIC_FIELD_LENGTH].lower()
+
+    source = clean(utm_source)
+    if source:
+        return source, clean(utm_medium), clean(utm_campaign)
+    host = clean(referrer_host)
+    if host and _HOSTNAME.fullmatch(host) and host != clean(own_host):
+        return host, "referral", ""
+    return "direct", "", ""
+
+
+def room_visit_record(*, room: LiveRoom, visitor: str, user_id: int | None, source: tuple[str, str, str]) -> bool:
+    """Count a viewer once per room (the first visit's source wins); True when this visit was the first."""
+    _visit, created = RoomVisit.objects.get_or_create(
+        room=room,
+        visitor_key=visitor,
+        defaults={"user_id": user_id, "source": source[0], "medium": source[1], "campaign": source[2]},
+    )
+    return created
+
+
+def viewer_counts_sample(*, now: dt.datetime | None = None) -> int:
+    """Store each live room's concurrent viewers for this minute (beat, every minute); returns rooms sampled.
+
+    A second run within the minute overwrites that minute's sample, so a retried task never
+    counts twice.
+    """
+    from apps.live.selectors import room_viewers_now
+
+    minute = (now or timezone.now()).replace(second=0, microsecond=0)
+    samples = [
+        ViewerSample(room_id=room_id, at=minute, viewers=room_viewers_now(room_id))
+        for room_id in LiveRoom.objects.filter(status=LiveRoom.Status.LIVE).values_list("pk", flat=True)
+    ]
+    ViewerSample.objects.bulk_create(
+        samples, update_conflicts=True, unique_fields=["room", "at"], update_fields=["viewers"]
+    )
+    return len(samples)

@@ -1,0 +1,1 @@
+"""Amounts in minor units, currencies, daily FX rates and their providers, Babel formatting."""

@@ -1,0 +1,213 @@
+"""Reading FX rates: the current snapshot, a recorded snapshot, and conversion with it.
+
+Display and checkout convert the same way: :func:`convert` with an :class:`FxSnapshot`
+whose ``id`` the order (or the pinned product) records. The arithmetic is exact
+(fractions built from the stored decimals, crossed through the source's pivot, EUR for
+the ECB) and rounded once, half-up, to the target currency's price step - see
+:mod:`apps.money.types` for why half-up.
+
+A snapshot older than ``FX_STALE_AFTER_DAYS`` is still usable but never silently:
+every :class:`Conversion` carries ``stale``, and ``allow_stale=False`` refuses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from apps.cache_generations import Generation
+from apps.money.models import FxRate, RateSnapshot
+from apps.money.providers import primary_source
+from apps.money.types import Money, MoneyError, currency_code, currency_digits, price_step, round_minor
+
+# Bumped by the update service after it commits new rates; keys from before go unread.
+RATES_GENERATION = Generation("money:fx:generation")
+CACHE_TIMEOUT = 60 * 10
+# Effective rates are shown and recorded with this many significant digits; the
+# conversion itself uses the exact ratio.
+RATE_DISPLAY_DIGITS = 12
+
+
+def utc_today() -> dt.date:
+    return timezone.now().date()
+
+
+def is_stale_date(rate_date: dt.date, today: dt.date | None = None) -> bool:
+    """Rates for ``rate_date`` are stale when older than ``FX_STALE_AFTER_DAYS`` days.
+
+    The default 3 lets Friday's ECB rates serve a whole weekend and a Monday morning
+    (the ECB publishes only on TARGET working days, around 16:00 CET), and flags them by
+    Tuesday; a holiday weekend such as Easter is flagged, which is what we want to see.
+    """
+    return ((today or utc_today()) - rate_date).days > settings.FX_STALE_AFTER_DAYS
+
+
+@dataclass(frozen=True)
+class FxSnapshot:
+    """One day's rates from one source, resolved to "units per one pivot" for every currency."""
+
+    id: int
+    source: str
+    rate_date: dt.date
+    pivot: str
+    fetched_at: dt.datetime
+    units_per_pivot: dict[str, Fraction]
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        return frozenset(self.units_per_pivot)
+
+    def age_days(self, today: dt.date | None = None) -> int:
+        return ((today or utc_today()) - self.rate_date).days
+
+    def is_stale(self, today: dt.date | None = None) -> bool:
+        """Older than ``FX_STALE_AFTER_DAYS``; see :func:`is_stale_date`."""
+        return is_stale_date(self.rate_date, today)
+
+    def ratio(self, from_currency: str, to_currency: str) -> Fraction:
+        """Exact units of ``to_currency`` per one unit of ``from_currency``."""
+        missing = [c for c in (from_currency, to_currency) if c not in self.units_per_pivot]
+        if missing:
+            raise MoneyError(
+                f"No exchange rate for {', '.join(missing)} in the {self.source} rates of {self.rate_date}; "
+                f"rates exist for {', '.join(sorted(self.units_per_pivot))}.",
+                code="no_rate",
+                fields={"currency": [f"No exchange rate for {', '.join(missing)}."]},
+            )
+        return self.units_per_pivot[to_currency] / self.units_per_pivot[from_currency]
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """The result of converting: the amount, and what it was converted with."""
+
+    original: Money
+    money: Money
+    snapshot_id: int
+    rate_date: dt.date
+    rate: Decimal
+    stale: bool
+
+
+def _resolve(pivot: str, rows: list[tuple[str, str, str, Decimal]], source: str) -> dict[str, Fraction]:
+    """Walk published pairs outward from the pivot: EUR→USD from the ECB, then USD→AED from a peg.
+
+    The snapshot's own source goes first, so when two paths reach a currency the market
+    source's wins; a pair whose base is not reached yet waits for the next pass.
+    """
+    units: dict[str, Fraction] = {pivot: Fraction(1)}
+    pending = sorted(rows, key=lambda row: (row[0] != source, row[1], row[2]))
+    while pending:
+        waiting = []
+        for row in pending:
+            _, base, quote, rate = row
+            if base in units and quote not in units:
+                units[quote] = units[base] * Fraction(rate)
+            elif quote in units and base not in units:
+                units[base] = units[quote] / Fraction(rate)
+            elif base not in units:
+                waiting.append(row)
+        if len(waiting) == len(pending):
+            break  # what is left is not connected to the pivot
+        pending = waiting
+    return units
+
+
+def _load(snapshot: RateSnapshot) -> FxSnapshot:
+    rows = list(FxRate.objects.filter(snapshot=snapshot).values_list("source", "base", "quote", "rate"))
+    return FxSnapshot(
+        id=snapshot.pk,
+        source=snapshot.source,
+        rate_date=snapshot.rate_date,
+        pivot=snapshot.pivot,
+        fetched_at=snapshot.fetched_at,
+        units_per_pivot=_resolve(snapshot.pivot, rows, snapshot.source),
+    )
+
+
+def rates_generation() -> int:
+    """Changes whenever new rates are stored; part of the keys of anything cached with prices."""
+    return RATES_GENERATION.current()
+
+
+def rate_snapshot_current(*, today: dt.date | None = None, source: str | None = None) -> FxSnapshot:
+    """The newest snapshot of the configured source dated ``today`` or earlier.
+
+    Raises ``MoneyError(code="no_fx_rates")`` when none has been loaded yet (run the
+    ``fx_rates_update`` command).
+    """
+    today = today or utc_today()
+    source = source or primary_source()
+    key = f"money:fx:{rates_generation()}:current:{source}:{today.isoformat()}"
+    snapshot = cache.get(key)
+    if snapshot is None:
+        row = RateSnapshot.objects.filter(source=source, rate_date__lte=today).order_by("-rate_date").first()
+        if row is None:
+            raise MoneyError(
+                f"No {source} exchange rates are loaded yet; run `manage.py fx_rates_update`.",
+                code="no_fx_rates",
+                status=503,
+            )
+        snapshot = _load(row)
+        cache.set(key, snapshot, CACHE_TIMEOUT)
+    return snapshot
+
+
+def rate_snapshot_get(*, snapshot_id: int) -> FxSnapshot:
+    """A recorded snapshot, for converting an order exactly as it was shown."""
+    key = f"money:fx:{rates_generation()}:snapshot:{snapshot_id}"
+    snapshot = cache.get(key)
+    if snapshot is None:
+        row = RateSnapshot.objects.filter(pk=snapshot_id).first()
+        if row is None:
+            raise MoneyError(f"There is no FX rate snapshot {snapshot_id}.", code="unknown_snapshot", status=404)
+        snapshot = _load(row)
+        cache.set(key, snapshot, CACHE_TIMEOUT)
+    return snapshot
+
+
+def convert(
+    money: Money,
+    to_currency: str,
+    snapshot: FxSnapshot,
+    *,
+    today: dt.date | None = None,
+    allow_stale: bool = True,
+) -> Conversion:
+    """Convert ``money`` into ``to_currency`` with ``snapshot``, rounding half-up to the price step.
+
+    Converting to the same currency uses no rate and is never stale. A stale snapshot
+    converts with ``stale=True`` on the result, or raises ``stale_rates`` when the
+    caller passes ``allow_stale=False`` (checkout should not charge on old rates).
+    """
+    if not isinstance(money, Money):
+        raise MoneyError(f"convert() takes Money, not {type(money).__name__}.", code="invalid_amount")
+    target = currency_code(to_currency)
+    if money.currency == target:
+        return Conversion(money, money, snapshot.id, snapshot.rate_date, Decimal(1), stale=False)
+    stale = snapshot.is_stale(today)
+    if stale and not allow_stale:
+        raise MoneyError(
+            f"The newest exchange rates ({snapshot.source}, {snapshot.rate_date}) are {snapshot.age_days(today)} "
+            f"days old, more than the {settings.FX_STALE_AFTER_DAYS} allowed.",
+            code="stale_rates",
+            status=503,
+        )
+    ratio = snapshot.ratio(money.currency, target)
+    exact_minor = Fraction(money.amount_minor) * ratio * Fraction(10) ** (currency_digits(target) - money.digits)
+    converted = Money(round_minor(exact_minor, step=price_step(target)), target)
+    shown_rate = Decimal(ratio.numerator) / Decimal(ratio.denominator)
+    return Conversion(
+        original=money,
+        money=converted,
+        snapshot_id=snapshot.id,
+        rate_date=snapshot.rate_date,
+        rate=round(shown_rate, RATE_DISPLAY_DIGITS - shown_rate.adjusted() - 1),
+        stale=stale,
+    )

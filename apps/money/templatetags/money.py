@@ -1,0 +1,74 @@
+"""``{% money amount currency %}`` shows an amount as is; ``{% money_local amount currency %}``
+shows it converted into the shopper's currency with today's FX snapshot."""
+
+from __future__ import annotations
+
+import logging
+
+from django import template
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+
+from apps.money.formatting import format_day, format_money
+from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
+from apps.money.types import Money, MoneyError
+
+register = template.Library()
+logger = logging.getLogger(__name__)
+
+_SNAPSHOT_ATTR = "_money_fx_snapshot"
+
+
+@register.simple_tag(takes_context=True)
+def money(context: template.Context, amount_minor: int, currency: str) -> str:
+    shopper = context["request"].shopper
+    return format_money(amount_minor, currency, shopper.locale)
+
+
+def _current_snapshot(request: HttpRequest) -> FxSnapshot | None:
+    """One snapshot per request: every price on a page converts with the same rates."""
+    if not hasattr(request, _SNAPSHOT_ATTR):
+        try:
+            snapshot = rate_snapshot_current()
+        except MoneyError as exc:
+            logger.warning("Prices shown unconverted: %s", exc.message)
+            snapshot = None
+        setattr(request, _SNAPSHOT_ATTR, snapshot)
+    return getattr(request, _SNAPSHOT_ATTR)
+
+
+@register.simple_tag(takes_context=True)
+def money_local(context: template.Context, amount_minor: int | None, currency: str) -> str | SafeString:
+    """The amount in ``request.shopper.currency`` and locale, as display and checkout compute it.
+
+    When no rate exists for the pair the amount is shown in its own currency (a price
+    is never hidden or invented). A stale rate is shown with a visible note naming the
+    rate's date; ``data-fx-snapshot`` says which snapshot the page used.
+    """
+    if amount_minor is None:
+        return ""
+    request = context["request"]
+    shopper = request.shopper
+    original = Money(amount_minor, currency)
+    if original.currency == shopper.currency:
+        return format_money(original.amount_minor, original.currency, shopper.locale)
+    snapshot = _current_snapshot(request)
+    if snapshot is None:
+        return format_money(original.amount_minor, original.currency, shopper.locale)
+    try:
+        conversion = convert(original, shopper.currency, snapshot)
+    except MoneyError:
+        return format_money(original.amount_minor, original.currency, shopper.locale)
+    text = format_money(conversion.money.amount_minor, conversion.money.currency, shopper.locale)
+    if not conversion.stale:
+        return text
+    day = format_day(conversion.rate_date, shopper.locale)
+    return format_html(
+        '{} <small class="fx-stale" data-testid="fx-stale" data-fx-snapshot="{}" title="{}">{}</small>',
+        text,
+        conversion.snapshot_id,
+        gettext("Converted with the exchange rate of %(date)s, which may be out of date.") % {"date": day},
+        gettext("(rate of %(date)s)") % {"date": day},
+    )

@@ -1,0 +1,1 @@
+"""Cart, checkout, orders, inventory reservation, coupons, tax, shipping and ETA."""

@@ -1,0 +1,295 @@
+"""Orders API (``/api/v1/``): cart, checkout (with ``Idempotency-Key``), orders, pay.
+
+Prices and totals are never taken from the request: the server prices the cart. A
+checkout may send ``expected_total_minor`` (what the page showed); a different total is
+refused with ``total_changed`` and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.errors import ApplicationError
+from apps.orders import rules, selectors, services
+from apps.orders.models import Order
+from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
+from apps.payments.selectors import payment_methods_offered
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know: a price or total sent by the client is an error, not ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ApplicationError(
+                    "The request has fields the server does not accept.",
+                    code="unexpected_fields",
+                    fields={name: ["Not accepted: prices and totals are computed by the server."] for name in unknown},
+                )
+        return super().to_internal_value(data)
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class LineIn(StrictSerializer):
+    variant = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+
+
+class QuantityIn(StrictSerializer):
+    quantity = serializers.IntegerField()
+
+
+class LineOut(serializers.Serializer):
+    line_id = serializers.IntegerField()
+    variant_id = serializers.IntegerField()
+    product_name = serializers.CharField()
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price_minor = serializers.IntegerField()
+    total_minor = serializers.IntegerField()
+    available = serializers.BooleanField()
+    reason = serializers.CharField()
+
+
+class CartOut(serializers.Serializer):
+    currency = serializers.CharField()
+    lines = LineOut(many=True)
+    subtotal_minor = serializers.IntegerField()
+
+
+class AddressIn(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=200)
+    state = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+
+
+class CheckoutIn(StrictSerializer):
+    email = serializers.EmailField()
+    address = AddressIn()
+    shipping_option = serializers.CharField(max_length=20)
+    coupon = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    payment_provider = serializers.CharField(max_length=30)
+    payment_method = serializers.CharField(max_length=30)
+    expected_total_minor = serializers.IntegerField(required=False)
+
+
+class OrderLineOut(serializers.Serializer):
+    product_name = serializers.CharField()
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price_minor = serializers.IntegerField()
+    total_minor = serializers.IntegerField()
+
+
+class OrderOut(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    currency = serializers.CharField()
+    subtotal_minor = serializers.IntegerField()
+    discount_minor = serializers.IntegerField()
+    shipping_minor = serializers.IntegerField()
+    tax_minor = serializers.IntegerField()
+    tax_rate = serializers.CharField()
+    prices_include_tax = serializers.BooleanField()
+    total_minor = serializers.IntegerField()
+    refunded_minor = serializers.IntegerField()
+    fx_snapshot_id = serializers.IntegerField(allow_null=True)
+    eta = serializers.DateField()
+    shipping_option = serializers.CharField()
+    payment_provider = serializers.CharField()
+    payment_method = serializers.CharField()
+    reserved_until = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    lines = OrderLineOut(many=True)
+
+
+def _cart_out(request: Request) -> dict[str, Any]:
+    cart = request_cart(request._request)
+    review = selectors.cart_review(cart=cart, shopper=request_shopper(request._request))
+    return CartOut(review).data
+
+
+class CartApi(APIView):
+    @extend_schema(responses=CartOut, summary="The shopper's cart, re-validated and priced now")
+    def get(self, request: Request) -> Response:
+        return Response(_cart_out(request))
+
+
+class CartLinesApi(APIView):
+    @extend_schema(request=LineIn, responses={201: CartOut}, summary="Add units of a variant to the cart")
+    def post(self, request: Request) -> Response:
+        data = _valid(LineIn, request.data)
+        shopper = request_shopper(request._request)
+        services.cart_line_add(
+            cart=request_cart(request._request),
+            variant_id=data["variant"],
+            quantity=data["quantity"],
+            country=shopper.country,
+        )
+        return Response(_cart_out(request), status=201)
+
+
+class CartLineApi(APIView):
+    @extend_schema(request=QuantityIn, responses=CartOut, summary="Set a line's quantity (0 removes it)")
+    def put(self, request: Request, variant_id: int) -> Response:
+        data = _valid(QuantityIn, request.data)
+        shopper = request_shopper(request._request)
+        services.cart_line_set(
+            cart=request_cart(request._request),
+            variant_id=variant_id,
+            quantity=data["quantity"],
+            country=shopper.country,
+        )
+        return Response(_cart_out(request))
+
+    @extend_schema(responses=CartOut, summary="Remove a line")
+    def delete(self, request: Request, variant_id: int) -> Response:
+        services.cart_line_set(cart=request_cart(request._request), variant_id=variant_id, quantity=0, country="")
+        return Response(_cart_out(request))
+
+
+class CheckoutOptionsApi(APIView):
+    @extend_schema(
+        responses=inline_serializer(
+            "CheckoutOptions",
+            {
+                "shipping_options": serializers.ListField(child=serializers.CharField()),
+                "payment_methods": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+        summary="Shipping options and payment methods offered for this shopper",
+    )
+    def get(self, request: Request) -> Response:
+        shopper = request_shopper(request._request)
+        return Response(
+            {
+                "shipping_options": [o.code for o in rules.shipping_options()],
+                "payment_methods": [
+                    {"provider": m.provider, "method": m.method, "is_test": m.is_test}
+                    for m in payment_methods_offered(currency=shopper.currency)
+                ],
+            }
+        )
+
+
+class CheckoutApi(APIView):
+    @extend_schema(
+        request=CheckoutIn,
+        responses={201: OrderOut, 200: OrderOut},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="Unique per checkout attempt; a retry with the same key returns the same order.",
+            )
+        ],
+        summary="Place the order and reserve its stock",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(CheckoutIn, request.data)
+        key = request.headers.get("Idempotency-Key", "")
+        if key and key in _placed_keys(request):
+            # A retried submit: the cart it came from is ordered, the answer is the same order.
+            order = Order.objects.get(idempotency_key=key)
+            return Response(OrderOut(order).data, status=200)
+        cart = request_cart(request._request)
+        existed = Order.objects.filter(idempotency_key=key).exists() if key else False
+        order = services.checkout_place(
+            cart=cart,
+            idempotency_key=key,
+            shopper=request_shopper(request._request),
+            email=data["email"],
+            address=dict(data["address"]),
+            shipping_option=data["shipping_option"],
+            payment_provider=data["payment_provider"],
+            payment_method=data["payment_method"],
+            coupon_code=data.get("coupon", ""),
+            expected_total_minor=data.get("expected_total_minor"),
+            user=request.user,
+        )
+        remember_order(request._request, order.reference)
+        return Response(OrderOut(order).data, status=200 if existed else 201)
+
+
+def _placed_keys(request: Request) -> set[str]:
+    """Idempotency keys of orders this shopper (user or session) placed."""
+    orders = Order.objects.filter(reference__in=session_orders(request._request))
+    if request.user.is_authenticated:
+        orders = orders | Order.objects.filter(user=request.user)
+    return set(orders.values_list("idempotency_key", flat=True)[:200])
+
+
+def _order_or_404(request: Request, reference: str) -> Order:
+    order = selectors.order_for_viewer(
+        reference=reference, user=request.user, session_orders=session_orders(request._request)
+    )
+    if order is None:
+        raise ApplicationError("No such order.", code="not_found", status=404)
+    return order
+
+
+class OrderListApi(APIView):
+    @extend_schema(responses=OrderOut(many=True), summary="The signed-in shopper's orders")
+    def get(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            return Response(
+                OrderOut(Order.objects.filter(reference__in=session_orders(request._request)), many=True).data
+            )
+        return Response(OrderOut(selectors.orders_for_user(user=request.user)[:100], many=True).data)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOut, summary="One order")
+    def get(self, request: Request, reference: str) -> Response:
+        return Response(OrderOut(_order_or_404(request, reference)).data)
+
+
+class OrderPayApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "PaymentStarted",
+            {
+                "status": serializers.CharField(),
+                "provider": serializers.CharField(),
+                "next_action": serializers.CharField(),
+                "client_secret": serializers.CharField(),
+                "approval_url": serializers.CharField(),
+                "order_status": serializers.CharField(),
+            },
+        ),
+        summary="Pay the order with its chosen method",
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        order = _order_or_404(request, reference)
+        payment = services.order_pay(order=order, return_url=request.build_absolute_uri(f"/orders/{order.reference}/"))
+        order.refresh_from_db()
+        return Response(
+            {
+                "status": payment.status,
+                "provider": payment.provider,
+                "next_action": payment.next_action or "",
+                "client_secret": payment.client_secret or "",
+                "approval_url": payment.approval_url or "",
+                "order_status": order.status,
+            }
+        )

@@ -1,0 +1,228 @@
+"""Carts, coupons, orders, stock reservations and the order's history.
+
+Amounts are integer minor units. Order amounts are in the shopper's currency, converted
+from the settlement-currency catalog prices with the FX snapshot recorded on the order.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.catalog.models import Stock, Variant
+
+
+class Cart(models.Model):
+    """A shopper's basket: anonymous (found through the session) or a signed-in user's."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        MERGED = "merged", _("merged")
+        ORDERED = "ordered", _("ordered")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="carts"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    order = models.OneToOneField("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="cart")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One open cart per signed-in shopper; merging folds the others into it.
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(status="open", user__isnull=False), name="one_open_cart_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"cart {self.pk}"
+
+
+class CartLine(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    added_at = models.DateTimeField(auto_now_add=True)
+    # A price promised to the shopper elsewhere (a product pinned in a live show), per
+    # currency in minor units; honoured at checkout until ``locked_until``, and never above
+    # the current price.
+    locked_prices = models.JSONField(default=dict, blank=True)
+    lock_source = models.CharField(max_length=40, blank=True)
+    lock_fx_snapshot_id = models.IntegerField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["added_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "variant"], name="one_cart_line_per_variant"),
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="cart_line_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.variant_id}"
+
+
+class Coupon(models.Model):
+    """A code giving a percentage off, or a fixed amount off per currency (``amounts_off``)."""
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    percent_off = models.PositiveSmallIntegerField(_("percent off"), null=True, blank=True)
+    # {"EUR": 500, "GBP": 400}: the fixed discount in each currency it may be used in.
+    amounts_off = models.JSONField(_("amount off per currency (minor units)"), default=dict, blank=True)
+    # {"EUR": 3000}: minimum spend on products, in the order's currency.
+    min_spend = models.JSONField(_("minimum spend per currency (minor units)"), default=dict, blank=True)
+    countries = models.JSONField(_("countries (empty: all)"), default=list, blank=True)
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(percent_off__isnull=True) | models.Q(percent_off__gte=1, percent_off__lte=100),
+                name="coupon_percent_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created", _("awaiting payment")
+        PAID = "paid", _("paid")
+        FULFILLED = "fulfilled", _("being packed")
+        SHIPPED = "shipped", _("shipped")
+        DELIVERED = "delivered", _("delivered")
+        CANCELLED = "cancelled", _("cancelled")
+        REFUNDED = "refunded", _("refunded")
+
+    reference = models.CharField(max_length=32, unique=True)
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    email = models.EmailField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
+    region = models.CharField(max_length=20)
+    country = models.CharField(max_length=2)
+    language = models.CharField(max_length=10)
+    time_zone = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    settlement_currency = models.CharField(max_length=3)
+    fx_snapshot_id = models.IntegerField(null=True, blank=True)
+    fx_rate = models.CharField(max_length=32, blank=True)
+    address = models.JSONField()
+    shipping_option = models.CharField(max_length=20)
+    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    tax_model = models.CharField(max_length=20)
+    tax_rate = models.CharField(max_length=10)
+    prices_include_tax = models.BooleanField()
+    subtotal_minor = models.BigIntegerField()
+    discount_minor = models.BigIntegerField(default=0)
+    shipping_minor = models.BigIntegerField(default=0)
+    tax_minor = models.BigIntegerField(default=0)
+    total_minor = models.BigIntegerField(validators=[MinValueValidator(0)])
+    refunded_minor = models.BigIntegerField(default=0)
+    eta = models.DateField()
+    payment_provider = models.CharField(max_length=30, blank=True)
+    payment_method = models.CharField(max_length=30, blank=True)
+    reserved_until = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total_minor__gte=0), name="order_total_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
+    product_name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=40)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price_minor = models.BigIntegerField()
+    total_minor = models.BigIntegerField()
+    # Where a locked price came from (e.g. "live-pin:42") and the FX snapshot it was fixed with.
+    price_lock = models.CharField(max_length=40, blank=True)
+    price_lock_fx_snapshot_id = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class Reservation(models.Model):
+    """Units of one stock row held for an order until payment (sold) or expiry (released)."""
+
+    class Status(models.TextChoices):
+        HELD = "held", _("held")
+        SOLD = "sold", _("sold")
+        RELEASED = "released", _("released")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations")
+    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    # Reserved through the flash-sale gate: releasing it gives the units back to the gate.
+    gated = models.BooleanField(default=False)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["stock"], condition=models.Q(status="held"), name="held_reservations_by_stock"),
+            models.Index(fields=["expires_at"], condition=models.Q(status="held"), name="held_reservations_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of stock {self.stock_id} ({self.status})"
+
+
+class Shipment(models.Model):
+    """The part of an order leaving one warehouse."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    warehouse_id = models.IntegerField()
+    warehouse_name = models.CharField(max_length=120)
+    tracking_number = models.CharField(max_length=60, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} from {self.warehouse_name}"
+
+
+class OrderEvent(models.Model):
+    """One step in the order's life: who moved it from which status to which, and when."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=60, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} → {self.to_status}"

@@ -1,0 +1,46 @@
+"""Orders listens: payments' outcomes, and sign-in (to merge the anonymous cart)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+from apps.orders import services
+from apps.payments.signals import payment_refunded, payment_succeeded
+
+SESSION_CART_KEY = "orders:cart_id"
+
+
+@receiver(payment_succeeded, dispatch_uid="orders.payment_succeeded")
+def on_payment_succeeded(
+    sender, *, order_reference: str, amount_minor: int, currency: str, provider: str, payment_id: int, **kwargs
+) -> None:
+    services.order_mark_paid(
+        order_reference=order_reference,
+        amount_minor=amount_minor,
+        currency=currency,
+        provider=provider,
+        payment_id=payment_id,
+    )
+
+
+@receiver(payment_refunded, dispatch_uid="orders.payment_refunded")
+def on_payment_refunded(
+    sender, *, order_reference: str, refunded_minor: int, fully_refunded: bool, refund_id: int, **kwargs
+) -> None:
+    services.order_record_refund(
+        order_reference=order_reference,
+        refunded_minor=refunded_minor,
+        fully_refunded=fully_refunded,
+        refund_id=refund_id,
+    )
+
+
+@receiver(user_logged_in, dispatch_uid="orders.merge_cart")
+def on_sign_in(sender, *, request, user, **kwargs) -> None:
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    cart_id = session.pop(SESSION_CART_KEY, None)
+    if isinstance(cart_id, int):
+        services.cart_merge(user=user, anonymous_cart_id=cart_id)

@@ -1,0 +1,160 @@
+"""The data that prices an order: tax rates, shipping options, address rules, delivery ETA.
+
+Rates and options live in ``apps/orders/data/*.toml``; the tax *model* (VAT included,
+sales tax added, GST) comes from the region file. Nothing here names a region.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+from apps.money.types import round_minor
+from regions import Region
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+@functools.cache
+def _data(name: str) -> dict:
+    with (DATA_DIR / name).open("rb") as fh:
+        return tomllib.load(fh)
+
+
+# --- tax ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tax:
+    model: str
+    rate: Decimal  # percent
+    included: bool
+    amount_minor: int
+
+
+def tax_rate(*, country: str, state: str = "") -> Decimal:
+    """The destination's rate in percent: the state's where a state table exists, else the country's."""
+    data = _data("tax_rates.toml")
+    states = data.get(f"{country.lower()}_states")
+    if states and state.upper() in states:
+        return Decimal(states[state.upper()])
+    return Decimal(data["countries"].get(country, "0"))
+
+
+def tax_for(*, region: Region, country: str, state: str, taxable_minor: int) -> Tax:
+    """Tax on ``taxable_minor``: the part already inside it (inclusive models) or the amount to add."""
+    rate = tax_rate(country=country, state=state)
+    fraction = Fraction(rate) / 100
+    if region.tax.prices_include_tax:
+        amount = round_minor(Fraction(taxable_minor) * fraction / (1 + fraction))
+    else:
+        amount = round_minor(Fraction(taxable_minor) * fraction)
+    return Tax(model=region.tax.model, rate=rate, included=region.tax.prices_include_tax, amount_minor=amount)
+
+
+# --- shipping -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShippingOption:
+    code: str
+    handling_days: int
+    carrier_days: int
+    price_minor: int  # settlement currency
+    free_from_minor: int | None
+
+    @property
+    def label(self) -> str:
+        labels = {"standard": _("Standard delivery"), "express": _("Express delivery")}
+        return labels.get(self.code, self.code)
+
+
+def shipping_options() -> tuple[ShippingOption, ...]:
+    return tuple(
+        ShippingOption(
+            code=o["code"],
+            handling_days=int(o["handling_days"]),
+            carrier_days=int(o["carrier_days"]),
+            price_minor=int(o["price_minor"]),
+            free_from_minor=o.get("free_from_minor"),
+        )
+        for o in _data("shipping.toml")["options"]
+    )
+
+
+def shipping_option(code: str) -> ShippingOption | None:
+    return next((o for o in shipping_options() if o.code == code), None)
+
+
+def add_working_days(region: Region, start: dt.date, days: int) -> dt.date:
+    """The date ``days`` working days after ``start`` (weekend days and holidays skipped)."""
+    day = start
+    counted = 0
+    while counted < days:
+        day += dt.timedelta(days=1)
+        if region.is_working_day(day):
+            counted += 1
+    return day
+
+
+def delivery_eta(*, region: Region, option: ShippingOption, ordered_on: dt.date) -> dt.date:
+    """Handling plus carrier days in the destination's working days, from the local order date."""
+    return add_working_days(region, ordered_on, option.handling_days + option.carrier_days)
+
+
+def shipping_price(option: ShippingOption, *, products_minor_settlement: int) -> int:
+    if option.free_from_minor is not None and products_minor_settlement >= option.free_from_minor:
+        return 0
+    return option.price_minor
+
+
+# --- addresses ----------------------------------------------------------------------------
+
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "state", "postal_code", "country", "phone")
+
+
+def address_rule(country: str) -> dict:
+    """The country's postal-code pattern and whether it needs a state (empty: no rules)."""
+    return _data("addresses.toml")["countries"].get(country, {})
+
+
+def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
+    """Country-aware checks of a delivery address; an empty dict when it is fine."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(address, dict):
+        return {"address": [_("Give the delivery address.")]}
+    country = str(address.get("country") or "").upper()
+    if not region.serves(country):
+        errors["country"] = [_("We do not deliver to this country from this site.")]
+    for name in ("name", "line1", "city"):
+        value = address.get(name)
+        if not isinstance(value, str) or not value.strip():
+            errors[name] = [_("This field is required.")]
+        elif len(value) > 200:
+            errors[name] = [_("This is too long.")]
+    rule = address_rule(country)
+    postal = str(address.get("postal_code") or "").strip()
+    pattern = rule.get("postal_code")
+    if pattern and not re.fullmatch(pattern, postal):
+        errors["postal_code"] = [_("This is not a valid postal code for the country.")]
+    state = str(address.get("state") or "").strip().upper()
+    if rule.get("state_required"):
+        states = _data("tax_rates.toml").get(f"{country.lower()}_states")
+        if not state or (states and state not in states):
+            errors["state"] = [_("Choose a valid state or province.")]
+    return errors
+
+
+def clean_address(address: dict) -> dict[str, str]:
+    cleaned = {name: str(address.get(name) or "").strip()[:200] for name in ADDRESS_FIELDS}
+    cleaned["country"] = cleaned["country"].upper()
+    cleaned["state"] = cleaned["state"].upper()
+    return cleaned

@@ -1,0 +1,340 @@
+"""Reads about carts and orders: the cart re-validated against today's rules, stock and prices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.catalog.models import Stock, Variant
+from apps.catalog.selectors import product_is_visible_in
+from apps.errors import ApplicationError
+from apps.money.selectors import convert, rate_snapshot_current
+from apps.money.types import Money
+from apps.orders import rules
+from apps.orders.models import Cart, CartLine, Coupon, Order, OrderLine, Reservation
+from regions import Region
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Where the goods go and how the shopper pays: enough to price a cart."""
+
+    country: str
+    currency: str
+    language: str = "en"
+    time_zone: str = "UTC"
+    state: str = ""
+
+
+def available_units(variant_ids: list[int]) -> dict[int, int]:
+    """Units free to sell per variant: stock in active warehouses minus held reservations."""
+    on_hand = dict(
+        Stock.objects.filter(variant_id__in=variant_ids, warehouse__is_active=True)
+        .values_list("variant_id")
+        .annotate(total=Sum("quantity"))
+    )
+    held = dict(
+        Reservation.objects.filter(stock__variant_id__in=variant_ids, status=Reservation.Status.HELD)
+        .values_list("stock__variant_id")
+        .annotate(total=Sum("quantity"))
+    )
+    return {v: max((on_hand.get(v) or 0) - (held.get(v) or 0), 0) for v in variant_ids}
+
+
+@dataclass
+class ReviewedLine:
+    line_id: int
+    variant_id: int
+    product_id: int
+    product_name: str
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    total_minor: int
+    available: bool
+    reason: str = ""
+    # Unavailable only for want of stock (the product itself may still be bought).
+    short_of_stock: bool = False
+    # Set when a promised price (a live show's pinned price) is what this line costs.
+    price_lock: str = ""
+    price_lock_fx_snapshot_id: int | None = None
+
+
+@dataclass
+class Quote:
+    currency: str
+    lines: list[ReviewedLine]
+    subtotal_minor: int = 0
+    discount_minor: int = 0
+    shipping_minor: int = 0
+    tax_minor: int = 0
+    total_minor: int = 0
+    tax_rate: Decimal = Decimal(0)
+    tax_model: str = ""
+    prices_include_tax: bool = True
+    fx_snapshot_id: int | None = None
+    fx_rate: str = ""
+    eta: dt.date | None = None
+    shipping_option: str = ""
+    coupon: Coupon | None = None
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def unavailable(self) -> list[ReviewedLine]:
+        return [line for line in self.lines if not line.available]
+
+
+class _Prices:
+    """Converts settlement-currency prices into the shopper's currency with one snapshot."""
+
+    def __init__(self, region: Region, currency: str, *, strict: bool) -> None:
+        self.source = region.settlement_currency
+        self.target = currency
+        self.snapshot = None
+        if self.target != self.source:
+            self.snapshot = rate_snapshot_current()
+        self.strict = strict
+        self.rate = ""
+
+    def __call__(self, amount_minor: int) -> int:
+        if self.snapshot is None:
+            return amount_minor
+        conversion = convert(Money(amount_minor, self.source), self.target, self.snapshot, allow_stale=not self.strict)
+        self.rate = str(conversion.rate)
+        return conversion.money.amount_minor
+
+
+def _honoured_lock(line: CartLine, *, currency: str, now: dt.datetime) -> int | None:
+    """The line's promised unit price in ``currency`` while the promise holds, else ``None``."""
+    if not line.locked_until or line.locked_until < now:
+        return None
+    amount = (line.locked_prices or {}).get(currency)
+    return amount if type(amount) is int else None
+
+
+def cart_review(*, cart: Cart, shopper: Shopper, region: Region | None = None, strict: bool = False) -> Quote:
+    """Every line priced now, with availability and the reason when it cannot be bought."""
+    region = region or settings.REGION
+    prices = _Prices(region, shopper.currency, strict=strict)
+    lines = list(cart.lines.select_related("variant__product").order_by("added_at", "pk"))
+    free = available_units([line.variant_id for line in lines])
+    now = timezone.now()
+    reviewed: list[ReviewedLine] = []
+    settlement_units: list[int] = []
+    for line in lines:
+        variant: Variant = line.variant
+        product = variant.product
+        reason = ""
+        short = False
+        if not (variant.is_active and product.is_active):
+            reason = _("No longer on sale.")
+        elif not product_is_visible_in(product, shopper.country):
+            reason = _("Not available in your country.")
+        elif free.get(variant.pk, 0) <= 0:
+            reason, short = _("Sold out."), True
+        elif free[variant.pk] < line.quantity:
+            reason, short = _("Only %(count)d left.") % {"count": free[variant.pk]}, True
+        unit = prices(variant.price_minor)
+        settlement_unit = variant.price_minor
+        lock = _honoured_lock(line, currency=shopper.currency, now=now)
+        if lock is not None and lock < unit:
+            unit = lock
+            settlement_unit = min(settlement_unit, line.locked_prices.get(region.settlement_currency, settlement_unit))
+        settlement_units.append(settlement_unit)
+        reviewed.append(
+            ReviewedLine(
+                line_id=line.pk,
+                variant_id=variant.pk,
+                product_id=product.pk,
+                product_name=product.name or variant.sku,
+                sku=variant.sku,
+                quantity=line.quantity,
+                unit_price_minor=unit,
+                total_minor=unit * line.quantity,
+                available=not reason,
+                reason=reason,
+                short_of_stock=short,
+                price_lock=line.lock_source if unit == lock else "",
+                price_lock_fx_snapshot_id=line.lock_fx_snapshot_id if unit == lock else None,
+            )
+        )
+    quote = Quote(currency=shopper.currency, lines=reviewed)
+    quote.subtotal_minor = sum(line.total_minor for line in reviewed if line.available)
+    quote.fx_snapshot_id = prices.snapshot.id if prices.snapshot else None
+    quote.fx_rate = prices.rate
+    quote._prices = prices  # type: ignore[attr-defined]  # reused by checkout_quote
+    quote._settlement_subtotal = sum(  # type: ignore[attr-defined]
+        unit * r.quantity for unit, r in zip(settlement_units, reviewed, strict=True) if r.available
+    )
+    return quote
+
+
+def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, now: dt.datetime) -> int:
+    """The discount ``coupon`` gives on ``subtotal_minor``; raises a clear error when it does not apply."""
+    if not coupon.is_active or not (coupon.valid_from <= now <= coupon.valid_until):
+        raise ApplicationError(_("This coupon has expired."), code="coupon_expired", fields={"coupon": [coupon.code]})
+    if coupon.countries and shopper.country not in coupon.countries:
+        raise ApplicationError(
+            _("This coupon cannot be used in your country."),
+            code="coupon_not_valid_here",
+            fields={"coupon": [coupon.code]},
+        )
+    minimum = (coupon.min_spend or {}).get(shopper.currency)
+    if minimum is not None and subtotal_minor < int(minimum):
+        raise ApplicationError(
+            _("Spend a little more to use this coupon."), code="coupon_min_spend", fields={"coupon": [coupon.code]}
+        )
+    if coupon.percent_off:
+        return min(subtotal_minor, subtotal_minor * coupon.percent_off // 100)
+    amount = (coupon.amounts_off or {}).get(shopper.currency)
+    if amount is None:
+        raise ApplicationError(
+            _("This coupon cannot be used in your currency."),
+            code="coupon_not_valid_here",
+            fields={"coupon": [coupon.code]},
+        )
+    return min(subtotal_minor, int(amount))
+
+
+def coupon_by_code(code: str) -> Coupon:
+    coupon = Coupon.objects.filter(code__iexact=(code or "").strip()).first()
+    if coupon is None:
+        raise ApplicationError(_("There is no such coupon."), code="coupon_unknown", fields={"coupon": [code]})
+    return coupon
+
+
+def local_today(time_zone: str) -> dt.date:
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo(settings.REGION.time_zone)
+    return timezone.now().astimezone(zone).date()
+
+
+def checkout_quote(
+    *,
+    cart: Cart,
+    shopper: Shopper,
+    shipping_option: str = "standard",
+    coupon_code: str = "",
+    region: Region | None = None,
+    strict: bool = False,
+    now: dt.datetime | None = None,
+) -> Quote:
+    """The cart's totals as checkout charges them: products, coupon, shipping, tax, ETA."""
+    region = region or settings.REGION
+    now = now or timezone.now()
+    quote = cart_review(cart=cart, shopper=shopper, region=region, strict=strict)
+    option = rules.shipping_option(shipping_option)
+    if option is None:
+        raise ApplicationError(
+            _("Choose a shipping option."),
+            code="invalid_shipping_option",
+            fields={"shipping_option": [", ".join(o.code for o in rules.shipping_options())]},
+        )
+    quote.shipping_option = option.code
+    if coupon_code:
+        quote.coupon = coupon_by_code(coupon_code)
+        quote.discount_minor = coupon_discount(
+            coupon=quote.coupon, shopper=shopper, subtotal_minor=quote.subtotal_minor, now=now
+        )
+    prices = quote._prices  # type: ignore[attr-defined]
+    settlement_subtotal = quote._settlement_subtotal  # type: ignore[attr-defined]
+    quote.shipping_minor = prices(rules.shipping_price(option, products_minor_settlement=settlement_subtotal))
+    if not quote.subtotal_minor:
+        quote.shipping_minor = 0
+    taxable = quote.subtotal_minor - quote.discount_minor + quote.shipping_minor
+    tax = rules.tax_for(region=region, country=shopper.country, state=shopper.state, taxable_minor=taxable)
+    quote.tax_minor = tax.amount_minor
+    quote.tax_rate = tax.rate
+    quote.tax_model = tax.model
+    quote.prices_include_tax = tax.included
+    quote.total_minor = taxable if tax.included else taxable + tax.amount_minor
+    quote.fx_rate = prices.rate
+    quote.eta = rules.delivery_eta(region=region, option=option, ordered_on=local_today(shopper.time_zone))
+    return quote
+
+
+# --- orders -------------------------------------------------------------------------------
+
+
+def orders_for_user(*, user) -> QuerySet[Order]:
+    return Order.objects.filter(user=user).prefetch_related("lines", "shipments").order_by("-created_at", "-pk")
+
+
+def order_for_viewer(*, reference: str, user, session_orders: list[str] | None = None) -> Order | None:
+    """The order if this person may see it: its owner, or the anonymous session that placed it."""
+    order = Order.objects.filter(reference=reference).prefetch_related("lines", "shipments", "events").first()
+    if order is None:
+        return None
+    if user is not None and user.is_authenticated and order.user_id == user.pk:
+        return order
+    if order.user_id is None and reference in (session_orders or []):
+        return order
+    if user is not None and getattr(user, "is_staff", False):
+        return order
+    return None
+
+
+def orders_expired(*, now: dt.datetime | None = None) -> QuerySet[Order]:
+    return Order.objects.filter(status=Order.Status.CREATED, reserved_until__lt=now or timezone.now())
+
+
+def held_by_variant(variant_id: int) -> int:
+    return (
+        Reservation.objects.filter(stock__variant_id=variant_id, status=Reservation.Status.HELD).aggregate(
+            n=Sum("quantity")
+        )["n"]
+        or 0
+    )
+
+
+# Orders count as sales once paid; unpaid, cancelled and refunded ones do not.
+SOLD_STATUSES = (Order.Status.PAID, Order.Status.FULFILLED, Order.Status.SHIPPED, Order.Status.DELIVERED)
+
+
+@dataclass(frozen=True)
+class CurrencySales:
+    currency: str
+    orders: int
+    revenue_minor: int
+    average_order_minor: int
+
+
+@dataclass(frozen=True)
+class Sales:
+    orders: int
+    by_currency: list[CurrencySales]
+
+
+def sales_at_price_locks(price_locks: list[str]) -> Sales:
+    """Paid sales of the lines bought at one of these price locks (e.g. a live show's pins).
+
+    Revenue is what those lines cost, per order currency (amounts in different currencies
+    are never added up); an order with several such lines counts once.
+    """
+    lines = OrderLine.objects.filter(price_lock__in=price_locks, order__status__in=SOLD_STATUSES)
+    rows = (
+        lines.values("order__currency")
+        .annotate(orders=Count("order", distinct=True), revenue=Sum("total_minor"))
+        .order_by("order__currency")
+    )
+    return Sales(
+        orders=lines.values("order").distinct().count() if price_locks else 0,
+        by_currency=[
+            CurrencySales(
+                currency=row["order__currency"],
+                orders=row["orders"],
+                revenue_minor=row["revenue"] or 0,
+                average_order_minor=(row["revenue"] or 0) // row["orders"],
+            )
+            for row in rows
+        ],
+    )

@@ -1,0 +1,749 @@
+"""Writes about buying: the cart, checkout (order + stock reservation), payment, lifecycle.
+
+Locks are always taken in the same order so that no two writers wait on each other in a
+cycle: the cart row, then stock rows in primary-key order (``stocks_lock_for_variants``),
+then the order row. Stock is reserved per warehouse; a held reservation counts against
+availability until the order is paid (the units are then taken out of the warehouse) or
+the reservation expires (the units are free again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.catalog import services as catalog
+from apps.catalog.models import Variant
+from apps.catalog.selectors import product_is_visible_in
+from apps.errors import ApplicationError
+from apps.orders import gate, rules
+from apps.orders.models import Cart, CartLine, Order, OrderEvent, OrderLine, Reservation, Shipment
+from apps.orders.selectors import Shopper, available_units, checkout_quote
+from apps.payments import selectors as payment_selectors
+from apps.payments import services as payments
+from regions import Region
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
+
+S = Order.Status
+# Which status may follow which. Refunds are recorded without a status change until the
+# whole amount is back; then the order is ``refunded``.
+ALLOWED = {
+    S.CREATED: {S.PAID, S.CANCELLED},
+    S.PAID: {S.FULFILLED, S.CANCELLED, S.REFUNDED},
+    S.FULFILLED: {S.SHIPPED, S.REFUNDED},
+    S.SHIPPED: {S.DELIVERED, S.REFUNDED},
+    S.DELIVERED: {S.REFUNDED},
+    S.CANCELLED: set(),
+    S.REFUNDED: set(),
+}
+
+
+def max_quantity() -> int:
+    return settings.ORDERS_MAX_QUANTITY_PER_LINE
+
+
+# --- cart ---------------------------------------------------------------------------------
+
+
+def _check_quantity(quantity: object, *, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not low <= quantity <= max_quantity():
+        raise ApplicationError(
+            _("Choose a quantity from %(low)d to %(high)d.") % {"low": low, "high": max_quantity()},
+            code="invalid_quantity",
+            fields={"quantity": [str(quantity)]},
+        )
+    return quantity
+
+
+def cart_for(*, user=None, cart_id: int | None = None, create: bool = True) -> Cart | None:
+    """The shopper's open cart: the signed-in user's, else the session's anonymous one."""
+    if user is not None and user.is_authenticated:
+        cart = Cart.objects.filter(user=user, status=Cart.Status.OPEN).first()
+        if cart is None and create:
+            try:
+                with transaction.atomic():
+                    cart = Cart.objects.create(user=user)
+            except IntegrityError:
+                cart = Cart.objects.get(user=user, status=Cart.Status.OPEN)
+        return cart
+    if cart_id:
+        cart = Cart.objects.filter(pk=cart_id, user__isnull=True, status=Cart.Status.OPEN).first()
+        if cart is not None:
+            return cart
+    return Cart.objects.create() if create else None
+
+
+def _sellable_variant(variant_id: object, country: str) -> Variant:
+    if isinstance(variant_id, bool) or not isinstance(variant_id, int):
+        raise ApplicationError(_("Choose a product."), code="invalid_variant", fields={"variant": [str(variant_id)]})
+    variant = Variant.objects.select_related("product").filter(pk=variant_id).first()
+    if (
+        variant is None
+        or not (variant.is_active and variant.product.is_active)
+        or not product_is_visible_in(variant.product, country)
+    ):
+        # A hidden product is answered like a missing one: its existence is not shown.
+        raise ApplicationError(
+            _("This product is not available."), code="variant_unavailable", fields={"variant": [str(variant_id)]}
+        )
+    return variant
+
+
+@transaction.atomic
+@dataclass(frozen=True)
+class PriceLock:
+    """A price promised to the shopper by a higher floor (a product pinned in a live show).
+
+    ``prices_minor`` maps currency codes to unit prices in minor units, fixed with the FX
+    snapshot ``fx_snapshot_id``; ``source`` says where the promise was made ("live-pin:42").
+    """
+
+    source: str
+    prices_minor: Mapping[str, int]
+    fx_snapshot_id: int | None = None
+
+
+def _checked_lock(lock: PriceLock) -> dict[str, int]:
+    prices = {}
+    for currency, amount in lock.prices_minor.items():
+        if not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
+            raise ValueError(f"price lock {lock.source!r}: {currency!r} is not a currency code")
+        if type(amount) is not int or amount < 0:
+            raise ValueError(f"price lock {lock.source!r}: {amount!r} is not an amount in minor units")
+        prices[currency] = amount
+    if not prices or not lock.source or len(lock.source) > 40:
+        raise ValueError("a price lock needs a source (at most 40 characters) and at least one price")
+    return prices
+
+
+@transaction.atomic
+def cart_line_add(
+    *, cart: Cart, variant_id: int, quantity: int, country: str, price_lock: PriceLock | None = None
+) -> CartLine:
+    """Put ``quantity`` more of a variant in the cart (up to the per-line limit).
+
+    With ``price_lock`` the line keeps that price for ``ORDERS_PRICE_LOCK_MINUTES`` (adding
+    again renews it); checkout charges the lower of it and the current price.
+    """
+    quantity = _check_quantity(quantity)
+    locked_prices = _checked_lock(price_lock) if price_lock is not None else None
+    variant = _sellable_variant(variant_id, country)
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    line = CartLine.objects.filter(cart=cart, variant=variant).first()
+    total = quantity + (line.quantity if line else 0)
+    _check_quantity(total)
+    if line is None:
+        line = CartLine(cart=cart, variant=variant)
+    line.quantity = total
+    if price_lock is not None:
+        line.locked_prices = locked_prices
+        line.lock_source = price_lock.source
+        line.lock_fx_snapshot_id = price_lock.fx_snapshot_id
+        line.locked_until = timezone.now() + dt.timedelta(minutes=settings.ORDERS_PRICE_LOCK_MINUTES)
+    line.save()
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    return line
+
+
+@transaction.atomic
+def cart_line_set(*, cart: Cart, variant_id: int, quantity: int, country: str) -> CartLine | None:
+    """Set a line's quantity; 0 removes the line."""
+    quantity = _check_quantity(quantity, allow_zero=True)
+    if quantity == 0:
+        CartLine.objects.filter(cart=cart, variant_id=variant_id).delete()
+        return None
+    variant = _sellable_variant(variant_id, country)
+    line, _created = CartLine.objects.update_or_create(cart=cart, variant=variant, defaults={"quantity": quantity})
+    return line
+
+
+@transaction.atomic
+def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
+    """Fold the session's anonymous cart into the user's at sign-in (quantities add up, capped)."""
+    if not anonymous_cart_id:
+        return None
+    anonymous = (
+        Cart.objects.select_for_update()
+        .filter(pk=anonymous_cart_id, user__isnull=True, status=Cart.Status.OPEN)
+        .first()
+    )
+    if anonymous is None:
+        return None
+    cart = cart_for(user=user)
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    for line in anonymous.lines.all():
+        mine = CartLine.objects.filter(cart=cart, variant_id=line.variant_id).first()
+        if mine is None:
+            mine = CartLine(cart=cart, variant_id=line.variant_id, quantity=min(line.quantity, max_quantity()))
+        else:
+            mine.quantity = min(mine.quantity + line.quantity, max_quantity())
+        # A price promised before sign-in is still promised after it.
+        if line.locked_until and (mine.locked_until is None or line.locked_until > mine.locked_until):
+            mine.locked_prices = line.locked_prices
+            mine.lock_source = line.lock_source
+            mine.lock_fx_snapshot_id = line.lock_fx_snapshot_id
+            mine.locked_until = line.locked_until
+        mine.save()
+    anonymous.status = Cart.Status.MERGED
+    anonymous.save(update_fields=["status", "updated_at"])
+    return cart
+
+
+# --- checkout -----------------------------------------------------------------------------
+
+
+def _new_reference() -> str:
+    return "LM-" + secrets.token_hex(5).upper()
+
+
+def _record(order: Order, from_status: str, to_status: str, *, actor=None, label: str = "", note: str = "") -> None:
+    OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        actor_label=label or (getattr(actor, "email", "") if actor is not None else "") or "shopper",
+        note=note[:255],
+    )
+
+
+def _existing(idempotency_key: str, *, cart: Cart, user=None) -> Order | None:
+    """The order an earlier submit with this key created, when it is this shopper's."""
+    order = Order.objects.filter(idempotency_key=idempotency_key).first()
+    if order is None:
+        return None
+    same_user = user is not None and user.is_authenticated and order.user_id == user.pk
+    same_cart = getattr(order, "cart", None) is not None and order.cart.pk == cart.pk
+    if not (same_user or same_cart):
+        raise ApplicationError(
+            _("This Idempotency-Key was already used for another checkout."),
+            code="idempotency_key_reused",
+            status=409,
+        )
+    return order
+
+
+def checkout_place(
+    *,
+    cart: Cart,
+    idempotency_key: str,
+    shopper: Shopper,
+    email: str,
+    address: dict,
+    shipping_option: str,
+    payment_provider: str,
+    payment_method: str,
+    coupon_code: str = "",
+    expected_total_minor: int | None = None,
+    user=None,
+    region: Region | None = None,
+) -> Order:
+    """Create the order and reserve its stock in one transaction; a retried key returns the same order.
+
+    Every line is checked again (country rules, stock, today's price). When a flash-sale
+    gate is open for a variant, Redis admits the units first and a sold-out buyer never
+    reaches PostgreSQL. ``expected_total_minor`` is the total the page showed: a different
+    total (a tampered request or a price that changed) is refused, nothing written.
+    """
+    region = region or settings.REGION
+    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY_RE.match(idempotency_key):
+        raise ApplicationError(
+            _("Send an Idempotency-Key of 8 to 128 letters, digits, '.', '_', ':' or '-'."),
+            code="invalid_idempotency_key",
+            fields={"idempotency_key": [_("Invalid or missing.")]},
+        )
+    existing = _existing(idempotency_key, cart=cart, user=user)
+    if existing is not None:
+        return existing
+    if cart.order_id:
+        return Order.objects.get(pk=cart.order_id)
+
+    errors = rules.address_errors(address, region=region)
+    if isinstance(address, dict) and not errors and address.get("country", "").upper() != shopper.country:
+        errors["country"] = [_("The delivery country must be your shopping country.")]
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        errors["email"] = [_("Enter a valid e-mail address.")]
+    if errors:
+        raise ApplicationError(_("Check the delivery details."), code="invalid_address", fields=errors)
+    address = rules.clean_address(address)
+    shopper = Shopper(
+        country=shopper.country,
+        currency=shopper.currency,
+        language=shopper.language,
+        time_zone=shopper.time_zone,
+        state=address["state"],
+    )
+    offered = {(o.provider, o.method) for o in payment_selectors.payment_methods_offered(currency=shopper.currency)}
+    if (payment_provider, payment_method) not in offered:
+        raise ApplicationError(
+            _("This payment method is not offered here."),
+            code="payment_method_not_offered",
+            fields={"payment_method": [", ".join(f"{p}/{m}" for p, m in sorted(offered))]},
+        )
+
+    # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.
+    wanted: dict[int, int] = defaultdict(int)
+    for variant_id, quantity in CartLine.objects.filter(cart=cart).values_list("variant_id", "quantity"):
+        wanted[variant_id] += quantity
+    gated = gate.gated_variants(sorted(wanted))
+    gated_wanted = {v: q for v, q in wanted.items() if v in gated}
+    admitted = gate.admit(gated_wanted) if gated_wanted else None
+    if admitted is False:
+        raise _sold_out()
+    committed = False
+    try:
+        quote = checkout_quote(
+            cart=cart,
+            shopper=shopper,
+            shipping_option=shipping_option,
+            coupon_code=coupon_code,
+            region=region,
+            strict=True,
+        )
+        if not quote.lines:
+            raise ApplicationError(_("Your cart is empty."), code="cart_empty")
+        if quote.unavailable and all(line.short_of_stock for line in quote.unavailable):
+            raise ApplicationError(
+                _("Sorry, this is sold out."),
+                code="sold_out",
+                fields={f"line:{line.line_id}": [line.reason] for line in quote.unavailable},
+                status=409,
+            )
+        if quote.unavailable:
+            raise ApplicationError(
+                _("Some items in your cart cannot be bought now; review your cart."),
+                code="cart_changed",
+                fields={f"line:{line.line_id}": [line.reason] for line in quote.unavailable},
+                status=409,
+            )
+        if expected_total_minor is not None and expected_total_minor != quote.total_minor:
+            raise ApplicationError(
+                _("The total has changed; please review your order."),
+                code="total_changed",
+                fields={"expected_total_minor": [str(quote.total_minor)]},
+                status=409,
+            )
+        order = _place(
+            cart=cart,
+            quote=quote,
+            wanted=wanted,
+            gated=set(gated_wanted) if admitted else set(),
+            idempotency_key=idempotency_key,
+            shopper=shopper,
+            email=email,
+            address=address,
+            payment_provider=payment_provider,
+            payment_method=payment_method,
+            user=user,
+            region=region,
+        )
+        committed = order.cart_owned_now  # type: ignore[attr-defined]
+    finally:
+        if admitted:
+            gate.settle(gated_wanted, committed=committed)
+    return order
+
+
+def _sold_out() -> ApplicationError:
+    return ApplicationError(_("Sorry, this is sold out."), code="sold_out", status=409)
+
+
+def _place(
+    *,
+    cart: Cart,
+    quote,
+    wanted: dict[int, int],
+    gated: set[int],
+    idempotency_key: str,
+    shopper: Shopper,
+    email: str,
+    address: dict,
+    payment_provider: str,
+    payment_method: str,
+    user,
+    region: Region,
+) -> Order:
+    try:
+        with transaction.atomic():
+            locked = Cart.objects.select_for_update().get(pk=cart.pk)
+            if locked.order_id:
+                # A concurrent submit of the same cart won: its order is the answer.
+                order = Order.objects.get(pk=locked.order_id)
+                order.cart_owned_now = False  # type: ignore[attr-defined]
+                return order
+            if locked.status != Cart.Status.OPEN:
+                raise ApplicationError(_("This cart is no longer open."), code="cart_closed", status=409)
+            stocks = catalog.stocks_lock_for_variants(variant_ids=wanted)
+            held = dict(
+                Reservation.objects.filter(stock__in=stocks, status=Reservation.Status.HELD)
+                .values_list("stock_id")
+                .annotate(total=Sum("quantity"))
+            )
+            # Ship from the destination country's warehouses first, then in pk order.
+            stocks.sort(key=lambda s: (s.warehouse.country != shopper.country, s.pk))
+            now = timezone.now()
+            reserved_until = now + dt.timedelta(minutes=settings.ORDERS_RESERVATION_MINUTES)
+            order = Order.objects.create(
+                reference=_new_reference(),
+                idempotency_key=idempotency_key,
+                user=user if user is not None and user.is_authenticated else None,
+                email=email,
+                region=region.code,
+                country=shopper.country,
+                language=shopper.language,
+                time_zone=shopper.time_zone,
+                currency=shopper.currency,
+                settlement_currency=region.settlement_currency,
+                fx_snapshot_id=quote.fx_snapshot_id,
+                fx_rate=quote.fx_rate,
+                address=address,
+                shipping_option=quote.shipping_option,
+                coupon=quote.coupon,
+                tax_model=quote.tax_model,
+                tax_rate=str(quote.tax_rate),
+                prices_include_tax=quote.prices_include_tax,
+                subtotal_minor=quote.subtotal_minor,
+                discount_minor=quote.discount_minor,
+                shipping_minor=quote.shipping_minor,
+                tax_minor=quote.tax_minor,
+                total_minor=quote.total_minor,
+                eta=quote.eta,
+                payment_provider=payment_provider,
+                payment_method=payment_method,
+                reserved_until=reserved_until,
+            )
+            for reviewed in quote.lines:
+                line = OrderLine.objects.create(
+                    order=order,
+                    variant_id=reviewed.variant_id,
+                    product_name=reviewed.product_name[:200],
+                    sku=reviewed.sku,
+                    quantity=reviewed.quantity,
+                    unit_price_minor=reviewed.unit_price_minor,
+                    total_minor=reviewed.total_minor,
+                    price_lock=reviewed.price_lock,
+                    price_lock_fx_snapshot_id=reviewed.price_lock_fx_snapshot_id,
+                )
+                remaining = reviewed.quantity
+                for stock in stocks:
+                    if stock.variant_id != reviewed.variant_id or remaining == 0:
+                        continue
+                    free = stock.quantity - held.get(stock.pk, 0)
+                    take = min(free, remaining)
+                    if take <= 0:
+                        continue
+                    Reservation.objects.create(
+                        order=order,
+                        line=line,
+                        stock=stock,
+                        quantity=take,
+                        gated=reviewed.variant_id in gated,
+                        expires_at=reserved_until,
+                    )
+                    held[stock.pk] = held.get(stock.pk, 0) + take
+                    remaining -= take
+                if remaining:
+                    raise _sold_out()
+            locked.status = Cart.Status.ORDERED
+            locked.order = order
+            locked.save(update_fields=["status", "order", "updated_at"])
+            _record(order, "", S.CREATED, actor=user, note=f"checkout {idempotency_key[:60]}")
+            order.cart_owned_now = True  # type: ignore[attr-defined]
+            return order
+    except IntegrityError:
+        # The same key committed by a concurrent request: answer with its order.
+        order = _existing(idempotency_key, cart=cart, user=user)
+        if order is None:
+            raise
+        order.cart_owned_now = False  # type: ignore[attr-defined]
+        return order
+
+
+# --- payment ------------------------------------------------------------------------------
+
+
+def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
+    """Start (or resume) paying ``order`` with its chosen method; returns the payment.
+
+    A provider that does not answer gives the shopper a clean "try another method": the
+    order is cancelled, its reservation released and the cart opened again.
+    """
+    order.refresh_from_db()
+    if order.status != S.CREATED:
+        raise ApplicationError(
+            _("This order is already paid.") if order.paid_at else _("This order can no longer be paid."),
+            code="already_paid" if order.paid_at else "not_payable",
+            status=409,
+        )
+    if order.reserved_until < timezone.now():
+        order_release_expired(order_id=order.pk)
+        raise ApplicationError(_("The reservation expired; please check out again."), code="expired", status=409)
+    try:
+        return payments.payment_create(
+            order_reference=order.reference,
+            provider=order.payment_provider,
+            method=order.payment_method,
+            amount_minor=order.total_minor,
+            currency=order.currency,
+            description=f"LiveMall {order.reference}",
+            return_url=return_url,
+            cancel_url=cancel_url,
+        )
+    except ApplicationError as exc:
+        if exc.code in ("provider_unavailable", "payment_declined"):
+            order_cancel(order=order, actor=None, label="system:payment", note=exc.code, reopen_cart=True)
+        raise
+
+
+def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, provider: str, payment_id: int) -> bool:
+    """Payment arrived: held units become a sale. Idempotent; returns True when it changed the order."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(reference=order_reference).first()
+        if order is None:
+            logger.warning("Payment %s for unknown order %s", payment_id, order_reference)
+            return False
+        if order.status != S.CREATED:
+            if order.status == S.CANCELLED:
+                logger.error(
+                    "Order %s was paid after it was cancelled; refunding payment %s", order.reference, payment_id
+                )
+                transaction.on_commit(lambda: _refund_quietly(payment_id))
+            return False
+        if amount_minor != order.total_minor or currency != order.currency:
+            logger.error(
+                "Payment %s for %s is %s %s, the order is %s %s; not marked paid",
+                payment_id,
+                order.reference,
+                amount_minor,
+                currency,
+                order.total_minor,
+                order.currency,
+            )
+            return False
+        reservations = list(order.reservations.select_for_update().filter(status=Reservation.Status.HELD))
+        sold: dict[int, int] = defaultdict(int)
+        for r in reservations:
+            sold[r.stock_id] += r.quantity
+        catalog.stock_sell(sold=dict(sold))
+        order.reservations.filter(status=Reservation.Status.HELD).update(status=Reservation.Status.SOLD)
+        order.status = S.PAID
+        order.paid_at = timezone.now()
+        order.save(update_fields=["status", "paid_at"])
+        _record(order, S.CREATED, S.PAID, label=f"payment:{provider}", note=f"payment {payment_id}")
+        order_id = order.pk
+        transaction.on_commit(lambda: _queue_email("confirmation", order_id))
+    return True
+
+
+def _refund_quietly(payment_id: int) -> None:
+    try:
+        payments.payment_refund(payment_id=payment_id, reason="order cancelled before payment arrived")
+    except ApplicationError as exc:
+        logger.error("Refund of late payment %s failed: %s", payment_id, exc.message)
+
+
+def _queue_email(task_name: str, order_id: int) -> None:
+    # Imported here: tasks wrap services, so services only reach them at run time.
+    from apps.orders import tasks
+
+    task = {"confirmation": tasks.send_order_confirmation, "shipped": tasks.send_order_shipped}[task_name]
+    try:
+        task.delay(order_id)
+    except Exception:
+        logger.exception("Could not queue the %s e-mail for order %s", task_name, order_id)
+
+
+def order_record_refund(*, order_reference: str, refunded_minor: int, fully_refunded: bool, refund_id: int) -> None:
+    """Payments refunded money: keep the order's refunded total (idempotent: the running total is set)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(reference=order_reference).first()
+        if order is None or refunded_minor <= order.refunded_minor:
+            return
+        order.refunded_minor = refunded_minor
+        before = order.status
+        if fully_refunded and S.REFUNDED in ALLOWED.get(order.status, set()):
+            order.status = S.REFUNDED
+        order.save(update_fields=["refunded_minor", "status"])
+        _record(order, before, order.status, label="payment:refund", note=f"refund {refund_id}: {refunded_minor}")
+
+
+# --- lifecycle ----------------------------------------------------------------------------
+
+
+def _transition(order: Order, to: str, *, actor=None, label: str = "", note: str = "") -> None:
+    if to not in ALLOWED.get(order.status, set()):
+        raise ApplicationError(
+            _("An order that is %(status)s cannot become %(to)s.")
+            % {"status": order.get_status_display(), "to": S(to).label},
+            code="illegal_transition",
+            status=409,
+        )
+    before = order.status
+    order.status = to
+    order.save(update_fields=["status"])
+    _record(order, before, to, actor=actor, label=label, note=note)
+
+
+def _release(order: Order) -> None:
+    """Free the order's held units (caller holds the order lock) and give gated ones back to the gate."""
+    reservations = list(order.reservations.select_for_update().filter(status=Reservation.Status.HELD))
+    if not reservations:
+        return
+    Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(status=Reservation.Status.RELEASED)
+    back: dict[int, int] = defaultdict(int)
+    for r in reservations:
+        if r.gated:
+            back[r.stock.variant_id] += r.quantity
+
+    def give_back() -> None:
+        for variant_id, quantity in back.items():
+            gate.give_back(variant_id, quantity)
+
+    transaction.on_commit(give_back)
+
+
+def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", reopen_cart: bool = False) -> Order:
+    """Cancel: unpaid orders release their reservation; paid ones are refunded and restocked."""
+    refund_payment = None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        was = order.status
+        _transition(order, S.CANCELLED, actor=actor, label=label, note=note)
+        if was == S.CREATED:
+            _release(order)
+        else:
+            sold = list(order.reservations.filter(status=Reservation.Status.SOLD))
+            back: dict[int, int] = defaultdict(int)
+            for r in sold:
+                back[r.stock_id] -= r.quantity
+            catalog.stock_sell(sold=dict(back))
+            order.reservations.filter(status=Reservation.Status.SOLD).update(status=Reservation.Status.RELEASED)
+            refund_payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+        if reopen_cart:
+            Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
+    if refund_payment is not None:
+        payments.payment_refund(payment_id=refund_payment.pk, reason="order cancelled")
+    return order
+
+
+def order_release_expired(*, order_id: int) -> bool:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or order.status != S.CREATED or order.reserved_until >= timezone.now():
+            return False
+        _transition(order, S.CANCELLED, label="system:expiry", note="reservation expired")
+        _release(order)
+    return True
+
+
+def reservations_expire() -> int:
+    """Cancel unpaid orders whose reservation ran out; their units go back on sale. Returns the count."""
+    from apps.orders.selectors import orders_expired
+
+    released = 0
+    for order_id in orders_expired().values_list("pk", flat=True)[:1000]:
+        released += order_release_expired(order_id=order_id)
+    return released
+
+
+def order_refund(*, order: Order, amount_minor: int | None = None, actor=None):
+    """Refund all or part of a paid order through its payment."""
+    if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):
+        raise ApplicationError(_("This order has nothing to refund."), code="not_refundable", status=409)
+    payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    if payment is None:
+        raise ApplicationError(_("This order has nothing to refund."), code="not_refundable", status=409)
+    return payments.payment_refund(payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}")
+
+
+@transaction.atomic
+def order_fulfil(*, order: Order, actor=None) -> list[Shipment]:
+    """Paid → fulfilled: one shipment per warehouse the units come from."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    _transition(order, S.FULFILLED, actor=actor)
+    warehouses = {}
+    for r in order.reservations.filter(status=Reservation.Status.SOLD).select_related("stock__warehouse"):
+        warehouses[r.stock.warehouse_id] = r.stock.warehouse.name
+    return [
+        Shipment.objects.create(order=order, warehouse_id=wid, warehouse_name=name)
+        for wid, name in sorted(warehouses.items())
+    ]
+
+
+def shipment_ship(*, shipment: Shipment, tracking_number: str, actor=None) -> Shipment:
+    """A shipment left with its tracking number; when all have, the order is shipped."""
+    tracking_number = (tracking_number or "").strip()
+    if not tracking_number or len(tracking_number) > 60:
+        raise ApplicationError(_("Enter the tracking number."), code="invalid_tracking", fields={"tracking_number": []})
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=shipment.order_id)
+        if order.status != S.FULFILLED:
+            raise ApplicationError(_("Only a packed order can be shipped."), code="illegal_transition", status=409)
+        shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        shipment.tracking_number = tracking_number
+        shipment.shipped_at = timezone.now()
+        shipment.save(update_fields=["tracking_number", "shipped_at"])
+        if not order.shipments.filter(shipped_at__isnull=True).exists():
+            _transition(order, S.SHIPPED, actor=actor, note=tracking_number)
+            order_id = order.pk
+            transaction.on_commit(lambda: _queue_email("shipped", order_id))
+    return shipment
+
+
+@transaction.atomic
+def order_deliver(*, order: Order, actor=None) -> Order:
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    _transition(order, S.DELIVERED, actor=actor)
+    order.shipments.filter(delivered_at__isnull=True).update(delivered_at=timezone.now())
+    return order
+
+
+# --- flash sale gate ----------------------------------------------------------------------
+
+
+def flash_sale_open(*, variant_id: int) -> int:
+    """Open the Redis gate for a variant pinned in a flash sale, with what the database has free."""
+    available = available_units([variant_id])[variant_id]
+    gate.open_gate(variant_id, available)
+    return available
+
+
+def flash_sale_close(*, variant_id: int) -> None:
+    gate.close_gate(variant_id)
+
+
+def flash_sale_reconcile(*, variant_id: int) -> int | None:
+    """Compare the gate with the database and repair drift (logged). Returns the drift."""
+    with transaction.atomic():
+        # Locking the stock rows keeps checkouts of this variant from committing while we count.
+        catalog.stocks_lock_for_variants(variant_ids=[variant_id])
+        available = available_units([variant_id])[variant_id]
+        return gate.repair(variant_id, available=available)
+
+
+def flash_sales_reconcile() -> dict[int, int]:
+    r = gate.client()
+    if r is None:
+        return {}
+    drifts = {}
+    for key in r.scan_iter(match=gate.left_key(0).replace(":0:", ":*:"), count=500):
+        variant_id = int(key.decode().rsplit(":", 2)[-2])
+        drift = flash_sale_reconcile(variant_id=variant_id)
+        if drift:
+            drifts[variant_id] = drift
+    return drifts

@@ -1,0 +1,197 @@
+"""Buying pages: cart, checkout, order confirmation, my orders. Thin: services and selectors decide."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.errors import ApplicationError
+from apps.money.formatting import format_day
+from apps.orders import rules, selectors, services
+from apps.orders.web import form_int, remember_order, request_cart, request_shopper, session_orders
+from apps.payments.selectors import payment_methods_offered
+
+
+def _locale(request: HttpRequest) -> str:
+    return request.shopper.locale
+
+
+def cart(request: HttpRequest) -> HttpResponse:
+    shopper = request_shopper(request)
+    the_cart = request_cart(request)
+    review = selectors.cart_review(cart=the_cart, shopper=shopper)
+    return render(request, "orders/cart.html", {"review": review, "max_quantity": services.max_quantity()})
+
+
+@require_POST
+def cart_add(request: HttpRequest) -> HttpResponse:
+    shopper = request_shopper(request)
+    try:
+        services.cart_line_add(
+            cart=request_cart(request),
+            variant_id=form_int(request.POST.get("variant")),
+            quantity=form_int(request.POST.get("quantity", "1")),
+            country=shopper.country,
+        )
+        messages.success(request, _("Added to your cart."))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:cart")
+
+
+@require_POST
+def cart_update(request: HttpRequest) -> HttpResponse:
+    shopper = request_shopper(request)
+    try:
+        services.cart_line_set(
+            cart=request_cart(request),
+            variant_id=form_int(request.POST.get("variant")),
+            quantity=form_int(request.POST.get("quantity")),
+            country=shopper.country,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:cart")
+
+
+ADDRESS_FORM_FIELDS = ("name", "line1", "line2", "city", "state", "postal_code", "phone")
+
+
+def checkout(request: HttpRequest) -> HttpResponse:
+    shopper = request_shopper(request)
+    the_cart = request_cart(request)
+    if not the_cart.lines.exists():
+        return redirect("orders:cart")
+    methods = payment_methods_offered(currency=shopper.currency)
+    data = request.POST if request.method == "POST" else {}
+    address = {name: data.get(name, "") for name in ADDRESS_FORM_FIELDS}
+    address["country"] = shopper.country
+    chosen_option = data.get("shipping_option") or "standard"
+    coupon = (data.get("coupon") or "").strip()
+    errors: dict[str, list[str]] = {}
+    message = ""
+    status = 200
+    try:
+        quote = selectors.checkout_quote(
+            cart=the_cart,
+            shopper=selectors.Shopper(**{**shopper.__dict__, "state": address["state"].upper()}),
+            shipping_option=chosen_option,
+            coupon_code=coupon,
+        )
+    except ApplicationError as exc:
+        message, errors, status = exc.message, exc.fields, 400
+        quote = selectors.checkout_quote(cart=the_cart, shopper=shopper, shipping_option="standard")
+    if request.method == "POST" and not message:
+        provider, _sep, method = (data.get("payment") or "").partition("/")
+        try:
+            order = services.checkout_place(
+                cart=the_cart,
+                idempotency_key=data.get("idempotency_key", ""),
+                shopper=shopper,
+                email=data.get("email") or getattr(request.user, "email", "") or "",
+                address=address,
+                shipping_option=chosen_option,
+                coupon_code=coupon,
+                payment_provider=provider,
+                payment_method=method,
+                expected_total_minor=form_int(data.get("expected_total_minor")),
+                user=request.user,
+            )
+            remember_order(request, order.reference)
+            payment = services.order_pay(
+                order=order, return_url=request.build_absolute_uri(f"/orders/{order.reference}/")
+            )
+            if payment.approval_url:
+                return redirect(payment.approval_url)
+            if payment.client_secret:
+                return redirect("orders:pay", reference=order.reference)
+            return redirect("orders:detail", reference=order.reference)
+        except ApplicationError as exc:
+            message, errors, status = exc.message, exc.fields, exc.status if exc.status < 500 else 400
+    context = {
+        "quote": quote,
+        "eta": format_day(quote.eta, _locale(request)) if quote.eta else "",
+        "address": address,
+        "email": data.get("email") or getattr(request.user, "email", ""),
+        "options": [
+            (
+                o,
+                format_day(
+                    rules.delivery_eta(
+                        region=settings.REGION, option=o, ordered_on=selectors.local_today(shopper.time_zone)
+                    ),
+                    _locale(request),
+                ),
+            )
+            for o in rules.shipping_options()
+        ],
+        "chosen_option": chosen_option,
+        "coupon": coupon,
+        "methods": methods,
+        "chosen_payment": data.get("payment") or (f"{methods[0].provider}/{methods[0].method}" if methods else ""),
+        "idempotency_key": data.get("idempotency_key") or uuid.uuid4().hex,
+        "errors": errors,
+        "message": message,
+        "state_required": rules.address_rule(shopper.country).get("state_required", False),
+    }
+    if message:
+        messages.error(request, message)
+    return render(request, "orders/checkout.html", context, status=status)
+
+
+def _viewable(request: HttpRequest, reference: str):
+    order = selectors.order_for_viewer(reference=reference, user=request.user, session_orders=session_orders(request))
+    if order is None:
+        raise Http404
+    return order
+
+
+def _local(order, request: HttpRequest) -> dict:
+    zone = zoneinfo.ZoneInfo(request.shopper.time_zone)
+    return {
+        "order": order,
+        "eta": format_day(order.eta, _locale(request)),
+        "placed": order.created_at.astimezone(zone),
+    }
+
+
+def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    order = _viewable(request, reference)
+    return render(request, "orders/order_detail.html", _local(order, request))
+
+
+def order_pay(request: HttpRequest, reference: str) -> HttpResponse:
+    """The Stripe Payment Element page (only when Stripe keys are set)."""
+    order = _viewable(request, reference)
+    from apps.payments.selectors import payments_for_reference
+
+    payment = payments_for_reference(order_reference=order.reference).order_by("-pk").first()
+    if payment is None or not payment.client_secret or not settings.STRIPE_PUBLISHABLE_KEY:
+        return redirect("orders:detail", reference=order.reference)
+    return render(
+        request,
+        "orders/pay.html",
+        {
+            **_local(order, request),
+            "client_secret": payment.client_secret,
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        },
+    )
+
+
+def my_orders(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        orders = list(selectors.orders_for_user(user=request.user)[:50])
+    else:
+        from apps.orders.models import Order
+
+        orders = list(Order.objects.filter(reference__in=session_orders(request)).order_by("-created_at"))
+    rows = [_local(order, request) for order in orders]
+    return render(request, "orders/my_orders.html", {"rows": rows})

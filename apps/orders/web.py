@@ -1,0 +1,59 @@
+"""What pages and the API share: the request's cart and the shopper it prices for."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from apps.orders import services
+from apps.orders.models import Cart
+from apps.orders.receivers import SESSION_CART_KEY
+from apps.orders.selectors import Shopper
+
+SESSION_ORDERS_KEY = "orders:placed"
+
+
+def form_int(value: str | None) -> int | None:
+    """A whole number from a form field, or ``None`` (the service then says what is wrong)."""
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
+def request_shopper(request: HttpRequest) -> Shopper:
+    ctx = getattr(request, "shopper", None)
+    region = settings.REGION
+    if ctx is None:
+        defaults = region.country(region.default_country)
+        return Shopper(
+            country=region.default_country,
+            currency=defaults.currency,
+            language=defaults.language,
+            time_zone=region.time_zone,
+        )
+    return Shopper(country=ctx.country, currency=ctx.currency, language=ctx.language, time_zone=ctx.time_zone)
+
+
+def request_cart(request: HttpRequest, *, create: bool = True) -> Cart | None:
+    """The signed-in user's cart, or the one whose id this session keeps."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return services.cart_for(user=user, create=create)
+    cart_id = request.session.get(SESSION_CART_KEY)
+    cart = services.cart_for(cart_id=cart_id if isinstance(cart_id, int) else None, create=create)
+    if cart is not None and cart.pk != cart_id:
+        request.session[SESSION_CART_KEY] = cart.pk
+    return cart
+
+
+def remember_order(request: HttpRequest, reference: str) -> None:
+    """An anonymous shopper may see the orders this session placed."""
+    placed = list(request.session.get(SESSION_ORDERS_KEY, []))[-19:]
+    if reference not in placed:
+        placed.append(reference)
+    request.session[SESSION_ORDERS_KEY] = placed
+
+
+def session_orders(request: HttpRequest) -> list[str]:
+    return list(request.session.get(SESSION_ORDERS_KEY, []))

@@ -1,0 +1,142 @@
+"""Payments, refunds and the provider events we received.
+
+A :class:`Payment` pays for something orders call an ``order_reference``; payments never
+look further into orders than that string. Its status moves only along
+:data:`PAYMENT_TRANSITIONS`; amounts are integer minor units in the payment's currency.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from apps.payments.providers.base import NextAction, PaymentStatus, RefundStatus
+
+S = PaymentStatus
+
+# Where a payment may go from each status. The provider's word that money moved is never
+# ignored, hence FAILED/CANCELLED → SUCCEEDED (Stripe lets the shopper retry a declined
+# intent; a superseded attempt may still be completed in another tab). Anything not listed
+# — a late "processing" after "succeeded", a replayed "failed" — changes nothing.
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.AUTHORIZED, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.AUTHORIZED: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.FAILED: frozenset({S.AUTHORIZED, S.SUCCEEDED, S.CANCELLED}),
+    S.CANCELLED: frozenset({S.SUCCEEDED}),
+    S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+}
+
+# A reference with a payment in one of these is paid (or was, and was refunded).
+PAID_STATUSES = frozenset({S.AUTHORIZED, S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+OPEN_STATUSES = frozenset({S.PENDING, S.FAILED})
+REFUNDABLE_STATUSES = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
+
+REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
+    RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.FAILED: frozenset({RefundStatus.SUCCEEDED}),
+}
+
+
+class Payment(models.Model):
+    order_reference = models.CharField(max_length=64, db_index=True)
+    provider = models.CharField(max_length=32)
+    method = models.CharField(max_length=32)
+    amount_minor = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    captured_minor = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    # Attempt number within the reference; it makes the idempotency keys deterministic.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    provider_payment_id = models.CharField(max_length=255, blank=True, default="")
+    provider_capture_id = models.CharField(max_length=255, blank=True, default="")
+    next_action = models.CharField(max_length=32, choices=NextAction.choices, blank=True, default="")
+    # Handed to the shopper's browser only (Stripe Payment Element); never logged.
+    client_secret = models.CharField(max_length=255, blank=True, default="")
+    approval_url = models.URLField(max_length=1000, blank=True, default="")
+    failure_reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(captured_minor__lte=models.F("amount_minor")), name="payment_captured_le_amount"
+            ),
+            models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_known"),
+            models.UniqueConstraint(
+                fields=["order_reference", "attempt"], name="payment_one_attempt_number_per_reference"
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_payment_id"],
+                condition=~Q(provider_payment_id=""),
+                name="payment_provider_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.amount_minor} {self.currency} for {self.order_reference} ({self.status})"
+
+    def can_become(self, status: str) -> bool:
+        return status in PAYMENT_TRANSITIONS[self.status]
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status in PAID_STATUSES
+
+
+class Refund(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_minor = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    provider_refund_id = models.CharField(max_length=255, blank=True, default="")
+    reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_known"),
+            models.UniqueConstraint(
+                fields=["payment", "provider_refund_id"],
+                condition=~Q(provider_refund_id=""),
+                name="refund_provider_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount_minor} {self.currency} of payment {self.payment_id} ({self.status})"
+
+    def can_become(self, status: str) -> bool:
+        return status in REFUND_TRANSITIONS[self.status]
+
+
+class WebhookEvent(models.Model):
+    """One provider event, stored once by its provider id whatever how often it is delivered."""
+
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # What processing did, for people reading the admin: "succeeded", "ignored: ..." and so on.
+    result = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once_per_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"

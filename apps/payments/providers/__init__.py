@@ -1,0 +1,1 @@
+"""Payment providers, one module each, behind the interface in :mod:`.base`."""

@@ -1,0 +1,140 @@
+"""The one small interface every payment provider implements.
+
+Boundary data are small frozen dataclasses: what we ask a provider for
+(:class:`PaymentRequest`), what it answers (:class:`PaymentResult`,
+:class:`RefundResult`) and what one of its webhooks means (:class:`WebhookOutcome`).
+Providers know nothing about our database or about orders; they speak in an opaque
+order reference, integer minor units and our own deterministic idempotency keys, and
+map their SDK's errors onto the three exceptions below, so the gateway can tell "the
+provider said no" (no retry helps) from "we could not reach it" (try another method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from django.db import models
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # created; the shopper or the provider has yet to act
+    AUTHORIZED = "authorized", "Authorized"  # funds held, not yet captured
+    SUCCEEDED = "succeeded", "Succeeded"  # money moved to us
+    FAILED = "failed", "Failed"  # the last attempt was declined; Stripe lets the shopper retry the same intent
+    CANCELLED = "cancelled", "Cancelled"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class NextAction(models.TextChoices):
+    """What the checkout page has to do after a payment was created."""
+
+    NONE = "", "Nothing"
+    CONFIRM_IN_BROWSER = "confirm_in_browser", "Confirm with the provider's element (client secret)"
+    REDIRECT = "redirect", "Send the shopper to the approval URL, then capture"
+    COLLECT_ON_DELIVERY = "collect_on_delivery", "Collect cash on delivery, then capture"
+
+
+class ProviderUnavailable(Exception):
+    """We could not get an answer (refused, timed out, 5xx, bad credentials): the outcome is unknown."""
+
+
+class ProviderDeclined(Exception):
+    """The provider answered and refused (card declined, order not approved, bad request)."""
+
+    def __init__(self, message: str, *, code: str = "declined") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class WebhookRejected(Exception):
+    """A webhook we will not act on: unsigned, wrongly signed, malformed, too old or from the future."""
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    order_reference: str
+    amount_minor: int
+    currency: str
+    method: str
+    # Every method the region offers with this provider (the Payment Element shows them all).
+    methods: tuple[str, ...]
+    idempotency_key: str
+    description: str = ""
+    return_url: str = ""
+    cancel_url: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    provider_payment_id: str
+    status: PaymentStatus
+    next_action: NextAction = NextAction.NONE
+    client_secret: str = ""
+    approval_url: str = ""
+    provider_capture_id: str = ""
+    captured_minor: int = 0
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    provider_refund_id: str
+    status: RefundStatus
+    amount_minor: int
+    # Our idempotency key echoed back by the provider (metadata / custom_id), when it has one.
+    refund_key: str = ""
+    provider_payment_id: str = ""
+    provider_capture_id: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    """What one verified provider event says, in our words. ``status=None``: nothing about the payment."""
+
+    event_id: str
+    event_type: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    provider_payment_id: str = ""
+    provider_capture_id: str = ""
+    payment_key: str = ""
+    status: PaymentStatus | None = None
+    captured_minor: int | None = None
+    failure_reason: str = ""
+    refund: RefundResult | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+    # Test providers move no money; pages label them so.
+    is_test: bool
+
+    def supports_currency(self, currency: str) -> bool: ...
+
+    def create_payment(self, request: PaymentRequest) -> PaymentResult: ...
+
+    def capture(
+        self, *, provider_payment_id: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> PaymentResult: ...
+
+    def refund(
+        self,
+        *,
+        provider_payment_id: str,
+        provider_capture_id: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+    ) -> RefundResult: ...
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome: ...

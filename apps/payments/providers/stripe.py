@@ -1,0 +1,277 @@
+"""Stripe through its official SDK: PaymentIntents for the Payment Element, refunds, webhooks.
+
+Every call carries our own deterministic ``Idempotency-Key``; that is what makes the SDK's
+network retries (``max_network_retries``, with its exponential backoff) safe, and what
+makes a retried task or a double click come back with the same intent instead of a second
+one. Errors are sorted into "unreachable" (connection, timeout, 5xx, 429, credentials),
+which the gateway counts towards the circuit breaker, and "declined", which it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+
+from apps.payments.providers.base import (
+    NextAction,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    ProviderDeclined,
+    ProviderUnavailable,
+    RefundResult,
+    RefundStatus,
+    WebhookOutcome,
+    WebhookRejected,
+)
+
+logger = logging.getLogger(__name__)
+
+# Wallets are not payment method types of their own at Stripe: Apple Pay and Google Pay
+# ride on "card" and the Payment Element shows them where the device supports them.
+WALLETS_ON_CARD = frozenset({"apple_pay", "google_pay"})
+
+INTENT_STATUS = {
+    "requires_payment_method": PaymentStatus.PENDING,
+    "requires_confirmation": PaymentStatus.PENDING,
+    "requires_action": PaymentStatus.PENDING,
+    "processing": PaymentStatus.PENDING,
+    "requires_capture": PaymentStatus.AUTHORIZED,
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "canceled": PaymentStatus.CANCELLED,
+}
+
+EVENT_STATUS = {
+    "payment_intent.created": PaymentStatus.PENDING,
+    "payment_intent.processing": PaymentStatus.PENDING,
+    "payment_intent.requires_action": PaymentStatus.PENDING,
+    "payment_intent.amount_capturable_updated": PaymentStatus.AUTHORIZED,
+    "payment_intent.succeeded": PaymentStatus.SUCCEEDED,
+    "payment_intent.payment_failed": PaymentStatus.FAILED,
+    "payment_intent.canceled": PaymentStatus.CANCELLED,
+}
+
+REFUND_EVENTS = frozenset({"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"})
+
+REFUND_STATUS = {
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
+
+
+def payment_method_types(methods: tuple[str, ...]) -> list[str]:
+    """The region's method names as Stripe ``payment_method_types``, in order, without repeats."""
+    types: list[str] = []
+    for method in methods:
+        stripe_type = "card" if method in WALLETS_ON_CARD else method
+        if stripe_type not in types:
+            types.append(stripe_type)
+    return types
+
+
+class StripeProvider:
+    name = "stripe"
+    is_test = False
+
+    def __init__(
+        self,
+        *,
+        secret_key: str,
+        webhook_secret: str | None,
+        api_base: str | None,
+        timeout: float,
+        max_retries: int,
+        webhook_tolerance: int,
+    ) -> None:
+        self.webhook_secret = webhook_secret
+        self.webhook_tolerance = webhook_tolerance
+        self.client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=max_retries,
+            http_client=stripe.RequestsClient(timeout=timeout),
+        )
+
+    def supports_currency(self, currency: str) -> bool:
+        # Stripe settles every currency our regions list.
+        return True
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise ProviderUnavailable(f"Stripe {what}: {exc.user_message or exc}") from exc
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            logger.error("Stripe refused our credentials on %s: %s", what, exc)
+            raise ProviderUnavailable(f"Stripe {what}: credentials refused") from exc
+        except stripe.StripeError as exc:
+            # 409: another request with our idempotency key is still executing (a double
+            # click); its outcome is unknown, not a refusal, and a retry with the key gets it.
+            if exc.http_status is not None and (exc.http_status >= 500 or exc.http_status == 409):
+                raise ProviderUnavailable(f"Stripe {what}: HTTP {exc.http_status}") from exc
+            raise ProviderDeclined(exc.user_message or str(exc), code=exc.code or "declined") from exc
+
+    def _result(self, intent: Any) -> PaymentResult:
+        status = INTENT_STATUS.get(intent.status, PaymentStatus.PENDING)
+        error = getattr(intent, "last_payment_error", None)
+        return PaymentResult(
+            provider_payment_id=intent.id,
+            status=status,
+            next_action=NextAction.CONFIRM_IN_BROWSER if status == PaymentStatus.PENDING else NextAction.NONE,
+            client_secret=intent.client_secret or "",
+            captured_minor=intent.amount_received or 0,
+            failure_reason=(error.get("message", "") if error else "") or "",
+        )
+
+    def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        params: dict[str, Any] = {
+            "amount": request.amount_minor,
+            "currency": request.currency.lower(),
+            "payment_method_types": payment_method_types(request.methods),
+            "metadata": {"order_reference": request.order_reference, "payment_key": request.idempotency_key},
+        }
+        if request.description:
+            params["description"] = request.description
+        intent = self._call(
+            "create intent",
+            self.client.v1.payment_intents.create,
+            params=params,
+            options={"idempotency_key": request.idempotency_key},
+        )
+        return self._result(intent)
+
+    def capture(
+        self, *, provider_payment_id: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> PaymentResult:
+        intent = self._call(
+            "capture",
+            self.client.v1.payment_intents.capture,
+            provider_payment_id,
+            params={"amount_to_capture": amount_minor},
+            options={"idempotency_key": idempotency_key},
+        )
+        return self._result(intent)
+
+    def refund(
+        self,
+        *,
+        provider_payment_id: str,
+        provider_capture_id: str,
+        amount_minor: int,
+        currency: str,
+        idempotency_key: str,
+    ) -> RefundResult:
+        refund = self._call(
+            "refund",
+            self.client.v1.refunds.create,
+            params={
+                "payment_intent": provider_payment_id,
+                "amount": amount_minor,
+                "metadata": {"refund_key": idempotency_key},
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+        return RefundResult(
+            provider_refund_id=refund.id,
+            status=REFUND_STATUS.get(refund.status, RefundStatus.PENDING),
+            amount_minor=refund.amount,
+            refund_key=idempotency_key,
+            provider_payment_id=provider_payment_id,
+        )
+
+    def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        if not self.webhook_secret:
+            raise WebhookRejected("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET).")
+        header = headers.get("stripe-signature", "")
+        try:
+            stripe.Webhook.construct_event(body, header, self.webhook_secret, tolerance=self.webhook_tolerance)
+        except stripe.SignatureVerificationError as exc:
+            raise WebhookRejected(f"Stripe signature not valid: {exc.user_message or exc}") from exc
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookRejected("Stripe webhook body is not JSON.") from exc
+        except (AttributeError, TypeError) as exc:
+            # The SDK checks the signature first, then builds an Event from the JSON and
+            # trips over anything that is not an object.
+            raise WebhookRejected("Stripe webhook body is not an event object.") from exc
+        # The SDK bounds the signed timestamp only towards the past; a signature dated in
+        # the future would stay replayable for as long as that date is ahead, so bound it.
+        if _signed_timestamp(header) > time.time() + self.webhook_tolerance:
+            raise WebhookRejected("Stripe signature timestamp is in the future.")
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise WebhookRejected("Stripe webhook body is not an event object.")
+        return _outcome(payload)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    # A signed body is Stripe's, but its shape is still checked: a field of an unexpected
+    # type is a refused event, never a server error.
+    return value if isinstance(value, dict) else {}
+
+
+def _minor(value: Any, field: str) -> int:
+    if value in (None, ""):
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WebhookRejected(f"Stripe event field {field} is not a whole number of minor units.")
+    return value
+
+
+def _signed_timestamp(header: str) -> int:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise WebhookRejected("Stripe signature carries no timestamp.")
+
+
+def _outcome(payload: dict[str, Any]) -> WebhookOutcome:
+    event_id = str(payload.get("id") or "")
+    event_type = str(payload.get("type") or "")
+    if not event_id or not event_type:
+        raise WebhookRejected("Stripe event has no id or type.")
+    obj = _mapping(payload.get("data")).get("object")
+    if not isinstance(obj, dict):
+        raise WebhookRejected("Stripe event has no object.")
+    metadata = _mapping(obj.get("metadata"))
+    if event_type in EVENT_STATUS and obj.get("object") == "payment_intent":
+        status = EVENT_STATUS[event_type]
+        error = obj.get("last_payment_error") or {}
+        return WebhookOutcome(
+            event_id=event_id,
+            event_type=event_type,
+            payload=payload,
+            provider_payment_id=str(obj.get("id") or ""),
+            payment_key=str(metadata.get("payment_key") or ""),
+            status=status,
+            captured_minor=_minor(obj.get("amount_received"), "amount_received")
+            if status == PaymentStatus.SUCCEEDED
+            else None,
+            failure_reason=str(error.get("message") or "") if isinstance(error, dict) else "",
+        )
+    if event_type in REFUND_EVENTS and obj.get("object") == "refund":
+        return WebhookOutcome(
+            event_id=event_id,
+            event_type=event_type,
+            payload=payload,
+            provider_payment_id=str(obj.get("payment_intent") or ""),
+            refund=RefundResult(
+                provider_refund_id=str(obj.get("id") or ""),
+                status=REFUND_STATUS.get(str(obj.get("status")), RefundStatus.PENDING),
+                amount_minor=_minor(obj.get("amount"), "amount"),
+                refund_key=str(metadata.get("refund_key") or ""),
+                provider_payment_id=str(obj.get("payment_intent") or ""),
+            ),
+        )
+    return WebhookOutcome(event_id=event_id, event_type=event_type, payload=payload)

@@ -1,0 +1,167 @@
+"""Which providers and methods this deployment offers: the region's file, and the keys we have.
+
+The region file lists providers and their methods (``settings.REGION.payment_methods``);
+a provider that needs keys is offered only when its keys are set. When none of the
+region's keyed providers has keys and test payments are allowed (the default outside
+production), the clearly labelled test provider stands in, so the demo can complete an
+order. Nothing here knows any region by name.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from apps.errors import ApplicationError
+from apps.payments.providers.base import Provider
+from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
+from apps.payments.providers.paypal import PayPalProvider
+from apps.payments.providers.stripe import StripeProvider
+from apps.payments.providers.test import TestProvider
+from regions import Region
+
+TEST_PROVIDER = "test"
+TEST_METHOD = "test"
+# Providers that cannot work without credentials; the others are always available.
+NEEDS_KEYS = frozenset({"stripe", "paypal"})
+
+
+@dataclass(frozen=True)
+class OfferedMethod:
+    provider: str
+    method: str
+    is_test: bool = False
+
+
+@functools.lru_cache(maxsize=8)
+def _stripe(
+    secret_key: str, webhook_secret: str | None, api_base: str | None, timeout: float, retries: int, tolerance: int
+) -> StripeProvider:
+    return StripeProvider(
+        secret_key=secret_key,
+        webhook_secret=webhook_secret,
+        api_base=api_base,
+        timeout=timeout,
+        max_retries=retries,
+        webhook_tolerance=tolerance,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _paypal(
+    client_id: str,
+    client_secret: str,
+    webhook_id: str | None,
+    api_base: str,
+    timeout: float,
+    retries: int,
+    tolerance: int,
+) -> PayPalProvider:
+    return PayPalProvider(
+        client_id=client_id,
+        client_secret=client_secret,
+        webhook_id=webhook_id,
+        api_base=api_base,
+        timeout=timeout,
+        max_retries=retries,
+        webhook_tolerance=tolerance,
+    )
+
+
+def configured_provider(name: str) -> Provider | None:
+    """The provider called ``name`` built from the current settings, or None without its keys.
+
+    Instances are cached per settings, so a PayPal OAuth token and HTTP sessions are reused.
+    """
+    if name == "stripe":
+        if not settings.STRIPE_SECRET_KEY:
+            return None
+        return _stripe(
+            settings.STRIPE_SECRET_KEY,
+            settings.STRIPE_WEBHOOK_SECRET,
+            settings.STRIPE_API_BASE,
+            settings.PAYMENT_PROVIDER_TIMEOUT,
+            settings.PAYMENT_PROVIDER_RETRIES,
+            settings.PAYMENT_WEBHOOK_TOLERANCE,
+        )
+    if name == "paypal":
+        if not (settings.PAYPAL_CLIENT_ID and settings.PAYPAL_CLIENT_SECRET):
+            return None
+        return _paypal(
+            settings.PAYPAL_CLIENT_ID,
+            settings.PAYPAL_CLIENT_SECRET,
+            settings.PAYPAL_WEBHOOK_ID,
+            settings.PAYPAL_API_BASE,
+            settings.PAYMENT_PROVIDER_TIMEOUT,
+            settings.PAYMENT_PROVIDER_RETRIES,
+            settings.PAYMENT_WEBHOOK_TOLERANCE,
+        )
+    if name == "cash_on_delivery":
+        return CashOnDeliveryProvider()
+    if name == TEST_PROVIDER:
+        return TestProvider()
+    return None
+
+
+def _test_provider_stands_in(region: Region) -> bool:
+    if not settings.PAYMENT_TEST_PROVIDER:
+        return False
+    keyed = [p for p in region.payment_providers if p in NEEDS_KEYS]
+    return not any(configured_provider(p) is not None for p in keyed)
+
+
+def offered_methods(*, region: Region | None = None, currency: str | None = None) -> tuple[OfferedMethod, ...]:
+    """Every (provider, method) a shopper here may pay with, in the region file's order.
+
+    With ``currency``, only providers that accept it (PayPal takes no AED, SAR or IDR).
+    """
+    region = region or settings.REGION
+    offered: list[OfferedMethod] = []
+    for entry in region.payment_methods:
+        provider = configured_provider(entry.provider)
+        if provider is None or (currency and not provider.supports_currency(currency)):
+            continue
+        offered.extend(OfferedMethod(provider=entry.provider, method=m) for m in entry.methods)
+    if _test_provider_stands_in(region):
+        offered.append(OfferedMethod(provider=TEST_PROVIDER, method=TEST_METHOD, is_test=True))
+    return tuple(offered)
+
+
+def provider_methods(name: str, *, region: Region | None = None) -> tuple[str, ...]:
+    """The methods the region offers with provider ``name`` (empty when it offers none)."""
+    return tuple(o.method for o in offered_methods(region=region) if o.provider == name)
+
+
+def offered_provider(name: str, *, method: str, currency: str, region: Region | None = None) -> Provider:
+    """The provider to pay with, or a clear error when this region does not offer it so."""
+    region = region or settings.REGION
+    offered = offered_methods(region=region)
+    choices = sorted({f"{o.provider}/{o.method}" for o in offered})
+    if not any(o.provider == name and o.method == method for o in offered):
+        raise ApplicationError(
+            "This payment method is not offered here.",
+            code="payment_method_not_offered",
+            fields={"method": [f"Offered: {', '.join(choices) or 'none'}."]},
+        )
+    provider = configured_provider(name)
+    assert provider is not None  # offered implies configured
+    if not provider.supports_currency(currency):
+        raise ApplicationError(
+            f"This payment method does not accept {currency}; try another method.",
+            code="currency_not_supported",
+            fields={"currency": [f"{name} does not accept {currency}."]},
+        )
+    return provider
+
+
+def webhook_provider(name: str, *, region: Region | None = None) -> Provider:
+    """The provider whose webhook endpoint was called; it must be listed here and have keys."""
+    region = region or settings.REGION
+    provider = configured_provider(name) if name in region.payment_providers else None
+    if provider is None:
+        raise ApplicationError(
+            f"Webhooks from {name} are not accepted here.", code="webhook_not_configured", status=404
+        )
+    return provider

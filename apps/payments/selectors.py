@@ -1,0 +1,40 @@
+"""Reads about payments, for orders and for pages."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet, Sum
+
+from apps.payments import registry
+from apps.payments.models import PAID_STATUSES, Payment, Refund
+from apps.payments.providers.base import RefundStatus
+from apps.payments.registry import OfferedMethod
+from regions import Region
+
+
+def payment_methods_offered(*, region: Region | None = None, currency: str | None = None) -> tuple[OfferedMethod, ...]:
+    """What the checkout offers here (for ``currency``, if given), in the region file's order."""
+    return registry.offered_methods(region=region, currency=currency)
+
+
+def payment_get(*, payment_id: int) -> Payment | None:
+    return Payment.objects.filter(pk=payment_id).first()
+
+
+def payments_for_reference(*, order_reference: str) -> QuerySet[Payment]:
+    """Every attempt to pay ``order_reference``, oldest first."""
+    return Payment.objects.filter(order_reference=order_reference).order_by("pk")
+
+
+def payment_paid_for_reference(*, order_reference: str) -> Payment | None:
+    """The payment that paid ``order_reference`` (authorized, captured or since refunded), if any."""
+    return payments_for_reference(order_reference=order_reference).filter(status__in=PAID_STATUSES).first()
+
+
+def payment_refundable_minor(*, payment: Payment) -> int:
+    """What may still be refunded: captured, less refunds that succeeded or are under way."""
+    reserved = payment.refunds.exclude(status=RefundStatus.FAILED).aggregate(total=Sum("amount_minor"))["total"]
+    return max(payment.captured_minor - (reserved or 0), 0)
+
+
+def refunds_for_payment(*, payment: Payment) -> QuerySet[Refund]:
+    return payment.refunds.order_by("pk")

@@ -1,0 +1,596 @@
+"""Writes about payments: create, capture, refund, and the provider webhooks.
+
+Rules that hold across them:
+
+- A provider is never called inside a transaction that holds our locks longer than the
+  call needs: ``payment_create`` and ``payment_refund`` commit their row first (with its
+  deterministic idempotency key) and call the provider afterwards, so a timeout leaves a
+  row whose retry sends the *same* key and gets the *same* intent or refund back.
+  ``payment_capture`` holds the reference's rows locked over the call, so two captures of
+  one reference cannot both go out.
+- Keys: ``order:<ref>:intent``, ``order:<ref>:capture``, ``order:<ref>:refund:<n>`` for
+  the first payment attempt of a reference; a later attempt (another provider, another
+  amount) inserts ``:attempt-<k>`` after the reference.
+- Outcomes reach orders through :mod:`apps.payments.signals`, sent on commit.
+- Unreachable providers surface as ``ApplicationError(code="provider_unavailable",
+  status=503)`` whose message asks the shopper to try another method.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.dispatch import Signal
+from django.utils import timezone
+
+from apps.errors import ApplicationError
+from apps.payments import breaker, registry
+from apps.payments.models import (
+    OPEN_STATUSES,
+    PAID_STATUSES,
+    REFUNDABLE_STATUSES,
+    Payment,
+    Refund,
+    WebhookEvent,
+)
+from apps.payments.providers.base import (
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    Provider,
+    ProviderDeclined,
+    ProviderUnavailable,
+    RefundResult,
+    RefundStatus,
+    WebhookOutcome,
+    WebhookRejected,
+)
+from apps.payments.signals import payment_failed, payment_refunded, payment_succeeded
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Letters, digits, '.', '_' and '-': a reference never contains the ':' our keys are built with.
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def _key_base(order_reference: str, attempt: int) -> str:
+    return f"order:{order_reference}" if attempt == 1 else f"order:{order_reference}:attempt-{attempt}"
+
+
+def intent_key(order_reference: str, attempt: int = 1) -> str:
+    return f"{_key_base(order_reference, attempt)}:intent"
+
+
+def capture_key(order_reference: str, attempt: int = 1) -> str:
+    return f"{_key_base(order_reference, attempt)}:capture"
+
+
+def refund_key(order_reference: str, number: int, attempt: int = 1) -> str:
+    return f"{_key_base(order_reference, attempt)}:refund:{number}"
+
+
+# --- shared steps -------------------------------------------------------------------------
+
+
+def _unavailable(provider_name: str) -> ApplicationError:
+    return ApplicationError(
+        "This payment method is not answering right now; please try another method.",
+        code="provider_unavailable",
+        fields={"provider": [provider_name]},
+        status=503,
+    )
+
+
+def _provider_call(provider: Provider, func: Callable[[], T]) -> T:
+    """One provider call through its circuit breaker; unreachable becomes the clean 503."""
+    try:
+        return breaker.call(provider.name, func)
+    except ProviderUnavailable as exc:
+        logger.warning("Payment provider %s unavailable: %s", provider.name, exc)
+        raise _unavailable(provider.name) from exc
+
+
+def _send_on_commit(signal: Signal, payment: Payment, **kwargs: object) -> None:
+    def send() -> None:
+        for receiver, result in signal.send_robust(sender=Payment, payment_id=payment.pk, **kwargs):
+            if isinstance(result, Exception):
+                logger.error("Receiver %r of a payment signal failed", receiver, exc_info=result)
+
+    transaction.on_commit(send)
+
+
+def _transition(
+    payment: Payment,
+    status: PaymentStatus,
+    *,
+    captured_minor: int | None = None,
+    provider_capture_id: str = "",
+    reason: str = "",
+) -> bool:
+    """Move ``payment`` (locked) to ``status`` if that is a legal step; queue the signal. Caller saves."""
+    if status == payment.status or not payment.can_become(status):
+        return False
+    payment.status = status
+    if provider_capture_id and not payment.provider_capture_id:
+        payment.provider_capture_id = provider_capture_id
+    if status == PaymentStatus.SUCCEEDED:
+        payment.captured_minor = min(captured_minor or payment.amount_minor, payment.amount_minor)
+        payment.failure_reason = ""
+        others = Payment.objects.filter(order_reference=payment.order_reference, status__in=PAID_STATUSES)
+        if others.exclude(pk=payment.pk).exists():
+            logger.warning(
+                "Reference %s is paid twice (payment %s succeeded too); refund one of them",
+                payment.order_reference,
+                payment.pk,
+            )
+        _send_on_commit(
+            payment_succeeded,
+            payment,
+            order_reference=payment.order_reference,
+            provider=payment.provider,
+            method=payment.method,
+            amount_minor=payment.captured_minor,
+            currency=payment.currency,
+        )
+        _sync_refunded_status(payment)
+    elif status == PaymentStatus.FAILED:
+        payment.failure_reason = reason[:255]
+        _send_on_commit(
+            payment_failed,
+            payment,
+            order_reference=payment.order_reference,
+            provider=payment.provider,
+            method=payment.method,
+            reason=payment.failure_reason,
+        )
+    return True
+
+
+def _sync_refunded_status(payment: Payment) -> None:
+    """Payment status from its succeeded refunds (they may be recorded before the capture is)."""
+    refunded = _refunded_minor(payment)
+    if refunded <= 0 or payment.status not in REFUNDABLE_STATUSES:
+        return
+    status = PaymentStatus.REFUNDED if refunded >= payment.captured_minor else PaymentStatus.PARTIALLY_REFUNDED
+    if status != payment.status and payment.can_become(status):
+        payment.status = status
+
+
+def _refunded_minor(payment: Payment) -> int:
+    total = payment.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount_minor"))["total"]
+    return total or 0
+
+
+def _configured(name: str) -> Provider:
+    provider = registry.configured_provider(name)
+    if provider is None:
+        logger.error("Payment provider %s has payments but no keys any more", name)
+        raise _unavailable(name)
+    return provider
+
+
+def _check_amount(amount_minor: object, *, field: str = "amount_minor") -> int:
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise ApplicationError(
+            "The amount must be a whole positive number of minor units.",
+            code="invalid_amount",
+            fields={field: [f"Got {amount_minor!r}."]},
+        )
+    return amount_minor
+
+
+# --- create -------------------------------------------------------------------------------
+
+
+def payment_create(
+    *,
+    order_reference: str,
+    provider: str,
+    method: str,
+    amount_minor: int,
+    currency: str,
+    description: str = "",
+    return_url: str = "",
+    cancel_url: str = "",
+) -> Payment:
+    """Start paying ``amount_minor`` ``currency`` for ``order_reference`` with ``provider``/``method``.
+
+    Returns the :class:`Payment`; its ``next_action`` says what the page does next
+    (``client_secret`` for the Stripe Payment Element, ``approval_url`` for PayPal, nothing
+    for the test provider, whose payment has already succeeded). Calling it again for the
+    same reference, provider, amount and currency returns the same payment and never a
+    second intent. Refused with ``already_paid`` (409) when the reference is paid.
+    Call it outside your own transaction: it commits before it calls the provider.
+    """
+    fields: dict[str, list[str]] = {}
+    if not isinstance(order_reference, str) or not REFERENCE_RE.match(order_reference):
+        fields["order_reference"] = ["1 to 64 letters, digits, '.', '_' or '-'."]
+    currency = currency.upper() if isinstance(currency, str) else ""
+    region = settings.REGION
+    if currency not in region.currencies:
+        fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
+    if fields:
+        raise ApplicationError("The payment could not be started.", fields=fields)
+    amount_minor = _check_amount(amount_minor)
+    gateway = registry.offered_provider(provider, method=method, currency=currency, region=region)
+
+    payment = _attempt_for(
+        order_reference=order_reference, provider=provider, method=method, amount_minor=amount_minor, currency=currency
+    )
+    if payment.provider_payment_id:
+        return payment  # created at the provider already: the same intent, not a second one
+
+    request = PaymentRequest(
+        order_reference=order_reference,
+        amount_minor=amount_minor,
+        currency=currency,
+        method=method,
+        methods=registry.provider_methods(provider, region=region),
+        idempotency_key=payment.idempotency_key,
+        description=description[:500],
+        return_url=return_url,
+        cancel_url=cancel_url,
+    )
+    try:
+        result = _provider_call(gateway, lambda: gateway.create_payment(request))
+    except ProviderDeclined as exc:
+        # The provider refused to even start: this attempt is over, the next one gets a new key.
+        Payment.objects.filter(pk=payment.pk, provider_payment_id="").update(
+            status=PaymentStatus.CANCELLED, failure_reason=exc.message[:255], updated_at=timezone.now()
+        )
+        raise ApplicationError(exc.message, code="payment_declined") from exc
+    return _record_created(payment.pk, result)
+
+
+def _attempt_for(*, order_reference: str, provider: str, method: str, amount_minor: int, currency: str) -> Payment:
+    """The open attempt to reuse, or a new committed one; refuses a paid reference."""
+    for _ in range(3):
+        with transaction.atomic():
+            payments = list(Payment.objects.select_for_update().filter(order_reference=order_reference).order_by("pk"))
+            if any(p.status in PAID_STATUSES for p in payments):
+                raise ApplicationError(
+                    "This order is already paid.",
+                    code="already_paid",
+                    fields={"order_reference": [order_reference]},
+                    status=409,
+                )
+            for p in reversed(payments):
+                same = (p.provider, p.amount_minor, p.currency) == (provider, amount_minor, currency)
+                if same and p.status in OPEN_STATUSES:
+                    if p.method != method:
+                        p.method = method
+                        p.save(update_fields=["method", "updated_at"])
+                    return p
+            attempt = max((p.attempt for p in payments), default=0) + 1
+            try:
+                with transaction.atomic():
+                    return Payment.objects.create(
+                        order_reference=order_reference,
+                        provider=provider,
+                        method=method,
+                        amount_minor=amount_minor,
+                        currency=currency,
+                        attempt=attempt,
+                        idempotency_key=intent_key(order_reference, attempt),
+                    )
+            except IntegrityError:
+                # A concurrent call created this attempt first and has committed: reuse it.
+                continue
+    raise ApplicationError("The payment could not be started; please retry.", code="conflict", status=409)
+
+
+def _record_created(payment_id: int, result: PaymentResult) -> Payment:
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if not payment.provider_payment_id:
+            payment.provider_payment_id = result.provider_payment_id
+        elif payment.provider_payment_id != result.provider_payment_id:
+            logger.error(
+                "Provider %s answered key %s with %s, not %s",
+                payment.provider,
+                payment.idempotency_key,
+                result.provider_payment_id,
+                payment.provider_payment_id,
+            )
+        payment.next_action = result.next_action
+        payment.client_secret = result.client_secret
+        payment.approval_url = result.approval_url
+        _transition(
+            payment,
+            result.status,
+            captured_minor=result.captured_minor,
+            provider_capture_id=result.provider_capture_id,
+            reason=result.failure_reason,
+        )
+        payment.save()
+    return payment
+
+
+# --- capture ------------------------------------------------------------------------------
+
+
+def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Payment:
+    """Take the money of an approved or authorized payment (PayPal after approval, cash on delivery).
+
+    Idempotent: a captured payment is returned as it is. Refused when another payment of
+    the same reference is already paid. A decline records the payment as failed (and sends
+    ``payment_failed``) before the error is raised.
+    """
+    reference = Payment.objects.filter(pk=payment_id).values_list("order_reference", flat=True).first()
+    if reference is None:
+        raise ApplicationError("No such payment.", code="not_found", status=404)
+    declined: ProviderDeclined | None = None
+    with transaction.atomic():
+        payments = list(Payment.objects.select_for_update().filter(order_reference=reference).order_by("pk"))
+        payment = next(p for p in payments if p.pk == payment_id)
+        if payment.status in REFUNDABLE_STATUSES or payment.status == PaymentStatus.REFUNDED:
+            return payment
+        if any(p.status in PAID_STATUSES for p in payments if p.pk != payment.pk):
+            raise ApplicationError("This order is already paid.", code="already_paid", status=409)
+        if payment.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.FAILED):
+            raise ApplicationError(f"A {payment.status} payment cannot be captured.", code="not_capturable")
+        if not payment.provider_payment_id:
+            raise ApplicationError(
+                "This payment was not created at the provider yet; start it again.", code="not_capturable"
+            )
+        amount = payment.amount_minor if amount_minor is None else _check_amount(amount_minor)
+        if amount > payment.amount_minor:
+            raise ApplicationError(
+                "Cannot capture more than the payment's amount.",
+                code="invalid_amount",
+                fields={"amount_minor": [f"At most {payment.amount_minor}."]},
+            )
+        provider = _configured(payment.provider)
+        key = capture_key(payment.order_reference, payment.attempt)
+        try:
+            result = _provider_call(
+                provider,
+                lambda: provider.capture(
+                    provider_payment_id=payment.provider_payment_id,
+                    amount_minor=amount,
+                    currency=payment.currency,
+                    idempotency_key=key,
+                ),
+            )
+        except ProviderDeclined as exc:
+            declined = exc
+            _transition(payment, PaymentStatus.FAILED, reason=exc.message)
+        else:
+            _transition(
+                payment,
+                result.status,
+                captured_minor=result.captured_minor,
+                provider_capture_id=result.provider_capture_id,
+                reason=result.failure_reason,
+            )
+        payment.save()
+    if declined is not None:
+        raise ApplicationError(declined.message, code="payment_declined")
+    return payment
+
+
+# --- refund -------------------------------------------------------------------------------
+
+
+def payment_refund(*, payment_id: int, amount_minor: int | None = None, reason: str = "") -> Refund:
+    """Refund ``amount_minor`` (default: everything still refundable) of a captured payment.
+
+    Refunds never add up to more than was captured (``over_refund``). If the provider could
+    not be reached, the refund stays pending and the error is raised; calling again (with
+    the same amount or none) retries that same refund with the same key, so it is never
+    made twice. A declined refund is recorded as failed and frees its amount again.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise ApplicationError("No such payment.", code="not_found", status=404)
+        if payment.status not in REFUNDABLE_STATUSES:
+            raise ApplicationError(
+                f"A {payment.status} payment cannot be refunded; only a captured one can.", code="not_refundable"
+            )
+        refunds = list(payment.refunds.order_by("pk"))
+        unsettled = [r for r in refunds if r.status == RefundStatus.PENDING and not r.provider_refund_id]
+        if unsettled:
+            refund = unsettled[0]
+            if amount_minor is not None and amount_minor != refund.amount_minor:
+                raise ApplicationError(
+                    f"An earlier refund of {refund.amount_minor} is still unconfirmed; retry it first.",
+                    code="refund_in_progress",
+                    status=409,
+                )
+        else:
+            reserved = sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
+            refundable = payment.captured_minor - reserved
+            amount = refundable if amount_minor is None else _check_amount(amount_minor)
+            if amount <= 0 or amount > refundable:
+                raise ApplicationError(
+                    "That is more than can be refunded.",
+                    code="over_refund",
+                    fields={"amount_minor": [f"At most {max(refundable, 0)} can be refunded."]},
+                )
+            refund = Refund.objects.create(
+                payment=payment,
+                amount_minor=amount,
+                currency=payment.currency,
+                reason=reason[:255],
+                idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
+            )
+    provider = _configured(payment.provider)
+    try:
+        result = _provider_call(
+            provider,
+            lambda: provider.refund(
+                provider_payment_id=payment.provider_payment_id,
+                provider_capture_id=payment.provider_capture_id,
+                amount_minor=refund.amount_minor,
+                currency=payment.currency,
+                idempotency_key=refund.idempotency_key,
+            ),
+        )
+    except ProviderDeclined as exc:
+        with transaction.atomic():
+            Payment.objects.select_for_update().get(pk=payment.pk)
+            Refund.objects.filter(pk=refund.pk, status=RefundStatus.PENDING).update(
+                status=RefundStatus.FAILED, updated_at=timezone.now()
+            )
+        raise ApplicationError(exc.message, code="refund_declined") from exc
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        refund = Refund.objects.get(pk=refund.pk)
+        _settle_refund(payment, refund, result)
+    return refund
+
+
+def _settle_refund(payment: Payment, refund: Refund, result: RefundResult) -> bool:
+    """Record what the provider says of ``refund`` (payment locked); True if its status changed."""
+    update = ["updated_at"]
+    if result.provider_refund_id and not refund.provider_refund_id:
+        refund.provider_refund_id = result.provider_refund_id
+        update.append("provider_refund_id")
+    changed = result.status != refund.status and refund.can_become(result.status)
+    if changed:
+        refund.status = result.status
+        update.append("status")
+    refund.save(update_fields=update)
+    if changed and refund.status == RefundStatus.SUCCEEDED:
+        _sync_refunded_status(payment)
+        payment.save(update_fields=["status", "updated_at"])
+        refunded = _refunded_minor(payment)
+        _send_on_commit(
+            payment_refunded,
+            payment,
+            refund_id=refund.pk,
+            order_reference=payment.order_reference,
+            provider=payment.provider,
+            amount_minor=refund.amount_minor,
+            currency=refund.currency,
+            refunded_minor=refunded,
+            fully_refunded=refunded >= payment.captured_minor > 0,
+        )
+    return changed
+
+
+# --- webhooks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookReceipt:
+    event: WebhookEvent
+    duplicate: bool
+
+
+def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -> WebhookReceipt:
+    """Verify one webhook delivery, store its event once, and apply it once.
+
+    Refused (400 ``webhook_rejected``, nothing stored) when the signature is missing or
+    wrong, or its timestamp is too old or in the future. A delivery of an event already
+    stored changes nothing (``duplicate=True``). Events apply in any order: a status the
+    payment cannot move to from where it is (a late "processing" after "succeeded") is
+    recorded and ignored.
+    """
+    gateway = registry.webhook_provider(provider)
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    try:
+        outcome = gateway.parse_webhook(body=body, headers=lowered)
+    except WebhookRejected as exc:
+        logger.warning("Rejected a %s webhook: %s", provider, exc)
+        raise ApplicationError(str(exc), code="webhook_rejected") from exc
+    except ProviderUnavailable as exc:
+        logger.warning("Could not verify a %s webhook: %s", provider, exc)
+        raise _unavailable(provider) from exc
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            provider=provider,
+            event_id=outcome.event_id[:255],
+            defaults={"event_type": outcome.event_type[:100], "payload": dict(outcome.payload)},
+        )
+        if not created:
+            return WebhookReceipt(event=event, duplicate=True)
+        event.result = _apply(provider, outcome)[:255]
+        event.processed_at = timezone.now()
+        event.save(update_fields=["result", "processed_at"])
+    return WebhookReceipt(event=event, duplicate=False)
+
+
+def _find_payment(provider: str, *, payment_id: str, key: str, capture_id: str) -> Payment | None:
+    lookups = []
+    if payment_id:
+        lookups.append(Q(provider_payment_id=payment_id))
+    if key:
+        lookups.append(Q(idempotency_key=key))
+    if capture_id:
+        lookups.append(Q(provider_capture_id=capture_id))
+    for lookup in lookups:
+        payment = Payment.objects.select_for_update().filter(lookup, provider=provider).first()
+        if payment is not None:
+            return payment
+    return None
+
+
+def _apply(provider: str, outcome: WebhookOutcome) -> str:
+    if outcome.status is None and outcome.refund is None:
+        return "ignored: not about a payment"
+    refund = outcome.refund
+    payment = _find_payment(
+        provider,
+        payment_id=outcome.provider_payment_id or (refund.provider_payment_id if refund else ""),
+        key=outcome.payment_key,
+        capture_id=outcome.provider_capture_id or (refund.provider_capture_id if refund else ""),
+    )
+    if payment is None:
+        logger.warning("%s event %s is about no payment we know", provider, outcome.event_id)
+        return "ignored: unknown payment"
+    if outcome.provider_payment_id and not payment.provider_payment_id:
+        # The event overtook our own record of the provider's answer.
+        payment.provider_payment_id = outcome.provider_payment_id
+    if refund is not None:
+        payment.save()
+        return _apply_refund(payment, refund)
+    before = payment.status
+    changed = _transition(
+        payment,
+        outcome.status,
+        captured_minor=outcome.captured_minor,
+        provider_capture_id=outcome.provider_capture_id,
+        reason=outcome.failure_reason,
+    )
+    if outcome.provider_capture_id and not payment.provider_capture_id:
+        payment.provider_capture_id = outcome.provider_capture_id
+    payment.save()
+    return f"{before} -> {payment.status}" if changed else f"no change: {before} stays"
+
+
+def _apply_refund(payment: Payment, result: RefundResult) -> str:
+    refund = None
+    if result.provider_refund_id:
+        refund = payment.refunds.filter(provider_refund_id=result.provider_refund_id).first()
+    if refund is None and result.refund_key:
+        refund = payment.refunds.filter(idempotency_key=result.refund_key).first()
+    if refund is None:
+        # Made outside our services (the provider's dashboard): money moved, so record it.
+        if not result.provider_refund_id or result.amount_minor <= 0:
+            return "ignored: refund without id or amount"
+        refund = Refund.objects.create(
+            payment=payment,
+            amount_minor=result.amount_minor,
+            currency=payment.currency,
+            status=RefundStatus.PENDING,
+            provider_refund_id=result.provider_refund_id,
+            idempotency_key=f"{payment.provider}:{result.provider_refund_id}"[:200],
+            reason="made at the provider",
+        )
+    before = refund.status
+    changed = _settle_refund(payment, refund, result)
+    return f"refund {before} -> {refund.status}" if changed else f"refund no change: {before} stays"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The ASGI server (HTTP and WebSocket). Extra arguments go to uvicorn.
+#   WEB_HOST (default 0.0.0.0), WEB_PORT (default 8000), WEB_CONCURRENCY (default 1 process;
+#   in containers scale by replicas instead).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+wait_for_services
+
+# Production serves static files through WhiteNoise's manifest (collectstatic writes it;
+# the image does so at build). Without it every page fails, so refuse to start instead.
+# STATIC_ROOT's default here is the one in livemall/settings.py.
+if [[ "${DJANGO_ENV:-development}" == "production" ]]; then
+  manifest="${STATIC_ROOT:-$LIVEMALL_ROOT/staticfiles}/staticfiles.json"
+  if [[ ! -f "$manifest" ]]; then
+    echo "web.sh: $manifest is missing; run 'python manage.py collectstatic --noinput' with the production settings first" >&2
+    exit 1
+  fi
+fi
+
+# Channels' router speaks no ASGI lifespan, so it is switched off rather than probed.
+# Live rooms hold WebSockets open for hours: on SIGTERM give them a bounded time to close
+# (less than the orchestrator's stop grace period), then stop.
+# Permessage-deflate is refused: compressing every frame per viewer tripled the room's p99
+# delivery time in the fan-out benchmark (README, "Live room fan-out").
+exec uvicorn livemall.asgi:application \
+  --host "${WEB_HOST:-0.0.0.0}" --port "${WEB_PORT:-8000}" \
+  --ws websockets-sansio --ws-per-message-deflate false --proxy-headers --lifespan off \
+  --workers "${WEB_CONCURRENCY:-1}" \
+  --timeout-graceful-shutdown 20 \
+  "$@"

@@ -1,0 +1,28 @@
+"""The Celery app. The beat schedule lives here, in code, next to the tasks it names."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "livemall.settings")
+
+app = Celery("livemall")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "heartbeat": {"task": "livemall.tasks.heartbeat", "schedule": 60.0},
+    # The ECB publishes around 16:00 CET (14:00-15:00 UTC); 16:30 UTC catches it all year.
+    "money-fx-rates-update": {"task": "money.fx_rates_update", "schedule": crontab(minute=30, hour=16)},
+    # Unpaid reservations run out after ORDERS_RESERVATION_MINUTES; release them each minute.
+    "orders-reservations-expire": {"task": "orders.reservations_expire", "schedule": 60.0},
+    # Flash-sale gates (Redis) checked against the database; drift is repaired and logged.
+    "orders-flash-sales-reconcile": {"task": "orders.flash_sales_reconcile", "schedule": 30.0},
+    # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.
+    # Concurrent viewers of each live show, one sample a minute, for the show's stats.
+    "live-viewer-counts-sample": {"task": "live.viewer_counts_sample", "schedule": 60.0},
+    "live-recordings-delete-expired": {"task": "live.recordings_delete_expired", "schedule": crontab(minute=15)},
+}

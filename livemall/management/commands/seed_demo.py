@@ -1,0 +1,16 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from livemall.demo import DEMO_PASSWORD, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create demo merchants, staff logins, products and upcoming shows for the current region (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        region = settings.REGION
+        logins = seed_demo(region=region)
+        self.stdout.write(f"Demo data for {region.name} ({region.code}). Every password: {DEMO_PASSWORD}")
+        for login in logins:
+            merchant = f" — {login.merchant}" if login.merchant else ""
+            self.stdout.write(f"  {login.role:<15} {login.email}{merchant}")

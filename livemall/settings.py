@@ -1,0 +1,346 @@
+"""Settings, every one read from the environment (see ``.env.example``).
+
+Without ``DATABASE_URL``/``REDIS_URL`` the embedded default applies (SQLite file,
+in-memory channel layer, local-memory cache, Celery tasks run inline) so that
+``make run`` shows the whole site in one process on a bare machine.
+``DJANGO_ENV=production`` refuses to start without the secrets it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from regions import all_regions, current_region
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean; use true or false")
+
+
+def env_int(name: str, default: int) -> int:
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from exc
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
+
+
+DJANGO_ENV = env("DJANGO_ENV", "development")
+if DJANGO_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV={DJANGO_ENV!r}; valid values: development, test, production")
+PRODUCTION = DJANGO_ENV == "production"
+
+# The region is chosen once per process; an unknown or malformed one stops start-up here.
+REGION = current_region()
+
+if PRODUCTION:
+    missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS") if not env(name)]
+    if missing:
+        raise ImproperlyConfigured(
+            f"DJANGO_ENV=production needs {', '.join(missing)} in the environment (see .env.example)"
+        )
+
+SECRET_KEY = env("SECRET_KEY") or "embedded-default-insecure-key-for-local-use-only"
+DEBUG = env_bool("DEBUG", DJANGO_ENV == "development")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "modeltranslation",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "livemall",
+    "apps.accounts",
+    "apps.money",
+    "apps.compliance",
+    "apps.catalog",
+    "apps.cms",
+    "apps.payments",
+    "apps.orders",
+    "apps.live",
+    "apps.analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    # ETags from the response body and 304s for If-None-Match, for pages and the API alike.
+    "django.middleware.http.ConditionalGetMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.accounts.middleware.ShopperPreferencesMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "livemall.urls"
+WSGI_APPLICATION = "livemall.wsgi.application"
+ASGI_APPLICATION = "livemall.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.accounts.context_processors.shopper",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI every request runs in its own thread with its own connection; a crowd (a
+    # flash sale) would exceed PostgreSQL's max_connections. DB_POOL_MAX_SIZE > 0 shares a
+    # psycopg pool per process instead (requests wait for a free connection).
+    if env_int("DB_POOL_MAX_SIZE", 0) > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": env_int("DB_POOL_MAX_SIZE", 0),
+            "timeout": env_int("DB_POOL_TIMEOUT", 30),
+        }
+else:
+    # One file per region, as each region has its own database in production.
+    sqlite_path = Path(env("SQLITE_PATH", str(BASE_DIR / "var" / f"{REGION.code}.sqlite3")))
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sqlite_path}}
+EMBEDDED = DATABASE_URL is None
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer, cache, Celery broker ---------------------------------------
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"livemall:{REGION.code}"},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "livemall.cache.PooledRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"livemall:{REGION.code}",
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None and env("CELERY_BROKER_URL") is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_DEFAULT_QUEUE = f"livemall-{REGION.code}"
+
+# The central analytics warehouse; regions whose file forbids sync never use it.
+WAREHOUSE_URL = env("WAREHOUSE_URL")
+
+# --- Auth -------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Languages --------------------------------------------------------------------------
+# The schema carries every language any region offers, so that one set of migrations
+# serves all regions; each region offers (and requires) only its own languages.
+_ALL_LANGUAGES = sorted({lang for region in all_regions() for lang in region.languages})
+LANGUAGE_NAMES = {
+    "ar": "العربية",
+    "de": "Deutsch",
+    "en": "English",
+    "es": "Español",
+    "fr": "Français",
+    "id": "Bahasa Indonesia",
+    "it": "Italiano",
+    "ms": "Bahasa Melayu",
+    "pt": "Português",
+    "th": "ไทย",
+    "zh-hans": "简体中文",
+}
+LANGUAGES = [(code, LANGUAGE_NAMES.get(code, code)) for code in _ALL_LANGUAGES]
+LANGUAGE_CODE = REGION.default_language
+MODELTRANSLATION_DEFAULT_LANGUAGE = REGION.default_language
+MODELTRANSLATION_LANGUAGES = tuple(_ALL_LANGUAGES)
+MODELTRANSLATION_FALLBACK_LANGUAGES = {"default": (REGION.default_language, "en")}
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_COOKIE_NAME = "livemall_language"
+CURRENCY_COOKIE_NAME = "livemall_currency"
+PREFERENCE_COOKIE_AGE = 60 * 60 * 24 * 365
+# Which edge header carries the viewer's country; only trust one your CDN sets.
+TRUSTED_COUNTRY_HEADER = env("TRUSTED_COUNTRY_HEADER", "")
+
+# --- Static files -----------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+# In development WhiteNoise serves straight from the source folders, so edits show at once.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_URL = "media/"
+
+# --- API --------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.errors.api_exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LiveMall API",
+    "DESCRIPTION": f"LiveMall {REGION.name} ({REGION.code})",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- E-mail -----------------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "LiveMall <no-reply@livemall.example>")
+
+# --- Security (what `check --deploy` asks for in production) ----------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Probes from the orchestrator speak plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Money: FX rates (apps/money) -------------------------------------------------------
+# First provider publishes the day's market rates (ecb_file: the offline default, reading
+# FX_RATES_FILE; ecb_http: FX_RATES_URL); later ones extend them (pegged: FX_PEGS_FILE).
+FX_PROVIDERS = env_list("FX_PROVIDERS", "ecb_file,pegged")
+FX_RATES_FILE = env("FX_RATES_FILE", str(BASE_DIR / "apps" / "money" / "data" / "eurofxref-daily.xml"))
+FX_RATES_URL = env("FX_RATES_URL", "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml")
+FX_HTTP_TIMEOUT = env_int("FX_HTTP_TIMEOUT", 10)
+FX_PEGS_FILE = env("FX_PEGS_FILE", str(BASE_DIR / "apps" / "money" / "data" / "pegs.toml"))
+FX_STALE_AFTER_DAYS = env_int("FX_STALE_AFTER_DAYS", 3)
+
+# --- Live rooms -------------------------------------------------------------------------
+# Keys and pub/sub channels of the live rooms start with this; pub/sub ignores the Redis
+# database number, so processes sharing a Redis must differ here to stay apart.
+LIVE_REDIS_PREFIX = env("LIVE_REDIS_PREFIX", f"livemall:{REGION.code}:live")
+# Stream provider of new shows: manual (the merchant pastes a playback URL; default), mux, ivs.
+LIVE_STREAM_PROVIDER = env("LIVE_STREAM_PROVIDER", "manual")
+MUX_TOKEN_ID = env("MUX_TOKEN_ID")
+MUX_TOKEN_SECRET = env("MUX_TOKEN_SECRET")
+MUX_API_BASE = env("MUX_API_BASE")  # empty: https://api.mux.com (tests point it at a local fake)
+MUX_RTMP_URL = env("MUX_RTMP_URL", "rtmps://global-live.mux.com:443/app")
+IVS_AWS_REGION = env("IVS_AWS_REGION", "us-east-1")
+IVS_CHANNEL_TYPE = env("IVS_CHANNEL_TYPE", "STANDARD")
+IVS_RECORDING_CONFIGURATION_ARN = env("IVS_RECORDING_CONFIGURATION_ARN")
+# Where this region keeps show recordings (a bucket/prefix URI in the region's own cloud region).
+LIVE_RECORDING_STORAGE = env("LIVE_RECORDING_STORAGE", f"s3://livemall-{REGION.code}-recordings/")
+
+# --- Payments (apps/payments) -----------------------------------------------------------
+# A provider is offered where the region file lists it and its keys are set. *_API_BASE
+# points the official SDKs elsewhere (tests use a local fake); empty means the SDK default
+# (PayPal: sandbox outside production, live in production).
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env("STRIPE_API_BASE")
+PAYPAL_CLIENT_ID = env("PAYPAL_CLIENT_ID")
+PAYPAL_CLIENT_SECRET = env("PAYPAL_CLIENT_SECRET")
+PAYPAL_WEBHOOK_ID = env("PAYPAL_WEBHOOK_ID")
+PAYPAL_API_BASE = env(
+    "PAYPAL_API_BASE", "https://api-m.paypal.com" if PRODUCTION else "https://api-m.sandbox.paypal.com"
+)
+# Seconds per provider call, and retries (with backoff; safe: every write carries our key).
+PAYMENT_PROVIDER_TIMEOUT = env_int("PAYMENT_PROVIDER_TIMEOUT", 10)
+PAYMENT_PROVIDER_RETRIES = env_int("PAYMENT_PROVIDER_RETRIES", 2)
+# Circuit breaker per provider: FAILURES failures within WINDOW seconds open it for COOLDOWN seconds.
+PAYMENT_BREAKER_FAILURES = env_int("PAYMENT_BREAKER_FAILURES", 5)
+PAYMENT_BREAKER_WINDOW = env_int("PAYMENT_BREAKER_WINDOW", 60)
+PAYMENT_BREAKER_COOLDOWN = env_int("PAYMENT_BREAKER_COOLDOWN", 30)
+# How far a webhook's signed timestamp may lie in the past or in the future, in seconds.
+PAYMENT_WEBHOOK_TOLERANCE = env_int("PAYMENT_WEBHOOK_TOLERANCE", 300)
+# The labelled test provider stands in when no keyed provider has keys; never by default in production.
+PAYMENT_TEST_PROVIDER = env_bool("PAYMENT_TEST_PROVIDER", not PRODUCTION)
+
+# --- Orders (apps/orders) ---------------------------------------------------------------
+# Minutes a checkout holds stock for payment before the beat task releases it.
+ORDERS_RESERVATION_MINUTES = env_int("ORDERS_RESERVATION_MINUTES", 15)
+# Most units of one variant a shopper may put in one order.
+ORDERS_MAX_QUANTITY_PER_LINE = env_int("ORDERS_MAX_QUANTITY_PER_LINE", 10)
+# How long a price promised in a live show (a pinned product put in the cart) stays honoured.
+ORDERS_PRICE_LOCK_MINUTES = env_int("ORDERS_PRICE_LOCK_MINUTES", 30)

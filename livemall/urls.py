@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from livemall import health, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.catalog.urls")),
+    path("", include("apps.live.urls")),
+    path("api/v1/", include("apps.catalog.api_urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/payments/", include("apps.payments.urls")),
+    path("", include("apps.orders.urls")),
+    path("api/v1/", include("apps.orders.api_urls")),
+]

@@ -1,0 +1,340 @@
+"""Region files (``regions/<code>.toml``) validated into one frozen :class:`Region`.
+
+A region is data: adding a fifth region means adding a file here, nothing else.
+Validation is strict and explicit because a typo in a region file must stop start-up
+with a message that names the file, the field and what would have been accepted,
+rather than surface later as a wrong price or a leaked record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import tomllib
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_name
+
+REGIONS_DIR = Path(__file__).resolve().parent
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CONSENT_MODELS = ("opt-in", "opt-out")
+TAX_MODELS = ("vat-inclusive", "sales-tax", "gst")
+PAYMENT_PROVIDERS = ("stripe", "paypal", "cash_on_delivery")
+SUPPORT_CHANNEL_KINDS = ("email", "whatsapp", "line", "messenger", "phone")
+MIN_RECORDING_RETENTION_DAYS = 180
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
+
+
+class RegionError(Exception):
+    """A region could not be chosen or its file is malformed."""
+
+
+@dataclass(frozen=True)
+class Holiday:
+    date: dt.date
+    name: str
+
+
+@dataclass(frozen=True)
+class PaymentMethods:
+    provider: str
+    methods: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SupportChannel:
+    kind: str
+    address: str
+
+    @property
+    def url(self) -> str:
+        """Where a tap on the channel goes: the app's own deep link, or mail/phone."""
+        digits = "".join(ch for ch in self.address if ch.isdigit())
+        return {
+            "email": f"mailto:{self.address}",
+            "phone": f"tel:+{digits}",
+            "whatsapp": f"https://wa.me/{digits}",
+            "line": f"https://line.me/R/ti/p/{self.address}",
+            "messenger": f"https://m.me/{self.address}",
+        }[self.kind]
+
+
+@dataclass(frozen=True)
+class CountryDefaults:
+    """What a shopper from this country gets before they choose otherwise."""
+
+    code: str
+    currency: str
+    language: str
+
+
+@dataclass(frozen=True)
+class TaxModel:
+    model: str
+    prices_include_tax: bool
+
+
+@dataclass(frozen=True)
+class Region:
+    """Everything that differs between regions. Read it; never branch on ``code``."""
+
+    code: str
+    name: str
+    default_language: str
+    languages: tuple[str, ...]
+    settlement_currency: str
+    currencies: tuple[str, ...]
+    time_zone: str
+    weekend_days: tuple[str, ...]
+    default_country: str
+    consent_model: str
+    honour_global_privacy_control: bool
+    sensitive_word_lists: tuple[str, ...]
+    recording_retention_days: int
+    warehouse_sync_allowed: bool
+    tax: TaxModel
+    payment_methods: tuple[PaymentMethods, ...]
+    support_channels: tuple[SupportChannel, ...]
+    holidays: tuple[Holiday, ...]
+    countries: tuple[CountryDefaults, ...]
+
+    @property
+    def country_codes(self) -> frozenset[str]:
+        return frozenset(c.code for c in self.countries)
+
+    def serves(self, country: str) -> bool:
+        return country.upper() in self.country_codes
+
+    def country(self, code: str) -> CountryDefaults:
+        code = code.upper()
+        for country in self.countries:
+            if country.code == code:
+                return country
+        raise KeyError(code)
+
+    def is_rtl(self, language: str) -> bool:
+        return language.split("-")[0] in RTL_LANGUAGES
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if WEEKDAYS[day.weekday()] in self.weekend_days:
+            return False
+        return all(h.date != day for h in self.holidays)
+
+    @property
+    def payment_providers(self) -> tuple[str, ...]:
+        return tuple(p.provider for p in self.payment_methods)
+
+
+class _Fields:
+    """Reads typed fields from one table of one file, raising errors that name both."""
+
+    def __init__(self, path: Path, data: dict[str, Any], prefix: str = "") -> None:
+        self.path = path
+        self.data = data
+        self.prefix = prefix
+
+    def error(self, field: str, problem: str, valid: Any = None) -> RegionError:
+        where = f"{self.path.name}: field '{self.prefix}{field}'"
+        hint = f"; valid values: {', '.join(map(str, valid))}" if valid else ""
+        return RegionError(f"{where} {problem}{hint}")
+
+    def raw(self, field: str) -> Any:
+        if field not in self.data:
+            raise self.error(field, "is missing")
+        return self.data[field]
+
+    def str(self, field: str, choices: tuple[str, ...] | None = None) -> str:
+        value = self.raw(field)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(field, f"must be a non-empty string, got {value!r}", choices)
+        if choices is not None and value not in choices:
+            raise self.error(field, f"has unknown value {value!r}", choices)
+        return value
+
+    def bool(self, field: str) -> bool:
+        value = self.raw(field)
+        if not isinstance(value, bool):
+            raise self.error(field, f"must be true or false, got {value!r}")
+        return value
+
+    def int(self, field: str, minimum: int) -> int:
+        value = self.raw(field)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(field, f"must be a whole number, got {value!r}")
+        if value < minimum:
+            raise self.error(field, f"must be at least {minimum}, got {value}")
+        return value
+
+    def str_list(self, field: str, choices: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self.raw(field)
+        if not isinstance(value, list) or not value:
+            raise self.error(field, "must be a non-empty list", choices)
+        for item in value:
+            if not isinstance(item, str):
+                raise self.error(field, f"must hold strings, got {item!r}", choices)
+            if choices is not None and item not in choices:
+                raise self.error(field, f"has unknown value {item!r}", choices)
+        if len(set(value)) != len(value):
+            raise self.error(field, "lists a value twice")
+        return tuple(value)
+
+    def tables(self, field: str) -> list[_Fields]:
+        value = self.raw(field)
+        if not isinstance(value, list) or not value:
+            raise self.error(field, "must be a non-empty list of tables ([[...]])")
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.error(f"{field}[{i}]", "must be a table")
+            out.append(_Fields(self.path, item, f"{self.prefix}{field}[{i}]."))
+        return out
+
+    def table(self, field: str) -> _Fields:
+        value = self.raw(field)
+        if not isinstance(value, dict):
+            raise self.error(field, "must be a table")
+        return _Fields(self.path, value, f"{self.prefix}{field}.")
+
+
+def _known_language(code: str) -> bool:
+    try:
+        Locale.parse(code.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
+def _known_currency(code: str) -> bool:
+    return len(code) == 3 and code.isupper() and get_currency_name(code, locale="en") != code
+
+
+def _known_country(code: str) -> bool:
+    return len(code) == 2 and code.isupper() and code in Locale("en").territories
+
+
+def parse_region_file(path: Path) -> Region:
+    """Validate one region file into a :class:`Region`; raise :class:`RegionError`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RegionError(f"{path.name}: not valid TOML: {exc}") from exc
+    f = _Fields(path, data)
+
+    code = f.str("code")
+    if code != path.stem:
+        raise f.error("code", f"is {code!r} but the file is named {path.name}", [path.stem])
+
+    languages = f.str_list("languages")
+    for lang in languages:
+        if not _known_language(lang):
+            raise f.error("languages", f"has unknown language code {lang!r}")
+    default_language = f.str("default_language", languages)
+
+    currencies = f.str_list("currencies")
+    for cur in currencies:
+        if not _known_currency(cur):
+            raise f.error("currencies", f"has unknown ISO 4217 code {cur!r}")
+    settlement_currency = f.str("settlement_currency", currencies)
+
+    time_zone = f.str("time_zone")
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise f.error("time_zone", f"is not an IANA time zone: {time_zone!r}") from exc
+
+    countries = []
+    country_table = f.table("countries")
+    if not country_table.data:
+        raise f.error("countries", "must list at least one served country")
+    for cc in country_table.data:
+        if not _known_country(cc):
+            raise f.error("countries", f"has unknown ISO 3166 country code {cc!r}")
+        row = country_table.table(cc)
+        countries.append(
+            CountryDefaults(
+                code=cc,
+                currency=row.str("currency", currencies),
+                language=row.str("language", languages),
+            )
+        )
+    default_country = f.str("default_country", tuple(country_table.data))
+
+    tax = f.table("tax")
+    holidays = []
+    for h in f.tables("holidays"):
+        day = h.raw("date")
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+            raise h.error("date", f"must be a TOML date such as 2026-12-25, got {day!r}")
+        holidays.append(Holiday(date=day, name=h.str("name")))
+
+    return Region(
+        code=code,
+        name=f.str("name"),
+        default_language=default_language,
+        languages=languages,
+        settlement_currency=settlement_currency,
+        currencies=currencies,
+        time_zone=time_zone,
+        weekend_days=f.str_list("weekend_days", WEEKDAYS),
+        default_country=default_country,
+        consent_model=f.str("consent_model", CONSENT_MODELS),
+        honour_global_privacy_control=f.bool("honour_global_privacy_control"),
+        sensitive_word_lists=f.str_list("sensitive_word_lists"),
+        recording_retention_days=f.int("recording_retention_days", MIN_RECORDING_RETENTION_DAYS),
+        warehouse_sync_allowed=f.bool("warehouse_sync_allowed"),
+        tax=TaxModel(model=tax.str("model", TAX_MODELS), prices_include_tax=tax.bool("prices_include_tax")),
+        payment_methods=tuple(
+            PaymentMethods(provider=p.str("provider", PAYMENT_PROVIDERS), methods=p.str_list("methods"))
+            for p in f.tables("payment_methods")
+        ),
+        support_channels=tuple(
+            SupportChannel(kind=s.str("kind", SUPPORT_CHANNEL_KINDS), address=s.str("address"))
+            for s in f.tables("support_channels")
+        ),
+        holidays=tuple(holidays),
+        countries=tuple(countries),
+    )
+
+
+def available_region_codes(directory: Path = REGIONS_DIR) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in directory.glob("*.toml")))
+
+
+@functools.cache
+def load_region(code: str, directory: Path = REGIONS_DIR) -> Region:
+    valid = available_region_codes(directory)
+    if code not in valid:
+        raise RegionError(f"REGION={code!r} is not a known region; valid values: {', '.join(valid)}")
+    return parse_region_file(directory / f"{code}.toml")
+
+
+@functools.cache
+def all_regions(directory: Path = REGIONS_DIR) -> tuple[Region, ...]:
+    regions = tuple(load_region(code, directory) for code in available_region_codes(directory))
+    seen: dict[str, str] = {}
+    for region in regions:
+        for cc in region.country_codes:
+            if cc in seen:
+                raise RegionError(f"{region.code}.toml: field 'countries' claims {cc}, already served by {seen[cc]}")
+            seen[cc] = region.code
+    return regions
+
+
+def home_region(country: str) -> Region | None:
+    """The region whose site serves shoppers from ``country`` (ISO 3166 alpha-2), if any."""
+    country = country.upper()
+    for region in all_regions():
+        if region.serves(country):
+            return region
+    return None
+
+
+def current_region() -> Region:
+    """The region this process serves, chosen by ``REGION`` (default ``us-east``)."""
+    return load_region(os.environ.get("REGION", "us-east"))

@@ -1,0 +1,185 @@
+// The viewer side of a live room: one WebSocket, events in, danmaku and likes out.
+// Chat text only ever goes into the page through textContent, never as HTML.
+(function () {
+  "use strict";
+  const script = document.currentScript;
+  const viewer = JSON.parse(document.getElementById("live-viewer").textContent);
+  const $ = (selector) => document.querySelector(selector);
+  const layer = $("[data-testid=danmaku-layer]");
+  const log = $("[data-testid=chat-log]");
+  const errorBox = $("[data-testid=socket-error]");
+  let socket = null;
+  let retry = 0;
+  let pendingLikes = 0;
+  let countdown = null;
+
+  function pick(byKey, preferred, fallback) {
+    if (!byKey) return "";
+    return byKey[preferred] || byKey[fallback] || Object.values(byKey)[0] || "";
+  }
+
+  function showDanmaku(event) {
+    const line = document.createElement("li");
+    line.dataset.id = event.id;
+    const name = document.createElement("strong");
+    name.textContent = event.name + ": ";
+    const text = document.createElement("span");
+    // Each message finds its own direction, so mixed Arabic and Latin reads the right way round.
+    text.dir = "auto";
+    text.textContent = event.text;
+    line.append(name, text);
+    log.append(line);
+    while (log.children.length > 200) log.firstElementChild.remove();
+    const flying = document.createElement("span");
+    flying.className = "flying";
+    flying.dir = "auto";
+    flying.dataset.id = event.id;
+    flying.textContent = event.text;
+    flying.style.insetBlockStart = 5 + Math.random() * 70 + "%";
+    layer.append(flying);
+    flying.addEventListener("animationend", () => flying.remove());
+  }
+
+  function removeDanmaku(id) {
+    document.querySelectorAll(`[data-id="${CSS.escape(String(id))}"]`).forEach((node) => node.remove());
+  }
+
+  function showPinned(product) {
+    const box = $("[data-testid=pinned]");
+    box.hidden = !product;
+    if (!product) return;
+    const link = box.querySelector(".pinned-name");
+    link.textContent = pick(product.name, viewer.language, viewer.default_language);
+    if (product.url) link.href = product.url;
+    box.querySelector(".pinned-price").textContent = pick(product.prices, viewer.currency, null);
+    const notSold = (product.not_sold_in || []).includes(viewer.country);
+    box.querySelector("[data-testid=not-sold]").hidden = !notSold;
+    const buy = box.querySelector("[data-testid=pinned-buy]");
+    buy.hidden = notSold;
+    buy.elements.variant.value = product.variant;
+  }
+
+  function showCoupon(coupon) {
+    const box = $("[data-testid=coupon]");
+    clearInterval(countdown);
+    box.hidden = !coupon;
+    if (!coupon) return;
+    box.querySelector(".coupon-label").textContent = typeof coupon.label === "object" ? pick(coupon.label, viewer.language, viewer.default_language) : coupon.label || "";
+    box.querySelector(".coupon-code").textContent = coupon.code || "";
+    box.querySelector(".coupon-remaining").textContent = coupon.remaining;
+    const ends = Date.parse(coupon.ends_at);
+    const clock = box.querySelector(".coupon-countdown");
+    const tick = () => {
+      const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      if (!left) clearInterval(countdown);
+    };
+    tick();
+    countdown = setInterval(tick, 1000);
+  }
+
+  function showGiveaway(giveaway) {
+    const box = $("[data-testid=giveaway]");
+    box.hidden = !giveaway;
+    if (!giveaway) return;
+    const text = box.querySelector(".giveaway-text");
+    if (giveaway.state === "drawn") {
+      text.textContent = `${script.dataset.winner}: ${giveaway.winner || ""}`;
+    } else if ((giveaway.not_open_in || []).includes(viewer.country)) {
+      text.textContent = script.dataset.notOpen;
+    } else {
+      text.textContent = `${script.dataset.keyword}: ${giveaway.keyword || ""}`;
+    }
+  }
+
+  function handle(event) {
+    switch (event.type) {
+      case "batch": event.events.forEach(handle); break;
+      case "snapshot":
+        log.replaceChildren();
+        layer.replaceChildren();
+        handle({ type: "status", status: event.status });
+        handle({ type: "likes", total: event.likes });
+        handle({ type: "viewers", count: event.viewers });
+        showPinned(event.pinned);
+        showCoupon(event.coupon);
+        showGiveaway(event.giveaway);
+        (event.danmaku || []).forEach(showDanmaku);
+        break;
+      case "danmaku": showDanmaku(event); break;
+      case "removed": removeDanmaku(event.id); break;
+      case "likes": $("[data-testid=likes]").textContent = event.total; break;
+      case "viewers": $("[data-testid=viewers]").textContent = event.count; break;
+      case "pinned": showPinned(event.product); break;
+      case "coupon": showCoupon(event.coupon); break;
+      case "giveaway": showGiveaway(event.giveaway); break;
+      case "status": $("[data-testid=room-status]").dataset.status = event.status; break;
+      case "error":
+        errorBox.textContent = event.message;
+        errorBox.hidden = false;
+        setTimeout(() => { errorBox.hidden = true; }, 4000);
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + script.dataset.socket);
+    socket.addEventListener("open", () => { retry = 0; document.body.dataset.liveSocket = "open"; });
+    socket.addEventListener("message", (message) => handle(JSON.parse(message.data)));
+    socket.addEventListener("close", (closed) => {
+      document.body.dataset.liveSocket = "closed";
+      if (closed.code === 4404 || closed.code === 4410) return; // no such room / show over
+      retry += 1;
+      setTimeout(connect, Math.min(30000, 500 * 2 ** retry) * (0.5 + Math.random()));
+    });
+  }
+
+  function send(data) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(data));
+  }
+
+  // Likes, like danmaku, are for signed-in shoppers: the page shows the button only to them.
+  const like = $("[data-testid=like]");
+  if (like) {
+    like.addEventListener("click", () => {
+      pendingLikes += 1;
+      const heart = document.createElement("span");
+      heart.className = "heart";
+      heart.textContent = "♥";
+      heart.addEventListener("animationend", () => heart.remove());
+      like.append(heart);
+    });
+  }
+
+  // Danmaku over the video can be switched off; the choice outlives the page.
+  const toggle = $("[data-testid=danmaku-toggle]");
+  const showFlying = (on) => {
+    toggle.setAttribute("aria-pressed", String(on));
+    layer.hidden = !on;
+    try { localStorage.setItem("livemall.danmaku", on ? "on" : "off"); } catch (_error) { /* private mode */ }
+  };
+  let stored = null;
+  try { stored = localStorage.getItem("livemall.danmaku"); } catch (_error) { /* private mode */ }
+  showFlying(stored !== "off");
+  toggle.addEventListener("click", () => showFlying(toggle.getAttribute("aria-pressed") !== "true"));
+  setInterval(() => {
+    while (pendingLikes > 0) {
+      const count = Math.min(50, pendingLikes);
+      pendingLikes -= count;
+      send({ type: "like", count });
+    }
+  }, 500);
+
+  const form = $("[data-testid=chat-form]");
+  if (form) {
+    form.addEventListener("submit", (submitted) => {
+      submitted.preventDefault();
+      const input = form.querySelector("input");
+      const text = input.value.trim();
+      if (text) send({ type: "danmaku", text });
+      input.value = "";
+    });
+  }
+  connect();
+})();

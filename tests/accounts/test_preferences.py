@@ -1,0 +1,115 @@
+"""Language and currency choices: shown in the header, kept for anonymous and signed-in shoppers."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.accounts import services
+from apps.errors import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_page_header_lists_the_regions_languages_and_currencies(client, use_region):
+    use_region("ap-southeast")
+    html = client.get("/").content.decode()
+    for code in ("en", "th", "id", "ms", "zh-hans"):
+        assert f'value="{code}"' in html
+    for currency in ("SGD", "THB", "IDR", "MYR"):
+        assert f'<option value="{currency}"' in html
+    assert 'dir="ltr"' in html
+    assert "@livemall-sea" in html  # the region's LINE support channel in the footer
+
+
+def test_switching_to_arabic_renders_right_to_left(client, use_region):
+    use_region("me-south")
+    response = client.post("/accounts/preferences/", {"language": "ar", "next": "/"})
+    assert response.status_code == 302
+    html = client.get("/").content.decode()
+    assert '<html lang="ar" dir="rtl">' in html
+
+
+def test_arabic_is_the_default_for_a_gulf_shopper_without_a_choice(client, use_region):
+    use_region("me-south")
+    assert '<html lang="ar" dir="rtl">' in client.get("/").content.decode()
+    assert '<html lang="en" dir="ltr">' in client.get("/", HTTP_ACCEPT_LANGUAGE="en-GB").content.decode()
+
+
+def test_currency_choice_persists_across_requests_for_an_anonymous_shopper(client):
+    client.post("/accounts/preferences/", {"currency": "BRL", "next": "/"})
+    for _ in range(2):
+        html = client.get("/").content.decode()
+        assert '<option value="BRL" selected>' in html
+    assert client.cookies["livemall_currency"].value == "BRL"
+
+
+def test_currency_choice_persists_in_the_profile_of_a_signed_in_shopper(client, make_user):
+    user = make_user()
+    client.force_login(user)
+    client.post("/accounts/preferences/", {"currency": "CAD", "language": "es", "next": "/"})
+    user.refresh_from_db()
+    assert (user.currency, user.language) == ("CAD", "es")
+    # A new browser (no cookie, no session) still gets the profile's choice.
+    client.logout()
+    client.cookies.clear()
+    client.force_login(user)
+    html = client.get("/").content.decode()
+    assert '<option value="CAD" selected>' in html
+    assert '<html lang="es"' in html
+
+
+def test_a_currency_of_another_region_is_refused_and_changes_nothing(client, make_user):
+    user = make_user()
+    client.force_login(user)
+    response = client.post("/accounts/preferences/", {"currency": "EUR", "next": "/"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.currency == ""
+    assert "livemall_currency" not in client.cookies
+    html = client.get("/").content.decode()
+    assert '<option value="USD" selected>' in html
+    assert "That choice is not available in this region." in html
+
+
+def test_next_must_stay_on_this_site(client):
+    response = client.post("/accounts/preferences/", {"language": "es", "next": "https://evil.example/"})
+    assert response["Location"] == "/"
+
+
+def test_preferences_service_names_the_bad_fields(make_user, region):
+    user = make_user()
+    with pytest.raises(ApplicationError) as excinfo:
+        services.shopper_preferences_update(
+            user=user, region=region, language="fr", currency="GBP", time_zone="Nowhere"
+        )
+    assert set(excinfo.value.fields) == {"language", "currency", "time_zone"}
+    assert "valid values: en, es, pt" in excinfo.value.fields["language"][0]
+
+
+def test_trusted_edge_header_sets_the_country_only_when_configured(client, settings, use_region):
+    use_region("eu-west")
+    assert "Europe · IE" in client.get("/", HTTP_CF_IPCOUNTRY="DE").content.decode()
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    html = client.get("/", HTTP_CF_IPCOUNTRY="DE").content.decode()
+    assert "Europe · DE" in html
+    assert '<html lang="de"' in html
+    assert '<option value="EUR" selected>' in html
+
+
+def test_signup_creates_a_shopper_with_the_current_choices(client):
+    client.post("/accounts/preferences/", {"language": "pt", "currency": "BRL", "next": "/"})
+    response = client.post(
+        "/accounts/signup/", {"email": "Ana@Example.test", "display_name": "Ana", "password": "a-long-password-9"}
+    )
+    assert response.status_code == 302
+    from apps.accounts.models import User
+
+    user = User.objects.get(email="ana@example.test")
+    assert (user.language, user.currency, user.country) == ("pt", "BRL", "US")
+
+
+def test_signup_with_a_taken_email_shows_the_error(client, make_user):
+    make_user(email="taken@example.test")
+    response = client.post("/accounts/signup/", {"email": "taken@example.test", "password": "a-long-password-9"})
+    assert response.status_code == 200
+    assert "An account with this e-mail address exists." in response.content.decode()

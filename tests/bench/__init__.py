@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m tests.bench [name ...]`` (``make bench``); never part of ``make test``."""

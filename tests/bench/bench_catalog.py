@@ -1,0 +1,233 @@
+"""Catalog pages under a crowd: list (48 per page) and detail, HTML and API, on PostgreSQL.
+
+A catalog of ``--products`` (default 50,000) products with names and descriptions in every
+us-east language is loaded once into the benchmark database (bulk inserts; a second run
+reuses it). The production ASGI server (uvicorn, as in ``deploy/entrypoints/web.sh``)
+serves the app against that PostgreSQL and Redis. Each URL gets ``--connections`` (32)
+keep-alive clients for ``--seconds``; ``/healthz``, a bare JSON view on the same server in
+the same run, is the reference every page's throughput is divided by. The issue's goal:
+list pages reach at least half the bare view's requests/s, thanks to the listing cache.
+
+Run: ``make bench BENCH_ARGS=catalog`` (``python -m tests.bench catalog``). Results: a table
+on stdout and ``tests/artifacts/bench_catalog.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tests.bench.bench_asgi_servers import ARTIFACTS, HOST, SERVERS, RunningServer, cpu_seconds, migrate
+
+BENCH_DB = "postgres://postgres@127.0.0.1:5432/livemall_bench"
+LANGUAGES = ("en", "es", "pt")
+WORDS = [
+    "silk",
+    "linen",
+    "cotton",
+    "wool",
+    "denim",
+    "leather",
+    "cedar",
+    "amber",
+    "citrus",
+    "mint",
+    "ember",
+    "river",
+    "stone",
+    "cloud",
+]
+
+
+@dataclass
+class Result:
+    name: str
+    path: str
+    requests: int
+    errors: int
+    requests_per_second: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    server_cpu_ms_per_request: float
+    ratio_to_bare: float = 0.0
+
+
+def seed(count: int) -> dict[str, str]:
+    """Load ``count`` products (idempotent); return sample paths for the detail pages."""
+    import django
+
+    django.setup()
+    from django.db import transaction
+
+    from apps.accounts import services as accounts
+    from apps.accounts.models import Merchant, User
+    from apps.catalog.models import Category, Product, Variant
+    from regions import current_region
+
+    region = current_region()
+    merchant = Merchant.objects.filter(slug="bench-shop").first()
+    if merchant is None:
+        owner = User.objects.filter(email="bench-owner@livemall.example").first() or accounts.user_create(
+            region=region, email="bench-owner@livemall.example", password=None
+        )
+        merchant = accounts.merchant_create(name="Bench Shop", country="US", owner=owner)
+    have = Product.objects.filter(merchant=merchant).count()
+    if have < count:
+        categories = []
+        for number in range(20):
+            category, _ = Category.objects.get_or_create(
+                slug=f"bench-{number}", defaults={f"name_{lang}": f"Category {number} {lang}" for lang in LANGUAGES}
+            )
+            categories.append(category)
+        batch = 5_000
+        for start in range(have, count, batch):
+            with transaction.atomic():
+                products = []
+                for number in range(start, min(count, start + batch)):
+                    words = " ".join(WORDS[(number + k) % len(WORDS)] for k in range(3))
+                    names = {f"name_{lang}": f"{words} {number} ({lang})" for lang in LANGUAGES}
+                    descriptions = {f"description_{lang}": f"{words} — item {number}, {lang}." for lang in LANGUAGES}
+                    products.append(
+                        Product(
+                            merchant=merchant,
+                            category=categories[number % len(categories)],
+                            slug=f"bench-{number}",
+                            name=names["name_en"],
+                            description=descriptions["description_en"],
+                            **names,
+                            **descriptions,
+                        )
+                    )
+                Product.objects.bulk_create(products)
+                Variant.objects.bulk_create(
+                    Variant(
+                        product=product,
+                        merchant=merchant,
+                        sku=f"BENCH-{product.slug.split('-')[1]}",
+                        price_minor=500 + int(product.slug.split("-")[1]) % 20_000,
+                        currency=region.settlement_currency,
+                    )
+                    for product in products
+                )
+            print(f"  loaded {min(count, start + batch):,} / {count:,} products", flush=True)
+    sample = Product.objects.filter(merchant=merchant).order_by("-id").first()
+    return {"detail_html": sample.get_absolute_url(), "detail_api": f"/api/v1/products/{sample.pk}/"}
+
+
+async def _client(port: int, path: str, deadline: float, latencies: list[float], errors: list[int]) -> None:
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept-Language: en\r\n\r\n".encode()
+    reader, writer = await asyncio.open_connection(HOST, port, limit=2**22)
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors.append(1)
+    finally:
+        writer.close()
+
+
+def load(running: RunningServer, name: str, path: str, connections: int, seconds: float, warmup: float) -> Result:
+    def burst(duration: float) -> tuple[list[float], list[int], float]:
+        latencies: list[float] = []
+        errors: list[int] = []
+
+        async def run() -> float:
+            started = time.perf_counter()
+            deadline = started + duration
+            await asyncio.gather(
+                *(_client(running.port, path, deadline, latencies, errors) for _ in range(connections))
+            )
+            return time.perf_counter() - started
+
+        return latencies, errors, asyncio.run(run())
+
+    burst(warmup)
+    cpu_before = cpu_seconds(running.pid)
+    latencies, errors, elapsed = burst(seconds)
+    cpu = cpu_seconds(running.pid) - cpu_before
+    ordered = sorted(latencies)
+    return Result(
+        name=name,
+        path=path,
+        requests=len(ordered),
+        errors=len(errors),
+        requests_per_second=round(len(ordered) / elapsed, 1),
+        latency_p50_ms=round(statistics.median(ordered) * 1000, 2),
+        latency_p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+        server_cpu_ms_per_request=round(cpu / max(1, len(ordered)) * 1000, 2),
+    )
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench catalog", description=__doc__.split("\n")[0])
+    parser.add_argument("--products", type=int, default=50_000)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--output", type=Path, default=ARTIFACTS / "bench_catalog.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    options = parse(argv)
+    # Its own database, so the 50,000 products never meet the test suite's.
+    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", BENCH_DB)
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/2")
+    os.environ.setdefault("DJANGO_ENV", "test")
+    os.environ.setdefault("REGION", "us-east")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "livemall.settings"
+    # The database settings of deploy/env/<region>.env: a psycopg pool per process. Without
+    # it each request's thread opens its own connection, which at 32 clients measured
+    # connection set-up and then ran PostgreSQL out of connections (500s on detail pages).
+    os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+    os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
+    migrate()
+    samples = seed(options.products)
+    urls = [
+        ("bare /healthz", "/healthz"),
+        ("list HTML", "/products/"),
+        ("list HTML, page 500, by price", "/products/?sort=price_asc&page=500"),
+        ("list API", "/api/v1/products/"),
+        ("detail HTML", samples["detail_html"]),
+        ("detail API", samples["detail_api"]),
+    ]
+    ARTIFACTS.mkdir(exist_ok=True)
+    results: list[Result] = []
+    with RunningServer(SERVERS["uvicorn"], ARTIFACTS / "bench_catalog_server.log") as running:
+        for name, path in urls:
+            print(f"  {name}: {path}", flush=True)
+            results.append(load(running, name, path, options.connections, options.seconds, options.warmup))
+    bare = results[0].requests_per_second or 1.0
+    for result in results:
+        result.ratio_to_bare = round(result.requests_per_second / bare, 2)
+    print(f"\n{'page':32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'/ bare':>7} {'err':>4}")
+    for r in results:
+        print(
+            f"{r.name:32} {r.requests_per_second:8.1f} {r.latency_p50_ms:8.2f} {r.latency_p99_ms:8.2f}"
+            f" {r.server_cpu_ms_per_request:10.2f} {r.ratio_to_bare:7.2f} {r.errors:4d}"
+        )
+    options.output.write_text(
+        json.dumps(
+            {"products": options.products, "connections": options.connections, "results": [asdict(r) for r in results]},
+            indent=2,
+        )
+    )
+    print(f"\nwrote {options.output}")
+    failed = [r.name for r in results if r.errors]
+    if failed:
+        print(f"errors (non-200 answers) on: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

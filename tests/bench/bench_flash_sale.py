@@ -1,0 +1,234 @@
+"""Flash sale through the real checkout path: 1,000 buyers, 100 units, HTTP API on uvicorn.
+
+What it does:
+
+1. Migrates the database named by ``DATABASE_URL`` (use a scratch one: the benchmark adds
+   rows) and seeds a merchant, one product with ``--units`` units and ``--buyers`` carts
+   (each through ``POST /api/v1/cart/lines``, so every buyer has a real session).
+2. Opens the flash-sale gate (Redis) for the variant, as pinning it in a live room does.
+3. Releases every buyer at once: ``POST /api/v1/checkout`` with its own Idempotency-Key.
+4. Counts: orders created, units reserved (oversold = reserved - units, must be 0), buyers
+   answered (201 or a clean 409 ``sold_out``), time until sold out, p50/p99 latency of
+   winners and of losers, and the gate's counters after the sale.
+
+Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/livemall_bench REDIS_URL=redis://127.0.0.1:6379/4
+.venv/bin/python -m tests.bench flash_sale -- --buyers 1000 --units 100 --workers 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_ENV", "test")
+    os.environ.setdefault("REGION", "us-east")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "livemall.settings"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+async def request(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None):
+    """One HTTP/1.1 request on its own connection; returns (status, json body, set-cookie values)."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Connection: close"]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    head, _, content = raw.partition(b"\r\n\r\n")
+    head_lines = head.decode("latin-1").split("\r\n")
+    status = int(head_lines[0].split()[1])
+    cookies = [h.split(":", 1)[1].strip().split(";")[0] for h in head_lines[1:] if h.lower().startswith("set-cookie:")]
+    try:
+        data = json.loads(content) if content else None
+    except ValueError:
+        data = {"raw": content[:200].decode("latin-1")}
+    return status, data, cookies
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def seed(units: int) -> int:
+    from django.conf import settings
+
+    from apps.accounts import services as accounts
+    from apps.accounts.models import User
+    from apps.catalog import services as catalog
+
+    region = settings.REGION
+    tag = uuid.uuid4().hex[:8]
+    owner = User.objects.create_user(email=f"bench-{tag}@example.test", password=uuid.uuid4().hex)
+    merchant = accounts.merchant_create(name=f"Bench {tag}", country="US", owner=owner)
+    product = catalog.product_create(
+        region=region, merchant=merchant, slug=f"flash-{tag}", names={region.default_language: "Flash sale item"}
+    )
+    variant = catalog.variant_create(region=region, product=product, sku=f"FLASH-{tag}".upper(), price_minor=1999)
+    warehouse = catalog.warehouse_create(merchant=merchant, code=f"w{tag}", name="Bench", country="US")
+    catalog.stock_set(variant=variant, warehouse=warehouse, quantity=units)
+    return variant.pk
+
+
+async def fill_carts(port: int, variant_id: int, buyers: int, concurrency: int = 50) -> list[str]:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one() -> str:
+        async with sem:
+            status, data, cookies = await request(
+                port, "POST", "/api/v1/cart/lines", {"variant": variant_id, "quantity": 1}
+            )
+            if status != 201:
+                raise RuntimeError(f"cart add answered {status}: {data}")
+            return "; ".join(cookies)
+
+    return await asyncio.gather(*(one() for _ in range(buyers)))
+
+
+async def sale(port: int, sessions: list[str]) -> list[tuple[int, str, float, float]]:
+    body = {
+        "email": "buyer@example.test",
+        "address": {
+            "name": "Bench Buyer",
+            "line1": "1 Main St",
+            "city": "Albany",
+            "state": "NY",
+            "postal_code": "12207",
+            "country": "US",
+        },
+        "shipping_option": "standard",
+        "payment_provider": "test",
+        "payment_method": "test",
+    }
+    start_event = asyncio.Event()
+
+    async def buyer(cookie: str) -> tuple[int, str, float, float]:
+        await start_event.wait()
+        started = time.perf_counter()
+        status, data, _ = await request(
+            port, "POST", "/api/v1/checkout", body, {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"}
+        )
+        ended = time.perf_counter()
+        code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
+        return status, code, ended - started, ended
+
+    tasks = [asyncio.create_task(buyer(c)) for c in sessions]
+    await asyncio.sleep(0.2)
+    t0 = time.perf_counter()
+    start_event.set()
+    results = await asyncio.gather(*tasks)
+    return [(s, c, lat, end - t0) for s, c, lat, end in results]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench_flash_sale")
+    parser.add_argument("--buyers", type=int, default=1000)
+    parser.add_argument("--units", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--no-gate", action="store_true", help="checkout straight to PostgreSQL (baseline)")
+    args = parser.parse_args(argv)
+
+    _setup_django()
+    from django.core.management import call_command
+    from django.db.models import Sum
+
+    from apps.orders import gate, services
+    from apps.orders.models import Order, Reservation
+    from tests.bench.bench_asgi_servers import RunningServer, Server
+
+    call_command("migrate", verbosity=0)
+    variant_id = seed(args.units)
+    server = Server(
+        "uvicorn",
+        (
+            "uvicorn",
+            "livemall.asgi:application",
+            "--host",
+            HOST,
+            "--port",
+            "{port}",
+            "--workers",
+            str(args.workers),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--backlog",
+            "4096",
+        ),
+        "uvicorn (production ASGI server)",
+    )
+    log = ROOT / "tests" / "artifacts" / "bench_flash_sale_server.log"
+    log.parent.mkdir(exist_ok=True)
+    os.environ["PAYMENT_TEST_PROVIDER"] = "true"
+    with RunningServer(server, log) as running:
+        sessions = asyncio.run(fill_carts(running.port, variant_id, args.buyers))
+        if not args.no_gate:
+            services.flash_sale_open(variant_id=variant_id)
+        results = asyncio.run(sale(running.port, sessions))
+
+    winners = [r for r in results if r[0] in (200, 201)]
+    losers = [r for r in results if r[0] == 409 and r[1] == "sold_out"]
+    other = [r for r in results if r not in winners and r not in losers]
+    reserved = (
+        Reservation.objects.filter(stock__variant_id=variant_id)
+        .exclude(status=Reservation.Status.RELEASED)
+        .aggregate(n=Sum("quantity"))["n"]
+        or 0
+    )
+    orders = Order.objects.filter(lines__variant_id=variant_id).count()
+    sold_out_at = max((r[3] for r in winners), default=float("nan"))
+    gate_left, gate_inflight = gate.counts(variant_id)
+    ms = 1000.0
+    report = {
+        "buyers": args.buyers,
+        "units": args.units,
+        "gate": not args.no_gate,
+        "uvicorn_workers": args.workers,
+        "orders": orders,
+        "units_reserved": reserved,
+        "oversold": max(reserved - args.units, 0),
+        "answered": len(results),
+        "winners": len(winners),
+        "losers_sold_out": len(losers),
+        "other_answers": sorted({(r[0], r[1]) for r in other}),
+        "time_until_sold_out_ms": round(sold_out_at * ms, 1),
+        "winner_latency_ms": {
+            "p50": round(statistics.median([r[2] for r in winners]) * ms, 1) if winners else None,
+            "p99": round(percentile([r[2] for r in winners], 99) * ms, 1),
+        },
+        "loser_latency_ms": {
+            "p50": round(statistics.median([r[2] for r in losers]) * ms, 1) if losers else None,
+            "p99": round(percentile([r[2] for r in losers], 99) * ms, 1),
+        },
+        "gate_after": {"left": gate_left, "inflight": gate_inflight},
+    }
+    print(json.dumps(report, indent=2))
+    services.flash_sale_close(variant_id=variant_id)
+    return 0 if report["oversold"] == 0 and not other and len(results) == args.buyers else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,233 @@
+"""Shoppers watch a live show in real browsers: danmaku, likes and the pinned product arrive
+over the socket, served by the same ASGI application and server (uvicorn) as production.
+
+pytest-django's ``live_server`` speaks only WSGI, so these tests run uvicorn in a thread of
+the test process: it reaches the test database and the test Redis exactly as a deployed
+web process would reach its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts import services as accounts
+from apps.live import services as live
+from apps.live.models import Danmaku
+from tests.catalog.factories import make_product
+from tests.live.conftest import session_key_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def asgi_url(transactional_db, settings):
+    """http://127.0.0.1:<port> of uvicorn serving the project's ASGI application."""
+    import uvicorn
+    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
+    from channels.routing import ProtocolTypeRouter
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.db import connections
+
+    from apps.live.realtime.hub import close_runtime
+    from livemall.asgi import application
+
+    settings.LIVE_REDIS_PREFIX = f"test-live-{uuid.uuid4().hex[:12]}"
+    # Static files come from the source folders, as under ``live_server``.
+    app = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(application), "websocket": application})
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, ws="websockets-sansio", lifespan="off", log_level="warning")
+    )
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        finally:
+            await close_runtime()
+            await database_sync_to_async(connections.close_all)()
+            await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def _socket_open(page) -> None:
+    page.wait_for_selector("body[data-live-socket=open]")
+
+
+def test_viewers_see_danmaku_likes_and_the_pinned_product(chromium, asgi_url, make_user, region, artifacts_dir):
+    owner = make_user(email="owner@shop-a.test")
+    merchant = accounts.merchant_create(name="Shop A", country="US", owner=owner)
+    product = make_product(merchant, "silk-scarf", price_minor=4900, names={"en": "Silk scarf"})
+    starts = timezone.now() - dt.timedelta(minutes=5)
+    room = live.live_room_schedule(
+        region=region,
+        merchant=merchant,
+        slug="friday-scarves",
+        titles={region.default_language: "Friday scarves"},
+        language=region.default_language,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+    )
+    live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
+    room.refresh_from_db()
+    room.status = room.Status.LIVE
+    room.save(update_fields=["status"])
+    shopper = make_user(email="amira@example.test", display_name="Amira")
+
+    chatter = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    chatter.add_cookies([{"name": "sessionid", "value": session_key_for(shopper), "url": asgi_url}])
+    chatting = chatter.new_page()
+    watcher = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844})
+    watching = watcher.new_page()
+    try:
+        chatting.goto(f"{asgi_url}/live/{room.slug}/")
+        watching.goto(f"{asgi_url}/live/{room.slug}/")
+        _socket_open(chatting)
+        _socket_open(watching)
+        assert chatting.get_attribute("[data-testid=room-status]", "data-status") == "live"
+        # Only the signed-in shopper has a chat box and a like button; anyone may watch.
+        assert watching.locator("[data-testid=chat-form]").count() == 0
+        assert watching.locator("[data-testid=like]").count() == 0
+
+        chatting.fill("[data-testid=chat-input]", "<b>so soft</b>")
+        chatting.press("[data-testid=chat-input]", "Enter")
+        for page in (chatting, watching):
+            line = page.locator("[data-testid=chat-log] li", has_text="<b>so soft</b>")
+            line.wait_for()
+            assert "Amira" in line.inner_text()
+            assert page.locator("[data-testid=chat-log] b").count() == 0  # shown as text, never as HTML
+        # Each message finds its own direction (mixed Arabic and Latin), in the log and in flight.
+        assert watching.get_attribute("[data-testid=chat-log] li span", "dir") == "auto"
+        assert watching.locator(".danmaku-layer .flying[dir=auto]").count() >= 1
+
+        # Danmaku over the video can be switched off, and stays off after a reload.
+        watching.click("[data-testid=danmaku-toggle]")
+        assert watching.get_attribute("[data-testid=danmaku-toggle]", "aria-pressed") == "false"
+        assert watching.locator("[data-testid=danmaku-layer]").is_hidden()
+        watching.reload()
+        _socket_open(watching)
+        assert watching.locator("[data-testid=danmaku-layer]").is_hidden()
+        watching.click("[data-testid=danmaku-toggle]")
+        assert watching.locator("[data-testid=danmaku-layer]").is_visible()
+
+        for _ in range(3):
+            chatting.click("[data-testid=like]")
+        assert chatting.locator("[data-testid=like] .heart").count() >= 1  # each tap shows a heart
+        for page in (chatting, watching):
+            page.wait_for_function("document.querySelector('[data-testid=likes]').textContent === '3'")
+
+        live.product_pin(room=room, product=product, region=region, by=owner)
+        for page in (chatting, watching):
+            pinned = page.locator("[data-testid=pinned]")
+            pinned.wait_for(state="visible")
+            assert pinned.locator(".pinned-name").inner_text() == "Silk scarf"
+            assert pinned.locator(".pinned-price").inner_text() == "$49.00"
+            assert pinned.locator("[data-testid=not-sold]").is_hidden()
+        watching.screenshot(path=str(artifacts_dir / "live-room-phone.png"))
+
+        # "Buy now" goes straight to checkout with the show's price kept on the line.
+        chatting.click("[data-testid=pinned-buy] button")
+        chatting.wait_for_selector("[data-testid=checkout]")
+        assert "Silk scarf" in chatting.inner_text("[data-testid=totals]")
+        assert chatting.locator("[data-testid=price-lock]").count() == 1
+        chatting.go_back()
+        _socket_open(chatting)
+
+        # A fresh connection (a reload, or a dropped socket) is whole again from its snapshot.
+        watching.reload()
+        _socket_open(watching)
+        watching.locator("[data-testid=chat-log] li", has_text="<b>so soft</b>").wait_for()
+        watching.locator("[data-testid=pinned]").wait_for(state="visible")
+        assert watching.inner_text("[data-testid=likes]") == "3"
+
+        live.live_room_end(room=room, region=region)
+        for page in (chatting, watching):
+            page.wait_for_selector("[data-testid=room-status][data-status=ended]")
+            page.locator("[data-testid=pinned]").wait_for(state="hidden")
+        chatting.screenshot(path=str(artifacts_dir / "live-room-ended.png"))
+    finally:
+        chatter.close()
+        watcher.close()
+
+    # What was said is kept for moderation review and the replay.
+    deadline = time.monotonic() + 10
+    while not Danmaku.objects.filter(room=room, text="<b>so soft</b>").exists():
+        assert time.monotonic() < deadline, "the danmaku was never stored"
+        time.sleep(0.1)
+
+
+# A two-second live playlist; its segment is refused, which a live player treats as a
+# network hiccup and retries, so the test sees the player at work without a real encoder.
+LIVE_PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:1
+#EXTINF:2.0,
+segment1.ts
+"""
+
+
+def test_the_player_loads_the_show_s_hls_stream(chromium, asgi_url, make_user, region):
+    owner = make_user(email="owner@shop-b.test")
+    merchant = accounts.merchant_create(name="Shop B", country="US", owner=owner)
+    starts = timezone.now() - dt.timedelta(minutes=1)
+    room = live.live_room_schedule(
+        region=region,
+        merchant=merchant,
+        slug="hls-show",
+        titles={region.default_language: "HLS show"},
+        language=region.default_language,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+    )
+    # The stream's host is never reached: the browser's requests to it are answered below.
+    live.live_room_start(room=room, provider="manual", playback_url="https://stream.livemall.test/hls-show/index.m3u8")
+
+    context = chromium.new_context(locale="en-US")
+    requested: list[str] = []
+
+    def answer(route) -> None:
+        requested.append(route.request.url)
+        if route.request.url.endswith(".m3u8"):
+            route.fulfill(status=200, content_type="application/vnd.apple.mpegurl", body=LIVE_PLAYLIST)
+        else:
+            route.fulfill(status=503, body="")
+
+    context.route("https://stream.livemall.test/**", answer)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{asgi_url}/live/{room.slug}/")
+        page.wait_for_selector("video[data-player]")
+        player = page.get_attribute("video", "data-player")
+        assert player in {"hls.js", "native"}, player
+        deadline = time.monotonic() + 10
+        while "https://stream.livemall.test/hls-show/index.m3u8" not in requested:
+            assert time.monotonic() < deadline, f"the playlist was never requested ({player})"
+            page.wait_for_timeout(100)
+        if player == "hls.js":
+            # hls.js read the playlist and went on to fetch its segment.
+            deadline = time.monotonic() + 10
+            while not any(url.endswith("/segment1.ts") for url in requested):
+                assert time.monotonic() < deadline, f"no segment was requested: {requested}"
+                page.wait_for_timeout(100)
+        assert errors == []
+    finally:
+        context.close()

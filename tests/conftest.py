@@ -1,0 +1,120 @@
+"""Shared fixtures. The suite runs on real PostgreSQL and Redis (see Makefile `test`)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("DJANGO_ENV", "test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/livemall")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+@pytest.fixture
+def region(settings):
+    return settings.REGION
+
+
+@pytest.fixture
+def use_region(settings):
+    """Switch the process to another region for one test: ``use_region("me-south")``."""
+    from regions import load_region
+
+    def switch(code: str):
+        settings.REGION = load_region(code)
+        return settings.REGION
+
+    return switch
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_user(db, region):
+    from apps.accounts import services
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(email: str | None = None, password: str = "a-long-test-password", **fields):
+        return services.user_create(
+            region=region, email=email or f"user{next(counter)}@example.test", password=password, **fields
+        )
+
+    return make
+
+
+@pytest.fixture
+def merchant(db, make_user):
+    from apps.accounts import services
+
+    owner = make_user(email="owner@shop-a.test")
+    return services.merchant_create(name="Shop A", country="US", owner=owner)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by Playwright (its own browser download cannot work here).
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, which would break every later test that calls ``asyncio.run``.
+    """
+    if not os.path.exists(CHROMIUM):
+        print(f"SKIPPED browser test: {CHROMIUM} is missing (make test installs Debian's chromium as root)")
+        pytest.skip(f"{CHROMIUM} is missing; install Debian's chromium package")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the
+    # same test are still plain synchronous calls.
+    # Set only while the browser is open, so that subprocesses started by later tests
+    # (``check --deploy`` among them) do not inherit it.
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def artifacts_dir():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def shipped_country_rules(db):
+    """The country rules the compliance migrations ship, put back when an earlier
+    transactional test flushed them (``transaction=True`` tests empty every table)."""
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    from apps.compliance.models import ProductRule
+
+    if not ProductRule.objects.exists():
+        for migration, function in (("0002_default_rules", "add_defaults"), ("0004_us_and_sea_rules", "add_rules")):
+            module = importlib.import_module(f"apps.compliance.migrations.{migration}")
+            getattr(module, function)(django_apps, None)

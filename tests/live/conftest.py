@@ -1,0 +1,243 @@
+"""Fixtures for the live room: rooms, signed-in sockets, and a private Redis namespace per test.
+
+The socket tests drive the real ASGI application (origin check, session, routing,
+consumer, hub, Redis, PostgreSQL) through Channels' WebsocketCommunicator inside one
+``asyncio.run`` per test; the consumer reads the database from a worker thread, so the
+tests use ``transactional_db``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
+from django.utils import timezone
+
+from apps.accounts import services as accounts
+from apps.catalog import services as catalog
+from apps.live import services
+from tests.catalog.factories import make_product
+from tests.live.console_factories import schedule_room
+
+ORIGIN = b"http://testserver"
+TIMEOUT = 10
+
+
+def session_key_for(user) -> str:
+    """A signed-in session for ``user``, stored as Django stores it: the browser's cookie value."""
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    """Run one async scenario in a fresh loop; flush and close the live runtime after it."""
+    from apps.live.realtime.hub import close_runtime
+
+    async def main() -> Any:
+        try:
+            return await scenario()
+        finally:
+            await close_runtime()
+            await database_sync_to_async(connections.close_all)()
+
+    return asyncio.run(main())
+
+
+class Socket:
+    """A WebsocketCommunicator that reads events (batches unpacked) and remembers them."""
+
+    def __init__(self, path: str, *, session_key: str | None = None, origin: bytes = ORIGIN) -> None:
+        from livemall.asgi import application
+
+        headers = [(b"origin", origin), (b"host", b"testserver")]
+        if session_key:
+            headers.append((b"cookie", f"sessionid={session_key}".encode()))
+        self.comm = WebsocketCommunicator(application, path, headers=headers)
+        self.seen: list[dict[str, Any]] = []
+        self._unread: list[dict[str, Any]] = []
+        self.close_code: int | None = None
+
+    async def connect(self) -> bool:
+        connected, _ = await self.comm.connect(timeout=TIMEOUT)
+        return connected
+
+    async def send(self, data: Any) -> None:
+        await self.comm.send_json_to(data)
+
+    async def send_text(self, text: str) -> None:
+        await self.comm.send_to(text_data=text)
+
+    async def _read(self) -> None:
+        output = await self.comm.receive_output(timeout=TIMEOUT)
+        if output["type"] == "websocket.close":
+            self.close_code = output.get("code", 1000)
+            raise ConnectionClosed(self.close_code)
+        import json
+
+        frame = json.loads(output["text"])
+        batch = frame["events"] if frame.get("type") == "batch" else [frame]
+        self.seen.extend(batch)
+        self._unread.extend(batch)
+
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The next unread event matching ``predicate``; events before it are skipped."""
+        while True:
+            while self._unread:
+                event = self._unread.pop(0)
+                if predicate(event):
+                    return event
+            await self._read()
+
+    async def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        return await self.wait_for(lambda e: e["type"] == kind and all(e.get(k) == v for k, v in fields.items()))
+
+    async def closed(self) -> int:
+        """Read until the server closes the socket; return the close code."""
+        try:
+            while True:
+                self._unread.clear()
+                await self._read()
+        except ConnectionClosed as exc:
+            return exc.code
+
+    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Whatever arrives within ``seconds`` (without the communicator cancelling the app)."""
+        got = []
+        while not await self.comm.receive_nothing(timeout=seconds):
+            await self._read()
+            got.extend(self._unread)
+            self._unread.clear()
+        return got
+
+    async def disconnect(self) -> None:
+        await self.comm.disconnect(timeout=TIMEOUT)
+
+
+class ConnectionClosed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(f"closed with {code}")
+        self.code = code
+
+
+def danmaku_texts(events: Iterable[dict[str, Any]]) -> list[str]:
+    return [e["text"] for e in events if e["type"] == "danmaku"]
+
+
+@pytest.fixture
+def live_settings(settings):
+    """A private key/channel prefix (pub/sub ignores the Redis db number) and quick housekeeping."""
+    settings.LIVE_REDIS_PREFIX = f"test-live-{uuid.uuid4().hex[:12]}"
+    settings.LIVE_TICK_INTERVAL = 0.05
+    settings.LIVE_VIEWERS_INTERVAL = 0.2
+    settings.LIVE_STORE_FLUSH_INTERVAL = 0.2
+    yield settings
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(f"{settings.LIVE_REDIS_PREFIX}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def make_room(transactional_db, merchant, region):
+    counter = iter(range(1, 1000))
+
+    def make(status: str = "live", **fields: Any):
+        starts = timezone.now() - dt.timedelta(minutes=5)
+        room = services.live_room_schedule(
+            region=region,
+            merchant=merchant,
+            slug=f"show-{next(counter)}",
+            titles={region.default_language: "Evening show"},
+            language=region.default_language,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(hours=1),
+            **fields,
+        )
+        if status != room.status:
+            room.status = status
+            room.save(update_fields=["status"])
+        return room
+
+    return make
+
+
+@pytest.fixture
+def room(make_room, live_settings):
+    return make_room()
+
+
+@pytest.fixture
+def shoppers(transactional_db, make_user):
+    """Signed-in shoppers as (user, session key); display names are public, e-mails are not."""
+
+    def make(count: int, **fields: Any) -> list[tuple[Any, str]]:
+        out = []
+        for _ in range(count):
+            user = make_user(**fields)
+            out.append((user, session_key_for(user)))
+        return out
+
+    return make
+
+
+# --- Shared by the console, price-lock and stats tests ------------------------------------
+
+
+@pytest.fixture
+def merchant_b(db, make_user):
+    return accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
+
+
+@pytest.fixture
+def staff_a(merchant, make_user):
+    user = make_user(email="staff@shop-a.test")
+    accounts.merchant_staff_add(merchant=merchant, user=user)
+    return user
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def payments_by_test_provider(settings):
+    """Payments through the clearly labelled test provider, whatever keys the environment has."""
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = True
+
+
+@pytest.fixture
+def live_room(db, merchant, region, live_settings, commit):
+    room = schedule_room(merchant=merchant, region=region)
+    return commit(services.live_room_start, room=room, provider="manual")
+
+
+@pytest.fixture
+def scarf(merchant):
+    product = make_product(merchant, "silk-scarf", price_minor=4900, names={"en": "Silk scarf"})
+    warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
+    catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=20)
+    return product

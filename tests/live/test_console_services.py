@@ -1,0 +1,360 @@
+"""The console's services: show lifecycle, recordings, pinning (compliance + price lock), coupons, giveaways."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+
+import pytest
+import redis
+from django.core import mail
+from django.utils import timezone
+
+from apps.compliance.models import CertificationType as Cert
+from apps.compliance.models import ProductAttribute as A
+from apps.errors import ApplicationError
+from apps.live import selectors, services
+from apps.live.models import Danmaku, FlashCoupon, Giveaway, LiveRoom, PinnedProduct
+from apps.live.realtime.ids import IdGenerator
+from apps.live.realtime.store import _Keys
+from tests.catalog.factories import make_product, today
+from tests.live.console_factories import load_fx_rates, schedule_room
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run what services queue with ``transaction.on_commit`` (events, Redis) inside the test transaction."""
+
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def room(db, merchant, region, live_settings):
+    return schedule_room(merchant=merchant, region=region)
+
+
+@pytest.fixture
+def live_room(room, commit):
+    return commit(services.live_room_start, room=room, provider="manual")
+
+
+@pytest.fixture
+def bus(live_settings):
+    client = redis.Redis.from_url(live_settings.REDIS_URL)
+    pubsub = client.pubsub()
+
+    def subscribe(room):
+        pubsub.subscribe(_Keys(live_settings.LIVE_REDIS_PREFIX).room(room.pk, "bus"))
+        pubsub.get_message(timeout=1)
+
+    def events():
+        import json
+
+        out = []
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            if message["type"] == "message":
+                out.append(json.loads(message["data"]))
+        return out
+
+    yield subscribe, events
+    pubsub.close()
+    client.close()
+
+
+# --- lifecycle -----------------------------------------------------------------------------
+
+
+def test_start_then_end_publishes_status_and_keeps_the_recording(room, commit, region, bus):
+    subscribe, events = bus
+    subscribe(room)
+    started = commit(services.live_room_start, room=room, provider="manual")
+    assert started.status == LiveRoom.Status.LIVE and started.started_at is not None
+    ended = commit(services.live_room_end, room=started, region=region)
+    assert ended.status == LiveRoom.Status.ENDED
+    assert ended.recording_url.endswith(f"/{room.slug}/")
+    assert ended.recording_url.startswith("s3://livemall-us-east-recordings/")
+    assert ended.recording_retain_until >= ended.ended_at + dt.timedelta(days=region.recording_retention_days)
+    assert [e["status"] for e in events() if e["type"] == "status"] == ["live", "ended"]
+
+
+@pytest.mark.parametrize("status", ["live", "ended"])
+def test_only_a_scheduled_room_starts(room, status):
+    LiveRoom.objects.filter(pk=room.pk).update(status=status)
+    room.refresh_from_db()
+    with pytest.raises(ApplicationError) as err:
+        services.live_room_start(room=room, provider="manual")
+    assert err.value.code == "invalid_transition" and err.value.status == 409
+
+
+@pytest.mark.parametrize("status", ["scheduled", "ended"])
+def test_only_a_live_room_ends(room, region, status):
+    LiveRoom.objects.filter(pk=room.pk).update(status=status)
+    room.refresh_from_db()
+    with pytest.raises(ApplicationError) as err:
+        services.live_room_end(room=room, region=region)
+    assert err.value.code == "invalid_transition"
+    room.refresh_from_db()
+    assert room.status == status and room.recording_url == ""
+
+
+def test_manual_start_without_playback_url_changes_nothing(db, merchant, region, live_settings):
+    room = schedule_room(merchant=merchant, region=region, playback_url="")
+    with pytest.raises(ApplicationError) as err:
+        services.live_room_start(room=room, provider="manual")
+    assert err.value.code == "playback_url_required"
+    room.refresh_from_db()
+    assert room.status == LiveRoom.Status.SCHEDULED and room.started_at is None
+
+
+def test_recordings_are_deleted_after_retention_never_before(live_room, commit, region, caplog):
+    ended = commit(services.live_room_end, room=live_room, region=region)
+    retain_until = ended.recording_retain_until
+    assert services.recordings_delete_expired(now=retain_until - dt.timedelta(seconds=1)) == []
+    ended.refresh_from_db()
+    assert ended.recording_url and ended.recording_deleted_at is None
+    with caplog.at_level(logging.INFO, logger="apps.live.services"):
+        assert services.recordings_delete_expired(now=retain_until) == [ended.pk]
+    ended.refresh_from_db()
+    assert ended.recording_url == "" and ended.recording_deleted_at == retain_until
+    assert any(ended.slug in record.getMessage() for record in caplog.records)
+    assert services.recordings_delete_expired(now=retain_until + dt.timedelta(days=1)) == []
+
+
+def test_beat_schedule_runs_the_retention_task():
+    from livemall.celery import app
+
+    assert any(e["task"] == "live.recordings_delete_expired" for e in app.conf.beat_schedule.values())
+
+
+# --- pinning -------------------------------------------------------------------------------
+
+
+def test_pin_locks_prices_per_currency_with_the_fx_snapshot(live_room, merchant, region, commit, bus):
+    load_fx_rates()
+    subscribe, events = bus
+    subscribe(live_room)
+    product = make_product(merchant, "silk-scarf", price_minor=4900)
+    pin = commit(services.product_pin, room=live_room, product=product, region=region)
+    variant = product.variants.get()
+    assert pin.fx_snapshot_id is not None
+    assert set(pin.prices[str(variant.pk)]) == set(region.currencies)
+    assert pin.prices[str(variant.pk)]["USD"]["minor"] == 4900
+    pinned = [e for e in events() if e["type"] == "pinned"][-1]["product"]
+    assert pinned["id"] == product.pk and set(pinned["prices"]) == set(region.currencies)
+    assert pinned["prices"]["USD"] == "$49.00"
+    live_room.refresh_from_db()
+    assert live_room.live_state["pinned"]["pin"] == pin.pk  # in the reconnect snapshot
+
+    lock = selectors.pinned_price_lock(live_room, variant, "cad")
+    assert (
+        lock.amount_minor == pin.prices[str(variant.pk)]["CAD"]["minor"] and lock.fx_snapshot_id == pin.fx_snapshot_id
+    )
+    # The lock holds while pinned even if the catalog price changes, and ends with the pin.
+    variant.price_minor = 9900
+    variant.save()
+    assert selectors.pinned_price_lock(live_room, variant, "USD").amount_minor == 4900
+    commit(services.product_unpin, room=live_room)
+    assert selectors.pinned_price_lock(live_room, variant, "USD") is None
+    assert selectors.pinned_price_lock(live_room, variant, "USD", at=pin.pinned_at).amount_minor == 4900
+    live_room.refresh_from_db()
+    assert live_room.live_state["pinned"] is None
+
+
+def test_pinning_again_replaces_the_pin(live_room, merchant, region, commit):
+    first = commit(services.product_pin, room=live_room, product=make_product(merchant, "a-one"), region=region)
+    second = commit(services.product_pin, room=live_room, product=make_product(merchant, "a-two"), region=region)
+    first.refresh_from_db()
+    assert first.unpinned_at is not None and second.unpinned_at is None
+
+
+def test_pin_forbidden_in_some_countries_needs_confirmation_and_is_recorded(live_room, merchant, region, commit):
+    product = make_product(merchant, "red-sweets", attributes=(A.IS_FOOD,), e_numbers=("E123",))
+    with pytest.raises(ApplicationError) as err:
+        services.product_pin(room=live_room, product=product, region=region)
+    assert err.value.code == "pin_needs_confirmation" and set(err.value.fields) == {"US"}
+    assert not PinnedProduct.objects.exists()
+    pin = commit(services.product_pin, room=live_room, product=product, region=region, accept_warnings=True)
+    assert set(pin.warnings) == {"US"}
+    live_room.refresh_from_db()
+    assert live_room.live_state["pinned"]["not_sold_in"] == ["US"]
+
+
+def test_pin_forbidden_everywhere_or_missing_certificate_is_refused(db, merchant, use_region, live_settings, commit):
+    region = use_region("me-south")
+    room = commit(services.live_room_start, room=schedule_room(merchant=merchant, region=region), provider="manual")
+    missing = make_product(merchant, "dates-no-cert", attributes=(A.IS_FOOD,))
+    expired = make_product(
+        merchant,
+        "dates-expired",
+        attributes=(A.IS_FOOD,),
+        certifications=((Cert.HALAL, today() + dt.timedelta(days=1)),),
+    )
+    expired.certifications.update(valid_until=today() - dt.timedelta(days=1))  # it ran out since
+    for product in (missing, expired):
+        with pytest.raises(ApplicationError) as err:
+            services.product_pin(room=room, product=product, region=region, accept_warnings=True)
+        assert err.value.code == "pin_forbidden" and set(err.value.fields) == set(region.country_codes)
+    certified = make_product(
+        merchant,
+        "dates-halal",
+        attributes=(A.IS_FOOD,),
+        certifications=((Cert.HALAL, today() + dt.timedelta(days=90)),),
+    )
+    assert commit(services.product_pin, room=room, product=certified, region=region).warnings == {}
+    assert PinnedProduct.objects.count() == 1
+
+
+def test_pin_refuses_other_merchants_products_and_rooms_not_live(room, live_room, region, make_user):
+    from apps.accounts import services as accounts
+
+    other = accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="b@shop-b.test"))
+    foreign = make_product(other, "their-scarf")
+    with pytest.raises(ApplicationError) as err:
+        services.product_pin(room=live_room, product=foreign, region=region)
+    assert err.value.code == "foreign_product"
+    off_sale = make_product(live_room.merchant, "old-scarf", is_active=False)
+    with pytest.raises(ApplicationError) as err:
+        services.product_pin(room=live_room, product=off_sale, region=region)
+    assert err.value.code == "product_not_on_sale"
+    LiveRoom.objects.filter(pk=live_room.pk).update(status="ended")
+    live_room.refresh_from_db()
+    with pytest.raises(ApplicationError) as err:
+        services.product_pin(room=live_room, product=make_product(live_room.merchant, "new-scarf"), region=region)
+    assert err.value.code == "room_not_live"
+    assert not PinnedProduct.objects.exists()
+
+
+# --- flash coupons ---------------------------------------------------------------------
+
+
+def test_coupon_is_handed_out_at_most_quantity_times(live_room, commit):
+    coupon = commit(services.flash_coupon_push, room=live_room, discount_percent=20, quantity=3, minutes=5)
+    live_room.refresh_from_db()
+    assert live_room.live_state["coupon"]["remaining"] == 3
+    assert dt.datetime.fromisoformat(live_room.live_state["coupon"]["ends_at"]) == coupon.ends_at
+    assert [commit(services.flash_coupon_claim, coupon=coupon) for _ in range(3)] == [2, 1, 0]
+    with pytest.raises(ApplicationError) as err:
+        services.flash_coupon_claim(coupon=coupon)
+    assert err.value.code == "coupon_sold_out"
+    coupon.refresh_from_db()
+    assert coupon.remaining == 0
+    live_room.refresh_from_db()
+    assert live_room.live_state["coupon"]["remaining"] == 0
+
+
+@pytest.mark.parametrize(
+    ("discount", "quantity", "minutes", "field"),
+    [
+        (20, 0, 5, "quantity"),
+        (0, 5, 5, "discount_percent"),
+        (95, 5, 5, "discount_percent"),
+        (20, 5, 0, "minutes"),
+        ("20", 5, 5, "discount_percent"),
+    ],
+)
+def test_bad_coupons_are_refused_and_nothing_is_written(live_room, discount, quantity, minutes, field):
+    with pytest.raises(ApplicationError) as err:
+        services.flash_coupon_push(room=live_room, discount_percent=discount, quantity=quantity, minutes=minutes)
+    assert field in err.value.fields
+    assert not FlashCoupon.objects.exists()
+
+
+def test_an_ended_coupon_cannot_be_claimed(live_room, commit):
+    coupon = commit(services.flash_coupon_push, room=live_room, discount_percent=10, quantity=5, minutes=1)
+    FlashCoupon.objects.filter(pk=coupon.pk).update(ends_at=timezone.now() - dt.timedelta(seconds=1))
+    coupon.refresh_from_db()
+    with pytest.raises(ApplicationError) as err:
+        services.flash_coupon_claim(coupon=coupon)
+    assert err.value.code == "coupon_ended"
+
+
+def test_ending_the_show_closes_pin_coupon_and_giveaway(live_room, merchant, region, commit):
+    commit(services.product_pin, room=live_room, product=make_product(merchant, "scarf"), region=region)
+    commit(services.flash_coupon_push, room=live_room, discount_percent=10, quantity=5, minutes=5)
+    commit(services.giveaway_open, room=live_room, keyword="win", prize="A scarf", region=region)
+    commit(services.live_room_end, room=live_room, region=region)
+    live_room.refresh_from_db()
+    assert live_room.live_state["pinned"] is None and live_room.live_state["coupon"] is None
+    assert not Giveaway.objects.filter(state=Giveaway.State.OPEN).exists()
+
+
+# --- giveaways -------------------------------------------------------------------------
+
+
+_ids = IdGenerator(node=7)
+
+
+def _say(room, user, text):
+    Danmaku.objects.create(
+        id=_ids.next_id(), room=room, user=user, display_name=user.public_name, text=text, posted_at=timezone.now()
+    )
+
+
+def test_giveaway_is_auditable_fair_and_notifies_the_winner(live_room, region, commit, make_user):
+    giveaway = commit(services.giveaway_open, room=live_room, keyword="Scarf", prize="A silk scarf", region=region)
+    live_room.refresh_from_db()
+    opened = live_room.live_state["giveaway"]
+    assert opened["state"] == "opened" and "seed" not in opened
+    assert opened["seed_hash"] == giveaway.seed_hash
+    assert opened["no_purchase_necessary_in"] == ["CA", "US"] and opened["not_open_in"] == ["BR"]
+
+    fans = [make_user(display_name=f"Fan {i}", country="US") for i in range(4)]
+    brazilian = make_user(display_name="Fan BR", country="BR")
+    for fan in fans:
+        _say(live_room, fan, "I want the SCARF please")
+    _say(live_room, fans[0], "scarf again")  # one entry per person
+    _say(live_room, brazilian, "scarf!")
+    _say(live_room, make_user(display_name="Quiet"), "hello")
+    _say(live_room, live_room.merchant.memberships.get().user, "scarf")  # the shop's own staff cannot win
+
+    drawn = commit(services.giveaway_draw, giveaway=giveaway)
+    assert [e["user"] for e in drawn.entrants] == sorted(f.pk for f in fans)
+    assert [e["user"] for e in drawn.excluded] == [brazilian.pk]
+    # Anyone can check: the seed matches the hash published before, and recomputes the winner.
+    assert hashlib.sha256(drawn.seed.encode()).hexdigest() == opened["seed_hash"]
+    message = f"{drawn.seed}:{','.join(str(e['user']) for e in drawn.entrants)}"
+    index = int(hashlib.sha256(message.encode()).hexdigest(), 16) % len(drawn.entrants)
+    assert drawn.winner_id == drawn.entrants[index]["user"]
+    live_room.refresh_from_db()
+    published = live_room.live_state["giveaway"]
+    assert (
+        published["state"] == "drawn" and published["seed"] == drawn.seed and published["winner"] == drawn.winner_name
+    )
+    assert mail.outbox and mail.outbox[0].to == [drawn.winner.email]
+    with pytest.raises(ApplicationError) as err:
+        services.giveaway_draw(giveaway=giveaway)
+    assert err.value.code == "giveaway_closed"
+
+
+def test_draw_with_no_entrants_is_refused_and_leaves_it_open(live_room, region, commit):
+    giveaway = commit(services.giveaway_open, room=live_room, keyword="scarf", prize="A scarf", region=region)
+    with pytest.raises(ApplicationError) as err:
+        services.giveaway_draw(giveaway=giveaway)
+    assert err.value.code == "no_entrants"
+    giveaway.refresh_from_db()
+    assert giveaway.state == Giveaway.State.OPEN and giveaway.winner is None
+
+
+def test_bad_giveaways_are_refused(live_room, region, commit):
+    for keyword, prize in (("", "A scarf"), ("two words", "A scarf"), ("scarf", "")):
+        with pytest.raises(ApplicationError):
+            services.giveaway_open(room=live_room, keyword=keyword, prize=prize, region=region)
+    commit(services.giveaway_open, room=live_room, keyword="scarf", prize="A scarf", region=region)
+    with pytest.raises(ApplicationError) as err:
+        services.giveaway_open(room=live_room, keyword="hat", prize="A hat", region=region)
+    assert err.value.code == "giveaway_open"
+    assert Giveaway.objects.count() == 1
+
+
+def test_winner_index_is_deterministic_and_independent_of_list_order():
+    ids = [5, 3, 9, 1]
+    assert services.giveaway_winner_index(seed="abc", entrant_ids=ids) == services.giveaway_winner_index(
+        seed="abc", entrant_ids=sorted(ids)
+    )
+    with pytest.raises(ApplicationError):
+        services.giveaway_winner_index(seed="abc", entrant_ids=[])

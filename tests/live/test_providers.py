@@ -1,0 +1,121 @@
+"""Stream providers through their real SDKs: mux-python against a local fake, boto3 with botocore's Stubber."""
+
+from __future__ import annotations
+
+import base64
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from apps.errors import ApplicationError
+from apps.live.providers import StreamProviderError, stream_provider
+from apps.live.providers.ivs import IvsProvider
+from apps.live.providers.mux import MuxProvider
+from tests.live.mux_fake import FakeMux
+
+
+@pytest.fixture
+def fake_mux(settings):
+    fake = FakeMux()
+    settings.MUX_TOKEN_ID = "token-id"
+    settings.MUX_TOKEN_SECRET = "token-secret"
+    settings.MUX_API_BASE = fake.url
+    yield fake
+    fake.stop()
+
+
+def test_manual_provider_needs_a_playback_url():
+    provider = stream_provider("manual")
+    with pytest.raises(ApplicationError) as err:
+        provider.stream_create(room_slug="show", playback_url="")
+    assert err.value.code == "playback_url_required"
+    stream = provider.stream_create(room_slug="show", playback_url="https://cdn.example/live.m3u8")
+    assert stream.playback_url == "https://cdn.example/live.m3u8" and stream.stream_key == ""
+
+
+def test_unknown_provider_is_refused():
+    with pytest.raises(ApplicationError) as err:
+        stream_provider("youtube")
+    assert err.value.code == "unknown_stream_provider"
+
+
+def test_mux_creates_and_completes_a_live_stream(fake_mux):
+    provider = stream_provider("mux")
+    assert isinstance(provider, MuxProvider)
+    stream = provider.stream_create(room_slug="evening-show")
+    created = fake_mux.requests[0]
+    assert created.headers["authorization"] == "Basic " + base64.b64encode(b"token-id:token-secret").decode()
+    assert created.json["passthrough"] == "evening-show"
+    assert created.json["playback_policy"] == ["public"]
+    assert stream.stream_key.startswith("sk-") and stream.ingest_url.startswith("rtmps://")
+    assert (
+        stream.playback_url
+        == f"https://stream.mux.com/{fake_mux.streams[stream.stream_id]['playback_ids'][0]['id']}.m3u8"
+    )
+    provider.stream_end(stream_id=stream.stream_id)
+    assert fake_mux.streams[stream.stream_id]["status"] == "completed"
+
+
+def test_mux_failures_become_a_clear_error(fake_mux):
+    provider = stream_provider("mux")
+    fake_mux.fail_next = [500]
+    with pytest.raises(StreamProviderError) as err:
+        provider.stream_create(room_slug="show")
+    assert err.value.status == 502 and "HTTP 500" in err.value.message
+
+
+def test_mux_without_credentials_is_refused(settings):
+    settings.MUX_TOKEN_ID = None
+    with pytest.raises(StreamProviderError):
+        stream_provider("mux")
+
+
+def _ivs():
+    client = boto3.client("ivs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    return client, Stubber(client)
+
+
+def test_ivs_creates_a_channel_and_stops_it():
+    client, stub = _ivs()
+    arn = "arn:aws:ivs:us-east-1:123456789012:channel/abcd"
+    stub.add_response(
+        "create_channel",
+        {
+            "channel": {
+                "arn": arn,
+                "ingestEndpoint": "abc.global-contribute.live-video.net",
+                "playbackUrl": "https://x.live-video.net/p.m3u8",
+            },
+            "streamKey": {
+                "arn": arn.replace("channel", "stream-key"),
+                "value": "sk_us-east-1_secret",
+                "channelArn": arn,
+            },
+        },
+        {"name": "evening-show", "type": "STANDARD", "latencyMode": "LOW"},
+    )
+    stub.add_response("stop_stream", {}, {"channelArn": arn})
+    with stub:
+        provider = IvsProvider(client=client)
+        stream = provider.stream_create(room_slug="evening-show")
+        provider.stream_end(stream_id=stream.stream_id)
+    stub.assert_no_pending_responses()
+    assert stream.ingest_url == "rtmps://abc.global-contribute.live-video.net:443/app/"
+    assert stream.stream_key == "sk_us-east-1_secret"
+    assert stream.playback_url == "https://x.live-video.net/p.m3u8"
+
+
+def test_ivs_stop_when_not_broadcasting_is_fine_other_errors_are_not():
+    client, stub = _ivs()
+    stub.add_client_error("stop_stream", service_error_code="ChannelNotBroadcasting", http_status_code=404)
+    stub.add_client_error("stop_stream", service_error_code="AccessDeniedException", http_status_code=403)
+    stub.add_client_error("create_channel", service_error_code="ServiceQuotaExceededException", http_status_code=402)
+    with stub:
+        provider = IvsProvider(client=client)
+        provider.stream_end(stream_id="arn:aws:ivs:us-east-1:1:channel/a")
+        with pytest.raises(StreamProviderError):
+            provider.stream_end(stream_id="arn:aws:ivs:us-east-1:1:channel/a")
+        with pytest.raises(StreamProviderError) as err:
+            provider.stream_create(room_slug="show")
+    assert "ServiceQuotaExceeded" in err.value.message

@@ -1,0 +1,130 @@
+"""The orders API end to end: cart, checkout with Idempotency-Key, orders, pay; bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.catalog.models import Stock
+from apps.orders.models import Order
+from apps.orders.selectors import available_units
+from apps.payments import breaker
+from apps.payments.models import Payment
+from tests.orders.conftest import ADDRESSES
+from tests.payments.fakes import closed_port_url
+
+pytestmark = pytest.mark.django_db
+
+CHECKOUT = {
+    "email": "buyer@example.test",
+    "address": ADDRESSES["US"],
+    "shipping_option": "standard",
+    "payment_provider": "test",
+    "payment_method": "test",
+}
+
+
+def post(client, url, data, **headers):
+    return client.post(url, data, content_type="application/json", headers=headers)
+
+
+def test_cart_checkout_pay_flow(client, stocked, on_commit):
+    variant = stocked("api-mug", 5, price_minor=1500)
+    r = post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 2})
+    assert r.status_code == 201, r.json()
+    assert r.json()["subtotal_minor"] == 3000
+    assert client.get("/api/v1/cart").json()["lines"][0]["available"] is True
+
+    r = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "api-key-000001"})
+    assert r.status_code == 201, r.json()
+    order = r.json()
+    assert order["status"] == "created" and order["currency"] == "USD"
+    again = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "api-key-000001"})
+    assert again.status_code == 200 and again.json()["reference"] == order["reference"]
+
+    r = on_commit(post, client, f"/api/v1/orders/{order['reference']}/pay", {})
+    assert r.status_code == 200, r.json()
+    assert r.json()["status"] == "succeeded" and r.json()["provider"] == "test"
+    assert client.get(f"/api/v1/orders/{order['reference']}").json()["status"] == "paid"
+    assert [o["reference"] for o in client.get("/api/v1/orders").json()] == [order["reference"]]
+
+    r = post(client, f"/api/v1/orders/{order['reference']}/pay", {})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "already_paid"
+    assert Payment.objects.count() == 1 and Stock.objects.get(variant=variant).quantity == 3
+
+
+def test_checkout_without_key_is_refused(client, stocked):
+    variant = stocked("api-nokey", 5)
+    post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
+    r = post(client, "/api/v1/checkout", CHECKOUT)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_idempotency_key"
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"quantity": 0}, "invalid_quantity"),
+        ({"quantity": -3}, "invalid_quantity"),
+        ({"quantity": 1000}, "invalid_quantity"),
+        ({"quantity": 1, "price_minor": 1}, "unexpected_fields"),
+        ({"quantity": "lots"}, "invalid"),
+    ],
+)
+def test_bad_cart_input(client, stocked, body, code):
+    variant = stocked("api-bad", 5)
+    r = post(client, "/api/v1/cart/lines", {"variant": variant.pk, **body})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == code
+    assert client.get("/api/v1/cart").json()["lines"] == []
+
+
+def test_tampered_total_and_price_fields(client, stocked):
+    variant = stocked("api-tamper", 5, price_minor=2000)
+    post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
+    r = post(client, "/api/v1/checkout", {**CHECKOUT, "expected_total_minor": 1}, **{"Idempotency-Key": "tamper-0001"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "total_changed"
+    r = post(client, "/api/v1/checkout", {**CHECKOUT, "total_minor": 1}, **{"Idempotency-Key": "tamper-0002"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unexpected_fields"
+    assert Order.objects.count() == 0 and available_units([variant.pk])[variant.pk] == 5
+
+
+def test_hidden_variant_is_refused(client, stocked):
+    variant = stocked("api-hidden", 5, is_active=False)
+    r = post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "variant_unavailable"
+
+
+def test_someone_elses_order_is_not_found(client, stocked):
+    variant = stocked("api-other", 5)
+    post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
+    reference = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "other-00001"}).json()["reference"]
+    client.cookies.clear()
+    assert client.get(f"/api/v1/orders/{reference}").status_code == 404
+    assert post(client, f"/api/v1/orders/{reference}/pay", {}).status_code == 404
+
+
+def test_provider_down_fails_fast_releases_and_opens_breaker(client, stocked, settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_livemall"
+    settings.STRIPE_API_BASE = closed_port_url()
+    settings.PAYMENT_BREAKER_COOLDOWN = 0.2
+    variant = stocked("api-down", 5)
+    for attempt in range(2):
+        post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
+        body = {**CHECKOUT, "payment_provider": "stripe", "payment_method": "card"}
+        order = post(client, "/api/v1/checkout", body, **{"Idempotency-Key": f"down-{attempt:06d}"}).json()
+        r = post(client, f"/api/v1/orders/{order['reference']}/pay", {})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "provider_unavailable"
+        assert Order.objects.get(reference=order["reference"]).status == "cancelled"
+        assert available_units([variant.pk])[variant.pk] == 5
+        assert client.get("/api/v1/cart").json()["lines"], "the cart is open again for another method"
+    assert breaker.state("stripe") == "open"
+    import time
+
+    time.sleep(0.3)  # the cool-down, not a timing assertion
+    assert breaker.state("stripe") in ("half-open", "half_open", "closed")
+
+
+def test_openapi_documents_the_orders_api(client):
+    schema = client.get("/api/schema/").content.decode()
+    for path in ("/api/v1/cart", "/api/v1/checkout", "/api/v1/orders/{reference}/pay", "Idempotency-Key"):
+        assert path in schema

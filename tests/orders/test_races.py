@@ -1,0 +1,143 @@
+"""Real threads, separate PostgreSQL connections: no oversell, no deadlock, one order per cart."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+
+from apps.catalog.models import Stock
+from apps.errors import ApplicationError
+from apps.orders import gate, services
+from apps.orders.models import Order
+from apps.orders.selectors import available_units
+from tests.orders.conftest import checkout
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BUYERS = 40
+UNITS = 10
+ROUNDS = 20
+
+
+def run_concurrently(func, args_list: list) -> list:
+    """Call ``func(*args)`` for each item in its own thread (own DB connection), all released at once."""
+    barrier = threading.Barrier(len(args_list))
+    results: list = [None] * len(args_list)
+
+    def worker(i: int, args) -> None:
+        try:
+            barrier.wait()
+            results[i] = func(*args)
+        except ApplicationError as exc:
+            results[i] = exc
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, a)) for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a checkout hung"
+    return results
+
+
+def _round(stocked, slug: str, *, gated: bool) -> None:
+    variant = stocked(slug, UNITS)
+    if gated:
+        services.flash_sale_open(variant_id=variant.pk)
+    carts = []
+    for _ in range(BUYERS):
+        cart = services.cart_for()
+        services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=1, country="US")
+        carts.append(cart)
+    results = run_concurrently(lambda cart: checkout(cart), [(c,) for c in carts])
+    orders = [r for r in results if isinstance(r, Order)]
+    errors = [r for r in results if not isinstance(r, Order)]
+    assert len(orders) == UNITS, errors[:3]
+    assert all(isinstance(e, ApplicationError) and e.code == "sold_out" for e in errors), errors[:3]
+    assert available_units([variant.pk])[variant.pk] == 0
+    assert Order.objects.filter(lines__variant=variant).count() == UNITS
+    if gated:
+        assert gate.counts(variant.pk) == (0, 0)
+
+
+def test_forty_buyers_ten_units_database_only(stocked):
+    for n in range(ROUNDS):
+        _round(stocked, f"race-db-{n}", gated=False)
+
+
+def test_forty_buyers_ten_units_through_the_redis_gate(stocked):
+    for n in range(ROUNDS):
+        _round(stocked, f"race-gate-{n}", gated=True)
+
+
+def test_paid_orders_take_stock_to_zero(stocked, django_capture_on_commit_callbacks):
+    variant = stocked("race-paid", 3)
+    carts = []
+    for _ in range(8):
+        cart = services.cart_for()
+        services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=1, country="US")
+        carts.append(cart)
+    results = run_concurrently(lambda cart: checkout(cart), [(c,) for c in carts])
+    for order in [r for r in results if isinstance(r, Order)]:
+        services.order_pay(order=order)
+    assert Stock.objects.get(variant=variant).quantity == 0
+    assert Order.objects.filter(status=Order.Status.PAID).count() == 3
+
+
+@pytest.mark.parametrize("same_key", [True, False])
+def test_ten_concurrent_submits_of_one_cart_make_one_order(stocked, same_key):
+    variant = stocked("one-cart", 50)
+    cart = services.cart_for()
+    services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=2, country="US")
+    key = f"same-{uuid.uuid4().hex}"
+    keys = [key if same_key else f"k-{uuid.uuid4().hex}" for _ in range(10)]
+    results = run_concurrently(lambda k: checkout(cart, key=k), [(k,) for k in keys])
+    assert all(isinstance(r, Order) for r in results), [r for r in results if not isinstance(r, Order)][:3]
+    assert len({r.pk for r in results}) == 1
+    assert Order.objects.count() == 1
+    assert available_units([variant.pk])[variant.pk] == 48
+
+
+def test_reconcile_repairs_a_drifted_gate(stocked, caplog):
+    variant = stocked("drift", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    order = checkout(_cart(variant, 3))
+    assert gate.counts(variant.pk) == (7, 0)
+    gate.client().incrby(gate.left_key(variant.pk), 5)  # e.g. a lost give-back counted twice
+    assert services.flash_sales_reconcile() == {variant.pk: 5}
+    assert gate.counts(variant.pk) == (7, 0)
+    assert "drifted by +5" in caplog.text
+    services.order_cancel(order=order)
+    assert gate.counts(variant.pk) == (10, 0)  # cancellation gives units back to the gate
+    assert services.flash_sales_reconcile() == {}
+
+
+def test_expiry_gives_gated_units_back(stocked):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    variant = stocked("expire-gate", 2)
+    services.flash_sale_open(variant_id=variant.pk)
+    order = checkout(_cart(variant, 2))
+    assert gate.counts(variant.pk) == (0, 0)
+    with pytest.raises(ApplicationError) as err:
+        checkout(_cart(variant, 1))
+    assert err.value.code == "sold_out"
+    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - dt.timedelta(seconds=1))
+    assert services.reservations_expire() == 1
+    assert gate.counts(variant.pk) == (2, 0)
+    assert available_units([variant.pk])[variant.pk] == 2
+
+
+def _cart(variant, quantity: int):
+    cart = services.cart_for()
+    services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=quantity, country="US")
+    return cart

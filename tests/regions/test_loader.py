@@ -1,0 +1,219 @@
+"""Every region file loads; each kind of mistake stops start-up with a message naming file, field and valid values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from regions import (
+    REGIONS_DIR,
+    Region,
+    RegionError,
+    all_regions,
+    available_region_codes,
+    home_region,
+    load_region,
+    parse_region_file,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DESIGN_COUNTRIES = {
+    "us-east": ["US", "CA", "MX", "BR"],
+    "eu-west": ["DE", "FR", "IE", "ES", "IT", "NL", "GB", "CH", "NO", "PL"],
+    "ap-southeast": ["SG", "MY", "TH", "ID", "PH", "VN"],
+    "me-south": ["AE", "SA", "QA", "KW", "BH", "OM"],
+}
+
+
+def test_the_four_regions_load_into_frozen_objects():
+    assert available_region_codes() == ("ap-southeast", "eu-west", "me-south", "us-east")
+    for region in all_regions():
+        assert isinstance(region, Region)
+        assert region.default_language in region.languages
+        assert region.settlement_currency in region.currencies
+        assert region.recording_retention_days >= 180
+        assert region.default_country in region.country_codes
+        with pytest.raises(AttributeError):
+            region.code = "x"  # frozen
+
+
+def test_region_facts_from_the_design():
+    eu, me, us = load_region("eu-west"), load_region("me-south"), load_region("us-east")
+    assert eu.warehouse_sync_allowed is False
+    assert us.warehouse_sync_allowed is True
+    assert eu.consent_model == "opt-in" and us.consent_model == "opt-out"
+    assert me.weekend_days == ("fri", "sat")
+    assert "cash_on_delivery" in me.payment_providers
+    assert "cash_on_delivery" not in us.payment_providers
+    assert me.is_rtl("ar") and not me.is_rtl("en")
+    assert not me.is_working_day(dt.date(2026, 11, 27))  # a Friday
+    assert me.is_working_day(dt.date(2026, 11, 29))  # a Sunday
+    assert not me.is_working_day(dt.date(2026, 12, 2))  # UAE National Day
+    assert not us.is_working_day(dt.date(2026, 11, 26))  # Thanksgiving
+
+
+@pytest.mark.parametrize(("code", "countries"), DESIGN_COUNTRIES.items())
+def test_home_region_for_countries_of_each_region(code, countries):
+    for country in countries:
+        assert home_region(country).code == code
+        assert home_region(country.lower()).code == code
+
+
+def test_home_region_of_a_country_nobody_serves():
+    assert home_region("JP") is None
+    assert home_region("ZZ") is None
+
+
+@pytest.fixture
+def region_dir(tmp_path):
+    """A copy of the real region files to break one at a time."""
+    for path in Path(REGIONS_DIR).glob("*.toml"):
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
+def _break(region_dir: Path, old: str, new: str, code: str = "me-south") -> Path:
+    path = region_dir / f"{code}.toml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'default_language = "ar"',
+            'default_language = "fr"',
+            "field 'default_language' has unknown value 'fr'; valid values: ar, en",
+        ),
+        ('default_language = "ar"\n', "", "field 'default_language' is missing"),
+        (
+            'settlement_currency = "AED"',
+            'settlement_currency = "XXX"',
+            "field 'settlement_currency' has unknown value 'XXX'; valid values: AED, SAR",
+        ),
+        (
+            'currencies = ["AED", "SAR"]',
+            'currencies = ["AED", "DOLLARS"]',
+            "field 'currencies' has unknown ISO 4217 code 'DOLLARS'",
+        ),
+        ('time_zone = "Asia/Dubai"', 'time_zone = "Mars/Olympus"', "field 'time_zone' is not an IANA time zone"),
+        (
+            'weekend_days = ["fri", "sat"]',
+            'weekend_days = ["friday"]',
+            "field 'weekend_days' has unknown value 'friday'; valid values: mon, tue, wed, thu, fri, sat, sun",
+        ),
+        (
+            'consent_model = "opt-in"',
+            'consent_model = "maybe"',
+            "field 'consent_model' has unknown value 'maybe'; valid values: opt-in, opt-out",
+        ),
+        (
+            "recording_retention_days = 180",
+            "recording_retention_days = 30",
+            "field 'recording_retention_days' must be at least 180, got 30",
+        ),
+        (
+            "recording_retention_days = 180",
+            'recording_retention_days = "long"',
+            "field 'recording_retention_days' must be a whole number",
+        ),
+        (
+            "warehouse_sync_allowed = true",
+            'warehouse_sync_allowed = "yes"',
+            "field 'warehouse_sync_allowed' must be true or false",
+        ),
+        (
+            'model = "vat-inclusive"',
+            'model = "flat"',
+            "field 'tax.model' has unknown value 'flat'; valid values: vat-inclusive, sales-tax, gst",
+        ),
+        (
+            'provider = "paypal"',
+            'provider = "bitcoin"',
+            "field 'payment_methods[1].provider' has unknown value 'bitcoin'; valid values: stripe, paypal, cash_on_delivery",
+        ),
+        ('kind = "whatsapp"', 'kind = "pigeon"', "field 'support_channels[1].kind' has unknown value 'pigeon'"),
+        ("date = 2026-12-02", 'date = "soon"', "field 'holidays[0].date' must be a TOML date"),
+        (
+            'AE = { currency = "AED", language = "ar" }',
+            'XX = { currency = "AED", language = "ar" }',
+            "field 'countries' has unknown ISO 3166 country code 'XX'",
+        ),
+        (
+            'SA = { currency = "SAR", language = "ar" }',
+            'SA = { currency = "USD", language = "ar" }',
+            "field 'countries.SA.currency' has unknown value 'USD'; valid values: AED, SAR",
+        ),
+        ('code = "me-south"', 'code = "me-north"', "field 'code' is 'me-north' but the file is named me-south.toml"),
+        ('name = "Middle East"', "name = [", "me-south.toml: not valid TOML"),
+    ],
+)
+def test_each_kind_of_mistake_names_file_field_and_valid_values(region_dir, old, new, message):
+    path = _break(region_dir, old, new)
+    with pytest.raises(RegionError) as excinfo:
+        parse_region_file(path)
+    assert str(excinfo.value).startswith("me-south.toml")
+    assert message in str(excinfo.value)
+
+
+def test_a_country_claimed_by_two_regions_is_refused(region_dir):
+    _break(region_dir, 'OM = { currency = "AED", language = "ar" }', 'DE = { currency = "AED", language = "ar" }')
+    load_region.cache_clear()
+    all_regions.cache_clear()
+    try:
+        with pytest.raises(RegionError, match="claims DE, already served by eu-west"):
+            all_regions(region_dir)
+    finally:
+        load_region.cache_clear()
+        all_regions.cache_clear()
+
+
+def test_unknown_region_names_the_valid_ones():
+    with pytest.raises(
+        RegionError, match="REGION='mars' is not a known region; valid values: ap-southeast, eu-west, me-south, us-east"
+    ):
+        load_region("mars")
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_start_up_stops_on_an_unknown_region():
+    result = _manage("check", REGION="atlantis")
+    assert result.returncode != 0
+    assert (
+        "REGION='atlantis' is not a known region; valid values: ap-southeast, eu-west, me-south, us-east"
+        in result.stderr
+    )
+
+
+@pytest.mark.parametrize("code", ["us-east", "eu-west", "ap-southeast", "me-south"])
+def test_every_region_starts(code):
+    result = _manage("check", REGION=code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_support_channels_link_to_their_apps():
+    channels = {c.kind: c.url for c in load_region("ap-southeast").support_channels}
+    assert channels == {
+        "email": "mailto:help-sea@livemall.example",
+        "line": "https://line.me/R/ti/p/@livemall-sea",
+        "whatsapp": "https://wa.me/6555500100",
+    }
