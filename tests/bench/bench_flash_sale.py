@@ -13,6 +13,14 @@ What it does:
 
 Run: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/livemall_bench REDIS_URL=redis://127.0.0.1:6379/4
 .venv/bin/python -m tests.bench flash_sale -- --buyers 1000 --units 100 --workers 2``.
+
+``--sustained`` measures instead how many orders per second the checkout commits while
+stock lasts (10,000 units): 10 and then 200 buyers checking out back to back, each with a
+cart of its own, through the Redis gate and, as the naive baseline, without it (the
+checkout then locks the stock row with ``SELECT ... FOR UPDATE`` for the whole order
+transaction, which is what a naive checkout does); and, in the same run, ``pgbench`` with
+the one-row ``UPDATE stock SET qty = qty - 1 WHERE id = 1 AND qty > 0`` at 8 clients on
+the same PostgreSQL server, as the ceiling of a single hot row.
 """
 
 from __future__ import annotations
@@ -106,28 +114,34 @@ async def fill_carts(port: int, variant_id: int, buyers: int, concurrency: int =
     return await asyncio.gather(*(one() for _ in range(buyers)))
 
 
+CHECKOUT_BODY = {
+    "email": "buyer@example.test",
+    "address": {
+        "name": "Bench Buyer",
+        "line1": "1 Main St",
+        "city": "Albany",
+        "state": "NY",
+        "postal_code": "12207",
+        "country": "US",
+    },
+    "shipping_option": "standard",
+    "payment_provider": "test",
+    "payment_method": "test",
+}
+
+
 async def sale(port: int, sessions: list[str]) -> list[tuple[int, str, float, float]]:
-    body = {
-        "email": "buyer@example.test",
-        "address": {
-            "name": "Bench Buyer",
-            "line1": "1 Main St",
-            "city": "Albany",
-            "state": "NY",
-            "postal_code": "12207",
-            "country": "US",
-        },
-        "shipping_option": "standard",
-        "payment_provider": "test",
-        "payment_method": "test",
-    }
     start_event = asyncio.Event()
 
     async def buyer(cookie: str) -> tuple[int, str, float, float]:
         await start_event.wait()
         started = time.perf_counter()
         status, data, _ = await request(
-            port, "POST", "/api/v1/checkout", body, {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"}
+            port,
+            "POST",
+            "/api/v1/checkout",
+            CHECKOUT_BODY,
+            {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"},
         )
         ended = time.perf_counter()
         code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
@@ -141,13 +155,155 @@ async def sale(port: int, sessions: list[str]) -> list[tuple[int, str, float, fl
     return [(s, c, lat, end - t0) for s, c, lat, end in results]
 
 
+def carts_with_sessions(variant_id: int, count: int) -> list[str]:
+    """``count`` anonymous shoppers, each with a session whose cart holds one unit: their cookies.
+
+    Made in this process through the same services the cart API calls (the API would spend
+    the server's time before the measured window, and it is not what is measured).
+    """
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from apps.orders import services
+    from apps.orders.receivers import SESSION_CART_KEY
+
+    cookies = []
+    for _ in range(count):
+        cart = services.cart_for(user=None)
+        services.cart_line_add(cart=cart, variant_id=variant_id, quantity=1, country="US")
+        session = SessionStore()
+        session[SESSION_CART_KEY] = cart.pk
+        session.create()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+    return cookies
+
+
+async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: float) -> dict:
+    """``buyers`` concurrent buyers, each checking out one cart after another for ``seconds``."""
+    queue = iter(cookies)
+    committed: list[float] = []
+    other: dict[str, int] = {}
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def buyer() -> None:
+        while time.perf_counter() < deadline:
+            cookie = next(queue, None)
+            if cookie is None:
+                return
+            t0 = time.perf_counter()
+            status, data, _ = await request(
+                port,
+                "POST",
+                "/api/v1/checkout",
+                CHECKOUT_BODY,
+                {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"},
+            )
+            if status == 201 and time.perf_counter() <= deadline:
+                committed.append(time.perf_counter() - t0)
+            elif status != 201:
+                code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
+                other[f"{status} {code}"] = other.get(f"{status} {code}", 0) + 1
+
+    await asyncio.gather(*(buyer() for _ in range(buyers)))
+    elapsed = min(time.perf_counter(), deadline) - started
+    return {
+        "buyers": buyers,
+        "seconds": round(elapsed, 2),
+        "orders_committed": len(committed),
+        "orders_per_second": round(len(committed) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(statistics.median(committed) * 1000, 1) if committed else None,
+            "p99": round(percentile(committed, 99) * 1000, 1),
+        },
+        "ran_out_of_carts": next(queue, None) is None,
+        "other_answers": other,
+    }
+
+
+PGBENCH_SCRIPT = "UPDATE bench_hot_stock SET qty = qty - 1 WHERE id = 1 AND qty > 0;\n"
+
+
+def pgbench(clients: int, seconds: int) -> dict:
+    """The one-row UPDATE of the issue, on the same PostgreSQL server: TPS at ``clients``."""
+    import re
+    import shutil
+    import subprocess
+    import tempfile
+
+    from django.db import connection
+
+    if shutil.which("pgbench") is None:
+        return {"skipped": "pgbench is not installed"}
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_hot_stock")
+        cursor.execute("CREATE TABLE bench_hot_stock (id int PRIMARY KEY, qty int NOT NULL)")
+        cursor.execute("INSERT INTO bench_hot_stock VALUES (1, 2000000000)")
+    db = connection.settings_dict
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
+        script.write(PGBENCH_SCRIPT)
+        script.flush()
+        out = subprocess.run(
+            [
+                "pgbench",
+                "--no-vacuum",
+                f"--client={clients}",
+                "--jobs=2",
+                f"--time={seconds}",
+                f"--file={script.name}",
+                f"--host={db['HOST'] or '127.0.0.1'}",
+                f"--port={db['PORT'] or 5432}",
+                f"--username={db['USER'] or 'postgres'}",
+                db["NAME"],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_hot_stock")
+    tps = re.search(r"tps = ([0-9.]+)", out)
+    return {"clients": clients, "seconds": seconds, "tps": float(tps.group(1)) if tps else None}
+
+
+def main_sustained(args: argparse.Namespace, running_port: int) -> dict:
+    from apps.orders import services
+
+    report: dict = {"pgbench": pgbench(8, 10)}
+    for gated in (True, False):
+        variant_id = seed(args.units)
+        if gated:
+            services.flash_sale_open(variant_id=variant_id)
+        phases = []
+        for buyers in args.sustained_buyers:
+            cookies = carts_with_sessions(variant_id, args.carts)
+            phases.append(asyncio.run(sustained(running_port, cookies, buyers=buyers, seconds=args.seconds)))
+        if gated:
+            services.flash_sale_close(variant_id=variant_id)
+        report["gate" if gated else "naive_select_for_update"] = phases
+    gate, naive = report["gate"], report["naive_select_for_update"]
+    tps = report["pgbench"].get("tps")
+    report["ratios"] = {
+        "gate_most_buyers_vs_fewest": round(gate[-1]["orders_per_second"] / gate[0]["orders_per_second"], 2),
+        "gate_vs_naive_at_most_buyers": round(gate[-1]["orders_per_second"] / naive[-1]["orders_per_second"], 2),
+        "gate_vs_pgbench_tps": round(gate[-1]["orders_per_second"] / tps, 3) if tps else None,
+    }
+    return report
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench_flash_sale")
     parser.add_argument("--buyers", type=int, default=1000)
     parser.add_argument("--units", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--no-gate", action="store_true", help="checkout straight to PostgreSQL (baseline)")
+    parser.add_argument("--sustained", action="store_true", help="committed orders/s while stock lasts")
+    parser.add_argument("--sustained-buyers", type=int, nargs="+", default=[10, 200])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each sustained phase")
+    parser.add_argument("--carts", type=int, default=3000, help="carts ready per sustained phase")
     args = parser.parse_args(argv)
+    if args.sustained and args.units == 100:
+        args.units = 10_000
 
     _setup_django()
     from django.core.management import call_command
@@ -158,7 +314,6 @@ def main(argv: list[str]) -> int:
     from tests.bench.bench_asgi_servers import RunningServer, Server
 
     call_command("migrate", verbosity=0)
-    variant_id = seed(args.units)
     server = Server(
         "uvicorn",
         (
@@ -183,6 +338,15 @@ def main(argv: list[str]) -> int:
     log = ROOT / "tests" / "artifacts" / "bench_flash_sale_server.log"
     log.parent.mkdir(exist_ok=True)
     os.environ["PAYMENT_TEST_PROVIDER"] = "true"
+    if args.sustained:
+        with RunningServer(server, log) as running:
+            report = main_sustained(args, running.port)
+        report["uvicorn_workers"] = args.workers
+        print(json.dumps(report, indent=2))
+        out = ROOT / "tests" / "artifacts" / "bench_flash_sale_sustained.json"
+        out.write_text(json.dumps(report, indent=2))
+        return 0
+    variant_id = seed(args.units)
     with RunningServer(server, log) as running:
         sessions = asyncio.run(fill_carts(running.port, variant_id, args.buyers))
         if not args.no_gate:
