@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -308,8 +309,19 @@ MUX_RTMP_URL = env("MUX_RTMP_URL", "rtmps://global-live.mux.com:443/app")
 IVS_AWS_REGION = env("IVS_AWS_REGION", "us-east-1")
 IVS_CHANNEL_TYPE = env("IVS_CHANNEL_TYPE", "STANDARD")
 IVS_RECORDING_CONFIGURATION_ARN = env("IVS_RECORDING_CONFIGURATION_ARN")
-# Where this region keeps show recordings (a bucket/prefix URI in the region's own cloud region).
-LIVE_RECORDING_STORAGE = env("LIVE_RECORDING_STORAGE", f"s3://livemall-{REGION.code}-recordings/")
+# Where this region keeps show recordings: s3://bucket/prefix/ in the region's own cloud
+# region in production, a local directory (file:///...) elsewhere; see apps/live/providers/recordings.py.
+LIVE_RECORDING_STORAGE = env(
+    "LIVE_RECORDING_STORAGE",
+    f"s3://livemall-{REGION.code}-recordings/"
+    if PRODUCTION
+    else (BASE_DIR / "var" / "recordings" / REGION.code).as_uri() + "/",
+)
+if urlsplit(LIVE_RECORDING_STORAGE).scheme not in {"s3", "file"} or not urlsplit(LIVE_RECORDING_STORAGE).path:
+    raise ImproperlyConfigured(
+        f"LIVE_RECORDING_STORAGE={LIVE_RECORDING_STORAGE!r}; expected s3://bucket/prefix/ or file:///absolute/path/"
+    )
+LIVE_RECORDING_AWS_REGION = env("LIVE_RECORDING_AWS_REGION", IVS_AWS_REGION)
 
 # --- Payments (apps/payments) -----------------------------------------------------------
 # A provider is offered where the region file lists it and its keys are set. *_API_BASE

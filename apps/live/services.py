@@ -37,6 +37,7 @@ from apps.live.models import (
     ViewerSample,
 )
 from apps.live.providers import stream_provider
+from apps.live.providers.recordings import RecordingStoreError, recording_store, recording_url
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import _sync_client, publish_sync, recent_remove_sync
@@ -297,7 +298,7 @@ def live_room_end(*, room: LiveRoom, region: Region) -> LiveRoom:
         now = timezone.now()
         locked.ended_at = now
         locked.stream_key = ""  # a stream key is a secret; it has no use after the show
-        locked.recording_url = f"{settings.LIVE_RECORDING_STORAGE.rstrip('/')}/{locked.slug}/"
+        locked.recording_url = recording_url(locked.slug)
         locked.recording_retain_until = now + dt.timedelta(days=region.recording_retention_days)
         locked.save(update_fields=["ended_at", "stream_key", "recording_url", "recording_retain_until"])
         if locked.pins.filter(unpinned_at__isnull=True).exists():
@@ -310,23 +311,38 @@ def live_room_end(*, room: LiveRoom, region: Region) -> LiveRoom:
 
 
 def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
-    """Delete recordings whose retention has passed (never one a moment early); returns the room ids."""
+    """Delete recordings whose retention has passed (never one a moment early); returns the room ids.
+
+    The files go first, then the reference: a run that fails or dies in between leaves the
+    reference, and the next run deletes again (deleting is idempotent) and records it.
+    """
     now = now or timezone.now()
     due = LiveRoom.objects.filter(
         recording_retain_until__isnull=False, recording_retain_until__lte=now, recording_deleted_at__isnull=True
     ).exclude(recording_url="")
+    rooms = list(due.only("id", "slug", "recording_url", "recording_retain_until"))
+    if not rooms:
+        return []
+    store = recording_store()
     deleted = []
-    for room in due.only("id", "slug", "recording_url", "recording_retain_until"):
-        with transaction.atomic():
-            changed = LiveRoom.objects.filter(
-                pk=room.pk, recording_deleted_at__isnull=True, recording_retain_until__lte=now
-            ).update(recording_deleted_at=now, recording_url="")
+    for room in rooms:
+        try:
+            files = store.delete(room.recording_url)
+        except RecordingStoreError as exc:
+            logger.warning(
+                "Could not delete the recording of live room %s (%s): %s", room.slug, room.recording_url, exc
+            )
+            continue
+        changed = LiveRoom.objects.filter(
+            pk=room.pk, recording_deleted_at__isnull=True, recording_retain_until__lte=now
+        ).update(recording_deleted_at=now, recording_url="")
         if changed:
             deleted.append(room.pk)
             logger.info(
-                "Deleted the recording of live room %s (%s), kept until %s.",
+                "Deleted the recording of live room %s (%s, %d file(s)), kept until %s.",
                 room.slug,
                 room.recording_url,
+                files,
                 room.recording_retain_until.isoformat(),
             )
     return deleted

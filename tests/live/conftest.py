@@ -137,9 +137,11 @@ def danmaku_texts(events: Iterable[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture
-def live_settings(settings):
-    """A private key/channel prefix (pub/sub ignores the Redis db number) and quick housekeeping."""
+def live_settings(settings, tmp_path):
+    """A private key/channel prefix (pub/sub ignores the Redis db number), quick housekeeping,
+    and recordings kept in the test's own directory."""
     settings.LIVE_REDIS_PREFIX = f"test-live-{uuid.uuid4().hex[:12]}"
+    settings.LIVE_RECORDING_STORAGE = (tmp_path / "recordings").as_uri() + "/"
     settings.LIVE_TICK_INTERVAL = 0.05
     settings.LIVE_VIEWERS_INTERVAL = 0.2
     settings.LIVE_STORE_FLUSH_INTERVAL = 0.2

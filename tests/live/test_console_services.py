@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -69,7 +71,7 @@ def bus(live_settings):
 # --- lifecycle -----------------------------------------------------------------------------
 
 
-def test_start_then_end_publishes_status_and_keeps_the_recording(room, commit, region, bus):
+def test_start_then_end_publishes_status_and_keeps_the_recording(room, commit, region, bus, settings):
     subscribe, events = bus
     subscribe(room)
     started = commit(services.live_room_start, room=room, provider="manual")
@@ -77,7 +79,7 @@ def test_start_then_end_publishes_status_and_keeps_the_recording(room, commit, r
     ended = commit(services.live_room_end, room=started, region=region)
     assert ended.status == LiveRoom.Status.ENDED
     assert ended.recording_url.endswith(f"/{room.slug}/")
-    assert ended.recording_url.startswith("s3://livemall-us-east-recordings/")
+    assert ended.recording_url.startswith(settings.LIVE_RECORDING_STORAGE)  # the region's own store
     assert ended.recording_retain_until >= ended.ended_at + dt.timedelta(days=region.recording_retention_days)
     assert [e["status"] for e in events() if e["type"] == "status"] == ["live", "ended"]
 
@@ -111,18 +113,48 @@ def test_manual_start_without_playback_url_changes_nothing(db, merchant, region,
     assert room.status == LiveRoom.Status.SCHEDULED and room.started_at is None
 
 
+def _record(url: str, files: int = 3) -> Path:
+    """What the encoder's recording leaves in the store: a few segments and a playlist."""
+    folder = Path(urlsplit(url).path)
+    (folder / "media" / "hls").mkdir(parents=True)
+    for number in range(files - 1):
+        (folder / "media" / "hls" / f"{number}.ts").write_bytes(b"\x47" * 188)
+    (folder / "media" / "hls" / "master.m3u8").write_text("#EXTM3U\n")
+    return folder
+
+
 def test_recordings_are_deleted_after_retention_never_before(live_room, commit, region, caplog):
     ended = commit(services.live_room_end, room=live_room, region=region)
     retain_until = ended.recording_retain_until
+    assert retain_until >= ended.ended_at + dt.timedelta(days=180)
+    folder = _record(ended.recording_url)
     assert services.recordings_delete_expired(now=retain_until - dt.timedelta(seconds=1)) == []
     ended.refresh_from_db()
-    assert ended.recording_url and ended.recording_deleted_at is None
+    assert ended.recording_url and ended.recording_deleted_at is None and folder.exists()
     with caplog.at_level(logging.INFO, logger="apps.live.services"):
         assert services.recordings_delete_expired(now=retain_until) == [ended.pk]
     ended.refresh_from_db()
     assert ended.recording_url == "" and ended.recording_deleted_at == retain_until
-    assert any(ended.slug in record.getMessage() for record in caplog.records)
+    assert not folder.exists() and folder.parent.exists()  # only this show's recording went
+    assert any(ended.slug in r.getMessage() and "3 file(s)" in r.getMessage() for r in caplog.records)
     assert services.recordings_delete_expired(now=retain_until + dt.timedelta(days=1)) == []
+
+
+def test_a_recording_the_store_could_not_delete_is_kept_and_tried_again(live_room, commit, region, caplog):
+    ended = commit(services.live_room_end, room=live_room, region=region)
+    blocker = Path(urlsplit(ended.recording_url).path)
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")  # the store fails on it (as a full disk or a bucket policy would)
+    with caplog.at_level(logging.WARNING, logger="apps.live.services"):
+        assert services.recordings_delete_expired(now=ended.recording_retain_until) == []
+    ended.refresh_from_db()
+    assert ended.recording_url and ended.recording_deleted_at is None
+    assert any("Could not delete" in r.getMessage() and ended.slug in r.getMessage() for r in caplog.records)
+
+    blocker.unlink()
+    folder = _record(ended.recording_url)
+    assert services.recordings_delete_expired(now=ended.recording_retain_until) == [ended.pk]
+    assert not folder.exists()
 
 
 def test_beat_schedule_runs_the_retention_task():

@@ -6,12 +6,13 @@ import base64
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from apps.errors import ApplicationError
 from apps.live.providers import StreamProviderError, stream_provider
 from apps.live.providers.ivs import IvsProvider
 from apps.live.providers.mux import MuxProvider
+from apps.live.providers.recordings import FileRecordingStore, RecordingStoreError, S3RecordingStore, recording_store
 from tests.live.mux_fake import FakeMux
 
 
@@ -119,3 +120,98 @@ def test_ivs_stop_when_not_broadcasting_is_fine_other_errors_are_not():
         with pytest.raises(StreamProviderError) as err:
             provider.stream_create(room_slug="show")
     assert "ServiceQuotaExceeded" in err.value.message
+
+
+# --- Recording storage ----------------------------------------------------------------------
+
+RECORDINGS = "s3://livemall-eu-west-recordings/shows/"
+
+
+def _s3():
+    client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y")
+    return S3RecordingStore(client=client, root=RECORDINGS), Stubber(client)
+
+
+def test_s3_deletes_every_object_of_the_show_page_by_page():
+    store, stub = _s3()
+    first = [{"Key": f"shows/friday/media/{n}.ts"} for n in range(1000)]
+    stub.add_response(
+        "list_objects_v2",
+        {"Contents": first, "IsTruncated": True, "NextContinuationToken": "more"},
+        {"Bucket": "livemall-eu-west-recordings", "Prefix": "shows/friday/"},
+    )
+    stub.add_response(
+        "delete_objects",
+        {"Deleted": first},
+        {"Bucket": "livemall-eu-west-recordings", "Delete": {"Objects": first, "Quiet": True}},
+    )
+    last = [{"Key": "shows/friday/media/master.m3u8"}]
+    stub.add_response(
+        "list_objects_v2",
+        {"Contents": last, "IsTruncated": False},
+        {"Bucket": "livemall-eu-west-recordings", "Prefix": "shows/friday/", "ContinuationToken": "more"},
+    )
+    stub.add_response(
+        "delete_objects",
+        {"Deleted": last},
+        {"Bucket": "livemall-eu-west-recordings", "Delete": {"Objects": last, "Quiet": True}},
+    )
+    with stub:
+        assert store.delete(RECORDINGS + "friday/") == 1001
+    stub.assert_no_pending_responses()
+
+
+def test_s3_an_empty_prefix_is_already_deleted():
+    store, stub = _s3()
+    stub.add_response("list_objects_v2", {"IsTruncated": False}, {"Bucket": ANY, "Prefix": "shows/gone/"})
+    with stub:
+        assert store.delete(RECORDINGS + "gone/") == 0
+
+
+def test_s3_refusals_keep_the_reference():
+    store, stub = _s3()
+    stub.add_response("list_objects_v2", {"Contents": [{"Key": "shows/x/a.ts"}]}, {"Bucket": ANY, "Prefix": ANY})
+    stub.add_response(
+        "delete_objects", {"Errors": [{"Key": "shows/x/a.ts", "Code": "AccessDenied"}]}, {"Bucket": ANY, "Delete": ANY}
+    )
+    with stub, pytest.raises(RecordingStoreError, match="AccessDenied"):
+        store.delete(RECORDINGS + "x/")
+    store, stub = _s3()
+    stub.add_client_error("list_objects_v2", service_error_code="NoSuchBucket", http_status_code=404)
+    with stub, pytest.raises(RecordingStoreError, match="NoSuchBucket"):
+        store.delete(RECORDINGS + "x/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        RECORDINGS,  # the whole store
+        "s3://livemall-eu-west-recordings/other/x/",
+        "s3://someone-elses-bucket/shows/x/",
+        RECORDINGS + "../x/",
+    ],
+)
+def test_nothing_outside_the_regions_store_is_ever_deleted(url):
+    store, stub = _s3()
+    with stub, pytest.raises(RecordingStoreError):
+        store.delete(url)
+    stub.assert_no_pending_responses()  # not one call reached S3
+
+
+def test_the_file_store_deletes_one_shows_folder(tmp_path):
+    root = (tmp_path / "rec").as_uri() + "/"
+    (tmp_path / "rec" / "a" / "hls").mkdir(parents=True)
+    (tmp_path / "rec" / "a" / "hls" / "0.ts").write_bytes(b"x")
+    (tmp_path / "rec" / "b").mkdir()
+    store = FileRecordingStore(root=root)
+    assert store.delete(root + "a/") == 1
+    assert not (tmp_path / "rec" / "a").exists() and (tmp_path / "rec" / "b").exists()
+    assert store.delete(root + "a/") == 0
+    with pytest.raises(RecordingStoreError):
+        store.delete(root)
+
+
+def test_an_unknown_storage_scheme_is_refused(settings):
+    settings.LIVE_RECORDING_STORAGE = "ftp://old-server/recordings/"
+    with pytest.raises(RecordingStoreError, match="valid schemes"):
+        recording_store()

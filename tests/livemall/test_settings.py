@@ -52,6 +52,28 @@ def test_an_unknown_environment_name_is_refused():
     assert "DJANGO_ENV='staging'; valid values: development, test, production" in result.stderr
 
 
+@pytest.mark.parametrize("storage", ["ftp://old-server/recordings/", "recordings", "s3://"])
+def test_a_recording_storage_we_cannot_delete_from_is_refused(storage):
+    result = _manage({**os.environ, "LIVE_RECORDING_STORAGE": storage}, "check")
+    assert result.returncode != 0
+    assert (
+        f"LIVE_RECORDING_STORAGE={storage!r}; expected s3://bucket/prefix/ or file:///absolute/path/" in result.stderr
+    )
+
+
+def test_recordings_stay_in_the_regions_own_bucket_in_production():
+    script = "from django.conf import settings as s; print(s.LIVE_RECORDING_STORAGE)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=ROOT,
+        env={**_production_env(REGION="eu-west"), "DJANGO_SETTINGS_MODULE": "livemall.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "s3://livemall-eu-west-recordings/", result.stderr
+
+
 def test_embedded_default_without_servers(settings):
     """Read in a fresh process: no DATABASE_URL/REDIS_URL means SQLite, in-memory layer, inline tasks."""
     script = (
