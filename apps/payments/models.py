@@ -50,6 +50,9 @@ class Payment(models.Model):
     status = models.CharField(max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     # Attempt number within the reference; it makes the idempotency keys deterministic.
     attempt = models.PositiveSmallIntegerField(default=1)
+    # Definitive capture refusals so far: the next capture is a new request with a new key,
+    # since the provider would answer a repeated key with the recorded refusal.
+    capture_declines = models.PositiveSmallIntegerField(default=0)
     idempotency_key = models.CharField(max_length=200, unique=True)
     provider_payment_id = models.CharField(max_length=255, blank=True, default="")
     provider_capture_id = models.CharField(max_length=255, blank=True, default="")

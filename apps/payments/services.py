@@ -10,7 +10,9 @@ Rules that hold across them:
   one reference cannot both go out.
 - Keys: ``order:<ref>:intent``, ``order:<ref>:capture``, ``order:<ref>:refund:<n>`` for
   the first payment attempt of a reference; a later attempt (another provider, another
-  amount) inserts ``:attempt-<k>`` after the reference.
+  amount) inserts ``:attempt-<k>`` after the reference. A capture after the provider
+  refused one (``capture-2``, ``capture-3`` ...) is a new request: the provider would replay
+  its recorded refusal to the old key.
 - Outcomes reach orders through :mod:`apps.payments.signals`, sent on commit.
 - Unreachable providers surface as ``ApplicationError(code="provider_unavailable",
   status=503)`` whose message asks the shopper to try another method.
@@ -73,8 +75,10 @@ def intent_key(order_reference: str, attempt: int = 1) -> str:
     return f"{_key_base(order_reference, attempt)}:intent"
 
 
-def capture_key(order_reference: str, attempt: int = 1) -> str:
-    return f"{_key_base(order_reference, attempt)}:capture"
+def capture_key(order_reference: str, attempt: int = 1, declined_before: int = 0) -> str:
+    """One key per capture request: a retry after a lost answer reuses it, a capture after a refusal does not."""
+    suffix = f"-{declined_before + 1}" if declined_before else ""
+    return f"{_key_base(order_reference, attempt)}:capture{suffix}"
 
 
 def refund_key(order_reference: str, number: int, attempt: int = 1) -> str:
@@ -353,7 +357,7 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
                 fields={"amount_minor": [f"At most {payment.amount_minor}."]},
             )
         provider = _configured(payment.provider)
-        key = capture_key(payment.order_reference, payment.attempt)
+        key = capture_key(payment.order_reference, payment.attempt, payment.capture_declines)
         try:
             result = _provider_call(
                 provider,
@@ -366,8 +370,11 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
             )
         except ProviderDeclined as exc:
             declined = exc
+            payment.capture_declines += 1
             _transition(payment, PaymentStatus.FAILED, reason=exc.message)
         else:
+            if result.status == PaymentStatus.FAILED:
+                payment.capture_declines += 1
             _transition(
                 payment,
                 result.status,

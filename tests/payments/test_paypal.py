@@ -340,6 +340,24 @@ def test_capture_before_approval_is_a_clear_decline(paypal_fake, committed, sign
 
 
 @pytest.mark.django_db
+def test_a_capture_after_a_refusal_is_a_new_request(paypal_fake, committed):
+    """PayPal replays its recorded answer to a repeated PayPal-Request-Id: the same key would refuse forever."""
+    payment = _create()
+    with pytest.raises(ApplicationError):
+        committed(services.payment_capture, payment_id=payment.pk)  # not approved yet: refused
+    paypal_fake.approve(payment.provider_payment_id)
+
+    payment = committed(services.payment_capture, payment_id=payment.pk)
+
+    assert payment.status == PaymentStatus.SUCCEEDED and payment.captured_minor == 1999
+    assert [r.headers["paypal-request-id"] for r in _captures(paypal_fake)] == [
+        "order:R-1:capture",
+        "order:R-1:capture-2",
+    ]
+    assert len(paypal_fake.captures) == 1
+
+
+@pytest.mark.django_db
 def test_capture_of_an_order_already_captured_elsewhere(paypal_fake):
     """PayPal refuses a second capture; we raise a clear error and never capture twice."""
     payment = _create()
