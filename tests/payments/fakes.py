@@ -316,6 +316,11 @@ class FakePayPal(FakeServer):
             return self._create_order(recorded.json)
         if len(parts) == 5 and parts[:3] == ["v2", "checkout", "orders"] and parts[4] == "capture":
             return self._capture(parts[3])
+        if len(parts) == 4 and parts[:3] == ["v2", "checkout", "orders"] and recorded.method == "GET":
+            order = self.orders.get(parts[3])
+            return (
+                Answer(200, order) if order else Answer(404, {"name": "RESOURCE_NOT_FOUND", "message": "no such order"})
+            )
         if len(parts) == 5 and parts[:3] == ["v2", "payments", "captures"] and parts[4] == "refund":
             return self._refund(parts[3], recorded.json)
         return Answer(404, {"name": "RESOURCE_NOT_FOUND", "message": "no such route"})

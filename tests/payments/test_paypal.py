@@ -358,17 +358,20 @@ def test_a_capture_after_a_refusal_is_a_new_request(paypal_fake, committed):
 
 
 @pytest.mark.django_db
-def test_capture_of_an_order_already_captured_elsewhere(paypal_fake):
-    """PayPal refuses a second capture; we raise a clear error and never capture twice."""
+def test_capture_of_an_order_already_captured_elsewhere_records_that_capture(paypal_fake, committed, signals):
+    """PayPal refuses a second capture; we read the one that happened and never capture twice."""
     payment = _create()
-    paypal_fake.capture_elsewhere(payment.provider_payment_id)
+    capture_id = paypal_fake.capture_elsewhere(payment.provider_payment_id)
 
-    with pytest.raises(ApplicationError) as err:
-        services.payment_capture(payment_id=payment.pk)
+    payment = committed(services.payment_capture, payment_id=payment.pk)
 
-    assert err.value.code == "payment_declined"
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert (payment.provider_capture_id, payment.captured_minor) == (capture_id, 1999)
     assert len(paypal_fake.captures) == 1
     assert len(_captures(paypal_fake)) == 1
+    lookups = [r for r in paypal_fake.requests if r.method == "GET" and r.path.endswith(payment.provider_payment_id)]
+    assert len(lookups) == 1
+    assert [s["payment_id"] for s in signals.named("succeeded")] == [payment.pk]
 
 
 @pytest.mark.django_db

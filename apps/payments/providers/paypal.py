@@ -191,7 +191,11 @@ class PayPalProvider:
                 if code in (401, 403):
                     logger.error("PayPal refused our credentials on %s: %s", what, exc)
                 raise ProviderUnavailable(f"PayPal {what}: HTTP {code}") from exc
-            raise ProviderDeclined(f"PayPal refused the {what}: {getattr(exc, 'message', None) or exc.reason}") from exc
+            issues = [str(getattr(detail, "issue", "")) for detail in getattr(exc, "details", None) or []]
+            raise ProviderDeclined(
+                f"PayPal refused the {what}: {getattr(exc, 'message', None) or exc.reason}",
+                code=issues[0].lower() if issues and issues[0] else "declined",
+            ) from exc
         return APIHelper.to_dictionary(response.body) if response.body is not None else {}
 
     # --- payments ---------------------------------------------------------------------
@@ -235,11 +239,23 @@ class PayPalProvider:
     def capture(
         self, *, provider_payment_id: str, amount_minor: int, currency: str, idempotency_key: str
     ) -> PaymentResult:
-        order = self._call(
-            "capture",
-            self.client.orders.capture_order,
-            {"id": provider_payment_id, "paypal_request_id": idempotency_key, "prefer": "return=representation"},
-        )
+        try:
+            order = self._call(
+                "capture",
+                self.client.orders.capture_order,
+                {"id": provider_payment_id, "paypal_request_id": idempotency_key, "prefer": "return=representation"},
+            )
+        except ProviderDeclined as exc:
+            if exc.code != "order_already_captured":
+                raise
+            # Captured already (an earlier request whose answer we lost under another key,
+            # or the merchant's PayPal dashboard): the buyer has paid, so read the capture
+            # back instead of recording a refusal.
+            order = self._call("order lookup", self.client.orders.get_order, {"id": provider_payment_id})
+        return self._capture_result(order, provider_payment_id=provider_payment_id, currency=currency)
+
+    @staticmethod
+    def _capture_result(order: dict[str, Any], *, provider_payment_id: str, currency: str) -> PaymentResult:
         captures = [
             capture
             for unit in order.get("purchase_units") or []
