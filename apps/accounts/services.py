@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zoneinfo
 
 from django.contrib.auth.models import Group
@@ -96,9 +97,11 @@ def shopper_preferences_update(
 
 @transaction.atomic
 def merchant_create(*, name: str, country: str, owner: User, slug: str = "") -> Merchant:
-    slug = slug or slugify(name)
-    if not slug:
+    name = " ".join(name.split())
+    if not name:
         raise ApplicationError("A merchant needs a name.", fields={"name": ["This field is required."]})
+    # URLs take ASCII slugs; a name in Arabic, Thai or Chinese script gets a stable one of its own.
+    slug = slug or slugify(name) or f"shop-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
     if Merchant.objects.filter(slug=slug).exists():
         raise ApplicationError("This merchant exists.", code="duplicate", fields={"slug": ["Already taken."]})
     merchant = Merchant.objects.create(name=name, slug=slug, country=country.upper())

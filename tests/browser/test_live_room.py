@@ -231,3 +231,41 @@ def test_the_player_loads_the_show_s_hls_stream(chromium, asgi_url, make_user, r
         assert errors == []
     finally:
         context.close()
+
+
+def test_an_arabic_viewer_gets_the_room_right_to_left_in_arabic(
+    chromium, asgi_url, make_user, use_region, artifacts_dir
+):
+    region = use_region("me-south")
+    merchant = accounts.merchant_create(name="متجر الخليج", country="AE", owner=make_user(email="owner@gulf.test"))
+    product = make_product(merchant, "silk-scarf", price_minor=18900, names={"ar": "وشاح حرير", "en": "Silk scarf"})
+    starts = timezone.now() - dt.timedelta(minutes=5)
+    room = live.live_room_schedule(
+        region=region,
+        merchant=merchant,
+        slug="ramadan-night",
+        titles={"ar": "ليلة رمضان"},
+        language="ar",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+    )
+    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
+    live.product_pin(room=room, product=product, region=region)
+
+    context = chromium.new_context(locale="ar-AE", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        page.goto(f"{asgi_url}/live/{room.slug}/")
+        _socket_open(page)
+        assert page.get_attribute("html", "dir") == "rtl" and page.get_attribute("html", "lang") == "ar"
+        assert page.inner_text("h1") == "ليلة رمضان"
+        assert page.inner_text("[data-testid=danmaku-toggle]") == "التعليقات فوق الفيديو"
+        pinned = page.locator("[data-testid=pinned]")
+        pinned.wait_for(state="visible")
+        assert pinned.locator(".pinned-name").inner_text() == "وشاح حرير"
+        assert pinned.locator("[data-testid=pinned-buy] button").inner_text() == "اشترِ الآن"
+        price = pinned.locator(".pinned-price").inner_text()
+        assert price and "$" not in price
+        page.screenshot(path=str(artifacts_dir / "live-room-ar.png"))
+    finally:
+        context.close()
