@@ -21,8 +21,10 @@ app.conf.beat_schedule = {
     "orders-reservations-expire": {"task": "orders.reservations_expire", "schedule": 60.0},
     # Flash-sale gates (Redis) checked against the database; drift is repaired and logged.
     "orders-flash-sales-reconcile": {"task": "orders.flash_sales_reconcile", "schedule": 30.0},
-    # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.
     # Concurrent viewers of each live show, one sample a minute, for the show's stats.
     "live-viewer-counts-sample": {"task": "live.viewer_counts_sample", "schedule": 60.0},
+    # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.
     "live-recordings-delete-expired": {"task": "live.recordings_delete_expired", "schedule": crontab(minute=15)},
+    # Provider events that came before the payment they are about: applied once it is known.
+    "payments-webhook-events-retry": {"task": "payments.webhook_events_retry", "schedule": crontab(minute=45)},
 }

@@ -20,6 +20,7 @@ Rules that hold across them:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -383,6 +384,9 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
                 reason=result.failure_reason,
             )
         payment.save()
+        if payment.provider_capture_id:
+            provider_name = payment.provider
+            transaction.on_commit(lambda: webhook_events_retry(provider=provider_name))
     if declined is not None:
         raise ApplicationError(declined.message, code="payment_declined")
     return payment
@@ -526,9 +530,63 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
         if not created:
             return WebhookReceipt(event=event, duplicate=True)
         event.result = _apply(provider, outcome)[:255]
-        event.processed_at = timezone.now()
+        if event.result != WAITING_FOR_PAYMENT:
+            event.processed_at = timezone.now()
+            # This event may be what an earlier one was waiting for.
+            transaction.on_commit(lambda: webhook_events_retry(provider=provider))
         event.save(update_fields=["result", "processed_at"])
     return WebhookReceipt(event=event, duplicate=False)
+
+
+# An event about a payment we do not know yet (a refund whose capture our records have not
+# caught up with) waits, stored, and is applied when the payment turns up; after this long
+# it is given up and logged.
+WAITING_FOR_PAYMENT = "waiting: unknown payment"
+WEBHOOK_WAIT_LIMIT = dt.timedelta(days=3)
+
+
+def webhook_events_retry(*, provider: str | None = None, now: dt.datetime | None = None) -> int:
+    """Apply the stored events that were waiting for their payment; returns how many applied.
+
+    Runs after every applied event and capture (on commit) and hourly from beat. Events go
+    in the order they arrived, each in its own transaction, skipping one that another run
+    holds; passes repeat while they make progress, since one event can be what the next waits for.
+    """
+    now = now or timezone.now()
+    applied_in_all = 0
+    while True:
+        waiting = WebhookEvent.objects.filter(processed_at__isnull=True, result=WAITING_FOR_PAYMENT)
+        if provider:
+            waiting = waiting.filter(provider=provider)
+        applied = 0
+        for event_pk in list(waiting.order_by("pk").values_list("pk", flat=True)[:500]):
+            with transaction.atomic():
+                event = (
+                    WebhookEvent.objects.select_for_update(skip_locked=True)
+                    .filter(pk=event_pk, processed_at__isnull=True)
+                    .first()
+                )
+                if event is None:
+                    continue
+                try:
+                    outcome = registry.webhook_provider(event.provider).event_outcome(event.payload)
+                except (ApplicationError, WebhookRejected) as exc:
+                    event.result, event.processed_at = f"ignored: {exc}"[:255], now
+                    event.save(update_fields=["result", "processed_at"])
+                    continue
+                result = _apply(event.provider, outcome)
+                if result == WAITING_FOR_PAYMENT:
+                    if now - event.received_at >= WEBHOOK_WAIT_LIMIT:
+                        logger.warning("%s event %s never matched a payment; given up", event.provider, event.event_id)
+                        event.result, event.processed_at = "ignored: unknown payment", now
+                        event.save(update_fields=["result", "processed_at"])
+                    continue
+                event.result, event.processed_at = result[:255], now
+                event.save(update_fields=["result", "processed_at"])
+                applied += 1
+        applied_in_all += applied
+        if not applied:
+            return applied_in_all
 
 
 def _find_payment(provider: str, *, payment_id: str, key: str, capture_id: str) -> Payment | None:
@@ -557,8 +615,8 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
         capture_id=outcome.provider_capture_id or (refund.provider_capture_id if refund else ""),
     )
     if payment is None:
-        logger.warning("%s event %s is about no payment we know", provider, outcome.event_id)
-        return "ignored: unknown payment"
+        logger.info("%s event %s is about no payment we know (yet); it waits", provider, outcome.event_id)
+        return WAITING_FOR_PAYMENT
     if outcome.provider_payment_id and not payment.provider_payment_id:
         # The event overtook our own record of the provider's answer.
         payment.provider_payment_id = outcome.provider_payment_id

@@ -434,7 +434,19 @@ def test_stripe_events_about_nothing_we_know_are_stored_and_ignored(stripe_fake,
     assert _post_stripe(client, customer).status_code == 200
 
     results = dict(WebhookEvent.objects.values_list("event_id", "result"))
-    assert results == {"evt_stranger": "ignored: unknown payment", "evt_customer": "ignored: not about a payment"}
+    # An event about a payment we do not know may be early: it waits (see the PayPal refund below).
+    assert results == {"evt_stranger": "waiting: unknown payment", "evt_customer": "ignored: not about a payment"}
+    assert Payment.objects.count() == 0
+    stranger = WebhookEvent.objects.get(event_id="evt_stranger")
+    assert stranger.processed_at is None
+
+    # Nothing turns up for it: after the wait limit it is given up, logged and never applied.
+    later = stranger.received_at + services.WEBHOOK_WAIT_LIMIT - dt.timedelta(seconds=1)
+    assert services.webhook_events_retry(now=later) == 0
+    assert WebhookEvent.objects.get(event_id="evt_stranger").processed_at is None
+    assert services.webhook_events_retry(now=later + dt.timedelta(seconds=1)) == 0
+    stranger.refresh_from_db()
+    assert (stranger.result, stranger.processed_at) == ("ignored: unknown payment", later + dt.timedelta(seconds=1))
     assert Payment.objects.count() == 0
 
 
@@ -849,6 +861,40 @@ def test_paypal_refund_event_records_a_dashboard_refund_once(paypal_fake, client
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED
     assert len(signals.named("refunded")) == 1
+
+
+@pytest.mark.django_db
+def test_paypal_refund_that_overtakes_the_capture_waits_for_it(paypal_fake, client, committed, signals, settings):
+    """The capture's answer was lost and the merchant refunded from the dashboard before we retried."""
+    settings.PAYMENT_PROVIDER_TIMEOUT = 0.3
+    payment = _paypal_payment(paypal_fake)
+    paypal_fake.delay = 1.0
+    with pytest.raises(ApplicationError):
+        committed(services.payment_capture, payment_id=payment.pk)  # captured at PayPal, answer lost
+    paypal_fake.delay = 0
+    refund_event = _paypal_refund_event("WH-early-refund", refund_id="REF-DASH1", capture_id="CAP-FAKE1", value="19.99")
+
+    assert committed(_post_paypal, client, paypal_fake, refund_event).status_code == 200
+    event = WebhookEvent.objects.get(event_id="WH-early-refund")
+    assert (event.result, event.processed_at) == ("waiting: unknown payment", None)
+    assert not Refund.objects.exists()
+
+    payment = committed(services.payment_capture, payment_id=payment.pk)  # the retry learns the capture
+
+    event.refresh_from_db()
+    assert event.processed_at is not None and event.result.startswith("refund ")
+    (refund,) = Refund.objects.all()
+    assert (refund.amount_minor, refund.provider_refund_id) == (1999, "REF-DASH1")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REFUNDED
+    assert len(signals.named("refunded")) == 1
+    assert services.webhook_events_retry() == 0  # applied once, never again
+
+
+def test_beat_retries_waiting_provider_events():
+    from livemall.celery import app
+
+    assert any(e["task"] == "payments.webhook_events_retry" for e in app.conf.beat_schedule.values())
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from apps.payments.providers.base import (
     NextAction,
@@ -64,4 +65,7 @@ class CashOnDeliveryProvider:
         )
 
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        raise WebhookRejected("Cash on delivery has no webhooks.")
+
+    def event_outcome(self, event: Mapping[str, Any]) -> WebhookOutcome:
         raise WebhookRejected("Cash on delivery has no webhooks.")

@@ -346,6 +346,9 @@ class PayPalProvider:
             # retries, and the stored-once rule still holds) rather than fail with a 500.
             raise WebhookRejected(f"PayPal event of an unexpected shape: {exc}") from exc
 
+    def event_outcome(self, event: Mapping[str, Any]) -> WebhookOutcome:
+        return _outcome(dict(event))
+
     def _check_time(self, transmission_time: str) -> None:
         try:
             sent = dt.datetime.fromisoformat(transmission_time.replace("Z", "+00:00"))

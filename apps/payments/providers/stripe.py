@@ -210,6 +210,9 @@ class StripeProvider:
             raise WebhookRejected("Stripe webhook body is not an event object.")
         return _outcome(payload)
 
+    def event_outcome(self, event: Mapping[str, Any]) -> WebhookOutcome:
+        return _outcome(dict(event))
+
 
 def _mapping(value: Any) -> dict[str, Any]:
     # A signed body is Stripe's, but its shape is still checked: a field of an unexpected

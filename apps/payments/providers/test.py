@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from apps.payments.providers.base import (
     PaymentRequest,
@@ -66,4 +67,7 @@ class TestProvider:
         )
 
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        raise WebhookRejected("The test provider has no webhooks.")
+
+    def event_outcome(self, event: Mapping[str, Any]) -> WebhookOutcome:
         raise WebhookRejected("The test provider has no webhooks.")
