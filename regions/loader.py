@@ -86,6 +86,8 @@ class Region:
 
     code: str
     name: str
+    # The name shoppers read, per region language (``name`` is the operators' English one).
+    local_names: tuple[tuple[str, str], ...]
     default_language: str
     languages: tuple[str, ...]
     settlement_currency: str
@@ -117,6 +119,9 @@ class Region:
             if country.code == code:
                 return country
         raise KeyError(code)
+
+    def name_in(self, language: str) -> str:
+        return dict(self.local_names).get(language, self.name)
 
     def is_rtl(self, language: str) -> bool:
         return language.split("-")[0] in RTL_LANGUAGES
@@ -236,6 +241,12 @@ def parse_region_file(path: Path) -> Region:
             raise f.error("languages", f"has unknown language code {lang!r}")
     default_language = f.str("default_language", languages)
 
+    names_table = f.table("local_names")
+    for lang in names_table.data:
+        if lang not in languages:
+            raise f.error("local_names", f"names language {lang!r}, which the region does not offer", languages)
+    local_names = {lang: names_table.str(lang) for lang in languages}
+
     currencies = f.str_list("currencies")
     for cur in currencies:
         if not _known_currency(cur):
@@ -276,6 +287,7 @@ def parse_region_file(path: Path) -> Region:
     return Region(
         code=code,
         name=f.str("name"),
+        local_names=tuple(local_names.items()),
         default_language=default_language,
         languages=languages,
         settlement_currency=settlement_currency,

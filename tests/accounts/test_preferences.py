@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from apps.accounts import services
 from apps.errors import ApplicationError
@@ -88,11 +89,11 @@ def test_preferences_service_names_the_bad_fields(make_user, region):
 
 def test_trusted_edge_header_sets_the_country_only_when_configured(client, settings, use_region):
     use_region("eu-west")
-    assert "Europe · IE" in client.get("/", HTTP_CF_IPCOUNTRY="DE").content.decode()
+    assert 'data-country="IE">Ireland<' in client.get("/", HTTP_CF_IPCOUNTRY="DE").content.decode()
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
     html = client.get("/", HTTP_CF_IPCOUNTRY="DE").content.decode()
-    assert "Europe · DE" in html
     assert '<html lang="de"' in html
+    assert 'data-testid="region">Europa · <span data-testid="country" data-country="DE">Deutschland<' in html
     assert '<option value="EUR" selected>' in html
 
 
@@ -113,3 +114,14 @@ def test_signup_with_a_taken_email_shows_the_error(client, make_user):
     response = client.post("/accounts/signup/", {"email": "taken@example.test", "password": "a-long-password-9"})
     assert response.status_code == 200
     assert "An account with this e-mail address exists." in response.content.decode()
+
+
+def test_the_header_names_region_and_country_in_the_shoppers_language(client, use_region):
+    use_region("me-south")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ar"
+    html = client.get("/").content.decode()
+    assert 'data-testid="region">الشرق الأوسط · ' in html
+    assert 'data-country="AE">الإمارات العربية المتحدة<' in html
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get("/").content.decode()
+    assert 'data-testid="region">Middle East · ' in html and 'data-country="AE">United Arab Emirates<' in html

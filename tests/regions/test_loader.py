@@ -155,6 +155,16 @@ def _break(region_dir: Path, old: str, new: str, code: str = "me-south") -> Path
         ),
         ('code = "me-south"', 'code = "me-north"', "field 'code' is 'me-north' but the file is named me-south.toml"),
         ('name = "Middle East"', "name = [", "me-south.toml: not valid TOML"),
+        (
+            '"ar" = "الشرق الأوسط", ',
+            "",
+            "field 'local_names.ar' is missing",
+        ),
+        (
+            '"en" = "Middle East" }',
+            '"en" = "Middle East", "de" = "Nahost" }',
+            "field 'local_names' names language 'de', which the region does not offer; valid values: ar, en",
+        ),
     ],
 )
 def test_each_kind_of_mistake_names_file_field_and_valid_values(region_dir, old, new, message):
@@ -217,3 +227,11 @@ def test_support_channels_link_to_their_apps():
         "line": "https://line.me/R/ti/p/@livemall-sea",
         "whatsapp": "https://wa.me/6555500100",
     }
+
+
+def test_shoppers_read_the_regions_name_in_their_language():
+    region = load_region("me-south")
+    assert (region.name_in("ar"), region.name_in("en"), region.name) == ("الشرق الأوسط", "Middle East", "Middle East")
+    for code in ("us-east", "eu-west", "ap-southeast", "me-south"):
+        region = load_region(code)
+        assert {language for language, _ in region.local_names} == set(region.languages)
