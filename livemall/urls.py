@@ -19,3 +19,6 @@ urlpatterns = [
     path("", include("apps.orders.urls")),
     path("api/v1/", include("apps.orders.api_urls")),
 ]
+
+handler404 = "livemall.errors.page_not_found"
+handler500 = "livemall.errors.server_error"
