@@ -8,14 +8,17 @@ anything else answers 400 with the valid values. Responses carry an ETag
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpResponse
 from django.utils import translation
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -196,8 +199,9 @@ class ProductListApi(APIView):
             currency=shopper.currency,
             params={**request.query_params.dict(), "host": request.get_host()},
         )
-        data = cache.get(key)
-        if data is None:
+        # The page is cached as the JSON bytes it is sent as: a hit costs no serialising.
+        body = cache.get(key)
+        if body is None:
             with language:
                 filters = ListingFilters(
                     category=category,
@@ -211,9 +215,12 @@ class ProductListApi(APIView):
                 page = paginator.paginate_queryset(products, request)
                 price = PriceField(shopper)
                 results = [_product_card(product, request, price) for product in page]
-                data = paginator.get_paginated_response(results).data
-            cache.set(key, data, LISTING_CACHE_SECONDS)
-        response = Response(data)
+                body = JSONRenderer().render(paginator.get_paginated_response(results).data)
+            cache.set(key, body, LISTING_CACHE_SECONDS)
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            response: HttpResponse = HttpResponse(body, content_type="application/json")
+        else:  # the browsable API renders the same data as a page
+            response = Response(json.loads(body))
         response["Content-Language"] = shopper.language
         return response
 

@@ -117,6 +117,18 @@ def test_etag_answers_304_until_something_changes(client, gulf_shelf, django_cap
     assert client.get(url, {"country": "AE"}, headers={"If-None-Match": etag}).status_code == 200
 
 
+def test_a_cached_listing_is_the_same_json_and_the_browsable_api_still_renders(client, gulf_shelf):
+    url = reverse("catalog-api:products")
+    first = client.get(url, {"country": "AE"})
+    again = client.get(url, {"country": "AE"})  # from the cache
+    assert first["Content-Type"] == again["Content-Type"] == "application/json"
+    assert first.content == again.content and first.json()["count"] >= 1
+    assert again["Content-Language"] == first["Content-Language"]
+    page = client.get(url, {"country": "AE"}, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert str(first.json()["count"]) in page.content.decode()
+
+
 def test_categories(client, gulf_shelf, use_region):
     from apps.catalog import services
 
