@@ -130,21 +130,27 @@ CHECKOUT_BODY = {
 }
 
 
+async def checkout(port: int, cookie: str) -> tuple[int, str]:
+    """One buyer's ``POST /api/v1/checkout`` with a fresh Idempotency-Key: (status, error code or "")."""
+    status, data, _ = await request(
+        port,
+        "POST",
+        "/api/v1/checkout",
+        CHECKOUT_BODY,
+        {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"},
+    )
+    code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
+    return status, code
+
+
 async def sale(port: int, sessions: list[str]) -> list[tuple[int, str, float, float]]:
     start_event = asyncio.Event()
 
     async def buyer(cookie: str) -> tuple[int, str, float, float]:
         await start_event.wait()
         started = time.perf_counter()
-        status, data, _ = await request(
-            port,
-            "POST",
-            "/api/v1/checkout",
-            CHECKOUT_BODY,
-            {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"},
-        )
+        status, code = await checkout(port, cookie)
         ended = time.perf_counter()
-        code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
         return status, code, ended - started, ended
 
     tasks = [asyncio.create_task(buyer(c)) for c in sessions]
@@ -192,17 +198,10 @@ async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: floa
             if cookie is None:
                 return
             t0 = time.perf_counter()
-            status, data, _ = await request(
-                port,
-                "POST",
-                "/api/v1/checkout",
-                CHECKOUT_BODY,
-                {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"},
-            )
+            status, code = await checkout(port, cookie)
             if status == 201 and time.perf_counter() <= deadline:
                 committed.append(time.perf_counter() - t0)
             elif status != 201:
-                code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
                 other[f"{status} {code}"] = other.get(f"{status} {code}", 0) + 1
 
     await asyncio.gather(*(buyer() for _ in range(buyers)))
