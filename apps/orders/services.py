@@ -510,6 +510,18 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
         raise
 
 
+def order_payment_returned(*, order: Order, provider_payment_id: str) -> Order:
+    """The shopper is back from the provider's page: learn (or take, for PayPal) the payment now.
+
+    Without this the order would wait for the provider's webhook, and a PayPal approval
+    that nobody captures never becomes money. A provider that cannot be reached leaves the
+    order as it is: its webhook, or the capture task it queues, finishes the job.
+    """
+    payments.payment_return(order_reference=order.reference, provider_payment_id=provider_payment_id)
+    order.refresh_from_db()
+    return order
+
+
 def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, provider: str, payment_id: int) -> bool:
     """Payment arrived: held units become a sale. Idempotent; returns True when it changed the order."""
     with transaction.atomic():

@@ -9,14 +9,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.errors import ApplicationError
 from apps.money.formatting import format_day
 from apps.orders import rules, selectors, services
+from apps.orders.models import Order
 from apps.orders.web import form_int, remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_methods_offered
+from apps.payments.selectors import payment_methods_offered, payment_open_for_reference
 
 
 def _locale(request: HttpRequest) -> str:
@@ -162,17 +164,45 @@ def _local(order, request: HttpRequest) -> dict:
     }
 
 
+# Where providers put their payment id when they send the shopper back: Stripe's redirect
+# after the Payment Element, PayPal's return URL.
+RETURN_PARAMETERS = ("payment_intent", "token")
+
+
 def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
     order = _viewable(request, reference)
-    return render(request, "orders/order_detail.html", _local(order, request))
+    returned = next((request.GET[name] for name in RETURN_PARAMETERS if request.GET.get(name)), "")
+    if returned:
+        try:
+            order = services.order_payment_returned(order=order, provider_payment_id=returned)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            if order.status == Order.Status.CREATED and request.GET.get("redirect_status") == "failed":
+                messages.error(request, _("Your payment did not go through. Please try again."))
+        # Without the provider's parameters, so a reload does not ask the provider again.
+        return redirect("orders:detail", reference=order.reference)
+    return render(request, "orders/order_detail.html", {**_local(order, request), "pay_url": _pay_url(order)})
+
+
+def _pay_url(order) -> str:
+    """Where an unpaid order's shopper finishes paying: our Payment Element page or the provider's."""
+    payment = (
+        payment_open_for_reference(order_reference=order.reference) if order.status == Order.Status.CREATED else None
+    )
+    if payment is None:
+        return ""
+    if payment.client_secret and settings.STRIPE_PUBLISHABLE_KEY:
+        return reverse("orders:pay", kwargs={"reference": order.reference})
+    return payment.approval_url
 
 
 def order_pay(request: HttpRequest, reference: str) -> HttpResponse:
     """The Stripe Payment Element page (only when Stripe keys are set)."""
     order = _viewable(request, reference)
-    from apps.payments.selectors import payments_for_reference
-
-    payment = payments_for_reference(order_reference=order.reference).order_by("-pk").first()
+    payment = (
+        payment_open_for_reference(order_reference=order.reference) if order.status == Order.Status.CREATED else None
+    )
     if payment is None or not payment.client_secret or not settings.STRIPE_PUBLISHABLE_KEY:
         return redirect("orders:detail", reference=order.reference)
     return render(
@@ -190,8 +220,6 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         orders = list(selectors.orders_for_user(user=request.user)[:50])
     else:
-        from apps.orders.models import Order
-
         orders = list(Order.objects.filter(reference__in=session_orders(request)).order_by("-created_at"))
     rows = [_local(order, request) for order in orders]
     return render(request, "orders/my_orders.html", {"rows": rows})

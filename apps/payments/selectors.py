@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet, Sum
 
 from apps.payments import registry
-from apps.payments.models import PAID_STATUSES, Payment, Refund
+from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
 from apps.payments.providers.base import RefundStatus
 from apps.payments.registry import OfferedMethod
 from regions import Region
@@ -28,6 +28,12 @@ def payments_for_reference(*, order_reference: str) -> QuerySet[Payment]:
 def payment_paid_for_reference(*, order_reference: str) -> Payment | None:
     """The payment that paid ``order_reference`` (authorized, captured or since refunded), if any."""
     return payments_for_reference(order_reference=order_reference).filter(status__in=PAID_STATUSES).first()
+
+
+def payment_open_for_reference(*, order_reference: str) -> Payment | None:
+    """The latest attempt, if the shopper can still finish it (pending, or declined and retryable)."""
+    latest = payments_for_reference(order_reference=order_reference).last()
+    return latest if latest is not None and latest.status in OPEN_STATUSES else None
 
 
 def payment_refundable_minor(*, payment: Payment) -> int:

@@ -392,6 +392,75 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
     return payment
 
 
+# --- the shopper comes back ---------------------------------------------------------------
+
+
+def payment_refresh(*, payment_id: int) -> Payment:
+    """Bring a payment up to date with what its provider says now; capture one the shopper approved.
+
+    Called when the shopper comes back from the provider's page (Stripe's redirect after the
+    Payment Element, PayPal's return URL) and, for PayPal, when its "order approved" event
+    arrives: an approved PayPal order is money nobody has taken yet, and a shopper who
+    closes the tab after approving must still get their order. Idempotent; a paid,
+    cancelled or refunded payment is returned as it is, without a call.
+    """
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        raise ApplicationError("No such payment.", code="not_found", status=404)
+    if payment.status not in OPEN_STATUSES or not payment.provider_payment_id:
+        return payment
+    provider = _configured(payment.provider)
+    result = _provider_call(
+        provider,
+        lambda: provider.fetch(provider_payment_id=payment.provider_payment_id, currency=payment.currency),
+    )
+    if result.approved:
+        return payment_capture(payment_id=payment.pk)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        _transition(
+            payment,
+            result.status,
+            captured_minor=result.captured_minor,
+            provider_capture_id=result.provider_capture_id,
+            reason=result.failure_reason,
+        )
+        payment.save()
+        if payment.provider_capture_id:
+            provider_name = payment.provider
+            transaction.on_commit(lambda: webhook_events_retry(provider=provider_name))
+    return payment
+
+
+def payment_return(*, order_reference: str, provider_payment_id: str) -> Payment | None:
+    """The shopper is back from the provider with ``provider_payment_id`` in the URL.
+
+    Only a payment of this very reference is refreshed: the id comes from a URL anyone can
+    edit, so an id of another order, or of none, is ignored (``None``).
+    """
+    if not provider_payment_id or len(provider_payment_id) > 255:
+        return None
+    payment = (
+        Payment.objects.filter(order_reference=order_reference, provider_payment_id=provider_payment_id)
+        .order_by("-pk")
+        .first()
+    )
+    if payment is None:
+        return None
+    return payment_refresh(payment_id=payment.pk)
+
+
+def _queue_refresh(payment_id: int) -> None:
+    # Imported here: tasks wrap services, so services reach them only at run time.
+    from apps.payments import tasks
+
+    try:
+        tasks.payment_refresh.delay(payment_id)
+    except Exception:
+        # The broker is down: the shopper's return, or the provider's next delivery, refreshes it.
+        logger.exception("Could not queue the refresh of payment %s", payment_id)
+
+
 # --- refund -------------------------------------------------------------------------------
 
 
@@ -634,6 +703,10 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
     if outcome.provider_capture_id and not payment.provider_capture_id:
         payment.provider_capture_id = outcome.provider_capture_id
     payment.save()
+    if outcome.approved and payment.status in OPEN_STATUSES:
+        payment_id = payment.pk
+        transaction.on_commit(lambda: _queue_refresh(payment_id))
+        return f"{before}: approved, capture queued"
     return f"{before} -> {payment.status}" if changed else f"no change: {before} stays"
 
 

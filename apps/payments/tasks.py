@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from apps.errors import ApplicationError
 from apps.payments import services
 
 logger = logging.getLogger(__name__)
@@ -18,3 +19,22 @@ def webhook_events_retry() -> int:
     if applied:
         logger.info("Applied %d provider event(s) that had waited for their payment.", applied)
     return applied
+
+
+@shared_task(
+    name="payments.payment_refresh",
+    ignore_result=True,
+    bind=True,
+    max_retries=8,
+    acks_late=True,
+)
+def payment_refresh(self, payment_id: int) -> None:
+    """An approved payment (PayPal's event) is captured; retried with backoff while the provider is down."""
+    try:
+        services.payment_refresh(payment_id=payment_id)
+    except ApplicationError as exc:
+        if exc.code != "provider_unavailable":
+            # A refusal is recorded on the payment (failed, with its reason); retrying changes nothing.
+            logger.warning("Refresh of payment %s refused: %s", payment_id, exc.message)
+            return
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc

@@ -1,14 +1,20 @@
-"""A shopper in Singapore adds two products, checks out with the test provider and sees the order."""
+"""Checkout in the browser: the test provider in Singapore, Stripe's Payment Element in Germany."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+import requests
 
 from apps.accounts import services as accounts
 from apps.catalog import services as catalog
 from apps.money.formatting import format_day
 from apps.orders.models import Order
+from apps.payments.models import Payment, WebhookEvent
 from tests.catalog.factories import make_product
+from tests.payments.fakes import FakeStripe, stripe_signature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -70,3 +76,100 @@ def test_sg_shopper_checks_out_with_the_test_provider(
     assert row.locator("[data-testid=eta]").inner_text() == eta
     assert row.locator("[data-testid=status]").inner_text() == "paid"
     page.close()
+
+
+FAKE_STRIPE_JS = Path(__file__).with_name("fake_stripe.js")
+
+
+def test_de_shopper_pays_with_the_stripe_payment_element(
+    chromium, live_server, use_region, settings, artifacts_dir, make_user
+):
+    """Declined card, failed 3-D Secure, then a 3-D Secure card that passes: paid once, webhook or not."""
+    use_region("eu-west")
+    stripe_api = FakeStripe()
+    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_livemall_fake"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_livemall_browser"
+    settings.STRIPE_API_BASE = stripe_api.url
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = False
+    owner = make_user(email="owner@de-shop.test")
+    merchant = accounts.merchant_create(name="DE Shop", country="DE", owner=owner)
+    warehouse = catalog.warehouse_create(merchant=merchant, code="de", name="Leipzig", country="DE")
+    product = make_product(merchant, "teekanne", price_minor=3490, names={"en": "Teapot", "de": "Teekanne"})
+    catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=3)
+
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    page = chromium.new_page(locale="de-DE", viewport={"width": 1280, "height": 900})
+    # The edge's country header on our own pages only: on Stripe.js's calls it would need a CORS preflight.
+    page.route(
+        live_server.url + "/**",
+        lambda route: route.continue_(headers={**route.request.headers, "cf-ipcountry": "DE"}),
+    )
+    script = FAKE_STRIPE_JS.read_text().replace("__FAKE_STRIPE_API__", stripe_api.url)
+    page.route("https://js.stripe.com/**", lambda route: route.fulfill(content_type="text/javascript", body=script))
+    try:
+        page.goto(live_server.url + f"/products/{product.pk}/")
+        page.click("[data-testid=add-to-cart] button")
+        page.wait_for_selector("[data-testid=cart]")
+        page.click("[data-testid=to-checkout]")
+        page.fill("[data-testid=email]", "anna@example.test")
+        page.fill("[data-testid=name]", "Anna Käufer")
+        page.fill("[data-testid=line1]", "Hauptstraße 1")
+        page.fill("[data-testid=city]", "Berlin")
+        page.fill("[data-testid=postal_code]", "10115")
+        page.check("[data-testid=pay-stripe]")
+        page.click("[data-testid=place-order]")
+
+        page.wait_for_selector("[data-testid=pay] [data-testid=card-number]")
+        order = Order.objects.get()
+        assert page.url == f"{live_server.url}/orders/{order.reference}/pay"
+        assert page.evaluate("window.fakeStripeOptions.locale") == "de"
+        message = page.locator("#payment-message")
+
+        page.fill("[data-testid=card-number]", "4000 0000 0000 0002")
+        page.click("#pay-submit")
+        page.wait_for_function("document.getElementById('payment-message').textContent !== ''")
+        assert message.inner_text() == "Your card was declined."
+
+        page.fill("[data-testid=card-number]", "4000 0027 6000 3184")
+        page.click("#pay-submit")
+        page.click("[data-testid=fake-3ds-fail]")
+        page.wait_for_function("document.getElementById('payment-message').textContent.includes('authenticate')")
+        order.refresh_from_db()
+        assert order.status == Order.Status.CREATED
+
+        page.fill("[data-testid=card-number]", "4000 0027 6000 3184")
+        page.click("#pay-submit")
+        page.screenshot(path=str(artifacts_dir / "pay-3ds-de.png"), full_page=True)
+        page.click("[data-testid=fake-3ds-complete]")
+
+        page.wait_for_selector("[data-testid=confirmation]")
+        assert page.url == f"{live_server.url}/orders/{order.reference}/"  # the provider's parameters are gone
+        order.refresh_from_db()
+        assert order.status == Order.Status.PAID
+        assert order.total_minor == 3490 + order.shipping_minor
+        page.screenshot(path=str(artifacts_dir / "order-paid-stripe-de.png"), full_page=True)
+
+        # Stripe's webhook arrives after the shopper came back: it changes nothing.
+        intent = stripe_api.intents[Payment.objects.get().provider_payment_id]
+        body = json.dumps(
+            {"id": "evt_browser_1", "type": "payment_intent.succeeded", "data": {"object": intent}}
+        ).encode()
+        answer = requests.post(
+            live_server.url + "/api/v1/payments/webhooks/stripe/",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": stripe_signature(body, settings.STRIPE_WEBHOOK_SECRET),
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        order.refresh_from_db()
+        assert order.status == Order.Status.PAID
+        assert order.events.filter(to_status=Order.Status.PAID).count() == 1
+        assert WebhookEvent.objects.get().result == "no change: succeeded stays"
+    finally:
+        page.close()
+        stripe_api.stop()

@@ -97,6 +97,8 @@ class FakeServer:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    # Stripe.js calls the API from the shop's pages (a browser test's fake Stripe.js too).
+                    self.send_header("Access-Control-Allow-Origin", "*")
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
@@ -205,6 +207,11 @@ class FakeStripe(FakeServer):
             return self._create_intent(params)
         if len(parts) == 4 and parts[:2] == ["v1", "payment_intents"] and parts[3] == "capture":
             return self._capture(parts[2], params)
+        if len(parts) == 3 and parts[:2] == ["v1", "payment_intents"] and recorded.method == "GET":
+            intent = self.intents.get(parts[2])
+            return Answer(200, intent) if intent else self._no_such_intent(parts[2])
+        if len(parts) == 4 and parts[:2] == ["v1", "payment_intents"] and parts[3] in ("confirm", "authenticate"):
+            return self._from_browser(parts[2], parts[3], params)
         if parts == ["v1", "refunds"]:
             return self._refund(params)
         return Answer(404, {"error": {"type": "invalid_request_error", "message": "no such route"}})
@@ -267,6 +274,72 @@ class FakeStripe(FakeServer):
         }
         self.refunds[refund_id] = refund
         return Answer(200, refund)
+
+    @staticmethod
+    def _no_such_intent(intent_id: str) -> Answer:
+        return Answer(
+            404,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "message": f"No such payment_intent: '{intent_id}'",
+                }
+            },
+        )
+
+    # Stripe's test payment methods, as the Payment Element turns test card numbers into them.
+    TEST_PAYMENT_METHODS = frozenset({"pm_card_visa", "pm_card_chargeDeclined", "pm_card_authenticationRequired"})
+
+    def _from_browser(self, intent_id: str, action: str, params: dict[str, Any]) -> Answer:
+        """What Stripe.js asks with the publishable key and the client secret: confirm, then 3-D Secure.
+
+        ``authenticate`` stands for the bank's challenge page, which the fake Stripe.js shows
+        itself: ``outcome=complete`` or ``fail``.
+        """
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._no_such_intent(intent_id)
+        if (
+            not str(params.get("key", "")).startswith("pk_test_")
+            or params.get("client_secret") != intent["client_secret"]
+        ):
+            return Answer(
+                401, {"error": {"type": "invalid_request_error", "message": "Invalid API key or client secret."}}
+            )
+        if action == "authenticate":
+            if intent["status"] != "requires_action":
+                return Answer(
+                    400, {"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}}
+                )
+            if params.get("outcome") == "complete":
+                return Answer(200, self._paid(intent))
+            intent["status"] = "requires_payment_method"
+            intent["last_payment_error"] = {
+                "type": "card_error",
+                "code": "payment_intent_authentication_failure",
+                "message": "We are unable to authenticate your payment method.",
+            }
+            return Answer(200, dict(intent))
+        if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+            return Answer(400, {"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}})
+        method = params.get("payment_method")
+        if method not in self.TEST_PAYMENT_METHODS:
+            return Answer(400, {"error": {"type": "invalid_request_error", "message": "No such PaymentMethod."}})
+        if method == "pm_card_chargeDeclined":
+            error = {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}
+            intent["last_payment_error"] = error
+            return Answer(402, {"error": {**error, "payment_intent": dict(intent)}})
+        if method == "pm_card_authenticationRequired":
+            intent["status"] = "requires_action"
+            intent["next_action"] = {"type": "use_stripe_sdk"}
+            return Answer(200, dict(intent))
+        return Answer(200, self._paid(intent))
+
+    @staticmethod
+    def _paid(intent: dict[str, Any]) -> dict[str, Any]:
+        intent.update(status="succeeded", amount_received=intent["amount"], last_payment_error=None, next_action=None)
+        return dict(intent)
 
     def succeed(self, intent_id: str) -> dict[str, Any]:
         """What happens when the shopper confirms in the Payment Element."""

@@ -84,6 +84,9 @@ class PaymentResult:
     provider_capture_id: str = ""
     captured_minor: int = 0
     failure_reason: str = ""
+    # The shopper approved the payment at the provider (PayPal); no money has moved until
+    # we capture it.
+    approved: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class WebhookOutcome:
     captured_minor: int | None = None
     failure_reason: str = ""
     refund: RefundResult | None = None
+    # The shopper approved at the provider: we capture now, whether or not they come back.
+    approved: bool = False
 
 
 @runtime_checkable
@@ -126,6 +131,10 @@ class Provider(Protocol):
     def capture(
         self, *, provider_payment_id: str, amount_minor: int, currency: str, idempotency_key: str
     ) -> PaymentResult: ...
+
+    def fetch(self, *, provider_payment_id: str, currency: str) -> PaymentResult:
+        """The payment as the provider sees it now (when the shopper comes back, or an event says "approved")."""
+        ...
 
     def refund(
         self,

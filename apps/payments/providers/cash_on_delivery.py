@@ -47,6 +47,14 @@ class CashOnDeliveryProvider:
             captured_minor=amount_minor,
         )
 
+    def fetch(self, *, provider_payment_id: str, currency: str) -> PaymentResult:
+        # Nobody but the courier knows; the money is recorded by capture() on delivery.
+        return PaymentResult(
+            provider_payment_id=provider_payment_id,
+            status=PaymentStatus.PENDING,
+            next_action=NextAction.COLLECT_ON_DELIVERY,
+        )
+
     def refund(
         self,
         *,

@@ -11,6 +11,7 @@ short bounded retry (it reads, it never writes).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -254,6 +255,13 @@ class PayPalProvider:
             order = self._call("order lookup", self.client.orders.get_order, {"id": provider_payment_id})
         return self._capture_result(order, provider_payment_id=provider_payment_id, currency=currency)
 
+    def fetch(self, *, provider_payment_id: str, currency: str) -> PaymentResult:
+        order = self._call("order lookup", self.client.orders.get_order, {"id": provider_payment_id})
+        result = self._capture_result(order, provider_payment_id=provider_payment_id, currency=currency)
+        if str(order.get("status")) == "APPROVED" and not result.provider_capture_id:
+            return dataclasses.replace(result, approved=True)
+        return result
+
     @staticmethod
     def _capture_result(order: dict[str, Any], *, provider_payment_id: str, currency: str) -> PaymentResult:
         captures = [
@@ -468,5 +476,6 @@ def _outcome(event: dict[str, Any]) -> WebhookOutcome:
             provider_payment_id=str(resource.get("id") or ""),
             payment_key=str((units[0] or {}).get("custom_id") or ""),
             status=ORDER_EVENTS[event_type],
+            approved=event_type == "CHECKOUT.ORDER.APPROVED",
         )
     return WebhookOutcome(event_id=event_id, event_type=event_type, payload=event)

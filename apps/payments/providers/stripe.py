@@ -160,6 +160,10 @@ class StripeProvider:
         )
         return self._result(intent)
 
+    def fetch(self, *, provider_payment_id: str, currency: str) -> PaymentResult:
+        intent = self._call("intent lookup", self.client.v1.payment_intents.retrieve, provider_payment_id)
+        return self._result(intent)
+
     def refund(
         self,
         *,

@@ -49,6 +49,14 @@ class TestProvider:
             captured_minor=amount_minor,
         )
 
+    def fetch(self, *, provider_payment_id: str, currency: str) -> PaymentResult:
+        # Test payments succeed the moment they are created.
+        return PaymentResult(
+            provider_payment_id=provider_payment_id,
+            status=PaymentStatus.SUCCEEDED,
+            provider_capture_id=provider_payment_id,
+        )
+
     def refund(
         self,
         *,
