@@ -95,6 +95,8 @@ class Coupon(models.Model):
 class Order(models.Model):
     class Status(models.TextChoices):
         CREATED = "created", _("awaiting payment")
+        # Cash on delivery: the units are sold and the order ships; the courier takes the money.
+        CONFIRMED = "confirmed", _("to be paid on delivery")
         PAID = "paid", _("paid")
         FULFILLED = "fulfilled", _("being packed")
         SHIPPED = "shipped", _("shipped")

@@ -32,6 +32,7 @@ from apps.orders.models import Cart, CartLine, Order, OrderEvent, OrderLine, Res
 from apps.orders.selectors import Shopper, available_units, checkout_quote
 from apps.payments import selectors as payment_selectors
 from apps.payments import services as payments
+from apps.payments.providers.base import NextAction
 from regions import Region
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,16 @@ IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
 S = Order.Status
 # Which status may follow which. Refunds are recorded without a status change until the
 # whole amount is back; then the order is ``refunded``.
+# Statuses of an order that ships before it is paid (cash on delivery).
+PAID_ON_DELIVERY = (S.CONFIRMED, S.FULFILLED, S.SHIPPED, S.DELIVERED)
+
 ALLOWED = {
-    S.CREATED: {S.PAID, S.CANCELLED},
+    S.CREATED: {S.PAID, S.CONFIRMED, S.CANCELLED},
+    S.CONFIRMED: {S.FULFILLED, S.CANCELLED},
     S.PAID: {S.FULFILLED, S.CANCELLED, S.REFUNDED},
-    S.FULFILLED: {S.SHIPPED, S.REFUNDED},
-    S.SHIPPED: {S.DELIVERED, S.REFUNDED},
+    # An unpaid (cash on delivery) parcel can still be cancelled: refused at the door, it comes back.
+    S.FULFILLED: {S.SHIPPED, S.REFUNDED, S.CANCELLED},
+    S.SHIPPED: {S.DELIVERED, S.REFUNDED, S.CANCELLED},
     S.DELIVERED: {S.REFUNDED},
     S.CANCELLED: set(),
     S.REFUNDED: set(),
@@ -494,7 +500,7 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
         order_release_expired(order_id=order.pk)
         raise ApplicationError(_("The reservation expired; please check out again."), code="expired", status=409)
     try:
-        return payments.payment_create(
+        payment = payments.payment_create(
             order_reference=order.reference,
             provider=order.payment_provider,
             method=order.payment_method,
@@ -508,6 +514,27 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
         if exc.code in ("provider_unavailable", "payment_declined"):
             order_cancel(order=order, actor=None, label="system:payment", note=exc.code, reopen_cart=True)
         raise
+    if payment.next_action == NextAction.COLLECT_ON_DELIVERY:
+        order_confirm_for_delivery(order=order, payment_id=payment.pk)
+    return payment
+
+
+def order_confirm_for_delivery(*, order: Order, payment_id: int) -> bool:
+    """Cash on delivery: the order is accepted unpaid, its units sold, and it may be packed.
+
+    Without this the reservation of a cash-on-delivery order would expire like that of an
+    abandoned card payment. The money is recorded when the courier has it (``order_deliver``).
+    Idempotent; returns True when it changed the order.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status != S.CREATED:
+            return False
+        _sell_held(order)
+        _transition(order, S.CONFIRMED, label=f"payment:{order.payment_provider}", note=f"payment {payment_id}")
+        order_id = order.pk
+        transaction.on_commit(lambda: _queue_email("confirmation", order_id))
+    return True
 
 
 def order_payment_returned(*, order: Order, provider_payment_id: str) -> Order:
@@ -529,12 +556,11 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
         if order is None:
             logger.warning("Payment %s for unknown order %s", payment_id, order_reference)
             return False
-        if order.status != S.CREATED:
-            if order.status == S.CANCELLED:
-                logger.error(
-                    "Order %s was paid after it was cancelled; refunding payment %s", order.reference, payment_id
-                )
-                transaction.on_commit(lambda: _refund_quietly(payment_id))
+        if order.status == S.CANCELLED:
+            logger.error("Order %s was paid after it was cancelled; refunding payment %s", order.reference, payment_id)
+            transaction.on_commit(lambda: _refund_quietly(payment_id))
+            return False
+        if order.paid_at is not None or order.status not in (S.CREATED, *PAID_ON_DELIVERY):
             return False
         if amount_minor != order.total_minor or currency != order.currency:
             logger.error(
@@ -547,19 +573,29 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
                 order.currency,
             )
             return False
-        reservations = list(order.reservations.select_for_update().filter(status=Reservation.Status.HELD))
-        sold: dict[int, int] = defaultdict(int)
-        for r in reservations:
-            sold[r.stock_id] += r.quantity
-        catalog.stock_sell(sold=dict(sold))
-        order.reservations.filter(status=Reservation.Status.HELD).update(status=Reservation.Status.SOLD)
-        order.status = S.PAID
         order.paid_at = timezone.now()
+        if order.status != S.CREATED:
+            # Cash handed to the courier: the order keeps its place on the way; the step is recorded.
+            order.save(update_fields=["paid_at"])
+            _record(order, order.status, order.status, label=f"payment:{provider}", note=f"paid: payment {payment_id}")
+            return True
+        _sell_held(order)
+        order.status = S.PAID
         order.save(update_fields=["status", "paid_at"])
         _record(order, S.CREATED, S.PAID, label=f"payment:{provider}", note=f"payment {payment_id}")
         order_id = order.pk
         transaction.on_commit(lambda: _queue_email("confirmation", order_id))
     return True
+
+
+def _sell_held(order: Order) -> None:
+    """The order's held units become a sale (caller holds the order lock)."""
+    reservations = list(order.reservations.select_for_update().filter(status=Reservation.Status.HELD))
+    sold: dict[int, int] = defaultdict(int)
+    for r in reservations:
+        sold[r.stock_id] += r.quantity
+    catalog.stock_sell(sold=dict(sold))
+    order.reservations.filter(status=Reservation.Status.HELD).update(status=Reservation.Status.SOLD)
 
 
 def _refund_quietly(payment_id: int) -> None:
@@ -635,6 +671,10 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         was = order.status
+        if was in (S.FULFILLED, S.SHIPPED) and order.paid_at is not None:
+            raise ApplicationError(
+                _("A paid order that is on its way is refunded, not cancelled."), code="illegal_transition", status=409
+            )
         _transition(order, S.CANCELLED, actor=actor, label=label, note=note)
         if was == S.CREATED:
             _release(order)
@@ -646,6 +686,11 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
             catalog.stock_sell(sold=dict(back))
             order.reservations.filter(status=Reservation.Status.SOLD).update(status=Reservation.Status.RELEASED)
             refund_payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+            if refund_payment is None:
+                # Cash on delivery, cancelled before the courier collected: nothing to collect now.
+                collect = payment_selectors.payment_open_for_reference(order_reference=order.reference)
+                if collect is not None:
+                    payments.payment_cancel(payment_id=collect.pk)
         if reopen_cart:
             Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
     if refund_payment is not None:
@@ -685,7 +730,7 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None):
 
 @transaction.atomic
 def order_fulfil(*, order: Order, actor=None) -> list[Shipment]:
-    """Paid → fulfilled: one shipment per warehouse the units come from."""
+    """Paid (or confirmed for cash on delivery) → fulfilled: one shipment per warehouse the units come from."""
     order = Order.objects.select_for_update().get(pk=order.pk)
     _transition(order, S.FULFILLED, actor=actor)
     warehouses = {}
@@ -717,11 +762,18 @@ def shipment_ship(*, shipment: Shipment, tracking_number: str, actor=None) -> Sh
     return shipment
 
 
-@transaction.atomic
 def order_deliver(*, order: Order, actor=None) -> Order:
-    order = Order.objects.select_for_update().get(pk=order.pk)
-    _transition(order, S.DELIVERED, actor=actor)
-    order.shipments.filter(delivered_at__isnull=True).update(delivered_at=timezone.now())
+    """Shipped → delivered; for cash on delivery, the courier's cash is recorded as the payment."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        _transition(order, S.DELIVERED, actor=actor)
+        order.shipments.filter(delivered_at__isnull=True).update(delivered_at=timezone.now())
+    if order.paid_at is None:
+        collect = payment_selectors.payment_open_for_reference(order_reference=order.reference)
+        if collect is not None and collect.next_action == NextAction.COLLECT_ON_DELIVERY:
+            # After the commit: a capture failing here must not undo the delivery; staff can retry it.
+            payments.payment_capture(payment_id=collect.pk)
+            order.refresh_from_db()
     return order
 
 

@@ -392,6 +392,26 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
     return payment
 
 
+# --- cancel -------------------------------------------------------------------------------
+
+
+def payment_cancel(*, payment_id: int) -> Payment:
+    """An open payment nobody will complete any more (the order was cancelled): recorded as cancelled.
+
+    No provider call: nothing was taken. Should the provider still report money for it (a
+    stale Stripe page confirmed after all), that succeeds over the cancellation, and the
+    order, being cancelled, refunds it.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise ApplicationError("No such payment.", code="not_found", status=404)
+        if payment.status in OPEN_STATUSES:
+            _transition(payment, PaymentStatus.CANCELLED)
+            payment.save()
+    return payment
+
+
 # --- the shopper comes back ---------------------------------------------------------------
 
 

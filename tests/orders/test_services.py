@@ -236,3 +236,85 @@ def test_bad_address_and_key(stocked):
         checkout(cart, key="short")
     assert err.value.code == "invalid_idempotency_key"
     assert Order.objects.count() == 0
+
+
+# --- cash on delivery (me-south) ----------------------------------------------------------
+
+
+def _cod_order(use_region, stocked, slug: str, units: int = 3):
+    use_region("me-south")
+    variant = stocked(slug, units, price_minor=10000)
+    order = checkout(
+        cart_with(variant, country="AE"),
+        country="AE",
+        payment_provider="cash_on_delivery",
+        payment_method="cash_on_delivery",
+    )
+    return variant, order
+
+
+def test_cash_on_delivery_ships_unpaid_and_is_paid_at_the_door(use_region, stocked, operator, on_commit):
+    variant, order = _cod_order(use_region, stocked, "cod-lamp")
+
+    payment = on_commit(services.order_pay, order=order)
+
+    order.refresh_from_db()
+    assert payment.status == "pending" and payment.next_action == "collect_on_delivery"
+    assert order.status == Order.Status.CONFIRMED and order.paid_at is None
+    assert stock_of(variant) == 2  # sold, not merely held: it will not expire
+    assert len(mail.outbox) == 1 and order.reference in mail.outbox[0].subject
+    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - dt.timedelta(days=1))
+    assert services.reservations_expire() == 0
+
+    (shipment,) = services.order_fulfil(order=order, actor=operator)
+    on_commit(services.shipment_ship, shipment=shipment, tracking_number="ARAMEX1", actor=operator)
+    on_commit(services.order_deliver, order=Order.objects.get(pk=order.pk), actor=operator)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED and order.paid_at is not None
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_minor) == ("succeeded", order.total_minor)
+    steps = list(order.events.values_list("from_status", "to_status", "actor_label"))
+    assert [s[:2] for s in steps] == [
+        ("", "created"),
+        ("created", "confirmed"),
+        ("confirmed", "fulfilled"),
+        ("fulfilled", "shipped"),
+        ("shipped", "delivered"),
+        ("delivered", "delivered"),
+    ]
+    assert steps[-1][2] == "payment:cash_on_delivery"
+    # Delivered twice (a double click in the console) collects nothing twice.
+    with pytest.raises(ApplicationError):
+        services.order_deliver(order=order, actor=operator)
+    assert Payment.objects.get().captured_minor == order.total_minor
+
+
+def test_cash_on_delivery_refused_at_the_door_goes_back_on_sale(use_region, stocked, operator, on_commit):
+    variant, order = _cod_order(use_region, stocked, "cod-vase", units=1)
+    on_commit(services.order_pay, order=order)
+    (shipment,) = services.order_fulfil(order=Order.objects.get(pk=order.pk), actor=operator)
+    on_commit(services.shipment_ship, shipment=shipment, tracking_number="ARAMEX2", actor=operator)
+    assert stock_of(variant) == 0
+
+    order = services.order_cancel(order=order, actor=operator, note="refused at the door")
+
+    assert order.status == Order.Status.CANCELLED
+    assert stock_of(variant) == 1
+    assert available_units([variant.pk])[variant.pk] == 1
+    assert Payment.objects.get().status == "cancelled"
+
+
+def test_paid_order_on_its_way_is_refunded_not_cancelled(stocked, operator, on_commit):
+    variant = stocked("paid-kettle", 2)
+    order = checkout(cart_with(variant))
+    on_commit(services.order_pay, order=order)
+    services.order_fulfil(order=Order.objects.get(pk=order.pk), actor=operator)
+
+    with pytest.raises(ApplicationError) as err:
+        services.order_cancel(order=order, actor=operator)
+
+    assert err.value.code == "illegal_transition"
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert stock_of(variant) == 1
