@@ -1,5 +1,21 @@
-from django.contrib import admin
+"""Operators' order admin: the order is read-only; its next steps are buttons that call the services."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.errors import ApplicationError
+from apps.money.types import currency_digits
+from apps.orders import services
 from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
 
 
@@ -39,5 +55,91 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ("reference", "email")
     inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
 
+    change_form_template = "admin/orders/order/change_form.html"
+
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Orders are records of money and stock: they are cancelled or refunded, never deleted.
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:order_id>/step/<slug:step>/",
+                wrap(require_POST(self.step_view)),
+                name="orders_order_step",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _may_act(self, request: HttpRequest) -> bool:
+        # Steps are not edits of the row (the services record who and when), but they are
+        # an operator's to take: the model's change permission says who that is.
+        return request.user.has_perm("orders.change_order")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if order is not None and self._may_act(request):
+            extra["order_steps"] = services.order_next_steps(order=order)
+            extra["unshipped"] = list(order.shipments.filter(shipped_at__isnull=True).order_by("pk"))
+            extra["refundable"] = services.order_refundable_minor(order=order)
+        return super().change_view(request, object_id, form_url, extra)
+
+    def step_view(self, request: HttpRequest, order_id: int, step: str) -> HttpResponse:
+        if not self._may_act(request):
+            raise PermissionDenied
+        order = get_object_or_404(Order, pk=order_id)
+        handler = ORDER_STEPS.get(step)
+        try:
+            if handler is None:
+                raise ApplicationError(f"Unknown step {step!r}.", code="unknown_step", status=404)
+            handler(request, order)
+        except ApplicationError as exc:
+            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
+            messages.error(request, f"{exc.message} {details}".strip())
+        else:
+            order.refresh_from_db()
+            messages.success(request, _("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+
+def _ship(request: HttpRequest, order: Order) -> None:
+    shipments = {str(s.pk): s for s in order.shipments.filter(shipped_at__isnull=True)}
+    entered = {pk: request.POST.get(f"tracking-{pk}", "").strip() for pk in shipments}
+    if not any(entered.values()):
+        raise ApplicationError(_("Enter the tracking number."), code="invalid_tracking", fields={"tracking": []})
+    for pk, tracking_number in entered.items():
+        if tracking_number:
+            services.shipment_ship(shipment=shipments[pk], tracking_number=tracking_number, actor=request.user)
+
+
+def _refund(request: HttpRequest, order: Order) -> None:
+    """Blank: everything left; otherwise an amount in the order's currency, e.g. 12.50."""
+    raw = request.POST.get("amount", "").strip().replace(",", ".")
+    amount_minor = None
+    if raw:
+        digits = currency_digits(order.currency)
+        whole, _sep, fraction = raw.partition(".")
+        if not (whole.isdigit() and len(whole) <= 12 and (fraction.isdigit() or not _sep) and len(fraction) <= digits):
+            raise ApplicationError(
+                _("Enter an amount like %(example)s.") % {"example": f"{Decimal(1250).scaleb(-digits):f}"},
+                code="invalid_amount",
+                fields={"amount": [raw[:40]]},
+            )
+        amount_minor = int(Decimal(raw).scaleb(digits))
+    services.order_refund(order=order, amount_minor=amount_minor, actor=request.user)
+
+
+ORDER_STEPS: dict[str, Callable[[HttpRequest, Order], object]] = {
+    "fulfil": lambda request, order: services.order_fulfil(order=order, actor=request.user),
+    "ship": _ship,
+    "deliver": lambda request, order: services.order_deliver(order=order, actor=request.user),
+    "cancel": lambda request, order: services.order_cancel(
+        order=order, actor=request.user, note=request.POST.get("note", "")[:255]
+    ),
+    "refund": _refund,
+}

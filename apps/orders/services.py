@@ -728,6 +728,31 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None):
     return payments.payment_refund(payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}")
 
 
+def order_next_steps(*, order: Order) -> list[str]:
+    """The steps staff may take on ``order`` now: fulfil, ship, deliver, cancel, refund."""
+    allowed = ALLOWED.get(order.status, set())
+    steps = []
+    if S.FULFILLED in allowed:
+        steps.append("fulfil")
+    if order.status == S.FULFILLED:
+        steps.append("ship")
+    if S.DELIVERED in allowed:
+        steps.append("deliver")
+    if S.CANCELLED in allowed and not (order.status in (S.FULFILLED, S.SHIPPED) and order.paid_at is not None):
+        steps.append("cancel")
+    if order_refundable_minor(order=order) > 0:
+        steps.append("refund")
+    return steps
+
+
+def order_refundable_minor(*, order: Order) -> int:
+    """What may still be refunded on ``order`` (0 when it was never paid)."""
+    if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):
+        return 0
+    payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    return payment_selectors.payment_refundable_minor(payment=payment) if payment is not None else 0
+
+
 @transaction.atomic
 def order_fulfil(*, order: Order, actor=None) -> list[Shipment]:
     """Paid (or confirmed for cash on delivery) → fulfilled: one shipment per warehouse the units come from."""
