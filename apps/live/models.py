@@ -42,9 +42,11 @@ class LiveRoom(models.Model):
     stream_key = models.CharField(_("stream key"), max_length=300, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
-    # The recording stays in the region's own storage location; never deleted before
-    # retain_until (the region's recording retention after the show ended).
-    recording_url = models.CharField(_("recording"), max_length=500, blank=True)
+    # The recording stays in the region's own storage location, or at the provider that
+    # keeps it (Mux: mux://assets/<id>,<id>...); never deleted before retain_until (the
+    # region's recording retention after the show ended). Text: a show whose encoder
+    # reconnected many times has as many Mux assets, and ending it must not fail on length.
+    recording_url = models.TextField(_("recording"), blank=True)
     recording_retain_until = models.DateTimeField(_("keep recording until"), null=True, blank=True)
     recording_deleted_at = models.DateTimeField(_("recording deleted at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -13,6 +13,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -37,7 +38,7 @@ from apps.live.models import (
     ViewerSample,
 )
 from apps.live.providers import stream_provider
-from apps.live.providers.recordings import RecordingStoreError, recording_store, recording_url
+from apps.live.providers.recordings import RecordingStore, RecordingStoreError, recording_store, recording_url
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import _sync_client, publish_sync, recent_remove_sync
@@ -252,12 +253,15 @@ def _refuse_transition(room: LiveRoom, wanted: str) -> ApplicationError:
     )
 
 
-def live_room_start(*, room: LiveRoom, provider: str | None = None, playback_url: str = "") -> LiveRoom:
+def live_room_start(
+    *, room: LiveRoom, provider: str | None = None, playback_url: str = "", now: dt.datetime | None = None
+) -> LiveRoom:
     """Go live: create the provider's stream (ingest URL + key for the encoder, HLS for viewers).
 
     Only a scheduled room starts. The provider is asked first, outside the transaction
     (no row lock held while waiting on the network); if the room changed meanwhile, the
-    new stream is ended again and nothing is written.
+    new stream is ended again and nothing is written. ``now`` (default: the current time)
+    is when it went live; the demo data replays a past show through this path.
     """
     if room.status != LiveRoom.Status.SCHEDULED:
         raise _refuse_transition(room, LiveRoom.Status.LIVE)
@@ -273,7 +277,7 @@ def live_room_start(*, room: LiveRoom, provider: str | None = None, playback_url
             locked.ingest_url = stream.ingest_url
             locked.stream_key = stream.stream_key
             locked.playback_url = stream.playback_url
-            locked.started_at = timezone.now()
+            locked.started_at = now or timezone.now()
             locked.save(
                 update_fields=["stream_provider", "stream_id", "ingest_url", "stream_key", "playback_url", "started_at"]
             )
@@ -285,24 +289,29 @@ def live_room_start(*, room: LiveRoom, provider: str | None = None, playback_url
     return locked
 
 
-def live_room_end(*, room: LiveRoom, region: Region) -> LiveRoom:
-    """End the show: stop the stream, close pin/coupon/giveaway, keep the recording for the region's retention."""
+def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = None) -> LiveRoom:
+    """End the show: stop the stream, close pin/coupon/giveaway, keep the recording for the region's retention.
+
+    ``now`` (default: the current time) is when it ended; retention counts from then.
+    """
     if room.status != LiveRoom.Status.LIVE:
         raise _refuse_transition(room, LiveRoom.Status.ENDED)
+    # Where the provider keeps the recording itself (Mux's assets); None: the region's store.
+    kept_by_provider = None
     if room.stream_id:
-        stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
+        kept_by_provider = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
     with transaction.atomic():
         locked = _room_locked(room)
         if locked.status != LiveRoom.Status.LIVE:
             raise _refuse_transition(locked, LiveRoom.Status.ENDED)
-        now = timezone.now()
+        now = now or timezone.now()
         locked.ended_at = now
         locked.stream_key = ""  # a stream key is a secret; it has no use after the show
-        locked.recording_url = recording_url(locked.slug)
+        locked.recording_url = kept_by_provider or recording_url(locked.slug)
         locked.recording_retain_until = now + dt.timedelta(days=region.recording_retention_days)
         locked.save(update_fields=["ended_at", "stream_key", "recording_url", "recording_retain_until"])
         if locked.pins.filter(unpinned_at__isnull=True).exists():
-            product_unpin(room=locked)
+            product_unpin(room=locked, now=now)
         if locked.coupons.filter(closed_at__isnull=True).exists():
             _coupon_close(room=locked, now=now)
         locked.giveaways.filter(state=Giveaway.State.OPEN).update(state=Giveaway.State.CANCELLED)
@@ -314,7 +323,9 @@ def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
     """Delete recordings whose retention has passed (never one a moment early); returns the room ids.
 
     The files go first, then the reference: a run that fails or dies in between leaves the
-    reference, and the next run deletes again (deleting is idempotent) and records it.
+    reference, and the next run deletes again (deleting is idempotent) and records it. Each
+    recording is deleted where its URL says (the region's store, or Mux for a Mux show), so
+    one store that cannot be reached holds back only its own recordings.
     """
     now = now or timezone.now()
     due = LiveRoom.objects.filter(
@@ -323,11 +334,14 @@ def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
     rooms = list(due.only("id", "slug", "recording_url", "recording_retain_until"))
     if not rooms:
         return []
-    store = recording_store()
+    stores: dict[str, RecordingStore] = {}
     deleted = []
     for room in rooms:
         try:
-            files = store.delete(room.recording_url)
+            scheme = urlsplit(room.recording_url).scheme
+            if scheme not in stores:
+                stores[scheme] = recording_store(room.recording_url)
+            files = stores[scheme].delete(room.recording_url)
         except RecordingStoreError as exc:
             logger.warning(
                 "Could not delete the recording of live room %s (%s): %s", room.slug, room.recording_url, exc
@@ -415,7 +429,13 @@ def _translations(obj: Any, field: str, languages: tuple[str, ...]) -> dict[str,
 
 
 def product_pin(
-    *, room: LiveRoom, product: Product, region: Region, by: User | None = None, accept_warnings: bool = False
+    *,
+    room: LiveRoom,
+    product: Product,
+    region: Region,
+    by: User | None = None,
+    accept_warnings: bool = False,
+    now: dt.datetime | None = None,
 ) -> PinnedProduct:
     """Pin ``product`` in a live room, compliance-gated, with its prices locked per currency.
 
@@ -453,7 +473,7 @@ def product_pin(
             status=409,
         )
     prices, snapshot_id = _locked_prices(product=product, region=region)
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         locked = _room_locked(room)
         if locked.status != LiveRoom.Status.LIVE:
@@ -520,10 +540,12 @@ def pinned_product_to_cart(
     return orders.cart_line_add(cart=cart, variant_id=variant_id, quantity=quantity, country=country, price_lock=lock)
 
 
-def product_unpin(*, room: LiveRoom) -> int:
+def product_unpin(*, room: LiveRoom, now: dt.datetime | None = None) -> int:
     """Take the pinned product down (its price lock ends now); returns how many pins were open."""
     with transaction.atomic():
-        closed = PinnedProduct.objects.filter(room=room, unpinned_at__isnull=True).update(unpinned_at=timezone.now())
+        closed = PinnedProduct.objects.filter(room=room, unpinned_at__isnull=True).update(
+            unpinned_at=now or timezone.now()
+        )
         room_publish_event(room=room, event={"type": "pinned", "product": None})
     return closed
 

@@ -27,6 +27,7 @@ from apps.catalog import services as catalog
 from apps.live import services
 from tests.catalog.factories import make_product
 from tests.live.console_factories import schedule_room
+from tests.live.mux_fake import FakeMux
 
 ORIGIN = b"http://testserver"
 TIMEOUT = 10
@@ -134,6 +135,17 @@ class ConnectionClosed(Exception):
 
 def danmaku_texts(events: Iterable[dict[str, Any]]) -> list[str]:
     return [e["text"] for e in events if e["type"] == "danmaku"]
+
+
+@pytest.fixture
+def fake_mux(settings):
+    """The real mux-python SDK pointed at a local fake of the Mux Video API."""
+    fake = FakeMux()
+    settings.MUX_TOKEN_ID = "token-id"
+    settings.MUX_TOKEN_SECRET = "token-secret"
+    settings.MUX_API_BASE = fake.url
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

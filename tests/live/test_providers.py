@@ -11,19 +11,9 @@ from botocore.stub import ANY, Stubber
 from apps.errors import ApplicationError
 from apps.live.providers import StreamProviderError, stream_provider
 from apps.live.providers.ivs import IvsProvider
-from apps.live.providers.mux import MuxProvider
+from apps.live.providers.mux import MuxProvider, MuxRecordingStore
 from apps.live.providers.recordings import FileRecordingStore, RecordingStoreError, S3RecordingStore, recording_store
-from tests.live.mux_fake import FakeMux
-
-
-@pytest.fixture
-def fake_mux(settings):
-    fake = FakeMux()
-    settings.MUX_TOKEN_ID = "token-id"
-    settings.MUX_TOKEN_SECRET = "token-secret"
-    settings.MUX_API_BASE = fake.url
-    yield fake
-    fake.stop()
+from tests.live.mux_fake import unreachable_url
 
 
 def test_manual_provider_needs_a_playback_url():
@@ -56,6 +46,37 @@ def test_mux_creates_and_completes_a_live_stream(fake_mux):
     )
     provider.stream_end(stream_id=stream.stream_id)
     assert fake_mux.streams[stream.stream_id]["status"] == "completed"
+
+
+def test_mux_end_answers_every_asset_of_the_stream_as_the_recording(fake_mux):
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="evening-show")
+    first = fake_mux.broadcast(stream.stream_id)
+    second = fake_mux.broadcast(stream.stream_id)  # the encoder came back after the reconnect window
+    assert provider.stream_end(stream_id=stream.stream_id) == f"mux://assets/{first},{second}"
+    assert fake_mux.requested("GET", f"/video/v1/live-streams/{stream.stream_id}")
+
+
+def test_mux_end_of_a_stream_that_never_broadcast_has_no_recording_at_mux(fake_mux):
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="evening-show")
+    assert provider.stream_end(stream_id=stream.stream_id) is None
+
+
+def test_mux_end_fails_while_mux_cannot_say_which_assets_recorded_it(fake_mux):
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="evening-show")
+    fake_mux.broadcast(stream.stream_id)
+    fake_mux.fail_next = [None, 503]  # completing works, reading the stream does not
+    with pytest.raises(StreamProviderError, match="HTTP 503"):
+        provider.stream_end(stream_id=stream.stream_id)
+
+
+def test_mux_unreachable_becomes_a_clear_error(settings):
+    settings.MUX_TOKEN_ID, settings.MUX_TOKEN_SECRET = "token-id", "token-secret"
+    settings.MUX_API_BASE = unreachable_url()
+    with pytest.raises(StreamProviderError, match="did not end"):
+        stream_provider("mux").stream_end(stream_id="abc")
 
 
 def test_mux_failures_become_a_clear_error(fake_mux):
@@ -215,3 +236,74 @@ def test_an_unknown_storage_scheme_is_refused(settings):
     settings.LIVE_RECORDING_STORAGE = "ftp://old-server/recordings/"
     with pytest.raises(RecordingStoreError, match="valid schemes"):
         recording_store()
+
+
+# --- Recordings kept at Mux -----------------------------------------------------------------
+
+
+def _assets(fake_mux, count):
+    stream = stream_provider("mux").stream_create(room_slug="show")
+    return [fake_mux.broadcast(stream.stream_id) for _ in range(count)]
+
+
+def test_the_store_is_picked_by_the_recordings_scheme(fake_mux, settings, tmp_path):
+    settings.LIVE_RECORDING_STORAGE = (tmp_path / "rec").as_uri() + "/"
+    assert isinstance(recording_store("mux://assets/abc"), MuxRecordingStore)
+    assert isinstance(recording_store(settings.LIVE_RECORDING_STORAGE + "show/"), FileRecordingStore)
+    assert isinstance(recording_store(), FileRecordingStore)
+    with pytest.raises(RecordingStoreError, match="valid schemes"):
+        recording_store("ftp://old-server/recordings/show/")
+
+
+def test_mux_store_deletes_every_asset_of_the_recording(fake_mux):
+    first, second = _assets(fake_mux, 2)
+    store = recording_store(f"mux://assets/{first},{second}")
+    assert store.delete(f"mux://assets/{first},{second}") == 2
+    assert fake_mux.requested("DELETE", f"/video/v1/assets/{first}")
+    assert fake_mux.requested("DELETE", f"/video/v1/assets/{second}")
+    assert first not in fake_mux.assets and second not in fake_mux.assets
+    assert fake_mux.requests[-1].headers["authorization"].startswith("Basic ")
+
+
+def test_mux_store_an_asset_already_gone_counts_as_deleted(fake_mux):
+    first, second = _assets(fake_mux, 2)
+    del fake_mux.assets[first]  # deleted by hand in the Mux dashboard, or by a run that died
+    assert MuxRecordingStore.from_settings().delete(f"mux://assets/{first},{second}") == 1
+    assert second not in fake_mux.assets
+
+
+@pytest.mark.parametrize("status", [500, 503, 401, 429])
+def test_mux_store_refusals_keep_the_reference(fake_mux, status):
+    (asset,) = _assets(fake_mux, 1)
+    fake_mux.fail_next = [status]
+    with pytest.raises(RecordingStoreError, match=f"HTTP {status}"):
+        MuxRecordingStore.from_settings().delete(f"mux://assets/{asset}")
+    assert asset in fake_mux.assets
+
+
+def test_mux_store_unreachable_keeps_the_reference(fake_mux, settings):
+    settings.MUX_API_BASE = unreachable_url()
+    with pytest.raises(RecordingStoreError, match="Mux did not delete"):
+        MuxRecordingStore.from_settings().delete("mux://assets/abc")
+
+
+def test_mux_store_without_credentials_is_a_store_error(settings):
+    settings.MUX_TOKEN_ID = None
+    with pytest.raises(RecordingStoreError, match="not configured"):
+        recording_store("mux://assets/abc")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mux://assets/",
+        "mux://assets/a,,b",
+        "mux://assets/a/../../live-streams/x",
+        "mux://assets/a%2Fb",
+        "mux://live-streams/abc",
+    ],
+)
+def test_a_malformed_mux_reference_deletes_nothing(fake_mux, url):
+    with pytest.raises(RecordingStoreError):
+        MuxRecordingStore.from_settings().delete(url)
+    assert fake_mux.requests == []  # not one call reached Mux

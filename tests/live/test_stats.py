@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.live import selectors, services
 from apps.live.models import LiveRoom, PinnedProduct, RoomVisit, ViewerSample
 from apps.live.realtime.ids import IdGenerator
-from apps.live.realtime.writer import _insert as danmaku_insert
+from apps.live.realtime.writer import insert_danmaku
 from apps.orders import services as orders
 from tests.live.console_factories import report_viewers, schedule_room
 from tests.orders.conftest import checkout
@@ -134,7 +134,7 @@ def _post_messages(room, user, texts: list[str], *, rejected: int = 0) -> None:
         }
         for n, text in enumerate(texts)
     ]
-    danmaku_insert(rows)
+    insert_danmaku(rows)
 
 
 def test_room_stats_add_up_audience_engagement_and_paid_sales(live_room, scarf, region, commit, make_user, client):

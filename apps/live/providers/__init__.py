@@ -2,7 +2,9 @@
 
 One small interface (:class:`StreamProvider`): ``stream_create`` returns the RTMP ingest
 URL and stream key for the merchant's encoder (OBS) and the HLS playback URL for
-viewers; ``stream_end`` stops it. ``manual`` (the merchant pastes a playback URL) is the
+viewers; ``stream_end`` stops it and says where the show's recording is when the provider
+keeps it itself (Mux's assets), so retention can delete it there
+(apps.live.providers.recordings). ``manual`` (the merchant pastes a playback URL) is the
 default; ``mux`` and ``ivs`` use the official SDKs (mux-python, boto3).
 """
 
@@ -39,7 +41,9 @@ class StreamProvider(Protocol):
 
     def stream_create(self, *, room_slug: str, playback_url: str = "") -> LiveStream: ...
 
-    def stream_end(self, *, stream_id: str) -> None: ...
+    def stream_end(self, *, stream_id: str) -> str | None:
+        """Stop the stream; return the recording's URL if the provider keeps it, else None (the region's store)."""
+        ...
 
 
 PROVIDERS = ("manual", "mux", "ivs")

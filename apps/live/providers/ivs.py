@@ -44,7 +44,7 @@ class IvsProvider:
             playback_url=channel["playbackUrl"],
         )
 
-    def stream_end(self, *, stream_id: str) -> None:
+    def stream_end(self, *, stream_id: str) -> str | None:
         try:
             self.client.stop_stream(channelArn=stream_id)
         except ClientError as exc:
@@ -53,6 +53,8 @@ class IvsProvider:
                 raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
         except BotoCoreError as exc:
             raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
+        # The channel's recording configuration writes into the region's own store.
+        return None
 
 
 def _reason(exc: Exception) -> str:

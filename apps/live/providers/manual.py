@@ -20,5 +20,6 @@ class ManualProvider:
             )
         return LiveStream(provider=self.name, stream_id="", ingest_url="", stream_key="", playback_url=playback_url)
 
-    def stream_end(self, *, stream_id: str) -> None:
+    def stream_end(self, *, stream_id: str) -> str | None:
+        # Nothing of ours to stop; a recording, if any, is referenced in the region's store as before.
         return None

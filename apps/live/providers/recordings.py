@@ -3,7 +3,10 @@
 ``LIVE_RECORDING_STORAGE`` names it as a URL: ``s3://bucket/prefix/`` (where an IVS
 recording configuration writes, in the deployment's own AWS region; through ``boto3``) or
 ``file:///path/`` (a local directory: the embedded default and single-host deployments).
-A show's recording is everything under ``<storage>/<room-slug>/``.
+A show's recording is everything under ``<storage>/<room-slug>/``. A provider that keeps
+the recording itself answers its own URL when the show ends instead (Mux:
+``mux://assets/<asset-id>``, deleted through Mux's API; apps.live.providers.mux), and
+:func:`recording_store` picks the store by the URL's scheme.
 
 Deleting is idempotent (an empty prefix deletes nothing and is not an error), so a retried
 or repeated retention run is safe; a failure raises :class:`RecordingStoreError` and the
@@ -96,19 +99,26 @@ class FileRecordingStore:
         return files
 
 
-SCHEMES = ("s3", "file")
+SCHEMES = ("s3", "file", "mux")
 
 
-def recording_store() -> RecordingStore:
-    """The store of ``LIVE_RECORDING_STORAGE``."""
-    scheme = urlsplit(settings.LIVE_RECORDING_STORAGE).scheme
+def recording_store(url: str = "") -> RecordingStore:
+    """The store that holds the recording at ``url`` (by its scheme); without one, that of ``LIVE_RECORDING_STORAGE``.
+
+    s3 and file stores are always the region's own (``LIVE_RECORDING_STORAGE``): a URL
+    outside it is refused when deleting, never followed elsewhere.
+    """
+    scheme = urlsplit(url or settings.LIVE_RECORDING_STORAGE).scheme
     if scheme == "s3":
         return S3RecordingStore.from_settings()
     if scheme == "file":
         return FileRecordingStore(root=settings.LIVE_RECORDING_STORAGE)
-    raise RecordingStoreError(
-        f"LIVE_RECORDING_STORAGE={settings.LIVE_RECORDING_STORAGE!r}: valid schemes are {', '.join(SCHEMES)}"
-    )
+    if scheme == "mux":
+        from apps.live.providers.mux import MuxRecordingStore
+
+        return MuxRecordingStore.from_settings()
+    where = repr(url) if url else f"LIVE_RECORDING_STORAGE={settings.LIVE_RECORDING_STORAGE!r}"
+    raise RecordingStoreError(f"{where}: valid schemes are {', '.join(SCHEMES)}")
 
 
 def recording_url(slug: str) -> str:

@@ -35,7 +35,12 @@ class IdGenerator:
         else:
             self._last_ms = now
             self._sequence = 0
-        return (self._last_ms << (NODE_BITS + SEQUENCE_BITS)) | (self.node << SEQUENCE_BITS) | self._sequence
+        return message_id(at_ms=self._last_ms + EPOCH_MS, node=self.node, sequence=self._sequence)
+
+
+def message_id(*, at_ms: int, node: int, sequence: int = 0) -> int:
+    """The id of a message posted at ``at_ms`` (Unix milliseconds); for messages replayed with their own time."""
+    return ((at_ms - EPOCH_MS) << (NODE_BITS + SEQUENCE_BITS)) | ((node & MAX_NODE) << SEQUENCE_BITS) | sequence
 
 
 def id_time_ms(message_id: int) -> int:

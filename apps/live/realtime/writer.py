@@ -28,7 +28,8 @@ MAX_BUFFERED = 50_000
 _writers: weakref.WeakSet[DanmakuWriter] = weakref.WeakSet()
 
 
-def _insert(rows: list[dict[str, Any]]) -> None:
+def insert_danmaku(rows: list[dict[str, Any]]) -> None:
+    """Store a batch of danmaku rows in one statement (the writer's flush, and demo data)."""
     from apps.accounts.models import User
     from apps.live.models import Danmaku, LiveRoom
 
@@ -111,7 +112,7 @@ class DanmakuWriter:
                 return
             rows, self.rows = self.rows, []
             try:
-                await database_sync_to_async(_insert)(rows)
+                await database_sync_to_async(insert_danmaku)(rows)
             except DatabaseError as exc:
                 logger.warning("chat store: %d messages not written yet (%s); will retry", len(rows), exc)
                 self.rows[:0] = rows
@@ -126,7 +127,7 @@ class DanmakuWriter:
         if self.rows:
             rows, self.rows = self.rows, []
             try:
-                _insert(rows)
+                insert_danmaku(rows)
             except Exception:
                 logger.exception("chat store: %d messages lost at exit", len(rows))
 
