@@ -1,5 +1,6 @@
 """Demo data for the current region: merchants with staff logins, categories, products
-with variants, certificates and stock, upcoming shows.
+with variants, certificates and stock, upcoming shows, and one show that ended last
+night with its recorded stats (viewers, sources, chat, likes, Buy-now taps, paid orders).
 
 Idempotent by natural keys (e-mail, merchant slug, category slug, product slug,
 warehouse code, room slug): a second run finds everything in place and writes nothing.
@@ -10,6 +11,9 @@ certificate, and alcohol, so the Gulf countries do not see it and the admin says
 from __future__ import annotations
 
 import datetime as dt
+import math
+import random
+import zoneinfo
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -21,7 +25,12 @@ from apps.catalog import services as catalog
 from apps.catalog.models import Category, Product, Warehouse
 from apps.compliance.models import CertificationType, ProductAttribute
 from apps.live import services as live
-from apps.live.models import LiveRoom
+from apps.live.models import LiveRoom, RoomVisit, ViewerSample
+from apps.live.realtime.ids import message_id
+from apps.live.realtime.writer import insert_danmaku
+from apps.orders import services as orders
+from apps.orders.selectors import Shopper
+from apps.payments.selectors import payment_methods_offered
 from regions import Region
 
 DEMO_PASSWORD = "livemall-demo"  # documented in the README; demo data only
@@ -215,6 +224,108 @@ ROOM_TITLES = {
 }
 
 
+PAST_ROOM_TITLES = {
+    "en": "Last night: silk scarves and mugs",
+    "es": "Anoche: pañuelos de seda y tazas",
+    "pt": "Ontem à noite: lenços de seda e canecas",
+    "fr": "Hier soir : foulards en soie et tasses",
+    "de": "Gestern Abend: Seidenschals und Tassen",
+    "it": "Ieri sera: foulard di seta e tazze",
+    "th": "เมื่อคืน: ผ้าพันคอไหมและแก้วมัค",
+    "id": "Semalam: syal sutra dan mug",
+    "ms": "Malam tadi: selendang sutera dan mug",
+    "zh-hans": "昨晚直播：真丝围巾与马克杯",
+    "ar": "الليلة الماضية: أوشحة حريرية وأكواب",
+}
+
+# What viewers typed; English unless the region's default language has its own lines.
+CHAT_LINES = {
+    "en": (
+        "Hello from Texas!",
+        "Love the ivory one",
+        "Is it real silk?",
+        "Just ordered 🎉",
+        "How long is it?",
+        "So pretty",
+        "Does the navy come back?",
+        "Gift for my mom",
+        "Shipping time?",
+        "❤️❤️❤️",
+    ),
+    "es": (
+        "¡Hola desde Madrid!",
+        "Me encanta el marfil",
+        "¿Es seda natural?",
+        "¡Acabo de pedir! 🎉",
+        "¿Cuánto mide?",
+        "Precioso",
+        "¿Vuelve el azul marino?",
+        "Regalo para mi madre",
+        "¿Tiempo de envío?",
+        "❤️❤️❤️",
+    ),
+    "fr": (
+        "Bonsoir de Lyon !",
+        "J'adore l'ivoire",
+        "C'est de la vraie soie ?",
+        "Commandé ! 🎉",
+        "Quelle longueur ?",
+        "Trop joli",
+        "Le marine revient ?",
+        "Cadeau pour ma mère",
+        "Délai de livraison ?",
+        "❤️❤️❤️",
+    ),
+    "de": (
+        "Hallo aus Berlin!",
+        "Das Elfenbein ist toll",
+        "Echte Seide?",
+        "Gerade bestellt 🎉",
+        "Wie lang ist er?",
+        "Sehr schön",
+        "Kommt Marine wieder?",
+        "Geschenk für Mama",
+        "Lieferzeit?",
+        "❤️❤️❤️",
+    ),
+    "ar": (
+        "مرحبا من دبي!",
+        "أحب اللون العاجي",
+        "هل هو حرير طبيعي؟",
+        "طلبت الآن 🎉",
+        "ما طوله؟",
+        "جميل جدًا",
+        "هل يعود الكحلي؟",
+        "هدية لأمي",
+        "مدة الشحن؟",
+        "❤️❤️❤️",
+    ),
+}
+CHAT_NAMES = ("Mia", "Omar", "Lena", "Sofia", "Kai", "Nora", "Ravi", "Ana", "Leo", "Yuki", "Sam", "Ines")
+
+# Where last night's viewers came from: (utm_source, utm_medium, utm_campaign, referring host), weight.
+VISIT_SOURCES = (
+    (("instagram", "social", "evening-show", ""), 34),
+    (("newsletter", "email", "weekly", ""), 18),
+    (("facebook", "social", "", ""), 9),
+    (("", "", "", "www.google.com"), 14),
+    (("", "", "", "t.co"), 5),
+    (("", "", "", ""), 20),
+)
+
+# Guest checkouts need a valid delivery address in the region's default country.
+DEMO_ADDRESSES = {
+    "US": {"name": "Ann Buyer", "line1": "1 Main St", "city": "Albany", "state": "NY", "postal_code": "12207"},
+    "IE": {"name": "Aoife Buyer", "line1": "1 Grafton St", "city": "Dublin", "postal_code": "D02 X285"},
+    "SG": {"name": "Tan Wei", "line1": "1 Orchard Rd", "city": "Singapore", "postal_code": "238823"},
+    "AE": {"name": "Aisha", "line1": "Sheikh Zayed Rd 1", "city": "Dubai"},
+}
+
+PAST_SHOW_MERCHANT = "atelier-nova"
+PAST_SHOW_PRODUCT = "silk-scarf"
+PAST_SHOW_MINUTES = 45
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     email: str
@@ -336,4 +447,139 @@ def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLog
                 starts_at=starts_at,
                 ends_at=starts_at + dt.timedelta(hours=1),
             )
+
+    past_slug = f"{PAST_SHOW_MERCHANT}-last-night"
+    if not LiveRoom.objects.filter(slug=past_slug).exists():
+        _past_show(region=region, merchant=Merchant.objects.get(slug=PAST_SHOW_MERCHANT), slug=past_slug, now=now)
     return logins
+
+
+def _past_show(*, region: Region, merchant: Merchant, slug: str, now: dt.datetime) -> LiveRoom:
+    """A show that ended yesterday evening (region time), replayed through the services a real one uses.
+
+    Start, pin, Buy-now taps, checkout, payment and end go through the same services as
+    a live show (with their clock set to last night where they take one), so the stats
+    page reads what it would after a real show. Per-minute viewer samples and first
+    visits come from the socket processes and the room page in real life; they are
+    bulk-written here, with the services' own key and source rules, to keep seeding fast.
+    Everything random is seeded by the slug, so every region gets the same shape.
+    """
+    rng = random.Random(slug)  # noqa: S311 - a repeatable demo, not a secret
+    local = now.astimezone(zoneinfo.ZoneInfo(region.time_zone))
+    evening = dt.datetime.combine(local.date() - dt.timedelta(days=1), dt.time(19, 0), tzinfo=local.tzinfo)
+    started = evening + dt.timedelta(minutes=2)  # merchants rarely go live on the dot
+    ended = started + dt.timedelta(minutes=PAST_SHOW_MINUTES)
+
+    room = live.live_room_schedule(
+        region=region,
+        merchant=merchant,
+        slug=slug,
+        titles={lang: PAST_ROOM_TITLES[lang] for lang in region.languages},
+        language=region.default_language,
+        starts_at=evening,
+        ends_at=evening + dt.timedelta(hours=1),
+        playback_url=f"https://demo.livemall.example/hls/{slug}.m3u8",
+    )
+    # "manual" whatever LIVE_STREAM_PROVIDER says: demo data must never create a stream at Mux or IVS.
+    room = live.live_room_start(room=room, provider="manual", now=started)
+    product = Product.objects.get(merchant=merchant, slug=PAST_SHOW_PRODUCT)
+    live.product_pin(room=room, product=product, region=region, now=started + dt.timedelta(minutes=6))
+
+    _past_show_audience(room=room, started=started, rng=rng)
+    _past_show_chat(room=room, region=region, started=started, rng=rng)
+    live.live_room_likes_save(room_id=room.pk, total=rng.randint(2400, 3200))
+    _past_show_sales(room=room, region=region, product=product, rng=rng)
+
+    return live.live_room_end(room=room, region=region, now=ended)
+
+
+def _past_show_audience(*, room: LiveRoom, started: dt.datetime, rng: random.Random) -> None:
+    """Concurrent viewers per minute (a rise, a peak around the middle, a tail) and a few hundred first visits."""
+    first_minute = started.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    samples = []
+    for minute in range(PAST_SHOW_MINUTES):
+        shape = math.sin(math.pi * (minute + 1) / (PAST_SHOW_MINUTES + 1)) ** 1.5
+        viewers = max(3, int(180 * shape + rng.randint(-8, 8)))
+        samples.append(ViewerSample(room=room, at=first_minute + dt.timedelta(minutes=minute), viewers=viewers))
+    ViewerSample.objects.bulk_create(samples)
+
+    sources, weights = zip(*VISIT_SOURCES, strict=True)
+    visits = []
+    for n in range(rng.randint(280, 340)):
+        utm_source, utm_medium, utm_campaign, referrer = rng.choices(sources, weights)[0]
+        source = live.traffic_source(
+            utm_source=utm_source,
+            utm_medium=utm_medium,
+            utm_campaign=utm_campaign,
+            referrer_host=referrer,
+            own_host="demo.livemall.example",
+        )
+        visitor = live.visitor_key(user_id=None, session_key=f"demo:{room.slug}:{n}")
+        visits.append(RoomVisit(room=room, visitor_key=visitor, source=source[0], medium=source[1], campaign=source[2]))
+    RoomVisit.objects.bulk_create(visits)
+
+
+def _past_show_chat(*, room: LiveRoom, region: Region, started: dt.datetime, rng: random.Random) -> None:
+    """About a hundred and fifty chat messages, stored through the socket's batch writer."""
+    lines = CHAT_LINES.get(region.default_language, CHAT_LINES["en"])
+    start_ms = int(started.timestamp() * 1000)
+    offsets = sorted(rng.sample(range(30_000, PAST_SHOW_MINUTES * 60_000), rng.randint(140, 170)))
+    insert_danmaku(
+        [
+            {
+                # Node 0, and distinct milliseconds: ids stay unique and ordered by time.
+                "id": message_id(at_ms=start_ms + offset, node=0),
+                "room_id": room.pk,
+                "user_id": None,
+                "display_name": rng.choice(CHAT_NAMES),
+                "text": rng.choice(lines),
+                "original_text": "",
+                "verdict": "shown",
+                "matched_words": [],
+                "posted_at": started + dt.timedelta(milliseconds=offset),
+            }
+            for offset in offsets
+        ]
+    )
+
+
+def _past_show_sales(*, room: LiveRoom, region: Region, product: Product, rng: random.Random) -> None:
+    """Buy-now taps on the pinned scarf; a handful become guest orders paid with the test provider.
+
+    Paid only where the clearly labelled test provider is offered (the demo, CI): demo
+    data never starts a real payment. Elsewhere the show has its taps but no orders.
+    """
+    defaults = region.country(region.default_country)
+    shopper = Shopper(
+        country=defaults.code, currency=defaults.currency, language=defaults.language, time_zone=region.time_zone
+    )
+    test_payments = any(
+        offered.provider == "test" for offered in payment_methods_offered(region=region, currency=shopper.currency)
+    )
+    variants = list(product.variants.filter(is_active=True).order_by("position", "id"))
+    taps = rng.randint(30, 40)
+    buyers = rng.randint(6, 9)
+    for n in range(taps):
+        cart = orders.cart_for(user=None)
+        live.pinned_product_to_cart(
+            room=room,
+            cart=cart,
+            variant_id=rng.choice(variants).pk,
+            quantity=1 if rng.random() < 0.75 else 2,
+            country=shopper.country,
+        )
+        if n >= buyers or not test_payments:
+            continue  # tapped, then left the cart: most taps end like this
+        order = orders.checkout_place(
+            cart=cart,
+            idempotency_key=f"demo-{room.slug}-{n}",
+            shopper=shopper,
+            email=f"buyer{n + 1}@{region.code}.livemall.example",
+            address={**DEMO_ADDRESSES[shopper.country], "country": shopper.country},
+            shipping_option="standard",
+            payment_provider="test",
+            payment_method="test",
+            region=region,
+        )
+        # The payment's "succeeded" signal marks the order paid once the seed commits.
+        orders.order_pay(order=order)

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
+import zoneinfo
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.models import Merchant, MerchantMembership, User
 from apps.catalog.models import Product
+from apps.live import selectors
 from apps.live.models import LiveRoom
+from apps.live.providers.recordings import recording_url
+from apps.orders.models import Order, OrderLine
 
 
 def _snapshot() -> dict[str, list[tuple]]:
@@ -51,3 +58,68 @@ def test_seed_demo_twice_gives_the_same_rows(use_region, code):
     assert "operator@livemall.example" in printed
     assert "staff@atelier-nova.example" in printed
     assert "livemall-demo" in printed
+
+
+@pytest.fixture
+def seed_committed(settings, django_capture_on_commit_callbacks):
+    """``seed_committed()``: run seed_demo and then its on-commit work, as a real commit would.
+
+    Payments through the test provider (whatever keys the environment has) and tasks in
+    this process, so the payment's "succeeded" signal marks the show's orders paid.
+    """
+    from livemall.celery import app
+
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = True
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+
+    def run() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("seed_demo", stdout=io.StringIO())
+
+    yield run
+    app.conf.task_always_eager = before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", ["us-east", "ap-southeast"])
+def test_seed_demo_has_last_nights_show_with_its_stats(use_region, code, seed_committed, client):
+    region = use_region(code)
+    seed_committed()
+    first = _snapshot()
+
+    room = LiveRoom.objects.get(slug="atelier-nova-last-night")
+    assert room.status == LiveRoom.Status.ENDED and room.stream_key == ""
+    # Ended yesterday evening in the region's time zone, 45 minutes after it went live.
+    local_end = room.ended_at.astimezone(zoneinfo.ZoneInfo(region.time_zone))
+    assert local_end.date() == timezone.now().astimezone(local_end.tzinfo).date() - dt.timedelta(days=1)
+    assert 19 <= local_end.hour <= 20 and room.ended_at - room.started_at == dt.timedelta(minutes=45)
+    # Recording kept the way the end-of-show service keeps it: for the region's retention.
+    assert room.recording_url == recording_url(room.slug)
+    assert room.recording_retain_until == room.ended_at + dt.timedelta(days=region.recording_retention_days)
+
+    stats = selectors.room_stats(room=room)
+    counts = [viewers for _at, viewers in stats.samples]
+    assert len(counts) == 45 and stats.peak_viewers == max(counts) >= 150
+    assert counts[0] < stats.peak_viewers / 3 and counts[-1] < stats.peak_viewers / 3  # rises, then falls
+    assert 280 <= stats.unique_viewers <= 340 and stats.live_seconds == 45 * 60
+    assert stats.average_watch_seconds > 0 and stats.messages >= 140 and stats.likes >= 2400
+    assert {"instagram", "newsletter", "www.google.com", "direct"} <= {source for source, _m, _n in stats.sources}
+    paid = Order.objects.filter(status=Order.Status.PAID)
+    assert 6 <= stats.orders == paid.count() <= 9 and stats.pinned_clicks >= 30
+    [sales] = stats.revenue
+    assert sales.currency == region.country(region.default_country).currency
+    assert sales.orders == stats.orders and sales.revenue_minor > 0
+    assert sales.revenue_minor == sum(line.total_minor for line in OrderLine.objects.filter(order__in=paid))
+    assert len(stats.chart_points.split()) == 45
+
+    seed_committed()  # a second run adds no show, visit, message or order
+    assert _snapshot() == first
+
+    # The merchant's stats page shows the figures and the chart (signing in changes last_login: after the snapshot).
+    client.force_login(User.objects.get(email="owner@atelier-nova.example"))
+    html = client.get(reverse("admin:live_liveroom_stats", args=[room.pk])).content.decode()
+    assert f'data-testid="peak-viewers">{stats.peak_viewers}<' in html
+    assert f'data-testid="unique-viewers">{stats.unique_viewers}<' in html and 'data-testid="viewer-chart"' in html
