@@ -72,6 +72,8 @@ class FakeMux:
 
     def broadcast(self, stream_id: str) -> str:
         """The encoder connects (again, after the reconnect window): Mux starts recording a new asset."""
+        if self.streams[stream_id]["status"] == "disabled":
+            raise ConnectionRefusedError("Mux refuses the encoder of a disabled live stream")
         asset_id = uuid.uuid4().hex
         self.assets[asset_id] = {"id": asset_id, "live_stream_id": stream_id, "status": "preparing"}
         stream = self.streams[stream_id]
@@ -108,6 +110,9 @@ class FakeMux:
                 # The broadcast ends: its asset is finished and no longer the active one.
                 stream["status"] = "completed"
                 stream.pop("active_asset_id", None)
+                return 200, {"data": {}}
+            if req.method == "PUT" and parts[4:] == ["disable"]:
+                stream["status"] = "disabled"
                 return 200, {"data": {}}
             if req.method == "GET" and len(parts) == 4:
                 return 200, {"data": stream}

@@ -46,7 +46,7 @@ def test_ending_a_mux_show_records_its_asset_as_the_recording(mux_show, commit, 
     assert room.stream_provider == "mux"
     ended = _ended(commit, region, room)
     assert ended.status == LiveRoom.Status.ENDED
-    assert fake_mux.streams[room.stream_id]["status"] == "completed"
+    assert fake_mux.streams[room.stream_id]["status"] == "disabled"  # completed, then closed to the encoder
     ended.refresh_from_db()
     assert ended.recording_url == f"mux://assets/{asset}"
     assert ended.recording_retain_until >= ended.ended_at + dt.timedelta(days=region.recording_retention_days)
@@ -55,7 +55,7 @@ def test_ending_a_mux_show_records_its_asset_as_the_recording(mux_show, commit, 
 
 def test_a_show_stays_live_while_mux_cannot_say_which_assets_recorded_it(mux_show, commit, region, fake_mux):
     room, asset = mux_show()
-    fake_mux.fail_next = [None, 500]  # the stream completes, reading it back fails
+    fake_mux.fail_next = [None, None, 500]  # the stream completes and is disabled, reading it back fails
     with pytest.raises(ApplicationError) as err:
         _ended(commit, region, room)
     assert err.value.code == "stream_provider_error"

@@ -45,7 +45,11 @@ def test_mux_creates_and_completes_a_live_stream(fake_mux):
         == f"https://stream.mux.com/{fake_mux.streams[stream.stream_id]['playback_ids'][0]['id']}.m3u8"
     )
     provider.stream_end(stream_id=stream.stream_id)
-    assert fake_mux.streams[stream.stream_id]["status"] == "completed"
+    assert fake_mux.requested("PUT", f"/video/v1/live-streams/{stream.stream_id}/complete")
+    # Disabled: an encoder still running after the show cannot start a recording nobody would delete.
+    assert fake_mux.streams[stream.stream_id]["status"] == "disabled"
+    with pytest.raises(ConnectionRefusedError):
+        fake_mux.broadcast(stream.stream_id)
 
 
 def test_mux_end_answers_every_asset_of_the_stream_as_the_recording(fake_mux):
@@ -67,7 +71,7 @@ def test_mux_end_fails_while_mux_cannot_say_which_assets_recorded_it(fake_mux):
     provider = stream_provider("mux")
     stream = provider.stream_create(room_slug="evening-show")
     fake_mux.broadcast(stream.stream_id)
-    fake_mux.fail_next = [None, 503]  # completing works, reading the stream does not
+    fake_mux.fail_next = [None, None, 503]  # completing and disabling work, reading the stream does not
     with pytest.raises(StreamProviderError, match="HTTP 503"):
         provider.stream_end(stream_id=stream.stream_id)
 

@@ -96,9 +96,12 @@ class MuxProvider:
         its recording at Mux for ever, so if Mux cannot say, the show does not end yet and
         the merchant tries again (completing twice is harmless).
         """
-        # "Complete" ends the broadcast at once and finalises the recording asset.
+        # "Complete" ends the broadcast at once and finalises the recording asset; "disable"
+        # refuses the encoder from now on, since an OBS left running would otherwise start a
+        # new asset after the show that no room knows of, and that retention never deletes.
         try:
             self.api.signal_live_stream_complete(stream_id, _request_timeout=TIMEOUT)
+            self.api.disable_live_stream(stream_id, _request_timeout=TIMEOUT)
         except FAILURES as exc:
             raise StreamProviderError(f"Mux did not end the live stream: {_reason(exc)}") from exc
         try:
