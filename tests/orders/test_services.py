@@ -263,6 +263,7 @@ def test_cash_on_delivery_ships_unpaid_and_is_paid_at_the_door(use_region, stock
     assert order.status == Order.Status.CONFIRMED and order.paid_at is None
     assert stock_of(variant) == 2  # sold, not merely held: it will not expire
     assert len(mail.outbox) == 1 and order.reference in mail.outbox[0].subject
+    assert order.language == "ar" and "نقدًا لمندوب التوصيل" in mail.outbox[0].body  # cash ready for the courier
     Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - dt.timedelta(days=1))
     assert services.reservations_expire() == 0
 
