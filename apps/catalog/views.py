@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
@@ -42,6 +44,18 @@ def _listing(request: HttpRequest, *, category: Category | None, title: str, sho
         # currency): rendered once, then served from the cache until the catalog changes.
         params = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
         params.update(category=category.slug if category else "", search=show_search)
+        first_visit = _whole_page_cacheable(request)
+        if first_visit:
+            page_key = listing_cache_key(
+                "html-page",
+                country=shopper.country,
+                language=shopper.language,
+                currency=shopper.currency,
+                params={**params, "path": request.get_full_path()},
+            )
+            page = cache.get(page_key)
+            if page is not None:
+                return HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request)))
         key = listing_cache_key(
             "html", country=shopper.country, language=shopper.language, currency=shopper.currency, params=params
         )
@@ -49,12 +63,40 @@ def _listing(request: HttpRequest, *, category: Category | None, title: str, sho
         if content is None:
             content = _render_content(request, form.filters(category=category), form.cleaned_data.get("page"), context)
             cache.set(key, content, LISTING_CACHE_SECONDS)
+        if first_visit:
+            # The whole page, with a placeholder where each visitor's own CSRF token goes.
+            page = render_to_string(
+                "catalog/product_list.html",
+                {**context, "content": content, "csrf_token": CSRF_PLACEHOLDER},
+                request=request,
+            )
+            cache.set(page_key, page, LISTING_CACHE_SECONDS)
+            return HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request)))
         status = 200
     else:
         # A bad parameter narrows nothing: the plain listing, with the form saying what was wrong.
         content = _render_content(request, ListingFilters(category=category), 1, context)
         status = 400
     return render(request, "catalog/product_list.html", {**context, "content": content}, status=status)
+
+
+# Stands for the visitor's CSRF token in a cached page (letters only: it survives escaping).
+CSRF_PLACEHOLDER = "LiveMallCsrfTokenPlaceholderQvZkWmXe"
+
+
+def _whole_page_cacheable(request: HttpRequest) -> bool:
+    """A visitor with nothing of their own on the page: no account, no session, no message.
+
+    The crowd a live show sends to a listing arrives like this; rendering its header,
+    footer and forms for every one of them was half of the listing's time. A visitor with
+    a session (a cart, a changed preference, a message to show) gets the page rendered,
+    around the same cached listing.
+    """
+    return (
+        not request.user.is_authenticated
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and not len(get_messages(request))
+    )
 
 
 def _render_content(request: HttpRequest, filters: ListingFilters, page_number: int | None, context: dict) -> str:

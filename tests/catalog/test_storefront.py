@@ -205,3 +205,49 @@ def test_listings_are_cached_per_viewpoint_until_the_catalog_changes(
     with django_capture_on_commit_callbacks(execute=True):
         make_product(merchant, "teapot")
     assert _slugs(client.get(reverse("catalog:products"), headers=edge_country("US"))) == {"mug", "teapot"}
+
+
+def _csrf_token(response) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.content.decode()).group(1)
+
+
+def test_first_visits_share_one_cached_page_each_with_its_own_csrf_token(merchant, edge_country, use_region):
+    from django.test import Client
+
+    from apps.catalog.views import CSRF_PLACEHOLDER
+
+    use_region("us-east")
+    make_product(merchant, "mug")
+    first, second = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    one = first.get(reverse("catalog:products"), headers=edge_country("US"))
+    with CaptureQueriesContext(connection) as cached:
+        two = second.get(reverse("catalog:products"), headers=edge_country("US"))
+
+    assert one.status_code == two.status_code == 200
+    assert _slugs(one) == _slugs(two) == {"mug"}
+    assert not [q for q in cached.captured_queries if "catalog_" in q["sql"]]
+    tokens = _csrf_token(one), _csrf_token(two)
+    assert tokens[0] != tokens[1] and CSRF_PLACEHOLDER not in two.content.decode()
+    assert one.content.decode().replace(tokens[0], "") == two.content.decode().replace(tokens[1], "")
+    # Each visitor's token works with their own cookie, and only with it.
+    form = {"language": "en", "currency": "USD", "next": "/products/"}
+    assert second.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": tokens[0]}).status_code == 403
+    assert second.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": tokens[1]}).status_code == 302
+    assert first.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": tokens[0]}).status_code == 302
+
+
+def test_visitors_with_an_account_or_a_message_get_their_own_page(
+    client, merchant, edge_country, use_region, make_user
+):
+    use_region("us-east")
+    make_product(merchant, "mug")
+    client.get(reverse("catalog:products"), headers=edge_country("US"))  # the shared page is cached
+
+    client.post(reverse("orders:cart-add"), {"variant": "999999", "quantity": "1"})  # a message for this visitor
+    page = client.get(reverse("catalog:products"), headers=edge_country("US"))
+    assert [m.level_tag for m in page.context["messages"]] == ["error"]
+    assert b'class="messages"' in page.content
+
+    client.force_login(make_user(email="ann@example.test", display_name="Ann"))
+    page = client.get(reverse("catalog:products"), headers=edge_country("US"))
+    assert b"Ann" in page.content and b"Sign out" in page.content and _slugs(page) == {"mug"}
