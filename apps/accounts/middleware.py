@@ -25,7 +25,10 @@ class ShopperPreferencesMiddleware:
         try:
             response = self.get_response(request)
         finally:
+            # Nothing after the request (the next request on this thread, a task run inline)
+            # may speak this shopper's language or keep their time zone by accident.
             timezone.deactivate()
+            translation.deactivate()
         patch_vary_headers(response, ("Accept-Language", "Cookie"))
         response.headers.setdefault("Content-Language", shopper.language)
         return response

@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.errors import ApplicationError
 from apps.payments import breaker, registry
@@ -91,7 +92,7 @@ def refund_key(order_reference: str, number: int, attempt: int = 1) -> str:
 
 def _unavailable(provider_name: str) -> ApplicationError:
     return ApplicationError(
-        "This payment method is not answering right now; please try another method.",
+        _("This payment method is not answering right now; please try another method."),
         code="provider_unavailable",
         fields={"provider": [provider_name]},
         status=503,
@@ -227,7 +228,7 @@ def payment_create(
     if currency not in region.currencies:
         fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
     if fields:
-        raise ApplicationError("The payment could not be started.", fields=fields)
+        raise ApplicationError(_("The payment could not be started."), fields=fields)
     amount_minor = _check_amount(amount_minor)
     gateway = registry.offered_provider(provider, method=method, currency=currency, region=region)
 
@@ -261,12 +262,12 @@ def payment_create(
 
 def _attempt_for(*, order_reference: str, provider: str, method: str, amount_minor: int, currency: str) -> Payment:
     """The open attempt to reuse, or a new committed one; refuses a paid reference."""
-    for _ in range(3):
+    for _try in range(3):
         with transaction.atomic():
             payments = list(Payment.objects.select_for_update().filter(order_reference=order_reference).order_by("pk"))
             if any(p.status in PAID_STATUSES for p in payments):
                 raise ApplicationError(
-                    "This order is already paid.",
+                    _("This order is already paid."),
                     code="already_paid",
                     fields={"order_reference": [order_reference]},
                     status=409,
@@ -293,7 +294,7 @@ def _attempt_for(*, order_reference: str, provider: str, method: str, amount_min
             except IntegrityError:
                 # A concurrent call created this attempt first and has committed: reuse it.
                 continue
-    raise ApplicationError("The payment could not be started; please retry.", code="conflict", status=409)
+    raise ApplicationError(_("The payment could not be started; please retry."), code="conflict", status=409)
 
 
 def _record_created(payment_id: int, result: PaymentResult) -> Payment:
@@ -343,7 +344,7 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
         if payment.status in REFUNDABLE_STATUSES or payment.status == PaymentStatus.REFUNDED:
             return payment
         if any(p.status in PAID_STATUSES for p in payments if p.pk != payment.pk):
-            raise ApplicationError("This order is already paid.", code="already_paid", status=409)
+            raise ApplicationError(_("This order is already paid."), code="already_paid", status=409)
         if payment.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.FAILED):
             raise ApplicationError(f"A {payment.status} payment cannot be captured.", code="not_capturable")
         if not payment.provider_payment_id:
@@ -516,7 +517,7 @@ def payment_refund(*, payment_id: int, amount_minor: int | None = None, reason: 
             amount = refundable if amount_minor is None else _check_amount(amount_minor)
             if amount <= 0 or amount > refundable:
                 raise ApplicationError(
-                    "That is more than can be refunded.",
+                    _("That is more than can be refunded."),
                     code="over_refund",
                     fields={"amount_minor": [f"At most {max(refundable, 0)} can be refunded."]},
                 )

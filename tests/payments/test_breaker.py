@@ -280,3 +280,14 @@ def test_reset_closes_it_by_hand(stripe_down):
     _open_stripe()
     breaker.reset("stripe")
     assert breaker.state("stripe") == "closed"
+
+
+def test_the_try_another_method_message_speaks_the_shoppers_language():
+    from django.utils import translation
+
+    from apps.payments.services import _unavailable
+
+    with translation.override("de"):
+        assert _unavailable("stripe").message == "Diese Zahlungsart antwortet gerade nicht; bitte wähle eine andere."
+    with translation.override("ar"):
+        assert _unavailable("stripe").message == "طريقة الدفع هذه لا تستجيب الآن؛ يُرجى تجربة طريقة أخرى."
