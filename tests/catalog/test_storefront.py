@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.catalog import services
+from apps.catalog.models import Variant
 from apps.catalog.selectors import CATALOG_GENERATION
 from apps.catalog.views import PAGE_SIZE
 from apps.compliance.models import CertificationType
@@ -234,6 +235,17 @@ def test_first_visits_share_one_cached_page_each_with_its_own_csrf_token(merchan
     assert second.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": tokens[0]}).status_code == 403
     assert second.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": tokens[1]}).status_code == 302
     assert first.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": tokens[0]}).status_code == 302
+    # A returning visitor (a session with a cart and preferences) gets the shared page too.
+    variant = Variant.objects.get(product__slug="mug")
+    second.post(reverse("orders:cart-add"), {"variant": variant.pk, "quantity": 1, "csrfmiddlewaretoken": tokens[1]})
+    assert second.cookies.get("sessionid")
+    with CaptureQueriesContext(connection) as returning:
+        three = second.get(reverse("catalog:products"), headers=edge_country("US"))
+    assert _slugs(three) == {"mug"} and not [q for q in returning.captured_queries if "catalog_" in q["sql"]]
+    assert (
+        second.post(reverse("accounts:preferences"), {**form, "csrfmiddlewaretoken": _csrf_token(three)}).status_code
+        == 302
+    )
 
 
 def test_visitors_with_an_account_or_a_message_get_their_own_page(
