@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 
 from django.contrib import admin, messages
@@ -93,53 +92,38 @@ class OrderAdmin(admin.ModelAdmin):
         if not self._may_act(request):
             raise PermissionDenied
         order = get_object_or_404(Order, pk=order_id)
-        handler = ORDER_STEPS.get(step)
         try:
-            if handler is None:
-                raise ApplicationError(f"Unknown step {step!r}.", code="unknown_step", status=404)
-            handler(request, order)
+            order = services.order_take_step(
+                order=order,
+                step=step,
+                actor=request.user,
+                tracking_numbers={
+                    int(name.removeprefix("tracking-")): value
+                    for name, value in request.POST.items()
+                    if name.startswith("tracking-") and name.removeprefix("tracking-").isdigit()
+                },
+                amount_minor=_amount_minor(request.POST.get("amount", ""), order.currency),
+                note=request.POST.get("note", ""),
+            )
         except ApplicationError as exc:
             details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
             messages.error(request, f"{exc.message} {details}".strip())
         else:
-            order.refresh_from_db()
             messages.success(request, _("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 
-def _ship(request: HttpRequest, order: Order) -> None:
-    shipments = {str(s.pk): s for s in order.shipments.filter(shipped_at__isnull=True)}
-    entered = {pk: request.POST.get(f"tracking-{pk}", "").strip() for pk in shipments}
-    if not any(entered.values()):
-        raise ApplicationError(_("Enter the tracking number."), code="invalid_tracking", fields={"tracking": []})
-    for pk, tracking_number in entered.items():
-        if tracking_number:
-            services.shipment_ship(shipment=shipments[pk], tracking_number=tracking_number, actor=request.user)
-
-
-def _refund(request: HttpRequest, order: Order) -> None:
-    """Blank: everything left; otherwise an amount in the order's currency, e.g. 12.50."""
-    raw = request.POST.get("amount", "").strip().replace(",", ".")
-    amount_minor = None
-    if raw:
-        digits = currency_digits(order.currency)
-        whole, _sep, fraction = raw.partition(".")
-        if not (whole.isdigit() and len(whole) <= 12 and (fraction.isdigit() or not _sep) and len(fraction) <= digits):
-            raise ApplicationError(
-                _("Enter an amount like %(example)s.") % {"example": f"{Decimal(1250).scaleb(-digits):f}"},
-                code="invalid_amount",
-                fields={"amount": [raw[:40]]},
-            )
-        amount_minor = int(Decimal(raw).scaleb(digits))
-    services.order_refund(order=order, amount_minor=amount_minor, actor=request.user)
-
-
-ORDER_STEPS: dict[str, Callable[[HttpRequest, Order], object]] = {
-    "fulfil": lambda request, order: services.order_fulfil(order=order, actor=request.user),
-    "ship": _ship,
-    "deliver": lambda request, order: services.order_deliver(order=order, actor=request.user),
-    "cancel": lambda request, order: services.order_cancel(
-        order=order, actor=request.user, note=request.POST.get("note", "")[:255]
-    ),
-    "refund": _refund,
-}
+def _amount_minor(raw: str, currency: str) -> int | None:
+    """An amount typed in the order's currency (``12.50``) in minor units; blank: None (everything)."""
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    digits = currency_digits(currency)
+    whole, sep, fraction = raw.partition(".")
+    if not (whole.isdigit() and len(whole) <= 12 and (fraction.isdigit() or not sep) and len(fraction) <= digits):
+        raise ApplicationError(
+            _("Enter an amount like %(example)s.") % {"example": f"{Decimal(1250).scaleb(-digits):f}"},
+            code="invalid_amount",
+            fields={"amount": [raw[:40]]},
+        )
+    return int(Decimal(raw).scaleb(digits))

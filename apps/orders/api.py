@@ -1,4 +1,5 @@
-"""Orders API (``/api/v1/``): cart, checkout (with ``Idempotency-Key``), orders, pay.
+"""Orders API (``/api/v1/``): cart, checkout (with ``Idempotency-Key``), orders, pay, and
+the order steps staff take (pack, ship, deliver, cancel, refund).
 
 Prices and totals are never taken from the request: the server prices the cart. A
 checkout may send ``expected_total_minor`` (what the page showed); a different total is
@@ -11,6 +12,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -293,3 +295,60 @@ class OrderPayApi(APIView):
                 "order_status": order.status,
             }
         )
+
+
+class OrderStepIn(StrictSerializer):
+    tracking_numbers = serializers.DictField(
+        child=serializers.CharField(max_length=60, allow_blank=True),
+        required=False,
+        help_text="ship: tracking number by shipment id",
+    )
+    amount_minor = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="refund: minor units; omitted = everything left"
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=255, help_text="cancel: why")
+
+
+class OrderStepOut(OrderOut):
+    next_steps = serializers.ListField(child=serializers.CharField())
+
+
+class StaffMayTakeOrderSteps(BasePermission):
+    """Operators: whoever holds the order change permission (the admin's order page says the same)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm("orders.change_order"))
+
+
+class OrderStepApi(APIView):
+    permission_classes = [StaffMayTakeOrderSteps]
+
+    @extend_schema(
+        request=OrderStepIn,
+        responses=OrderStepOut,
+        parameters=[OpenApiParameter("step", str, OpenApiParameter.PATH, enum=list(services.ORDER_STEPS))],
+        summary="Staff: take the order's next step (fulfil, ship, deliver, cancel, refund)",
+    )
+    def post(self, request: Request, reference: str, step: str) -> Response:
+        order = Order.objects.filter(reference=reference).first()
+        if order is None:
+            raise ApplicationError("No such order.", code="not_found", status=404)
+        data = _valid(OrderStepIn, request.data)
+        tracking: dict[int, str] = {}
+        for key, number in (data.get("tracking_numbers") or {}).items():
+            if not str(key).isdigit():
+                raise ApplicationError(
+                    "Tracking numbers are keyed by shipment id.",
+                    code="invalid_tracking",
+                    fields={"tracking_numbers": [f"Not a shipment id: {str(key)[:20]}"]},
+                )
+            tracking[int(key)] = number
+        order = services.order_take_step(
+            order=order,
+            step=step,
+            actor=request.user,
+            tracking_numbers=tracking,
+            amount_minor=data.get("amount_minor"),
+            note=data.get("note", ""),
+        )
+        return Response({**OrderOut(order).data, "next_steps": services.order_next_steps(order=order)})

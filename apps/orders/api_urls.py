@@ -13,4 +13,5 @@ urlpatterns = [
     path("orders", api.OrderListApi.as_view(), name="orders"),
     path("orders/<str:reference>", api.OrderDetailApi.as_view(), name="order"),
     path("orders/<str:reference>/pay", api.OrderPayApi.as_view(), name="order-pay"),
+    path("orders/<str:reference>/steps/<slug:step>", api.OrderStepApi.as_view(), name="order-step"),
 ]

@@ -745,6 +745,60 @@ def order_next_steps(*, order: Order) -> list[str]:
     return steps
 
 
+ORDER_STEPS = ("fulfil", "ship", "deliver", "cancel", "refund")
+
+
+def order_take_step(
+    *,
+    order: Order,
+    step: str,
+    actor,
+    tracking_numbers: Mapping[int, str] | None = None,
+    amount_minor: int | None = None,
+    note: str = "",
+) -> Order:
+    """Staff take one of :func:`order_next_steps` (the admin page and the API alike).
+
+    ``ship`` takes tracking numbers by shipment id (at least one, for shipments of this
+    order not yet shipped); ``refund`` an amount in minor units (None: everything left);
+    ``cancel`` a note. Anything else about the step is refused by the step's own service.
+    """
+    if step not in ORDER_STEPS:
+        raise ApplicationError(
+            _("Unknown step; valid steps: %(steps)s.") % {"steps": ", ".join(ORDER_STEPS)},
+            code="unknown_step",
+            fields={"step": [str(step)[:40]]},
+            status=404,
+        )
+    if step == "fulfil":
+        order_fulfil(order=order, actor=actor)
+    elif step == "ship":
+        if order.status != S.FULFILLED:
+            raise ApplicationError(_("Only a packed order can be shipped."), code="illegal_transition", status=409)
+        unshipped = {s.pk: s for s in order.shipments.filter(shipped_at__isnull=True)}
+        entered = {pk: (number or "").strip() for pk, number in (tracking_numbers or {}).items()}
+        strangers = sorted(str(pk) for pk in entered if pk not in unshipped)
+        if strangers or not any(entered.values()):
+            raise ApplicationError(
+                _("Enter the tracking number."),
+                code="invalid_tracking",
+                fields={
+                    "tracking_numbers": [f"Not a shipment of this order waiting to ship: {pk}" for pk in strangers]
+                },
+            )
+        for pk, number in entered.items():
+            if number:
+                shipment_ship(shipment=unshipped[pk], tracking_number=number, actor=actor)
+    elif step == "deliver":
+        order_deliver(order=order, actor=actor)
+    elif step == "cancel":
+        order_cancel(order=order, actor=actor, note=(note or "")[:255])
+    else:
+        order_refund(order=order, amount_minor=amount_minor, actor=actor)
+    order.refresh_from_db()
+    return order
+
+
 def order_refundable_minor(*, order: Order) -> int:
     """What may still be refunded on ``order`` (0 when it was never paid)."""
     if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):

@@ -128,3 +128,98 @@ def test_openapi_documents_the_orders_api(client):
     schema = client.get("/api/schema/").content.decode()
     for path in ("/api/v1/cart", "/api/v1/checkout", "/api/v1/orders/{reference}/pay", "Idempotency-Key"):
         assert path in schema
+
+
+# --- staff: the order's steps -------------------------------------------------------------
+
+
+@pytest.fixture
+def paid(stocked, on_commit):
+    from apps.orders import services
+    from tests.orders.conftest import cart_with, checkout
+
+    order = checkout(cart_with(stocked("api-step-lamp", 3, price_minor=4000)))
+    on_commit(services.order_pay, order=order)
+    return Order.objects.get(pk=order.pk)
+
+
+def _step(client, order, step, data=None):
+    return post(client, f"/api/v1/orders/{order.reference}/steps/{step}", data or {})
+
+
+def test_staff_take_an_order_from_paid_to_refunded(client, operator, paid, on_commit):
+    client.force_login(operator)
+
+    r = _step(client, paid, "fulfil")
+    assert r.status_code == 200, r.json()
+    assert r.json()["status"] == "fulfilled" and r.json()["next_steps"] == ["ship", "refund"]
+    shipment = paid.shipments.get()
+    r = on_commit(_step, client, paid, "ship", {"tracking_numbers": {str(shipment.pk): "1Z999AA1"}})
+    assert r.status_code == 200 and r.json()["status"] == "shipped"
+    assert _step(client, paid, "deliver").json()["status"] == "delivered"
+    r = on_commit(_step, client, paid, "refund", {"amount_minor": 500})
+    paid.refresh_from_db()
+    assert r.status_code == 200 and paid.refunded_minor == 500
+    # (In a test the refund reaches the order after the response, when the test's transaction
+    # "commits"; served for real, it has by the time the order is read back.)
+    assert on_commit(_step, client, paid, "refund").status_code == 200
+    paid.refresh_from_db()
+    assert paid.status == Order.Status.REFUNDED and paid.refunded_minor == paid.total_minor
+    assert paid.events.filter(actor=operator).count() == 3  # packed, shipped, delivered by this operator
+
+
+def test_order_steps_are_for_staff_only(client, make_user, paid):
+    assert _step(client, paid, "fulfil").status_code in (401, 403)
+    client.force_login(make_user(email="shopper@example.test"))
+    r = _step(client, paid, "fulfil")
+    assert r.status_code == 403 and set(r.json()["error"]) == {"code", "message", "fields"}
+    paid.refresh_from_db()
+    assert paid.status == Order.Status.PAID
+
+
+@pytest.mark.parametrize(
+    ("step", "data", "status", "code"),
+    [
+        ("teleport", {}, 404, "unknown_step"),
+        ("deliver", {}, 409, "illegal_transition"),
+        ("ship", {"tracking_numbers": {"1": "X"}}, 409, "illegal_transition"),
+        ("refund", {"amount_minor": 0}, 400, None),
+        ("refund", {"amount_minor": "lots"}, 400, None),
+        ("refund", {"amount_minor": 10**9}, 400, None),
+        ("refund", {"total_minor": 1}, 400, "unexpected_fields"),
+    ],
+)
+def test_bad_order_steps_are_refused_and_change_nothing(client, operator, paid, on_commit, step, data, status, code):
+    client.force_login(operator)
+
+    r = on_commit(_step, client, paid, step, data)
+
+    assert r.status_code == status, r.json()
+    assert set(r.json()["error"]) == {"code", "message", "fields"}
+    if code:
+        assert r.json()["error"]["code"] == code
+    paid.refresh_from_db()
+    assert paid.status == Order.Status.PAID and paid.refunded_minor == 0
+
+
+def test_shipping_needs_tracking_for_this_orders_own_shipments(client, operator, paid, stocked, on_commit):
+    from apps.orders import services
+    from tests.orders.conftest import cart_with, checkout
+
+    other = checkout(cart_with(stocked("api-step-other", 2)))
+    on_commit(services.order_pay, order=other)
+    services.order_fulfil(order=Order.objects.get(pk=other.pk), actor=operator)
+    client.force_login(operator)
+    _step(client, paid, "fulfil")
+
+    for data in ({}, {"tracking_numbers": {"abc": "1Z"}}, {"tracking_numbers": {str(other.shipments.get().pk): "1Z"}}):
+        r = _step(client, paid, "ship", data)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_tracking", r.json()
+    paid.refresh_from_db()
+    assert paid.status == Order.Status.FULFILLED
+    assert not other.shipments.get().tracking_number
+
+
+def test_the_schema_documents_the_order_steps(client):
+    schema = client.get("/api/schema/").content.decode()
+    assert "/api/v1/orders/{reference}/steps/{step}" in schema and "tracking_numbers" in schema
