@@ -164,6 +164,25 @@ def _transition(
     return True
 
 
+def _record_result(payment: Payment, result: PaymentResult) -> bool:
+    """Move ``payment`` (locked) to what the provider answered; queue the signal. Caller saves."""
+    return _transition(
+        payment,
+        result.status,
+        captured_minor=result.captured_minor,
+        provider_capture_id=result.provider_capture_id,
+        reason=result.failure_reason,
+    )
+
+
+def _save_captured(payment: Payment) -> None:
+    """Save ``payment`` (locked); once captured, provider events that waited for it may apply."""
+    payment.save()
+    if payment.provider_capture_id:
+        provider_name = payment.provider
+        transaction.on_commit(lambda: webhook_events_retry(provider=provider_name))
+
+
 def _sync_refunded_status(payment: Payment) -> None:
     """Payment status from its succeeded refunds (they may be recorded before the capture is)."""
     refunded = _refunded_minor(payment)
@@ -313,13 +332,7 @@ def _record_created(payment_id: int, result: PaymentResult) -> Payment:
         payment.next_action = result.next_action
         payment.client_secret = result.client_secret
         payment.approval_url = result.approval_url
-        _transition(
-            payment,
-            result.status,
-            captured_minor=result.captured_minor,
-            provider_capture_id=result.provider_capture_id,
-            reason=result.failure_reason,
-        )
+        _record_result(payment, result)
         payment.save()
     return payment
 
@@ -377,17 +390,8 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
         else:
             if result.status == PaymentStatus.FAILED:
                 payment.capture_declines += 1
-            _transition(
-                payment,
-                result.status,
-                captured_minor=result.captured_minor,
-                provider_capture_id=result.provider_capture_id,
-                reason=result.failure_reason,
-            )
-        payment.save()
-        if payment.provider_capture_id:
-            provider_name = payment.provider
-            transaction.on_commit(lambda: webhook_events_retry(provider=provider_name))
+            _record_result(payment, result)
+        _save_captured(payment)
     if declined is not None:
         raise ApplicationError(declined.message, code="payment_declined")
     return payment
@@ -439,17 +443,8 @@ def payment_refresh(*, payment_id: int) -> Payment:
         return payment_capture(payment_id=payment.pk)
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        _transition(
-            payment,
-            result.status,
-            captured_minor=result.captured_minor,
-            provider_capture_id=result.provider_capture_id,
-            reason=result.failure_reason,
-        )
-        payment.save()
-        if payment.provider_capture_id:
-            provider_name = payment.provider
-            transaction.on_commit(lambda: webhook_events_retry(provider=provider_name))
+        _record_result(payment, result)
+        _save_captured(payment)
     return payment
 
 
