@@ -28,6 +28,46 @@ def use_region(settings):
     return switch
 
 
+@pytest.fixture
+def stripe_fake(settings):
+    """Stripe's API as a local fake, with the keys and webhook secret pointed at it."""
+    from tests.payments.fakes import STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET, FakeStripe
+
+    fake = FakeStripe()
+    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
+    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = fake.url
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def paypal_fake(settings):
+    """PayPal's API as a local fake, with the client credentials and webhook id pointed at it."""
+    from tests.payments.fakes import PAYPAL_WEBHOOK_ID, FakePayPal
+
+    fake = FakePayPal()
+    fake.webhook_id = PAYPAL_WEBHOOK_ID
+    settings.PAYPAL_CLIENT_ID = "paypal-client-id"
+    settings.PAYPAL_CLIENT_SECRET = "paypal-client-secret"
+    settings.PAYPAL_WEBHOOK_ID = PAYPAL_WEBHOOK_ID
+    settings.PAYPAL_API_BASE = fake.url
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def celery_inline():
+    """Tasks run in the test's process, as in the embedded default."""
+    from livemall.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache

@@ -14,7 +14,7 @@ from apps.money.formatting import format_day
 from apps.orders.models import Order
 from apps.payments.models import Payment, WebhookEvent
 from tests.catalog.factories import make_product
-from tests.payments.fakes import FakeStripe, stripe_signature
+from tests.payments.fakes import stripe_signature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,15 +82,11 @@ FAKE_STRIPE_JS = Path(__file__).with_name("fake_stripe.js")
 
 
 def test_de_shopper_pays_with_the_stripe_payment_element(
-    chromium, live_server, use_region, settings, artifacts_dir, make_user
+    chromium, live_server, use_region, settings, artifacts_dir, make_user, stripe_fake
 ):
     """Declined card, failed 3-D Secure, then a 3-D Secure card that passes: paid once, webhook or not."""
     use_region("eu-west")
-    stripe_api = FakeStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_livemall_fake"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_livemall_browser"
-    settings.STRIPE_API_BASE = stripe_api.url
+    stripe_api = stripe_fake
     settings.PAYPAL_CLIENT_ID = None
     settings.PAYMENT_TEST_PROVIDER = False
     owner = make_user(email="owner@de-shop.test")
@@ -172,4 +168,3 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
         assert WebhookEvent.objects.get().result == "no change: succeeded stays"
     finally:
         page.close()
-        stripe_api.stop()

@@ -96,14 +96,8 @@ def on_commit(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture(autouse=True)
-def _celery_inline():
+def _celery_inline(celery_inline):
     """Tasks run in the test's process (as in the embedded default), e-mails land in mail.outbox."""
-    from livemall.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture

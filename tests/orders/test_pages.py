@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.orders.models import Order
+from tests.payments.fakes import STRIPE_PUBLISHABLE_KEY, closed_port_url
 
 pytestmark = pytest.mark.django_db
 
@@ -66,32 +67,6 @@ def test_someone_elses_order_page_is_404(client, stocked):
 # --- back from the provider's page --------------------------------------------------------
 
 
-@pytest.fixture
-def stripe_keys(settings):
-    from tests.payments.fakes import FakeStripe
-
-    fake = FakeStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_livemall_fake"
-    settings.STRIPE_API_BASE = fake.url
-    settings.PAYMENT_TEST_PROVIDER = False
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def paypal_keys(settings):
-    from tests.payments.fakes import FakePayPal
-
-    fake = FakePayPal()
-    settings.PAYPAL_CLIENT_ID = "paypal-client-id"
-    settings.PAYPAL_CLIENT_SECRET = "paypal-client-secret"
-    settings.PAYPAL_API_BASE = fake.url
-    settings.PAYMENT_TEST_PROVIDER = False
-    yield fake
-    fake.stop()
-
-
 def _place(client, on_commit, variant, payment: str):
     client.post("/cart/add", {"variant": variant.pk, "quantity": 1})
     page = client.get("/checkout/")
@@ -106,15 +81,15 @@ def _place(client, on_commit, variant, payment: str):
     return Order.objects.get(), response
 
 
-def test_back_from_stripe_the_order_is_paid_at_once(client, stocked, on_commit, stripe_keys):
+def test_back_from_stripe_the_order_is_paid_at_once(client, stocked, on_commit, stripe_fake):
     order, response = _place(client, on_commit, stocked("stripe-mug", 5), "stripe/card")
     assert response["Location"] == f"/orders/{order.reference}/pay"
     page = client.get(response["Location"])
-    intent = next(iter(stripe_keys.intents.values()))
-    assert intent["client_secret"].encode() in page.content and b"pk_test_livemall_fake" in page.content
+    intent = next(iter(stripe_fake.intents.values()))
+    assert intent["client_secret"].encode() in page.content and STRIPE_PUBLISHABLE_KEY.encode() in page.content
     unpaid = client.get(f"/orders/{order.reference}/")
     assert unpaid.context["pay_url"] == f"/orders/{order.reference}/pay"
-    stripe_keys.succeed(intent["id"])  # the shopper confirmed in the Payment Element
+    stripe_fake.succeed(intent["id"])  # the shopper confirmed in the Payment Element
 
     query = f"payment_intent={intent['id']}&payment_intent_client_secret={intent['client_secret']}"
     back = on_commit(client.get, f"/orders/{order.reference}/?{query}&redirect_status=succeeded")
@@ -126,9 +101,9 @@ def test_back_from_stripe_the_order_is_paid_at_once(client, stocked, on_commit, 
     assert b'data-testid="confirmation"' in page.content and not page.context["pay_url"]
 
 
-def test_back_from_stripe_declined_the_order_waits_with_a_pay_link(client, stocked, on_commit, stripe_keys):
+def test_back_from_stripe_declined_the_order_waits_with_a_pay_link(client, stocked, on_commit, stripe_fake):
     order, _response = _place(client, on_commit, stocked("stripe-cup", 5), "stripe/card")
-    intent = next(iter(stripe_keys.intents.values()))
+    intent = next(iter(stripe_fake.intents.values()))
 
     page = on_commit(
         client.get, f"/orders/{order.reference}/?payment_intent={intent['id']}&redirect_status=failed", follow=True
@@ -140,40 +115,38 @@ def test_back_from_stripe_declined_the_order_waits_with_a_pay_link(client, stock
     assert page.context["pay_url"] == f"/orders/{order.reference}/pay"
 
 
-def test_back_with_a_forged_payment_id_changes_nothing(client, stocked, on_commit, stripe_keys):
+def test_back_with_a_forged_payment_id_changes_nothing(client, stocked, on_commit, stripe_fake):
     order, _response = _place(client, on_commit, stocked("stripe-bowl", 5), "stripe/card")
-    stranger = stripe_keys.intents["pi_fake1"]
-    stripe_keys.succeed(stranger["id"])
-    stripe_keys.intents["pi_other"] = {**stranger, "id": "pi_other"}
+    stranger = stripe_fake.intents["pi_fake1"]
+    stripe_fake.succeed(stranger["id"])
+    stripe_fake.intents["pi_other"] = {**stranger, "id": "pi_other"}
 
     page = on_commit(client.get, f"/orders/{order.reference}/?payment_intent=pi_other", follow=True)
 
     assert page.status_code == 200
     order.refresh_from_db()
     assert order.status == "created"
-    assert stripe_keys.requests_to("/v1/payment_intents/pi_other", method="GET") == []
+    assert stripe_fake.requests_to("/v1/payment_intents/pi_other", method="GET") == []
 
 
-def test_back_from_paypal_the_approval_is_captured(client, stocked, on_commit, paypal_keys):
+def test_back_from_paypal_the_approval_is_captured(client, stocked, on_commit, paypal_fake):
     order, response = _place(client, on_commit, stocked("paypal-mug", 5), "paypal/paypal")
-    paypal_order = next(iter(paypal_keys.orders))
+    paypal_order = next(iter(paypal_fake.orders))
     assert response["Location"] == f"https://paypal.example/checkoutnow?token={paypal_order}"
-    paypal_keys.approve(paypal_order)
+    paypal_fake.approve(paypal_order)
 
     back = on_commit(client.get, f"/orders/{order.reference}/?token={paypal_order}&PayerID=PAYER1")
 
     assert back.status_code == 302
     order.refresh_from_db()
     assert order.status == "paid"
-    assert len(paypal_keys.requests_to(f"/v2/checkout/orders/{paypal_order}/capture")) == 1
+    assert len(paypal_fake.requests_to(f"/v2/checkout/orders/{paypal_order}/capture")) == 1
 
 
-def test_back_from_paypal_while_it_is_down_shows_a_message(client, stocked, on_commit, paypal_keys, settings):
-    from tests.payments.fakes import closed_port_url
-
+def test_back_from_paypal_while_it_is_down_shows_a_message(client, stocked, on_commit, paypal_fake, settings):
     order, _response = _place(client, on_commit, stocked("paypal-cup", 5), "paypal/paypal")
-    paypal_order = next(iter(paypal_keys.orders))
-    paypal_keys.approve(paypal_order)
+    paypal_order = next(iter(paypal_fake.orders))
+    paypal_fake.approve(paypal_order)
     settings.PAYPAL_API_BASE = closed_port_url()
 
     page = on_commit(client.get, f"/orders/{order.reference}/?token={paypal_order}", follow=True)

@@ -5,10 +5,6 @@ from __future__ import annotations
 import pytest
 
 from apps.payments.signals import payment_failed, payment_refunded, payment_succeeded
-from tests.payments.fakes import FakePayPal, FakeStripe
-
-STRIPE_WEBHOOK_SECRET = "whsec_livemall_test_secret"
-PAYPAL_WEBHOOK_ID = "WH-LIVEMALL-TEST"
 
 
 @pytest.fixture(autouse=True)
@@ -28,28 +24,6 @@ def _payment_settings(settings):
     settings.PAYMENT_BREAKER_COOLDOWN = 30
     settings.PAYMENT_WEBHOOK_TOLERANCE = 300
     return settings
-
-
-@pytest.fixture
-def stripe_fake(settings):
-    fake = FakeStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def paypal_fake(settings):
-    fake = FakePayPal()
-    fake.webhook_id = PAYPAL_WEBHOOK_ID
-    settings.PAYPAL_CLIENT_ID = "paypal-client-id"
-    settings.PAYPAL_CLIENT_SECRET = "paypal-client-secret"
-    settings.PAYPAL_WEBHOOK_ID = PAYPAL_WEBHOOK_ID
-    settings.PAYPAL_API_BASE = fake.url
-    yield fake
-    fake.stop()
 
 
 class SignalLog(list):

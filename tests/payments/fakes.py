@@ -27,6 +27,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+# What the fakes and the settings pointed at them agree on.
+STRIPE_WEBHOOK_SECRET = "whsec_livemall_test_secret"
+STRIPE_PUBLISHABLE_KEY = "pk_test_livemall_fake"
+PAYPAL_WEBHOOK_ID = "WH-LIVEMALL-TEST"
+
 
 @dataclass
 class Recorded:

@@ -120,17 +120,6 @@ def test_paypal_return_without_approval_captures_nothing(paypal_fake, committed,
     assert signals == []
 
 
-@pytest.fixture
-def celery_inline():
-    """Tasks run in the test's process, as in the embedded default."""
-    from livemall.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
-
-
 def test_paypal_approved_event_alone_gets_the_money_taken(paypal_fake, committed, signals, celery_inline):
     """The shopper approved and closed the tab: PayPal's event queues the capture."""
     payment = _paypal_payment()

@@ -24,8 +24,7 @@ from apps.errors import ApplicationError
 from apps.payments import selectors, services
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.base import PaymentStatus, RefundStatus
-from tests.payments.conftest import PAYPAL_WEBHOOK_ID, STRIPE_WEBHOOK_SECRET
-from tests.payments.fakes import stripe_signature
+from tests.payments.fakes import PAYPAL_WEBHOOK_ID, STRIPE_WEBHOOK_SECRET, stripe_signature
 
 STRIPE_URL = reverse("payments:webhook-stripe")
 PAYPAL_URL = reverse("payments:webhook-paypal")
