@@ -720,9 +720,7 @@ def reservations_expire() -> int:
 
 def order_refund(*, order: Order, amount_minor: int | None = None, actor=None):
     """Refund all or part of a paid order through its payment."""
-    if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):
-        raise ApplicationError(_("This order has nothing to refund."), code="not_refundable", status=409)
-    payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    payment = _paid_payment(order)
     if payment is None:
         raise ApplicationError(_("This order has nothing to refund."), code="not_refundable", status=409)
     return payments.payment_refund(payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}")
@@ -801,10 +799,15 @@ def order_take_step(
 
 def order_refundable_minor(*, order: Order) -> int:
     """What may still be refunded on ``order`` (0 when it was never paid)."""
-    if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):
-        return 0
-    payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    payment = _paid_payment(order)
     return payment_selectors.payment_refundable_minor(payment=payment) if payment is not None else 0
+
+
+def _paid_payment(order: Order):
+    """The payment that paid ``order``, while the order is in a status that may be refunded."""
+    if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):
+        return None
+    return payment_selectors.payment_paid_for_reference(order_reference=order.reference)
 
 
 @transaction.atomic

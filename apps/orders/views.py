@@ -185,11 +185,16 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(request, "orders/order_detail.html", {**_local(order, request), "pay_url": _pay_url(order)})
 
 
+def _open_payment(order):
+    """The payment an unpaid order's shopper can still finish, if any."""
+    if order.status != Order.Status.CREATED:
+        return None
+    return payment_open_for_reference(order_reference=order.reference)
+
+
 def _pay_url(order) -> str:
     """Where an unpaid order's shopper finishes paying: our Payment Element page or the provider's."""
-    payment = (
-        payment_open_for_reference(order_reference=order.reference) if order.status == Order.Status.CREATED else None
-    )
+    payment = _open_payment(order)
     if payment is None:
         return ""
     if payment.client_secret and settings.STRIPE_PUBLISHABLE_KEY:
@@ -200,9 +205,7 @@ def _pay_url(order) -> str:
 def order_pay(request: HttpRequest, reference: str) -> HttpResponse:
     """The Stripe Payment Element page (only when Stripe keys are set)."""
     order = _viewable(request, reference)
-    payment = (
-        payment_open_for_reference(order_reference=order.reference) if order.status == Order.Status.CREATED else None
-    )
+    payment = _open_payment(order)
     if payment is None or not payment.client_secret or not settings.STRIPE_PUBLISHABLE_KEY:
         return redirect("orders:detail", reference=order.reference)
     return render(
