@@ -665,13 +665,19 @@ def _release(order: Order) -> None:
     transaction.on_commit(give_back)
 
 
+def _paid_and_on_its_way(order: Order) -> bool:
+    # Packed or shipped and paid: refunded if it must be, never cancelled (only an unpaid,
+    # cash-on-delivery parcel is cancelled once packed).
+    return order.status in (S.FULFILLED, S.SHIPPED) and order.paid_at is not None
+
+
 def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", reopen_cart: bool = False) -> Order:
     """Cancel: unpaid orders release their reservation; paid ones are refunded and restocked."""
     refund_payment = None
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         was = order.status
-        if was in (S.FULFILLED, S.SHIPPED) and order.paid_at is not None:
+        if _paid_and_on_its_way(order):
             raise ApplicationError(
                 _("A paid order that is on its way is refunded, not cancelled."), code="illegal_transition", status=409
             )
@@ -736,7 +742,7 @@ def order_next_steps(*, order: Order) -> list[str]:
         steps.append("ship")
     if S.DELIVERED in allowed:
         steps.append("deliver")
-    if S.CANCELLED in allowed and not (order.status in (S.FULFILLED, S.SHIPPED) and order.paid_at is not None):
+    if S.CANCELLED in allowed and not _paid_and_on_its_way(order):
         steps.append("cancel")
     if order_refundable_minor(order=order) > 0:
         steps.append("refund")
@@ -853,7 +859,8 @@ def order_deliver(*, order: Order, actor=None) -> Order:
     if order.paid_at is None:
         collect = payment_selectors.payment_open_for_reference(order_reference=order.reference)
         if collect is not None and collect.next_action == NextAction.COLLECT_ON_DELIVERY:
-            # After the commit: a capture failing here must not undo the delivery; staff can retry it.
+            # After the delivery is committed: the capture (no network for cash on delivery)
+            # cannot undo it.
             payments.payment_capture(payment_id=collect.pk)
             order.refresh_from_db()
     return order
