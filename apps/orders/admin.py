@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from apps.errors import ApplicationError
 from apps.money.types import currency_digits
-from apps.orders import services
+from apps.orders import selectors, services
 from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
 
 
@@ -75,9 +75,7 @@ class OrderAdmin(admin.ModelAdmin):
         ]
 
     def _may_act(self, request: HttpRequest) -> bool:
-        # Steps are not edits of the row (the services record who and when), but they are
-        # an operator's to take: the model's change permission says who that is.
-        return request.user.has_perm("orders.change_order")
+        return selectors.may_take_order_steps(request.user)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         order = self.get_object(request, object_id)

@@ -33,6 +33,15 @@ class Shopper:
     state: str = ""
 
 
+def may_take_order_steps(user) -> bool:
+    """Who packs, ships, delivers, cancels and refunds orders (admin page and API alike).
+
+    Steps are not edits of the order row (the services record who and when), but they are
+    an operator's to take: the model's change permission says who that is.
+    """
+    return bool(user and user.is_authenticated and user.has_perm("orders.change_order"))
+
+
 def available_units(variant_ids: list[int]) -> dict[int, int]:
     """Units free to sell per variant: stock in active warehouses minus held reservations."""
     on_hand = dict(
