@@ -58,7 +58,7 @@ run: install static locale
 	$(BIN)/python manage.py seed_demo && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	echo "LiveMall $(REGION) on http://127.0.0.1:8000 (embedded default; Ctrl-C stops)" && \
-	exec $(BIN)/uvicorn livemall.asgi:application --host 127.0.0.1 --port 8000 --ws websockets-sansio --ws-per-message-deflate false --lifespan off
+	exec $(BIN)/uvicorn livemall.asgi:application --host 127.0.0.1 --port 8000 --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --lifespan off
 
 # Chromium for the browser tests comes from Debian's packages; without root or apt the
 # browser tests are skipped and say why.

@@ -32,6 +32,7 @@ from apps.live.models import ChatRestriction, Danmaku, LiveRoom
 from apps.live.realtime import events
 from apps.live.realtime.hub import RoomHub, RoomUnavailable, Runtime, Viewer, get_runtime
 from apps.live.realtime.store import StoreUnavailable
+from apps.live.realtime.wire import prepared_writer
 
 # Bidi embeddings, overrides and isolates would let one message flip the text around it;
 # each message is already isolated on the page (dir="auto").
@@ -125,7 +126,14 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         self.tokens = float(self.config.client_frames_burst)
         self.tokens_at = time.monotonic()
         self.hub = hub
-        self.viewer = Viewer(hub=hub, send=self.base_send, kicked=self.kicked, user_id=self.user_id, name=self.name)
+        self.viewer = Viewer(
+            hub=hub,
+            send=self.base_send,
+            kicked=self.kicked,
+            user_id=self.user_id,
+            name=self.name,
+            write_prepared=prepared_writer(self.scope),
+        )
         hub.join(self.viewer)
 
     # --- frames ------------------------------------------------------------------------

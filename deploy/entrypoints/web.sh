@@ -25,7 +25,7 @@ fi
 # delivery time in the fan-out benchmark (README, "Live room fan-out").
 exec uvicorn livemall.asgi:application \
   --host "${WEB_HOST:-0.0.0.0}" --port "${WEB_PORT:-8000}" \
-  --ws websockets-sansio --ws-per-message-deflate false --proxy-headers --lifespan off \
+  --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --proxy-headers --lifespan off \
   --workers "${WEB_CONCURRENCY:-1}" \
   --timeout-graceful-shutdown 20 \
   "$@"

@@ -1,6 +1,6 @@
 """Live room fan-out: N viewers, a few senders posting M danmaku/s; LiveMall vs a bare server.
 
-LiveMall runs as in production: ``uvicorn livemall.asgi:application --ws websockets-sansio
+LiveMall runs as in production: ``uvicorn livemall.asgi:application --ws livemall.websocket_protocol:WebSocketProtocol
 --lifespan off``, ``--processes`` (default 2) separate processes on two ports sharing one
 Redis (db 6 unless ``BENCH_REDIS_URL``) and the benchmark database ``livemall_bench``.
 Viewers are spread evenly over the processes and so are the senders, so a message posted
@@ -81,7 +81,15 @@ BENCH_DB = "postgres://postgres@127.0.0.1:5432/livemall_bench"
 BENCH_REDIS = "redis://127.0.0.1:6379/6"
 ROOM_SLUG = "bench-fanout"
 SETTINGS_MODULE = "tests.bench.live_fanout_settings"
-UVICORN_ARGS = ("--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log", "--log-level", "warning")
+UVICORN_ARGS = (
+    "--ws",
+    "livemall.websocket_protocol:WebSocketProtocol",
+    "--lifespan",
+    "off",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+)
 GOAL_P99_MS = 200.0
 GOAL_CPU_RATIO = 0.5
 GOAL_RSS_GROWTH_MB = 64.0  # "bounded": the stalled run's peak RSS at most this much above its start

@@ -43,7 +43,14 @@ def asgi_url(transactional_db, settings):
     # Static files come from the source folders, as under ``live_server``.
     app = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(application), "websocket": application})
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, ws="websockets-sansio", lifespan="off", log_level="warning")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            ws="livemall.websocket_protocol:WebSocketProtocol",
+            lifespan="off",
+            log_level="warning",
+        )
     )
 
     async def serve() -> None:
