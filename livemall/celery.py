@@ -25,6 +25,8 @@ app.conf.beat_schedule = {
     "live-viewer-counts-sample": {"task": "live.viewer_counts_sample", "schedule": 60.0},
     # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.
     "live-recordings-delete-expired": {"task": "live.recordings_delete_expired", "schedule": crontab(minute=15)},
+    # Streams of ended shows that the provider (Mux) still keeps: a deletion failed or was never queued.
+    "live-provider-streams-delete": {"task": "live.provider_streams_delete", "schedule": crontab(minute=35)},
     # Provider events that came before the payment they are about: applied once it is known.
     "payments-webhook-events-retry": {"task": "payments.webhook_events_retry", "schedule": crontab(minute=45)},
 }

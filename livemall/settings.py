@@ -323,6 +323,18 @@ if urlsplit(LIVE_RECORDING_STORAGE).scheme not in {"s3", "file"} or not urlsplit
     )
 LIVE_RECORDING_AWS_REGION = env("LIVE_RECORDING_AWS_REGION", IVS_AWS_REGION)
 
+# A Mux show's recording is copied (each asset's MP4 master) into that store after the show.
+# Mux prepares a master on request, usually within minutes; with none ready this many hours
+# after the show, the copy is given up and the recording stays at Mux, which the retention
+# task deletes in time. A larger master is refused; the timeout is per read of the download.
+LIVE_MUX_MASTER_WAIT_HOURS = env_int("LIVE_MUX_MASTER_WAIT_HOURS", 24)
+LIVE_MUX_MASTER_MAX_BYTES = env_int("LIVE_MUX_MASTER_MAX_BYTES", 50 * 1024**3)
+LIVE_MUX_DOWNLOAD_TIMEOUT = env_int("LIVE_MUX_DOWNLOAD_TIMEOUT", 60)
+if min(LIVE_MUX_MASTER_WAIT_HOURS, LIVE_MUX_MASTER_MAX_BYTES, LIVE_MUX_DOWNLOAD_TIMEOUT) < 1:
+    raise ImproperlyConfigured(
+        "LIVE_MUX_MASTER_WAIT_HOURS, LIVE_MUX_MASTER_MAX_BYTES and LIVE_MUX_DOWNLOAD_TIMEOUT must be positive whole numbers"
+    )
+
 # --- Payments (apps/payments) -----------------------------------------------------------
 # A provider is offered where the region file lists it and its keys are set. *_API_BASE
 # points the official SDKs elsewhere (tests use a local fake); empty means the SDK default

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -37,8 +37,15 @@ from apps.live.models import (
     RoomVisit,
     ViewerSample,
 )
-from apps.live.providers import stream_provider
-from apps.live.providers.recordings import RecordingStore, RecordingStoreError, recording_store, recording_url
+from apps.live.providers import PROVIDERS_DELETING_STREAMS, StreamProviderError, stream_provider
+from apps.live.providers.recordings import (
+    RecordingSourceError,
+    RecordingStore,
+    RecordingStoreError,
+    recording_store,
+    recording_url,
+    region_recording_store,
+)
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import _sync_client, publish_sync, recent_remove_sync
@@ -316,7 +323,201 @@ def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = N
             _coupon_close(room=locked, now=now)
         locked.giveaways.filter(state=Giveaway.State.OPEN).update(state=Giveaway.State.CANCELLED)
         room_publish_event(room=locked, event={"type": "status", "status": LiveRoom.Status.ENDED})
+        # After the commit, and each on its own: the recording kept at Mux is copied into the
+        # region's store, and the stream (its assets are read) is deleted at the provider.
+        if urlsplit(locked.recording_url).scheme == "mux":
+            kept_at_mux = locked.recording_url
+            transaction.on_commit(lambda: _queue("recording_copy_from_mux", locked.pk, kept_at_mux))
+        if locked.stream_id and locked.stream_provider in PROVIDERS_DELETING_STREAMS:
+            transaction.on_commit(lambda: _queue("provider_stream_delete", locked.pk))
     return locked
+
+
+def _queue(task_name: str, *args: Any) -> None:
+    # Imported here: tasks wrap services, so services reach them only at run time.
+    from apps.live import tasks
+
+    try:
+        getattr(tasks, task_name).delay(*args)
+    except Exception:
+        # The broker is down. Nothing is lost: a stream is deleted by the hourly sweep, and a
+        # recording not copied stays at Mux, where the retention task deletes it.
+        logger.exception("Could not queue %s%r", task_name, args)
+
+
+class RecordingCopyPending(Exception):
+    """The copy cannot finish now (Mux is still preparing, or Mux or the store failed): try again later."""
+
+
+def recording_copy_from_mux(*, room_id: int, mux_url: str, now: dt.datetime | None = None) -> str:
+    """Copy the recording Mux keeps (``mux_url``) into the region's own store, then delete it at Mux.
+
+    Each asset's MP4 master (asked of Mux first, ready some minutes after the show) is
+    stored whole as ``<recording_url(slug)><asset-id>.mp4``; only once every asset is stored
+    does the room's recording point at that folder (retention unchanged), and only then are
+    the assets deleted at Mux. Answers ``"copied"``; ``"kept_at_mux"`` when it gave up (Mux
+    had no master ready ``LIVE_MUX_MASTER_WAIT_HOURS`` after the show, or no master will
+    come of an asset): the room keeps ``mux_url`` and the retention task deletes the
+    recording there in time; ``"nothing"`` when the room holds neither reference any more.
+    Raises :class:`RecordingCopyPending` to be tried again later.
+
+    Idempotent, for a retried or duplicated task: files already stored are not fetched
+    again, the switch is conditional on the room still holding ``mux_url``, and a run that
+    finds the switch done only finishes deleting at Mux (404 counts as deleted).
+    """
+    from apps.live.providers.mux import MuxRecordingStore, asset_ids, master_download
+
+    now = now or timezone.now()
+    room = (
+        LiveRoom.objects.filter(pk=room_id, ended_at__isnull=False, recording_deleted_at__isnull=True)
+        .only("id", "slug", "ended_at", "recording_url", "recording_retain_until")
+        .first()
+    )
+    if room is None:
+        return "nothing"
+    try:
+        ids = asset_ids(mux_url)
+    except RecordingStoreError as exc:
+        logger.error("Not copying the recording of live room %s: %s", room.slug, exc)
+        return "nothing"
+    home = recording_url(room.slug)
+    if room.recording_url == home:
+        _mux_recording_delete(room=room, mux_url=mux_url)  # switched by an earlier run that died before this
+        return "copied"
+    if room.recording_url != mux_url:
+        return "nothing"
+    if now >= room.ended_at + dt.timedelta(hours=settings.LIVE_MUX_MASTER_WAIT_HOURS):
+        reason = f"no master ready {settings.LIVE_MUX_MASTER_WAIT_HOURS} hour(s) after the show ended"
+        return _recording_kept_at_mux(room=room, reason=reason)
+    try:
+        mux = MuxRecordingStore.from_settings()
+        store = region_recording_store()
+        # Every master is asked for before any is downloaded: asking is cheap, and makes Mux
+        # prepare them all at once while this task waits (by retrying) for the slowest.
+        todo, preparing = [], []
+        for asset_id in ids:
+            file_url = f"{home}{asset_id}.mp4"
+            if store.exists(file_url):
+                continue  # stored whole by an earlier run
+            master = mux.master_url(asset_id)
+            if master is None:
+                preparing.append(asset_id)
+            else:
+                todo.append((file_url, master))
+        if preparing:
+            raise RecordingCopyPending(f"Mux is still preparing the master of asset(s) {', '.join(preparing)}")
+        stored = 0
+        for file_url, master in todo:
+            with master_download(
+                master, max_bytes=settings.LIVE_MUX_MASTER_MAX_BYTES, timeout=settings.LIVE_MUX_DOWNLOAD_TIMEOUT
+            ) as body:
+                store.save(file_url, body)
+                stored += body.received
+    except RecordingSourceError as exc:
+        if exc.permanent:
+            return _recording_kept_at_mux(room=room, reason=str(exc))
+        raise RecordingCopyPending(str(exc)) from exc
+    except RecordingStoreError as exc:
+        raise RecordingCopyPending(str(exc)) from exc
+    # Every asset is stored whole: only now may the room point at the copy. Conditional, so
+    # that a reference changed meanwhile (a duplicate run switched it) is never overwritten.
+    still_at_mux = LiveRoom.objects.filter(pk=room.pk, recording_url=mux_url, recording_deleted_at__isnull=True)
+    switched = still_at_mux.update(recording_url=home)
+    if not switched and not LiveRoom.objects.filter(pk=room.pk, recording_url=home).exists():
+        return "nothing"
+    logger.info(
+        "Copied the recording of live room %s from Mux (%d asset(s), %d bytes fetched) into %s.",
+        room.slug,
+        len(ids),
+        stored,
+        home,
+    )
+    _mux_recording_delete(room=room, mux_url=mux_url)
+    return "copied"
+
+
+def _mux_recording_delete(*, room: LiveRoom, mux_url: str) -> None:
+    """Delete at Mux a recording the region's store now holds (the room no longer references it)."""
+    from apps.live.providers.mux import MuxRecordingStore
+
+    try:
+        deleted = MuxRecordingStore.from_settings().delete(mux_url)
+    except RecordingStoreError as exc:
+        raise RecordingCopyPending(f"copied into the region's store, but {exc}") from exc
+    logger.info("Deleted the recording of live room %s at Mux (%s, %d asset(s)).", room.slug, mux_url, deleted)
+
+
+def _recording_kept_at_mux(*, room: LiveRoom, reason: str) -> str:
+    # Nothing is lost and nothing outlives retention: the room keeps its mux:// reference,
+    # deleted at Mux when retention passes, together with whatever whole files a copy left
+    # unreferenced in the show's folder of the region's store (recordings_delete_expired).
+    logger.warning(
+        "Kept the recording of live room %s at Mux, not copied into the region's store: %s. "
+        "The retention task deletes it at Mux after %s.",
+        room.slug,
+        reason,
+        room.recording_retain_until.isoformat() if room.recording_retain_until else "?",
+    )
+    return "kept_at_mux"
+
+
+def provider_stream_delete(*, room_id: int) -> bool:
+    """Delete an ended show's live stream at its provider (Mux keeps one until told); True once gone.
+
+    An ended show's assets were read when it ended, so its stream is of no more use. The
+    room forgets the stream's id once the provider has deleted it (or no longer has it);
+    a failure is logged and left to :func:`provider_streams_delete`.
+    """
+    room = _rooms_with_streams_to_delete().filter(pk=room_id).first()
+    if room is None:
+        return False
+    try:
+        provider = stream_provider(room.stream_provider)
+    except StreamProviderError as exc:
+        logger.warning("Could not delete the %s stream of live room %s: %s", room.stream_provider, room.slug, exc)
+        return False
+    return _stream_delete(provider=provider, room=room)
+
+
+def provider_streams_delete(*, limit: int = 100) -> int:
+    """Hourly (beat): delete the streams of ended shows still at their provider; returns how many went.
+
+    Catches a deletion that failed, or was never queued (broker down at the show's end).
+    Oldest first, at most ``limit`` a run; one that fails does not hold back the others.
+    """
+    rooms = list(_rooms_with_streams_to_delete().order_by("ended_at", "pk")[:limit])
+    providers: dict[str, Any] = {}
+    deleted = 0
+    for room in rooms:
+        if room.stream_provider not in providers:
+            try:
+                providers[room.stream_provider] = stream_provider(room.stream_provider)
+            except StreamProviderError as exc:
+                logger.warning("Could not delete %s streams: %s", room.stream_provider, exc)
+                providers[room.stream_provider] = None
+        provider = providers[room.stream_provider]
+        if provider is not None and _stream_delete(provider=provider, room=room):
+            deleted += 1
+    return deleted
+
+
+def _rooms_with_streams_to_delete() -> QuerySet[LiveRoom]:
+    return (
+        LiveRoom.objects.filter(status=LiveRoom.Status.ENDED, stream_provider__in=PROVIDERS_DELETING_STREAMS)
+        .exclude(stream_id="")
+        .only("id", "slug", "stream_provider", "stream_id")
+    )
+
+
+def _stream_delete(*, provider: Any, room: LiveRoom) -> bool:
+    try:
+        provider.stream_delete(stream_id=room.stream_id)
+    except StreamProviderError as exc:
+        logger.warning("Could not delete the %s stream of live room %s: %s", room.stream_provider, room.slug, exc)
+        return False
+    LiveRoom.objects.filter(pk=room.pk, stream_id=room.stream_id).update(stream_id="")
+    logger.info("Deleted the %s stream %s of ended live room %s.", room.stream_provider, room.stream_id, room.slug)
+    return True
 
 
 def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
@@ -325,7 +526,8 @@ def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
     The files go first, then the reference: a run that fails or dies in between leaves the
     reference, and the next run deletes again (deleting is idempotent) and records it. Each
     recording is deleted where its URL says (the region's store, or Mux for a Mux show), so
-    one store that cannot be reached holds back only its own recordings.
+    one store that cannot be reached holds back only its own recordings (a Mux show's also
+    needs the region's store, where an unfinished copy of it may lie).
     """
     now = now or timezone.now()
     due = LiveRoom.objects.filter(
@@ -342,6 +544,14 @@ def recordings_delete_expired(*, now: dt.datetime | None = None) -> list[int]:
             if scheme not in stores:
                 stores[scheme] = recording_store(room.recording_url)
             files = stores[scheme].delete(room.recording_url)
+            if scheme == "mux":
+                # A copy into the region's store that never finished (recording_copy_from_mux
+                # gave up, or its task was lost) may have left whole files, unreferenced, in
+                # the show's folder there: they go with the recording.
+                own = urlsplit(settings.LIVE_RECORDING_STORAGE).scheme
+                if own not in stores:
+                    stores[own] = recording_store()
+                files += stores[own].delete(recording_url(room.slug))
         except RecordingStoreError as exc:
             logger.warning(
                 "Could not delete the recording of live room %s (%s): %s", room.slug, room.recording_url, exc

@@ -19,6 +19,49 @@ def recordings_delete_expired() -> list[int]:
     return deleted
 
 
+# Retries of the recording copy: 1, 2, 4 ... minutes apart, then hourly. Waiting for Mux's
+# master ends by time, in the service (LIVE_MUX_MASTER_WAIT_HOURS after the show); this cap
+# only ends a copy whose store, or whose deleting at Mux, keeps failing for days.
+RECORDING_COPY_MAX_RETRIES = 100
+
+
+def _backoff(retries: int) -> int:
+    return min(60 * 2**retries, 3600)
+
+
+@shared_task(name="live.recording_copy_from_mux", bind=True, ignore_result=True, max_retries=RECORDING_COPY_MAX_RETRIES)
+def recording_copy_from_mux(self, room_id: int, mux_url: str) -> str:
+    """After a Mux show: copy its recording into the region's store (queued by services.live_room_end)."""
+    try:
+        return services.recording_copy_from_mux(room_id=room_id, mux_url=mux_url)
+    except services.RecordingCopyPending as exc:
+        if self.request.is_eager:
+            # Inline (the embedded default): a retry would run at once, holding the request
+            # that ended the show. The recording stays at Mux, deleted there at retention.
+            logger.warning("Recording of live room %s not copied (tasks run inline, not retried): %s", room_id, exc)
+            return "pending"
+        if self.request.retries >= self.max_retries:
+            logger.error("Gave up copying the recording of live room %s (%s): %s", room_id, mux_url, exc)
+            return "pending"
+        logger.info("Recording of live room %s not copied yet: %s", room_id, exc)
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(name="live.provider_stream_delete", ignore_result=True)
+def provider_stream_delete(room_id: int) -> bool:
+    """After a show: delete its stream at the provider; a failure is left to the hourly sweep below."""
+    return services.provider_stream_delete(room_id=room_id)
+
+
+@shared_task(name="live.provider_streams_delete", ignore_result=True)
+def provider_streams_delete() -> int:
+    """Hourly (beat): delete the streams of ended shows that are still at their provider."""
+    deleted = services.provider_streams_delete()
+    if deleted:
+        logger.info("Deleted %d stream(s) of ended shows at their provider.", deleted)
+    return deleted
+
+
 @shared_task(name="live.viewer_counts_sample", ignore_result=True)
 def viewer_counts_sample() -> int:
     """Every minute (beat): concurrent viewers of each live room, for the show's stats."""

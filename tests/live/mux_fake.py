@@ -1,4 +1,8 @@
-"""A local stand-in for the Mux Video API that the real mux-python SDK talks to over HTTP."""
+"""A local stand-in for the Mux Video API that the real mux-python SDK talks to over HTTP.
+
+It also serves the MP4 masters Mux hands out (``/masters/<asset-id>.mp4``), as Mux's
+storage would, so a recording's copy downloads real bytes over a real socket.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,18 +27,36 @@ class Recorded:
         return json.loads(self.body or b"{}")
 
 
-class FakeMux:
-    """Creates, reads and completes live streams, records their assets, deletes assets.
+@dataclass
+class Master:
+    """How the fake serves one asset's MP4 master once Mux has prepared it."""
 
-    ``fail_next`` answers the next requests with that status. ``broadcast`` is what the
+    body: bytes
+    url: str | None = None  # what Mux answers as master.url; None: this server's /masters/<id>.mp4
+    cut_after: int | None = None  # the connection drops after this many bytes (Content-Length says all)
+    stall_after: int | None = None  # sends this many bytes, then nothing (until the fake stops)
+    status: int = 200
+    headers: dict[str, str | None] = field(default_factory=dict)  # over the usual ones; None leaves one out
+
+
+class FakeMux:
+    """Creates, reads, completes and deletes live streams, records their assets, serves their masters, deletes assets.
+
+    ``fail_next`` answers the next API requests with that status. ``broadcast`` is what the
     merchant's encoder connecting does at Mux: a new recording asset of the stream.
+    ``masters[asset_id] = Master(body)``: Mux has finished preparing that asset's master;
+    it shows as ready once master access was asked for (until then, "preparing").
     """
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.streams: dict[str, dict[str, Any]] = {}
+        self.deleted_streams: set[str] = set()
         self.assets: dict[str, dict[str, Any]] = {}
+        self.masters: dict[str, Master] = {}
+        self.downloads: list[str] = []  # asset ids whose master was requested
         self.fail_next: list[int | None] = []  # None: answer that request as usual
+        self._stop = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +67,9 @@ class FakeMux:
                 recorded = Recorded(
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
                 )
+                if self.command == "GET" and self.path.startswith("/masters/"):
+                    fake._send_master(self, recorded)
+                    return
                 status, body = fake._dispatch(recorded)
                 data = b"" if status == 204 else json.dumps(body).encode()
                 self.send_response(status)
@@ -67,8 +92,57 @@ class FakeMux:
         return f"http://127.0.0.1:{self.server.server_port}"
 
     def stop(self) -> None:
+        self._stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def master_url(self, asset_id: str) -> str:
+        return f"{self.url}/masters/{asset_id}.mp4"
+
+    def _asset_view(self, asset: dict[str, Any]) -> dict[str, Any]:
+        """The asset as Mux answers it: its master preparing once asked for, ready once prepared."""
+        view = {k: v for k, v in asset.items() if k != "master_access"}
+        view["master_access"] = asset.get("master_access", "none")
+        if view["master_access"] == "temporary":
+            master = self.masters.get(asset["id"])
+            if master is None:
+                view["master"] = {"status": "preparing"}
+            else:
+                view["master"] = {"status": "ready", "url": master.url or self.master_url(asset["id"])}
+        return view
+
+    def _send_master(self, handler: BaseHTTPRequestHandler, req: Recorded) -> None:
+        self.requests.append(req)
+        asset_id = req.path.removeprefix("/masters/").removesuffix(".mp4")
+        master = self.masters.get(asset_id)
+        self.downloads.append(asset_id)
+        if master is None or asset_id not in self.assets:
+            handler.send_response(404)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        handler.send_response(master.status)
+        headers = {"Content-Type": "video/mp4", "Content-Length": str(len(master.body)), **master.headers}
+        for name, value in headers.items():
+            if value is not None:
+                handler.send_header(name, value)
+        handler.end_headers()
+        body = master.body
+        if master.cut_after is not None:
+            handler.wfile.write(body[: master.cut_after])
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if master.stall_after is not None:
+            handler.wfile.write(body[: master.stall_after])
+            handler.wfile.flush()
+            self._stop.wait(30)
+            handler.close_connection = True
+            return
+        handler.wfile.write(body)
+        if headers.get("Content-Length") is None:
+            handler.close_connection = True  # the body ends where the connection does
 
     def broadcast(self, stream_id: str) -> str:
         """The encoder connects (again, after the reconnect window): Mux starts recording a new asset."""
@@ -104,12 +178,19 @@ class FakeMux:
         not_found = 404, {"error": {"type": "not_found", "messages": [req.path]}}
         if parts[:3] == ["video", "v1", "live-streams"] and len(parts) >= 4:
             stream = self.streams.get(parts[3])
-            if stream is None:
+            if stream is None or parts[3] in self.deleted_streams:
                 return not_found
+            if req.method == "DELETE" and len(parts) == 4:
+                # Kept in ``streams`` for the tests to read; Mux answers 404 for it from now on.
+                self.deleted_streams.add(parts[3])
+                return 204, {}
             if req.method == "PUT" and parts[4:] == ["complete"]:
                 # The broadcast ends: its asset is finished and no longer the active one.
                 stream["status"] = "completed"
                 stream.pop("active_asset_id", None)
+                for asset_id in stream.get("recent_asset_ids", []):
+                    if asset_id in self.assets:
+                        self.assets[asset_id]["status"] = "ready"
                 return 200, {"data": {}}
             if req.method == "PUT" and parts[4:] == ["disable"]:
                 stream["status"] = "disabled"
@@ -120,6 +201,15 @@ class FakeMux:
             if self.assets.pop(parts[3], None) is None:
                 return not_found
             return 204, {}
+        if parts[:3] == ["video", "v1", "assets"] and len(parts) >= 4:
+            asset = self.assets.get(parts[3])
+            if asset is None:
+                return not_found
+            if req.method == "GET" and len(parts) == 4:
+                return 200, {"data": self._asset_view(asset)}
+            if req.method == "PUT" and parts[4:] == ["master-access"]:
+                asset["master_access"] = req.json["master_access"]
+                return 200, {"data": self._asset_view(asset)}
         return not_found
 
 

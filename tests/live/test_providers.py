@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import boto3
 import pytest
@@ -11,9 +12,15 @@ from botocore.stub import ANY, Stubber
 from apps.errors import ApplicationError
 from apps.live.providers import StreamProviderError, stream_provider
 from apps.live.providers.ivs import IvsProvider
-from apps.live.providers.mux import MuxProvider, MuxRecordingStore
-from apps.live.providers.recordings import FileRecordingStore, RecordingStoreError, S3RecordingStore, recording_store
-from tests.live.mux_fake import unreachable_url
+from apps.live.providers.mux import MuxProvider, MuxRecordingStore, master_download
+from apps.live.providers.recordings import (
+    FileRecordingStore,
+    RecordingSourceError,
+    RecordingStoreError,
+    S3RecordingStore,
+    recording_store,
+)
+from tests.live.mux_fake import Master, unreachable_url
 
 
 def test_manual_provider_needs_a_playback_url():
@@ -234,6 +241,9 @@ def test_the_file_store_deletes_one_shows_folder(tmp_path):
     assert store.delete(root + "a/") == 0
     with pytest.raises(RecordingStoreError):
         store.delete(root)
+    with pytest.raises(RecordingStoreError):
+        store.delete(root + "b/%2e%2e/%2e%2e/")  # ".." once decoded: outside the store
+    assert (tmp_path / "rec" / "b").exists()
 
 
 def test_an_unknown_storage_scheme_is_refused(settings):
@@ -311,3 +321,234 @@ def test_a_malformed_mux_reference_deletes_nothing(fake_mux, url):
     with pytest.raises(RecordingStoreError):
         MuxRecordingStore.from_settings().delete(url)
     assert fake_mux.requests == []  # not one call reached Mux
+
+
+def test_mux_deletes_an_ended_live_stream_404_is_already_deleted(fake_mux):
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="show")
+    provider.stream_end(stream_id=stream.stream_id)
+    provider.stream_delete(stream_id=stream.stream_id)
+    assert fake_mux.requested("DELETE", f"/video/v1/live-streams/{stream.stream_id}")
+    assert stream.stream_id in fake_mux.deleted_streams
+    provider.stream_delete(stream_id=stream.stream_id)  # again: Mux answers 404, which is fine
+
+
+@pytest.mark.parametrize("status", [500, 503, 401])
+def test_mux_refusing_to_delete_a_live_stream_is_a_clear_error(fake_mux, status):
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="show")
+    fake_mux.fail_next = [status]
+    with pytest.raises(StreamProviderError, match=f"HTTP {status}"):
+        provider.stream_delete(stream_id=stream.stream_id)
+    assert stream.stream_id not in fake_mux.deleted_streams
+
+
+def test_mux_assets_survive_their_live_streams_deletion(fake_mux):
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="show")
+    asset = fake_mux.broadcast(stream.stream_id)
+    recording = provider.stream_end(stream_id=stream.stream_id)
+    provider.stream_delete(stream_id=stream.stream_id)
+    fake_mux.masters[asset] = Master(b"mp4")
+    assert MuxRecordingStore.from_settings().master_url(asset) is not None
+    assert MuxRecordingStore.from_settings().delete(recording) == 1
+
+
+# --- Masters: Mux's MP4 of a recording, and downloading it ----------------------------------
+
+
+def _recorded(fake_mux) -> str:
+    """The asset of a show that has ended: Mux has finished it."""
+    provider = stream_provider("mux")
+    stream = provider.stream_create(room_slug="show")
+    asset = fake_mux.broadcast(stream.stream_id)
+    provider.stream_end(stream_id=stream.stream_id)
+    return asset
+
+
+def test_mux_master_is_asked_for_once_and_answered_when_ready(fake_mux):
+    asset = _recorded(fake_mux)
+    store = MuxRecordingStore.from_settings()
+    assert store.master_url(asset) is None  # asked for: Mux starts preparing it
+    assert store.master_url(asset) is None
+    assert [r.json for r in fake_mux.requested("PUT", f"/video/v1/assets/{asset}/master-access")] == [
+        {"master_access": "temporary"}
+    ]
+    fake_mux.masters[asset] = Master(b"mp4")
+    assert store.master_url(asset) == fake_mux.master_url(asset)
+    fake_mux.assets[asset]["master_access"] = "none"  # Mux dropped the master after 24 hours
+    assert store.master_url(asset) == fake_mux.master_url(asset)  # asked for again
+    assert len(fake_mux.requested("PUT", f"/video/v1/assets/{asset}/master-access")) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "permanent"),
+    [
+        ({"status": "errored"}, True),
+        ({"status": "a-status-this-sdk-does-not-know"}, False),
+    ],
+)
+def test_mux_master_of_an_asset_in_a_bad_state(fake_mux, change, permanent):
+    (asset,) = _assets(fake_mux, 1)
+    fake_mux.assets[asset].update(change)
+    with pytest.raises(RecordingSourceError) as err:
+        MuxRecordingStore.from_settings().master_url(asset)
+    assert err.value.permanent is permanent
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(404, True), (500, False), (503, False), (401, False)])
+def test_mux_master_refusals(fake_mux, status, permanent):
+    (asset,) = _assets(fake_mux, 1)
+    fake_mux.fail_next = [status]
+    with pytest.raises(RecordingSourceError, match=f"HTTP {status}") as err:
+        MuxRecordingStore.from_settings().master_url(asset)
+    assert err.value.permanent is permanent
+
+
+@pytest.mark.parametrize("asset_id", ["", "a/../b", "a,b", "x" * 200])
+def test_mux_master_of_a_malformed_asset_id_asks_nothing(fake_mux, asset_id):
+    with pytest.raises(RecordingSourceError) as err:
+        MuxRecordingStore.from_settings().master_url(asset_id)
+    assert err.value.permanent and fake_mux.requests == []
+
+
+def _download(url: str, *, max_bytes: int = 1 << 20, timeout: float = 5) -> tuple[bytes, int]:
+    with master_download(url, max_bytes=max_bytes, timeout=timeout) as body:
+        data = body.read()
+        return data, body.received
+
+
+def test_a_master_download_reads_the_whole_file(fake_mux):
+    (asset,) = _assets(fake_mux, 1)
+    fake_mux.masters[asset] = Master(b"\x00" * 70_000 + b"end")
+    assert _download(fake_mux.master_url(asset)) == (b"\x00" * 70_000 + b"end", 70_003)
+
+
+def test_a_master_download_follows_a_redirect_to_the_file(fake_mux):
+    (asset,) = _assets(fake_mux, 1)
+    fake_mux.masters[asset] = Master(b"mp4")
+    fake_mux.masters["elsewhere"] = Master(b"", status=302, headers={"Location": fake_mux.master_url(asset)})
+    fake_mux.assets["elsewhere"] = {"id": "elsewhere"}
+    assert _download(fake_mux.master_url("elsewhere"))[0] == b"mp4"
+
+
+@pytest.mark.parametrize(
+    ("master", "match", "permanent"),
+    [
+        (Master(b"x" * 1000, cut_after=100), "broke off", False),
+        (Master(b"x" * 1000, status=403), "HTTP 403", False),
+        (Master(b"x" * 1000, headers={"Content-Length": None}), "how long", False),
+        (Master(b"x" * 1000, headers={"Content-Length": "-5"}), "Content-Length", False),
+        (Master(b"x" * 1000, headers={"Content-Encoding": "gzip"}), "encoded", False),
+        (Master(b"x" * (2 << 20)), "LIVE_MUX_MASTER_MAX_BYTES", True),
+    ],
+    ids=["cut", "403", "no-length", "bad-length", "encoded", "too-large"],
+)
+def test_a_master_download_we_cannot_trust_is_refused(fake_mux, master, match, permanent):
+    (asset,) = _assets(fake_mux, 1)
+    fake_mux.masters[asset] = master
+    with pytest.raises(RecordingSourceError, match=match) as err:
+        _download(fake_mux.master_url(asset))
+    assert err.value.permanent is permanent
+
+
+def test_a_master_download_from_nowhere_is_a_source_error():
+    with pytest.raises(RecordingSourceError, match="could not download"):
+        _download(unreachable_url() + "/masters/a.mp4")
+
+
+@pytest.mark.parametrize("url", ["ftp://x/a.mp4", "file:///etc/passwd", "a.mp4", "http://"])
+def test_a_master_url_that_is_not_http_is_never_opened(url):
+    with pytest.raises(RecordingSourceError, match="not http") as err:
+        _download(url)
+    assert err.value.permanent
+
+
+# --- Writing into the region's store -----------------------------------------------------------
+
+
+class _Body(io.RawIOBase):
+    """A source that yields ``chunks`` and then, if ``error``, fails as a broken download does."""
+
+    def __init__(self, *chunks: bytes, error: bool = False) -> None:
+        self.chunks = list(chunks)
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer):
+        if not self.chunks:
+            if self.error:
+                raise RecordingSourceError("the download broke off")
+            return 0
+        data = self.chunks.pop(0)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def test_the_file_store_writes_a_file_whole_or_not_at_all(tmp_path):
+    root = (tmp_path / "rec").as_uri() + "/"
+    store = FileRecordingStore(root=root)
+    assert not store.exists(root + "show/a.mp4")
+    store.save(root + "show/a.mp4", _Body(b"abc", b"def"))
+    assert (tmp_path / "rec" / "show" / "a.mp4").read_bytes() == b"abcdef" and store.exists(root + "show/a.mp4")
+
+    with pytest.raises(RecordingSourceError):
+        store.save(root + "show/b.mp4", _Body(b"abc", error=True))
+    assert sorted(p.name for p in (tmp_path / "rec" / "show").iterdir()) == ["a.mp4"]  # no b.mp4, no part file
+
+    with pytest.raises(RecordingSourceError):
+        store.save(root + "show/a.mp4", _Body(b"xyz", error=True))  # a broken copy never replaces a whole one
+    assert (tmp_path / "rec" / "show" / "a.mp4").read_bytes() == b"abcdef"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/cron.d/x", "{root}", "{root}show/", "{root}../x.mp4", "{root}show/../../x.mp4", "{root}%2e%2e/x.mp4"],
+)
+def test_the_file_store_writes_only_files_inside_the_region_store(tmp_path, url):
+    root = (tmp_path / "rec").as_uri() + "/"
+    store = FileRecordingStore(root=root)
+    with pytest.raises(RecordingStoreError):
+        store.save(url.format(root=root), _Body(b"x"))
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_s3_saves_a_file_and_says_whether_one_is_there():
+    store, stub = _s3()
+    key = {"Bucket": "livemall-eu-west-recordings", "Key": "shows/friday/a.mp4"}
+    stub.add_client_error("head_object", service_error_code="404", http_status_code=404, expected_params=key)
+    stub.add_response("put_object", {"ETag": '"e"'}, {**key, "Body": ANY, "ChecksumAlgorithm": ANY})
+    stub.add_response("head_object", {"ContentLength": 6}, key)
+    with stub:
+        assert not store.exists(RECORDINGS + "friday/a.mp4")
+        store.save(RECORDINGS + "friday/a.mp4", _Body(b"abc", b"def"))
+        assert store.exists(RECORDINGS + "friday/a.mp4")
+    stub.assert_no_pending_responses()
+
+
+def test_s3_refusals_while_saving_are_store_errors():
+    store, stub = _s3()
+    stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
+    stub.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
+    with stub:
+        with pytest.raises(RecordingStoreError, match="403"):
+            store.exists(RECORDINGS + "friday/a.mp4")
+        with pytest.raises(RecordingStoreError, match="AccessDenied"):
+            store.save(RECORDINGS + "friday/a.mp4", _Body(b"abc"))
+
+
+def test_s3_a_broken_download_stores_nothing():
+    store, stub = _s3()
+    with stub, pytest.raises(RecordingSourceError):
+        store.save(RECORDINGS + "friday/a.mp4", _Body(b"abc", error=True))
+    stub.assert_no_pending_responses()  # not one call reached S3
+
+
+@pytest.mark.parametrize("url", [RECORDINGS, RECORDINGS + "friday/", "s3://someone-elses-bucket/shows/a.mp4"])
+def test_s3_writes_only_files_inside_the_region_store(url):
+    store, stub = _s3()
+    with stub, pytest.raises(RecordingStoreError):
+        store.save(url, _Body(b"x"))
+    stub.assert_no_pending_responses()

@@ -6,6 +6,11 @@ viewers; ``stream_end`` stops it and says where the show's recording is when the
 keeps it itself (Mux's assets), so retention can delete it there
 (apps.live.providers.recordings). ``manual`` (the merchant pastes a playback URL) is the
 default; ``mux`` and ``ivs`` use the official SDKs (mux-python, boto3).
+
+A provider named in :data:`PROVIDERS_DELETING_STREAMS` also has ``stream_delete(*,
+stream_id)``, called once the show has ended, since its streams otherwise stay at the
+provider for ever (a 404 there counts as deleted; a failure raises
+:class:`StreamProviderError` and is tried again later).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ class StreamProvider(Protocol):
 
 
 PROVIDERS = ("manual", "mux", "ivs")
+# Providers whose ended streams are deleted (they have ``stream_delete``). Mux keeps a live
+# stream object until deleted; a manual show has none at all.
+PROVIDERS_DELETING_STREAMS = ("mux",)
 
 
 def stream_provider(name: str | None = None) -> StreamProvider:

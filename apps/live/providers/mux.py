@@ -4,11 +4,21 @@ Mux records every broadcast as an *asset* that it keeps itself, outside the regi
 recording store. Ending a show therefore answers the show's assets as its recording URL,
 ``mux://assets/<asset-id>[,<asset-id>...]``, and :class:`MuxRecordingStore` deletes them
 through the Assets API once the region's retention has passed.
+
+After the show the recording is copied into the region's own store
+(apps.live.services.recording_copy_from_mux): :meth:`MuxRecordingStore.master_url` asks
+Mux for a temporary MP4 *master* of each asset and :func:`master_download` reads it. Once
+the show has ended, its live stream object is no longer needed and is deleted
+(:meth:`MuxProvider.stream_delete`); the assets survive that at Mux.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import mux_python
 import urllib3
@@ -16,7 +26,7 @@ from django.conf import settings
 from mux_python.rest import ApiException
 
 from apps.live.providers import LiveStream, StreamProviderError
-from apps.live.providers.recordings import RecordingStoreError
+from apps.live.providers.recordings import RecordingSourceError, RecordingStoreError
 
 RECORDING_PREFIX = "mux://assets/"
 
@@ -27,10 +37,14 @@ TIMEOUT = (5, 30)  # seconds: connect, read
 # (and TLS failures, as status 0); urllib3's errors once its own retries are spent
 # (connection refused, timeouts), which are not OSErrors.
 FAILURES = (ApiException, urllib3.exceptions.HTTPError, OSError)
+# Reading an asset also meets the SDK's validation: a value outside its enums (a master
+# status Mux added later, say) is a ValueError while deserialising.
+READ_FAILURES = (*FAILURES, ValueError)
 
 # Mux asset ids are short URL-safe tokens; they must never hold the "," and "/" of our
 # reference. Anything else in a reference did not come from Mux and is never sent to the API.
 _ASSET_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def _api_client(*, token_id: str, token_secret: str, api_base: str | None) -> mux_python.ApiClient:
@@ -113,6 +127,19 @@ class MuxProvider:
         asset_ids = [*(stream.recent_asset_ids or []), *([stream.active_asset_id] if stream.active_asset_id else [])]
         return assets_url(asset_ids) if asset_ids else None
 
+    def stream_delete(self, *, stream_id: str) -> None:
+        """Delete the ended show's live stream at Mux; one Mux no longer has (404) is already deleted.
+
+        Only after :meth:`stream_end` has read the assets: they survive their stream's
+        deletion, but the stream is what says which assets recorded the show.
+        """
+        try:
+            self.api.delete_live_stream(stream_id, _request_timeout=TIMEOUT)
+        except FAILURES as exc:
+            if isinstance(exc, ApiException) and exc.status == 404:
+                return
+            raise StreamProviderError(f"Mux did not delete live stream {stream_id}: {_reason(exc)}") from exc
+
 
 def assets_url(asset_ids: list[str]) -> str:
     """The recording reference of these Mux assets (order kept, duplicates dropped)."""
@@ -164,6 +191,155 @@ class MuxRecordingStore:
                 raise RecordingStoreError(f"Mux did not delete asset {asset_id} of {url}: {_reason(exc)}") from exc
             deleted += 1
         return deleted
+
+    def master_url(self, asset_id: str) -> str | None:
+        """Where to download the asset's MP4 master; asks Mux for one first. None: Mux is still preparing it.
+
+        Mux prepares a master only when asked (``master_access="temporary"``) and keeps it
+        for 24 hours; asking again once it expired starts a new one. Raises
+        :class:`RecordingSourceError`, ``permanent`` when no master will ever come of this
+        asset (gone, errored, or a URL we will not follow).
+        """
+        if not _ASSET_ID.fullmatch(asset_id):
+            raise RecordingSourceError(f"{asset_id!r} is not a Mux asset id", permanent=True)
+        try:
+            asset = self.api.get_asset(asset_id, _request_timeout=TIMEOUT).data
+            if asset.master_access != "temporary":
+                request = mux_python.UpdateAssetMasterAccessRequest(master_access="temporary")
+                asset = self.api.update_asset_master_access(asset_id, request, _request_timeout=TIMEOUT).data
+        except READ_FAILURES as exc:
+            gone = isinstance(exc, ApiException) and exc.status == 404
+            raise RecordingSourceError(
+                f"Mux did not give the master of asset {asset_id}: {_reason(exc)}", permanent=gone
+            ) from exc
+        master = asset.master
+        if asset.status == "errored" or (master is not None and master.status == "errored"):
+            raise RecordingSourceError(f"Mux could not make a master of asset {asset_id}", permanent=True)
+        if asset.status != "ready" or master is None or master.status != "ready" or not master.url:
+            return None
+        _refuse_unless_http(master.url)
+        return master.url
+
+
+def _refuse_unless_http(url: str) -> None:
+    """A master URL is where Mux serves a file over HTTP(S); anything else is never followed."""
+    try:
+        parts = urlsplit(url)
+        scheme, ok = parts.scheme, parts.scheme in {"https", "http"} and bool(parts.hostname) and not parts.username
+    except ValueError:
+        scheme, ok = "?", False
+    if not ok:
+        # Only the scheme is told: the rest of a URL may carry a token or a password.
+        raise RecordingSourceError(
+            f"Mux answered a master URL that is not http(s) to a host (scheme {scheme[:20]!r})", permanent=True
+        )
+
+
+class MasterBody(io.RawIOBase):
+    """The body of a master download, read once: refuses more than ``max_bytes`` and a body cut short.
+
+    Every failure is a :class:`RecordingSourceError`, so a store writing it can tell a
+    broken download from its own failure.
+    """
+
+    def __init__(self, response: urllib3.BaseHTTPResponse, *, url: str, expected: int | None, max_bytes: int) -> None:
+        self.response = response
+        self.url = url
+        self.expected = expected
+        self.max_bytes = max_bytes
+        self.received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        # Fills the buffer unless the body ends: boto3 takes each read as a whole multipart
+        # part, and S3 refuses parts under 5 MiB but the last.
+        filled = 0
+        while filled < len(buffer):
+            try:
+                data = self.response.read(len(buffer) - filled)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise RecordingSourceError(
+                    f"the master download from {_host(self.url)} broke off after {self.received} bytes: {_reason(exc)}"
+                ) from exc
+            if not data:
+                if self.expected is not None and self.received != self.expected:
+                    raise RecordingSourceError(
+                        f"the master download from {_host(self.url)} broke off after {self.received} "
+                        f"of {self.expected} bytes"
+                    )
+                break
+            self.received += len(data)
+            if self.received > self.max_bytes:
+                raise RecordingSourceError(
+                    f"the master at {_host(self.url)} is larger than LIVE_MUX_MASTER_MAX_BYTES={self.max_bytes}",
+                    permanent=True,
+                )
+            buffer[filled : filled + len(data)] = data
+            filled += len(data)
+        return filled
+
+
+@contextmanager
+def master_download(url: str, *, max_bytes: int, timeout: float) -> Iterator[MasterBody]:
+    """Stream the master at ``url`` (from :meth:`MuxRecordingStore.master_url`), never holding it in memory.
+
+    ``timeout``: seconds to connect, and between two reads of the body; a stalled download
+    fails rather than holding the worker. The Mux credentials are never sent there.
+    """
+    _refuse_unless_http(url)
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=min(timeout, 10), read=timeout),
+        # A master URL may redirect to the file's storage: a few hops, http(s) only (urllib3
+        # knows no other scheme); a failure to connect is worth one more try, a cut body is not.
+        retries=urllib3.Retry(total=3, connect=1, read=0, redirect=3, raise_on_redirect=True),
+    )
+    try:
+        response = http.request(
+            "GET", url, preload_content=False, decode_content=False, headers={"Accept-Encoding": "identity"}
+        )
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        http.clear()
+        raise RecordingSourceError(f"could not download the master from {_host(url)}: {_reason(exc)}") from exc
+    try:
+        expected = _expected_length(response, url=url, max_bytes=max_bytes)
+        yield MasterBody(response, url=url, expected=expected, max_bytes=max_bytes)
+    finally:
+        response.release_conn()
+        response.close()
+        http.clear()
+
+
+def _expected_length(response: urllib3.BaseHTTPResponse, *, url: str, max_bytes: int) -> int | None:
+    """The body's length, checked before a byte is stored; None for a chunked body (urllib3 checks its end)."""
+    if response.status != 200:
+        raise RecordingSourceError(f"the master download from {_host(url)} answered HTTP {response.status}")
+    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+        # Stored as sent, the file would not be the MP4; we asked for identity.
+        raise RecordingSourceError(f"the master download from {_host(url)} came encoded; asked for identity")
+    length = response.headers.get("Content-Length")
+    if length is None:
+        if "chunked" not in response.headers.get("Transfer-Encoding", "").lower():
+            # Neither a length nor chunks: a body cut short could not be told from a whole one.
+            raise RecordingSourceError(f"the master download from {_host(url)} did not say how long it is")
+        return None
+    if not _DIGITS.fullmatch(length):
+        raise RecordingSourceError(f"the master download from {_host(url)} sent Content-Length {length[:20]!r}")
+    if int(length) > max_bytes:
+        raise RecordingSourceError(
+            f"the master at {_host(url)} has {length} bytes, more than LIVE_MUX_MASTER_MAX_BYTES={max_bytes}",
+            permanent=True,
+        )
+    return int(length)
+
+
+def _host(url: str) -> str:
+    # A master URL carries a signed token: logs name the host only.
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 def _reason(exc: Exception) -> str:

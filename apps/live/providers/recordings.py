@@ -11,13 +11,22 @@ the recording itself answers its own URL when the show ends instead (Mux:
 Deleting is idempotent (an empty prefix deletes nothing and is not an error), so a retried
 or repeated retention run is safe; a failure raises :class:`RecordingStoreError` and the
 caller keeps the reference to try again on the next run.
+
+The region's own store also takes files (:class:`RegionRecordingStore`): a recording the
+provider kept is copied into it after the show (apps.live.services.recording_copy_from_mux).
+A file appears under its final name only once complete (S3: an upload is atomic, a failed
+multipart upload is aborted; a directory: written under a temporary name, then renamed),
+so a copy cut short is never mistaken for the recording.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -25,14 +34,46 @@ from django.conf import settings
 # S3's DeleteObjects takes at most this many keys per call.
 S3_DELETE_BATCH = 1000
 
+# Bytes read from a copy's source at a time (a directory store; S3 reads in its own part size).
+COPY_CHUNK = 1024 * 1024
+
 
 class RecordingStoreError(Exception):
     """The storage refused or could not be reached; nothing is known to be deleted."""
 
 
+class RecordingSourceError(Exception):
+    """What a recording is copied from (Mux) failed; nothing was stored under the final name.
+
+    ``permanent``: trying again cannot help (the asset is gone, its master errored, Mux
+    answered a URL we will not follow, the file is larger than we accept), so the copy is
+    given up and the recording stays where the provider keeps it.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
 class RecordingStore(Protocol):
     def delete(self, url: str) -> int:
         """Delete the recording at ``url`` (a prefix of the store); return how many files went."""
+        ...
+
+
+class RegionRecordingStore(RecordingStore, Protocol):
+    """The region's own store (``LIVE_RECORDING_STORAGE``), which also takes files."""
+
+    def exists(self, url: str) -> bool:
+        """Whether a complete file is stored at ``url``."""
+        ...
+
+    def save(self, url: str, body: BinaryIO) -> None:
+        """Store ``body`` (read to its end) at ``url``; nothing appears there unless all of it was stored.
+
+        An error of ``body`` (:class:`RecordingSourceError`) propagates as it is; the store's
+        own failures raise :class:`RecordingStoreError`.
+        """
         ...
 
 
@@ -42,10 +83,26 @@ def _inside(url: str, root: str) -> None:
         raise RecordingStoreError(f"{url!r} is not a recording inside {root!r}")
 
 
+def _a_file(url: str, root: str) -> None:
+    """Refuse to write anywhere but a file inside the region's storage."""
+    _inside(url, root)
+    if url.endswith("/") or "/./" in url:
+        raise RecordingStoreError(f"{url!r} is not a file inside {root!r}")
+
+
+def _s3_code(exc: Exception) -> str:
+    from botocore.exceptions import ClientError
+
+    return exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
+
+
 class S3RecordingStore:
-    def __init__(self, *, client: Any, root: str) -> None:
+    def __init__(self, *, client: Any, root: str, transfer_config: Any = None) -> None:
         self.client = client
         self.root = root
+        # boto3's managed transfer: multipart above its threshold, parts retried, and a
+        # failed upload aborted so that no part of it lingers (billed, invisible) in the bucket.
+        self.transfer_config = transfer_config
 
     @classmethod
     def from_settings(cls) -> S3RecordingStore:
@@ -77,18 +134,83 @@ class S3RecordingStore:
                         )
                     deleted += len(batch)
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
-            raise RecordingStoreError(f"S3 did not delete {url}: {code}") from exc
+            raise RecordingStoreError(f"S3 did not delete {url}: {_s3_code(exc)}") from exc
         return deleted
+
+    def exists(self, url: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        _a_file(url, self.root)
+        parts = urlsplit(url)
+        try:
+            self.client.head_object(Bucket=parts.netloc, Key=parts.path.lstrip("/"))
+        except ClientError as exc:
+            if _s3_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise RecordingStoreError(f"S3 did not say whether {url} exists: {_s3_code(exc)}") from exc
+        except BotoCoreError as exc:
+            raise RecordingStoreError(f"S3 did not say whether {url} exists: {_s3_code(exc)}") from exc
+        return True
+
+    def save(self, url: str, body: BinaryIO) -> None:
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        _a_file(url, self.root)
+        parts = urlsplit(url)
+        try:
+            self.client.upload_fileobj(body, parts.netloc, parts.path.lstrip("/"), Config=self.transfer_config)
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise RecordingStoreError(f"S3 did not store {url}: {_s3_code(exc)}") from exc
 
 
 class FileRecordingStore:
     def __init__(self, *, root: str) -> None:
         self.root = root
 
+    def _path(self, url: str) -> Path:
+        path = Path(unquote(urlsplit(url).path))
+        # Checked again once decoded: "%2e%2e" is ".." only after unquoting.
+        root = Path(unquote(urlsplit(self.root).path)).resolve()
+        if path.resolve() == root or not path.resolve().is_relative_to(root):
+            raise RecordingStoreError(f"{url!r} is not a recording inside {self.root!r}")
+        return path
+
+    def exists(self, url: str) -> bool:
+        _a_file(url, self.root)
+        return self._path(url).is_file()
+
+    def save(self, url: str, body: BinaryIO) -> None:
+        _a_file(url, self.root)
+        path = self._path(url)
+        # Next to the final name, in the show's own folder: the rename is atomic, and the
+        # leftover of a worker killed mid-copy is deleted with the show's folder at retention.
+        part = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with part.open("xb") as out:
+                while chunk := body.read(COPY_CHUNK):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(part, path)
+            # The rename itself must survive a crash before the room starts referencing the file.
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError as exc:
+            raise RecordingStoreError(f"could not store {path}: {exc}") from exc
+        finally:
+            # Nothing is left under that name once renamed; a part we cannot remove either
+            # (the folder is gone or unwritable) goes with the show's folder at retention.
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+
     def delete(self, url: str) -> int:
         _inside(url, self.root)
-        path = Path(unquote(urlsplit(url).path))
+        path = self._path(url)
         if not path.exists():
             return 0
         files = sum(1 for item in path.rglob("*") if item.is_file())
@@ -119,6 +241,16 @@ def recording_store(url: str = "") -> RecordingStore:
         return MuxRecordingStore.from_settings()
     where = repr(url) if url else f"LIVE_RECORDING_STORAGE={settings.LIVE_RECORDING_STORAGE!r}"
     raise RecordingStoreError(f"{where}: valid schemes are {', '.join(SCHEMES)}")
+
+
+def region_recording_store() -> RegionRecordingStore:
+    """The region's own store, ``LIVE_RECORDING_STORAGE`` (s3 or file; settings refuse anything else)."""
+    scheme = urlsplit(settings.LIVE_RECORDING_STORAGE).scheme
+    if scheme == "s3":
+        return S3RecordingStore.from_settings()
+    if scheme == "file":
+        return FileRecordingStore(root=settings.LIVE_RECORDING_STORAGE)
+    raise RecordingStoreError(f"LIVE_RECORDING_STORAGE={settings.LIVE_RECORDING_STORAGE!r}: valid schemes are s3, file")
 
 
 def recording_url(slug: str) -> str:
