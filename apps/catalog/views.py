@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from django.conf import settings
-from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
+from apps.catalog import page_cache
 from apps.catalog.forms import ListingForm
 from apps.catalog.models import Category
 from apps.catalog.selectors import (
@@ -30,85 +31,62 @@ PAGE_SIZE = 48
 
 
 def _listing(request: HttpRequest, *, category: Category | None, title: str, show_search: bool = False) -> HttpResponse:
+    """A listing for every visitor alike: the whole page from the cache, with their own parts put in.
+
+    The page is the same for every shopper of one (country, language, currency, address) but
+    for the account menu, the messages waiting and the CSRF token (see
+    :mod:`apps.catalog.page_cache`); those are rendered per request for signed-in shoppers and
+    first visits alike. The listing body is cached on its own too, keyed by the validated
+    parameters only, so that addresses that differ in stray parameters share it.
+    """
     form = ListingForm(request.GET)
     shopper = request.shopper
-    context = {
-        "title": title,
-        "form": form,
-        "category": category,
-        "show_search": show_search,
-        "query_without_page": _query_without_page(request),
-    }
-    if form.is_valid():
-        # The page body is the same for every shopper of one (region, country, language,
-        # currency): rendered once, then served from the cache until the catalog changes.
-        params = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-        params.update(category=category.slug if category else "", search=show_search)
-        first_visit = _whole_page_cacheable(request)
-        if first_visit:
-            page_key = listing_cache_key(
-                "html-page",
-                country=shopper.country,
-                language=shopper.language,
-                currency=shopper.currency,
-                params={**params, "path": request.get_full_path()},
-            )
-            page = cache.get(page_key)
-            if page is not None:
-                return HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request)))
-        key = listing_cache_key(
-            "html", country=shopper.country, language=shopper.language, currency=shopper.currency, params=params
-        )
+    viewpoint = {"country": shopper.country, "language": shopper.language, "currency": shopper.currency}
+    context = {"title": title, "category": category, "show_search": show_search}
+    if not form.is_valid():
+        # A bad parameter narrows nothing: the plain listing, with the form saying what was wrong.
+        content = _render_content(request, form, ListingFilters(category=category), {}, context)
+        page = page_cache.render_shared("catalog/product_list.html", {**context, "content": content}, request)
+        return HttpResponse(page_cache.fill(page, request), status=400)
+
+    chosen = {name: value for name, value in form.cleaned_data.items() if value not in (None, "")}
+    params = {**chosen, "category": category.slug if category else "", "search": show_search}
+    # The header repeats the address (search box, the preferences form's way back), so the
+    # whole page is keyed by it; the body below only by what was validated.
+    page_key = listing_cache_key("html-page-holes", **viewpoint, params={**params, "path": request.get_full_path()})
+    page = cache.get(page_key)
+    if page is None:
+        key = listing_cache_key("html", **viewpoint, params=params)
         content = cache.get(key)
         if content is None:
-            content = _render_content(request, form.filters(category=category), form.cleaned_data.get("page"), context)
+            content = _render_content(request, ListingForm(chosen), form.filters(category=category), chosen, context)
             cache.set(key, content, LISTING_CACHE_SECONDS)
-        if first_visit:
-            # The whole page, with a placeholder where each visitor's own CSRF token goes.
-            page = render_to_string(
-                "catalog/product_list.html",
-                {**context, "content": content, "csrf_token": CSRF_PLACEHOLDER},
-                request=request,
-            )
-            cache.set(page_key, page, LISTING_CACHE_SECONDS)
-            return HttpResponse(page.replace(CSRF_PLACEHOLDER, get_token(request)))
-        status = 200
-    else:
-        # A bad parameter narrows nothing: the plain listing, with the form saying what was wrong.
-        content = _render_content(request, ListingFilters(category=category), 1, context)
-        status = 400
-    return render(request, "catalog/product_list.html", {**context, "content": content}, status=status)
+        page = page_cache.render_shared("catalog/product_list.html", {**context, "content": content}, request)
+        cache.set(page_key, page, LISTING_CACHE_SECONDS)
+    return HttpResponse(page_cache.fill(page, request))
 
 
-# Stands for the visitor's CSRF token in a cached page (letters only: it survives escaping).
-CSRF_PLACEHOLDER = "LiveMallCsrfTokenPlaceholderQvZkWmXe"
-
-
-def _whole_page_cacheable(request: HttpRequest) -> bool:
-    """Nothing on the page is the visitor's own: not signed in, no message waiting.
-
-    For anyone else the page is the same for every visitor of one key (country, language and
-    currency preferences are in it; a cart is not shown on listings) but for the CSRF token,
-    which is put in per request. The crowd a live show sends to a listing is like this;
-    rendering its header, footer and forms for every one of them was half the listing's time.
-    """
-    return not request.user.is_authenticated and not len(get_messages(request))
-
-
-def _render_content(request: HttpRequest, filters: ListingFilters, page_number: int | None, context: dict) -> str:
+def _render_content(
+    request: HttpRequest, form: ListingForm, filters: ListingFilters, chosen: dict[str, Any], context: dict[str, Any]
+) -> str:
+    """The listing body (categories, filters, cards, pages). Shared through the cache: it may
+    show only what its key holds, so the form and the page links come from the validated
+    parameters (``chosen``), never from the raw query string."""
     products = storefront_products(country=request.shopper.country, filters=filters)
-    page = Paginator(products, PAGE_SIZE).get_page(page_number)
-    return render_to_string(
+    page = Paginator(products, PAGE_SIZE).get_page(chosen.get("page"))
+    query_without_page = urlencode([(name, value) for name, value in chosen.items() if name != "page"])
+    return page_cache.render_for_nobody(
         "catalog/_listing_content.html",
-        {**context, "categories": categories_tree(), "page": page, "products": page.object_list},
-        request=request,
+        {
+            **context,
+            "form": form,
+            "query_without_page": query_without_page,
+            "categories": categories_tree(),
+            "page": page,
+            "products": page.object_list,
+        },
+        request,
     )
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def product_list(request: HttpRequest) -> HttpResponse:

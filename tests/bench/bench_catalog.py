@@ -11,6 +11,11 @@ alternating with bursts of the bare view, and divided by the bare bursts around 
 mean of the bursts' medians, p99 the worst burst's). The issue's goal:
 list pages reach at least half the bare view's requests/s, thanks to the listing cache.
 
+The list page is measured twice: as first visits (no cookies, like the crowd a live show
+sends) and for signed-in shoppers, each of the clients with a session of its own made
+beforehand in this process (``--shoppers`` accounts signed in through Django's auth), sending
+its session cookie. Both get the same cached page with their own parts filled in per request.
+
 Run: ``make bench BENCH_ARGS=catalog`` (``python -m tests.bench catalog``). Results: a table
 on stdout and ``tests/artifacts/bench_catalog.json``.
 """
@@ -22,10 +27,12 @@ import asyncio
 import json
 import os
 import re
+import socket
 import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
+from importlib import import_module
 from pathlib import Path
 
 from tests.bench.bench_asgi_servers import ARTIFACTS, HOST, SERVERS, RunningServer, cpu_seconds, migrate
@@ -61,6 +68,7 @@ class Result:
     latency_p99_ms: float
     server_cpu_ms_per_request: float
     ratio_to_bare: float = 0.0
+    signed_in: bool = False
 
 
 def seed(count: int) -> dict[str, str]:
@@ -125,8 +133,52 @@ def seed(count: int) -> dict[str, str]:
     return {"detail_html": sample.get_absolute_url(), "detail_api": f"/api/v1/products/{sample.pk}/"}
 
 
-async def _client(port: int, path: str, deadline: float, latencies: list[float], errors: list[int]) -> None:
-    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept-Language: en\r\n\r\n".encode()
+def signed_in_sessions(count: int) -> list[str]:
+    """``count`` shoppers, each signed in with a session of its own: their ``Cookie`` header values.
+
+    The accounts are made once (a second run reuses them); the sessions are new every run,
+    made by ``django.contrib.auth.login`` as the sign-in form does, and saved where the
+    server reads them (the database).
+    """
+    from django.conf import settings
+    from django.contrib.auth import login
+    from django.http import HttpRequest
+
+    from apps.accounts import services as accounts
+    from apps.accounts.models import User
+    from regions import current_region
+
+    region = current_region()
+    cookies = []
+    for number in range(count):
+        email = f"bench-shopper-{number:03d}@livemall.example"
+        user = User.objects.filter(email=email).first() or accounts.user_create(
+            region=region, email=email, password=None, display_name=f"Bench shopper {number}"
+        )
+        request = HttpRequest()
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        request.session.save()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={request.session.session_key}")
+    return cookies
+
+
+def check_signed_in(port: int, path: str, cookie: str) -> None:
+    """Refuse to measure the signed-in page if the server does not see the shopper as signed in."""
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n".encode()
+        )
+        answer = b"".join(iter(lambda: sock.recv(65536), b""))
+    if b'data-testid="account-name">Bench shopper' not in answer:
+        raise RuntimeError(f"{path} with a bench shopper's session cookie does not show the shopper as signed in")
+
+
+async def _client(
+    port: int, path: str, deadline: float, latencies: list[float], errors: list[int], cookie: str = ""
+) -> None:
+    cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nAccept-Language: en\r\n{cookie_line}\r\n".encode()
     reader, writer = await asyncio.open_connection(HOST, port, limit=2**22)
     try:
         while time.perf_counter() < deadline:
@@ -142,7 +194,18 @@ async def _client(port: int, path: str, deadline: float, latencies: list[float],
         writer.close()
 
 
-def load(running: RunningServer, name: str, path: str, connections: int, seconds: float, warmup: float) -> Result:
+def load(
+    running: RunningServer,
+    name: str,
+    path: str,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    cookies: list[str] | None = None,
+) -> Result:
+    """Requests/s, latency and server CPU of ``path`` at ``connections`` keep-alive clients;
+    with ``cookies``, client ``i`` sends ``cookies[i]`` (one signed-in shopper each)."""
+
     def burst(duration: float) -> tuple[list[float], list[int], float]:
         latencies: list[float] = []
         errors: list[int] = []
@@ -151,7 +214,12 @@ def load(running: RunningServer, name: str, path: str, connections: int, seconds
             started = time.perf_counter()
             deadline = started + duration
             await asyncio.gather(
-                *(_client(running.port, path, deadline, latencies, errors) for _ in range(connections))
+                *(
+                    _client(
+                        running.port, path, deadline, latencies, errors, cookies[i % len(cookies)] if cookies else ""
+                    )
+                    for i in range(connections)
+                )
             )
             return time.perf_counter() - started
 
@@ -171,6 +239,7 @@ def load(running: RunningServer, name: str, path: str, connections: int, seconds
         latency_p50_ms=round(statistics.median(ordered) * 1000, 2),
         latency_p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
         server_cpu_ms_per_request=round(cpu / max(1, len(ordered)) * 1000, 2),
+        signed_in=bool(cookies),
     )
 
 
@@ -188,6 +257,7 @@ def combine(bursts: list[Result]) -> Result:
         latency_p50_ms=round(sum(b.latency_p50_ms * b.requests for b in bursts) / weight, 2),
         latency_p99_ms=round(max(b.latency_p99_ms for b in bursts), 2),
         server_cpu_ms_per_request=round(sum(b.server_cpu_ms_per_request * b.requests for b in bursts) / weight, 2),
+        signed_in=bursts[0].signed_in,
     )
 
 
@@ -198,6 +268,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=4, help="alternating bare/page bursts per page")
+    parser.add_argument(
+        "--shoppers", type=int, default=0, help="signed-in shoppers for the signed-in list (default: --connections)"
+    )
     parser.add_argument("--output", type=Path, default=ARTIFACTS / "bench_catalog.json")
     return parser.parse_args(argv)
 
@@ -217,13 +290,16 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("DB_POOL_MAX_SIZE", "10")
     migrate()
     samples = seed(options.products)
-    urls = [
-        ("bare /healthz", "/healthz"),
-        ("list HTML", "/products/"),
-        ("list HTML, page 500, by price", "/products/?sort=price_asc&page=500"),
-        ("list API", "/api/v1/products/"),
-        ("detail HTML", samples["detail_html"]),
-        ("detail API", samples["detail_api"]),
+    sessions = signed_in_sessions(options.shoppers or options.connections)
+    # (name, path, cookies): cookies None for first visits, else one signed-in session per client.
+    urls: list[tuple[str, str, list[str] | None]] = [
+        ("bare /healthz", "/healthz", None),
+        ("list HTML", "/products/", None),
+        ("list HTML, signed in", "/products/", sessions),
+        ("list HTML, page 500, by price", "/products/?sort=price_asc&page=500", None),
+        ("list API", "/api/v1/products/", None),
+        ("detail HTML", samples["detail_html"], None),
+        ("detail API", samples["detail_api"], None),
     ]
     ARTIFACTS.mkdir(exist_ok=True)
     results: list[Result] = []
@@ -233,12 +309,13 @@ def main(argv: list[str]) -> int:
     burst = options.seconds / options.rounds
     with RunningServer(SERVERS["uvicorn"], ARTIFACTS / "bench_catalog_server.log") as running:
         load(running, "warm-up", urls[0][1], options.connections, options.warmup, 0)
-        for name, path in urls[1:]:
+        check_signed_in(running.port, "/products/", sessions[0])
+        for name, path, cookies in urls[1:]:
             print(f"  {name}: {path}", flush=True)
             pages, bares = [], []
             for _ in range(options.rounds):
                 bares.append(load(running, urls[0][0], urls[0][1], options.connections, burst, options.warmup / 4))
-                pages.append(load(running, name, path, options.connections, burst, options.warmup / 4))
+                pages.append(load(running, name, path, options.connections, burst, options.warmup / 4, cookies))
             bares.append(load(running, urls[0][0], urls[0][1], options.connections, burst, options.warmup / 4))
             page, paired_bare = combine(pages), combine(bares)
             page.ratio_to_bare = round(page.requests_per_second / (paired_bare.requests_per_second or 1.0), 2)
@@ -255,7 +332,12 @@ def main(argv: list[str]) -> int:
         )
     options.output.write_text(
         json.dumps(
-            {"products": options.products, "connections": options.connections, "results": [asdict(r) for r in results]},
+            {
+                "products": options.products,
+                "connections": options.connections,
+                "signed_in_shoppers": len(sessions),
+                "results": [asdict(r) for r in results],
+            },
             indent=2,
         )
     )
