@@ -17,6 +17,7 @@ class LiveConfig:
     recent_danmaku: int = 50  # kept in Redis and in each hub for the snapshot
     like_max_per_frame: int = 50
     frame_interval: float = 0.1  # the longest an event waits to share a frame: ~10 frames/s at most
+    frame_full_events: int = 4  # a frame this full does not make the next event wait for company
     tick_interval: float = 0.25  # likes pushed as a running total this often
     viewers_interval: float = 2.0  # per-process viewer counts reported and summed
     state_refresh_interval: float = 15.0  # room state re-read from the database (heals missed events)

@@ -4,11 +4,13 @@ The costs this module avoids (see DESIGN.md, "Live room fan-out"):
 
 - no channel-layer message and no Redis operation per viewer: the hub holds the room's
   only subscription in this process and hands frames to its viewers itself;
-- danmaku are coalesced: the first event after a frame waits ``frame_interval`` for
-  others to join it, so a room sends at most ~10 frames per second and no event waits
-  longer than that. Waiting from the first event rather than from the last frame matters
-  at middling rates: 20 danmaku/s evenly spread make ~7 frames of 3 rather than 10 of 2,
-  and each frame costs one write per viewer, the fan-out's main cost;
+- danmaku are coalesced, at most one frame per ``frame_interval`` (~10 per second) and no
+  event waiting longer than that. Each frame costs one write per viewer, the fan-out's
+  main cost, so thin frames are what to avoid: while frames carry few events (fewer than
+  ``frame_full_events``), the first event after a frame waits the whole interval for
+  others to join it (20 danmaku/s make ~7 frames of 3 rather than 10 of 2); once frames
+  fill up on their own, an event goes out as soon as the interval since the last frame
+  allows, since waiting would only add latency;
 - a frame is serialised once (events arrive as JSON text and are spliced) and encoded
   once into WebSocket bytes that are written to every viewer's socket where the server
   offers that (``wire.py``); elsewhere the same ASGI message object goes to every viewer;
@@ -195,6 +197,8 @@ class RoomHub:
         self.recent: OrderedDict[str, str] = OrderedDict()  # message id -> event JSON
         self.pending: list[str] = []
         self.flush_handle: asyncio.Handle | None = None
+        self.last_flush = 0.0
+        self.frames_full = False  # did the last frame carry enough events not to wait for company?
         self.likes_total = 0
         self.likes_pending = 0
         self.likes_sent: int | None = None
@@ -341,13 +345,22 @@ class RoomHub:
     def queue(self, raw: str) -> None:
         self.pending.append(raw)
         if self.flush_handle is None and not self.closed:
-            self.flush_handle = self.loop.call_later(self.config.frame_interval, self.flush)
+            if self.frames_full:
+                due = self.last_flush + self.config.frame_interval - self.loop.time()
+                # call_soon even when due: events read from the bus in one go share a frame.
+                self.flush_handle = (
+                    self.loop.call_soon(self.flush) if due <= 0 else self.loop.call_later(due, self.flush)
+                )
+            else:
+                self.flush_handle = self.loop.call_later(self.config.frame_interval, self.flush)
 
     def flush(self) -> None:
         self.flush_handle = None
         if not self.pending:
             return
+        self.frames_full = len(self.pending) >= self.config.frame_full_events
         frame, self.pending = events.batch_frame(self.pending), []
+        self.last_flush = self.loop.time()
         message = {"type": "websocket.send", "text": frame}
         prepared = text_frame(frame)
         for viewer in tuple(self.viewers):
