@@ -23,3 +23,16 @@ class PingConsumer(AsyncJsonWebsocketConsumer):
             return await super().decode_json(text_data)
         except ValueError:
             return None
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any socket address no route serves: an ``error`` event and close code 4404.
+
+    Without it Channels' router raises, and the server answers the handshake with a 500.
+    4404 is what a live room that does not exist closes with, so clients handle one code.
+    """
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.send_json({"type": "error", "code": "not_found", "message": "There is no socket at this address."})
+        await self.close(code=4404)

@@ -34,6 +34,21 @@ async def test_websocket_round_trip_through_the_asgi_app():
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/ws/live/", "/ws/live/not a slug/", "/ws/nothing-here/", "/"])
+async def test_a_socket_address_nobody_serves_gets_a_clear_close_not_a_500(path):
+    communicator = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://127.0.0.1")])
+    connected, _ = await communicator.connect()
+    assert connected
+    assert await communicator.receive_json_from() == {
+        "type": "error",
+        "code": "not_found",
+        "message": "There is no socket at this address.",
+    }
+    assert (await communicator.receive_output())["code"] == 4404
+    await communicator.disconnect()
+
+
+@pytest.mark.asyncio
 async def test_websocket_from_a_foreign_origin_is_refused():
     communicator = WebsocketCommunicator(application, "/ws/ping/", headers=[(b"origin", b"https://evil.example")])
     connected, _ = await communicator.connect()
