@@ -154,6 +154,44 @@ def test_ivs_stop_when_not_broadcasting_is_fine_other_errors_are_not():
     assert "ServiceQuotaExceeded" in err.value.message
 
 
+def test_ivs_deletes_an_ended_show_s_channel_and_one_already_gone_counts_as_deleted():
+    client, stub = _ivs()
+    arn = "arn:aws:ivs:us-east-1:1:channel/a"
+    stub.add_response("delete_channel", {}, {"arn": arn})
+    stub.add_client_error("delete_channel", service_error_code="ResourceNotFoundException", http_status_code=404)
+    with stub:
+        provider = IvsProvider(client=client)
+        provider.stream_delete(stream_id=arn)
+        provider.stream_delete(stream_id=arn)
+    stub.assert_no_pending_responses()
+
+
+def test_ivs_a_channel_still_live_is_stopped_and_deleted_on_the_next_try():
+    client, stub = _ivs()
+    arn = "arn:aws:ivs:us-east-1:1:channel/a"
+    stub.add_client_error("delete_channel", service_error_code="ConflictException", http_status_code=409)
+    stub.add_response("stop_stream", {}, {"channelArn": arn})
+    stub.add_response("delete_channel", {}, {"arn": arn})
+    with stub:
+        provider = IvsProvider(client=client)
+        with pytest.raises(StreamProviderError) as err:
+            provider.stream_delete(stream_id=arn)
+        provider.stream_delete(stream_id=arn)
+    stub.assert_no_pending_responses()
+    assert "still live" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("ThrottlingException", 429), ("AccessDeniedException", 403), ("InternalServerException", 500)]
+)
+def test_ivs_a_failed_delete_is_an_error_to_try_again(code, status):
+    client, stub = _ivs()
+    stub.add_client_error("delete_channel", service_error_code=code, http_status_code=status)
+    with stub, pytest.raises(StreamProviderError) as err:
+        IvsProvider(client=client).stream_delete(stream_id="arn:aws:ivs:us-east-1:1:channel/a")
+    assert code in err.value.message
+
+
 # --- Recording storage ----------------------------------------------------------------------
 
 RECORDINGS = "s3://livemall-eu-west-recordings/shows/"

@@ -53,8 +53,8 @@ class StreamProvider(Protocol):
 
 PROVIDERS = ("manual", "mux", "ivs")
 # Providers whose ended streams are deleted (they have ``stream_delete``). Mux keeps a live
-# stream object until deleted; a manual show has none at all.
-PROVIDERS_DELETING_STREAMS = ("mux",)
+# stream object and IVS a channel with its stream key until deleted; a manual show has none.
+PROVIDERS_DELETING_STREAMS = ("mux", "ivs")
 
 
 def stream_provider(name: str | None = None) -> StreamProvider:

@@ -56,6 +56,27 @@ class IvsProvider:
         # The channel's recording configuration writes into the region's own store.
         return None
 
+    def stream_delete(self, *, stream_id: str) -> None:
+        """Delete the ended show's channel (and its stream key with it); one IVS no longer has is deleted.
+
+        The recording is already in the region's store and stays there. IVS refuses to delete
+        a channel that is still live (an encoder left running): the stream is stopped and the
+        delete is left to the next try, once IVS has seen the stream end.
+        """
+        try:
+            self.client.delete_channel(arn=stream_id)
+            return
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                return
+            if code != "ConflictException":
+                raise StreamProviderError(f"AWS IVS did not delete the channel: {_reason(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StreamProviderError(f"AWS IVS did not delete the channel: {_reason(exc)}") from exc
+        self.stream_end(stream_id=stream_id)
+        raise StreamProviderError("AWS IVS did not delete the channel: still live; stopped, to delete on the next try")
+
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ClientError):
