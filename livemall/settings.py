@@ -152,6 +152,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker ---------------------------------------
 REDIS_URL = env("REDIS_URL")
+# redis-py refuses a 101st connection of a pool ("Too many connections"); under a crowd
+# every request thread wants one at once, so our pools wait for a free one instead.
+REDIS_POOL_MAX_CONNECTIONS = env_int("REDIS_POOL_MAX_CONNECTIONS", 50)
+REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -164,6 +168,11 @@ if REDIS_URL:
             "BACKEND": "livemall.cache.PooledRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"livemall:{REGION.code}",
+            "OPTIONS": {
+                "pool_class": "redis.BlockingConnectionPool",
+                "max_connections": REDIS_POOL_MAX_CONNECTIONS,
+                "timeout": REDIS_POOL_TIMEOUT,
+            },
         }
     }
     # Sessions are read from Redis and written through to PostgreSQL: a signed-in request

@@ -58,8 +58,8 @@ def _edge_country(request: HttpRequest) -> str | None:
     return value if len(value) == 2 and value.isalpha() else None
 
 
-def _accept_language(request: HttpRequest, offered: tuple[str, ...]) -> str | None:
-    header = request.headers.get("Accept-Language", "")
+def accept_language(header: str, offered: tuple[str, ...]) -> str | None:
+    """The first language of an ``Accept-Language`` header that is offered (``de-AT`` finds ``de``)."""
     for part in header.split(","):
         tag = part.split(";")[0].strip().lower()
         if not tag:
@@ -97,7 +97,7 @@ def shopper_context(request: HttpRequest, region: Region) -> ShopperContext:
 
     language = (
         chosen(profile.language if profile else "", settings.LANGUAGE_COOKIE_NAME, region.languages)
-        or _accept_language(request, region.languages)
+        or accept_language(request.headers.get("Accept-Language", ""), region.languages)
         or country_defaults.language
     )
     currency = (

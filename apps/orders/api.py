@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.errors import ApplicationError
-from apps.orders import rules, selectors, services
+from apps.orders import door, rules, selectors, services
 from apps.orders.models import Order
 from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
 from apps.payments.selectors import payment_methods_offered
@@ -91,6 +91,24 @@ class CheckoutIn(StrictSerializer):
     payment_provider = serializers.CharField(max_length=30)
     payment_method = serializers.CharField(max_length=30)
     expected_total_minor = serializers.IntegerField(required=False)
+    expected_lines = LineIn(
+        many=True,
+        required=False,
+        help_text=(
+            "The lines the page showed. A checkout that names them is answered 'sold_out' at once when a "
+            "flash sale has no units left for them, and is refused with 'cart_changed' if the cart differs."
+        ),
+    )
+
+    def validate_expected_lines(self, value: list[dict[str, int]]) -> dict[int, int]:
+        if not 0 < len(value) <= door.MAX_LINES:
+            raise serializers.ValidationError(f"Between 1 and {door.MAX_LINES} lines.")
+        lines: dict[int, int] = {}
+        for line in value:
+            if line["variant"] < 1 or line["quantity"] < 1:
+                raise serializers.ValidationError("Variants and quantities are positive.")
+            lines[line["variant"]] = lines.get(line["variant"], 0) + line["quantity"]
+        return lines
 
 
 class OrderLineOut(serializers.Serializer):
@@ -226,6 +244,8 @@ class CheckoutApi(APIView):
             payment_method=data["payment_method"],
             coupon_code=data.get("coupon", ""),
             expected_total_minor=data.get("expected_total_minor"),
+            expected_lines=data.get("expected_lines"),
+            admission=request._request.scope.get(door.ADMISSION) if hasattr(request._request, "scope") else None,
             user=request.user,
         )
         remember_order(request._request, order.reference)

@@ -12,6 +12,10 @@ database. The gate answers most of them from Redis instead:
   puts them back into ``:left`` (rolled back).
 - Released reservations (expiry, cancellation) give units back with :func:`give_back`.
 - :func:`reconcile` compares ``left + inflight`` with the database and repairs drift.
+- At the door (:mod:`apps.orders.door`, before Django), :func:`door_admit` does the same
+  admission for a checkout that names its lines, so a sold-out buyer is answered without
+  a thread, a session or a query; the checkout then claims those units instead of asking
+  again (:class:`DoorAdmission`), and the door gives back any it did not claim.
 
 Without Redis (the embedded default) no gate is ever open and checkouts go straight to
 the database, which is still correct, only slower under a crowd.
@@ -19,10 +23,15 @@ the database, which is still correct, only slower under a crowd.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -58,13 +67,68 @@ return false
 """
 
 
+# The door's admission. KEYS[1]: the checkout's idempotency key at the door, then for each
+# line its left key and its inflight key. ARGV[1]: how long the door remembers the key
+# (seconds), then the quantities. Lines with no open gate are left to the checkout. Returns
+# the indexes (1-based) of the lines admitted, 0 when a gated line is short (nothing
+# changed), -1 when no line is gated, -2 when the key came through the door before (a retry:
+# the checkout decides, it may already have placed the order).
+_DOOR_ADMIT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -2 end
+local gated = {}
+for i = 1, #ARGV - 1 do
+  local left = redis.call('GET', KEYS[2 * i])
+  if left ~= false then
+    if tonumber(left) < tonumber(ARGV[i + 1]) then return 0 end
+    gated[#gated + 1] = i
+  end
+end
+if #gated == 0 then return -1 end
+for _, i in ipairs(gated) do
+  redis.call('DECRBY', KEYS[2 * i], ARGV[i + 1])
+  redis.call('INCRBY', KEYS[2 * i + 1], ARGV[i + 1])
+end
+redis.call('SET', KEYS[1], 1, 'EX', ARGV[1])
+return gated
+"""
+
+# A retried checkout key goes to the checkout for a day: it may have placed the order.
+DOOR_MEMORY_SECONDS = 24 * 3600
+
+
+def _pool_options() -> dict:
+    # A flash-sale crowd asks all at once: wait for a free connection rather than refuse.
+    return {
+        "max_connections": settings.REDIS_POOL_MAX_CONNECTIONS,
+        "timeout": settings.REDIS_POOL_TIMEOUT,
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
+    }
+
+
 @functools.cache
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(url, **_pool_options()))
 
 
 def client() -> redis.Redis | None:
     return _client(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+_async_clients: dict[tuple[str, int], tuple[redis.asyncio.Redis, Any]] = {}
+
+
+def _async_client() -> tuple[redis.asyncio.Redis, Any] | None:
+    """The event loop's own client and door script (an asyncio connection belongs to its loop)."""
+    if not settings.REDIS_URL:
+        return None
+    key = (settings.REDIS_URL, id(asyncio.get_running_loop()))
+    if key not in _async_clients:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
+        client = redis.asyncio.Redis(connection_pool=pool)
+        # EVALSHA: the script's text crosses the wire once, not with each of 1,000 buyers.
+        _async_clients[key] = (client, client.register_script(_DOOR_ADMIT))
+    return _async_clients[key]
 
 
 def _prefix() -> str:
@@ -119,6 +183,66 @@ def settle(wanted: dict[int, int], *, committed: bool) -> None:
         return
     for variant_id, quantity in wanted.items():
         r.eval(_SETTLE, 2, left_key(variant_id), inflight_key(variant_id), quantity, 1 if committed else 0)
+
+
+@dataclass
+class DoorAdmission:
+    """Units the door took from the gate for one checkout, until the checkout claims them.
+
+    The checkout runs in a worker thread and the door in the event loop; the door may give
+    the units back (the request ended, or the client left while the thread still runs).
+    Whichever comes first wins, under the lock, so the units are settled exactly once.
+    """
+
+    wanted: dict[int, int]
+    claimed: bool = False
+    returned: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def claim(self, gated_wanted: dict[int, int]) -> bool:
+        """Take the units for the checkout (which then settles them); False if not these or gone."""
+        with self._lock:
+            if self.returned or self.claimed or gated_wanted != self.wanted:
+                return False
+            self.claimed = True
+            return True
+
+    def give_up(self) -> bool:
+        """Mark the units as the door's to give back; False once the checkout has claimed them."""
+        with self._lock:
+            if self.claimed or self.returned:
+                return False
+            self.returned = True
+            return True
+
+
+async def door_admit(idempotency_key: str, lines: dict[int, int]) -> DoorAdmission | bool | None:
+    """Admit a checkout's gated lines at the door.
+
+    Returns the admission (units taken), False when a gated line is sold out, None when the
+    checkout must decide itself (no gate open for these lines, a retried key, no Redis).
+    """
+    redis_and_script = _async_client()
+    if redis_and_script is None or not lines:
+        return None
+    ids = sorted(lines)
+    keys = [f"{_prefix()}:door:{idempotency_key}"] + [k for v in ids for k in (left_key(v), inflight_key(v))]
+    result = await redis_and_script[1](keys=keys, args=[DOOR_MEMORY_SECONDS, *[lines[v] for v in ids]])
+    if result == 0:
+        return False
+    if not isinstance(result, list):
+        return None
+    return DoorAdmission(wanted={ids[i - 1]: lines[ids[i - 1]] for i in result})
+
+
+async def door_give_back(admission: DoorAdmission) -> None:
+    """Put back units the checkout did not claim (it refused, failed early, or never ran)."""
+    redis_and_script = _async_client()
+    if redis_and_script is None or not admission.give_up():
+        return
+    r = redis_and_script[0]
+    for variant_id, quantity in admission.wanted.items():
+        await r.eval(_SETTLE, 2, left_key(variant_id), inflight_key(variant_id), quantity, 0)
 
 
 def give_back(variant_id: int, quantity: int) -> None:

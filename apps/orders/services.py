@@ -256,6 +256,8 @@ def checkout_place(
     payment_method: str,
     coupon_code: str = "",
     expected_total_minor: int | None = None,
+    expected_lines: dict[int, int] | None = None,
+    admission: gate.DoorAdmission | None = None,
     user=None,
     region: Region | None = None,
 ) -> Order:
@@ -263,8 +265,10 @@ def checkout_place(
 
     Every line is checked again (country rules, stock, today's price). When a flash-sale
     gate is open for a variant, Redis admits the units first and a sold-out buyer never
-    reaches PostgreSQL. ``expected_total_minor`` is the total the page showed: a different
-    total (a tampered request or a price that changed) is refused, nothing written.
+    reaches PostgreSQL; units the door already admitted for this request (``admission``)
+    are claimed instead. ``expected_total_minor`` and ``expected_lines`` ({variant:
+    quantity}) are the total and lines the page showed: different ones (a tampered request,
+    a price or cart that changed) are refused, nothing written.
     """
     region = region or settings.REGION
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY_RE.match(idempotency_key):
@@ -306,11 +310,21 @@ def checkout_place(
     wanted: dict[int, int] = defaultdict(int)
     for variant_id, quantity in CartLine.objects.filter(cart=cart).values_list("variant_id", "quantity"):
         wanted[variant_id] += quantity
+    if expected_lines is not None and expected_lines != wanted:
+        raise ApplicationError(
+            _("Your cart has changed; please review your order."),
+            code="cart_changed",
+            fields={"expected_lines": [f"{variant}:{quantity}" for variant, quantity in sorted(wanted.items())]},
+            status=409,
+        )
     gated = gate.gated_variants(sorted(wanted))
     gated_wanted = {v: q for v, q in wanted.items() if v in gated}
-    admitted = gate.admit(gated_wanted) if gated_wanted else None
+    if admission is not None and gated_wanted and admission.claim(gated_wanted):
+        admitted: bool | None = True
+    else:
+        admitted = gate.admit(gated_wanted) if gated_wanted else None
     if admitted is False:
-        raise _sold_out()
+        raise sold_out_error()
     committed = False
     try:
         quote = checkout_quote(
@@ -365,7 +379,8 @@ def checkout_place(
     return order
 
 
-def _sold_out() -> ApplicationError:
+def sold_out_error() -> ApplicationError:
+    """The answer to a buyer who came too late (also given at the door, apps.orders.door)."""
     return ApplicationError(_("Sorry, this is sold out."), code="sold_out", status=409)
 
 
@@ -464,7 +479,7 @@ def _place(
                     held[stock.pk] = held.get(stock.pk, 0) + take
                     remaining -= take
                 if remaining:
-                    raise _sold_out()
+                    raise sold_out_error()
             locked.status = Cart.Status.ORDERED
             locked.order = order
             locked.save(update_fields=["status", "order", "updated_at"])

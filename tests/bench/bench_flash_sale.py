@@ -6,7 +6,9 @@ What it does:
    rows) and seeds a merchant, one product with ``--units`` units and ``--buyers`` carts
    (each through ``POST /api/v1/cart/lines``, so every buyer has a real session).
 2. Opens the flash-sale gate (Redis) for the variant, as pinning it in a live room does.
-3. Releases every buyer at once: ``POST /api/v1/checkout`` with its own Idempotency-Key.
+3. Releases every buyer at once: ``POST /api/v1/checkout`` with its own Idempotency-Key,
+   naming its line (``expected_lines``) as the live room's "Buy" does, so sold-out buyers
+   are answered at the checkout's door (``--no-door``: without, as before the door).
 4. Counts: orders created, units reserved (oversold = reserved - units, must be 0), buyers
    answered (201 or a clean 409 ``sold_out``), time until sold out, p50/p99 latency of
    winners and of losers, and the gate's counters after the sale.
@@ -49,9 +51,16 @@ def _setup_django() -> None:
     django.setup()
 
 
-async def request(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None):
-    """One HTTP/1.1 request on its own connection; returns (status, json body, set-cookie values)."""
-    reader, writer = await asyncio.open_connection(HOST, port)
+async def request(
+    port: int,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    headers: dict | None = None,
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None,
+):
+    """One HTTP/1.1 request (on ``connection`` if given, else its own); (status, json body, set-cookie values)."""
+    reader, writer = connection or await asyncio.open_connection(HOST, port)
     payload = json.dumps(body).encode() if body is not None else b""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}", "Connection: close"]
     if body is not None:
@@ -130,30 +139,52 @@ CHECKOUT_BODY = {
 }
 
 
-async def checkout(port: int, cookie: str) -> tuple[int, str]:
-    """One buyer's ``POST /api/v1/checkout`` with a fresh Idempotency-Key: (status, error code or "")."""
+async def checkout(
+    port: int,
+    cookie: str,
+    variant_id: int | None = None,
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None,
+) -> tuple[int, str]:
+    """One buyer's ``POST /api/v1/checkout`` with a fresh Idempotency-Key: (status, error code or "").
+
+    With ``variant_id`` the checkout names its line (``expected_lines``), as the live room's
+    "Buy" does, so the checkout's door can answer a sold-out buyer before Django.
+    """
+    body = CHECKOUT_BODY
+    if variant_id is not None:
+        body = {**body, "expected_lines": [{"variant": variant_id, "quantity": 1}]}
     status, data, _ = await request(
         port,
         "POST",
         "/api/v1/checkout",
-        CHECKOUT_BODY,
+        body,
         {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"},
+        connection,
     )
     code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
     return status, code
 
 
-async def sale(port: int, sessions: list[str]) -> list[tuple[int, str, float, float]]:
+async def sale(
+    port: int, sessions: list[str], variant_id: int | None, *, connected: bool
+) -> list[tuple[int, str, float, float]]:
+    """Every buyer presses "Buy" at once; with ``connected``, on a connection opened beforehand
+    (a viewer of the live room already has one to the site), else on a new connection each."""
     start_event = asyncio.Event()
+    ready = asyncio.Semaphore(0)
 
     async def buyer(cookie: str) -> tuple[int, str, float, float]:
+        connection = await asyncio.open_connection(HOST, port) if connected else None
+        ready.release()
         await start_event.wait()
         started = time.perf_counter()
-        status, code = await checkout(port, cookie)
+        status, code = await checkout(port, cookie, variant_id, connection)
         ended = time.perf_counter()
         return status, code, ended - started, ended
 
     tasks = [asyncio.create_task(buyer(c)) for c in sessions]
+    for _ in sessions:
+        await ready.acquire()
     await asyncio.sleep(0.2)
     t0 = time.perf_counter()
     start_event.set()
@@ -184,7 +215,7 @@ def carts_with_sessions(variant_id: int, count: int) -> list[str]:
     return cookies
 
 
-async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: float) -> dict:
+async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: float, variant_id: int | None) -> dict:
     """``buyers`` concurrent buyers, each checking out one cart after another for ``seconds``."""
     queue = iter(cookies)
     committed: list[float] = []
@@ -198,7 +229,7 @@ async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: floa
             if cookie is None:
                 return
             t0 = time.perf_counter()
-            status, code = await checkout(port, cookie)
+            status, code = await checkout(port, cookie, variant_id)
             if status == 201 and time.perf_counter() <= deadline:
                 committed.append(time.perf_counter() - t0)
             elif status != 201:
@@ -276,7 +307,11 @@ def main_sustained(args: argparse.Namespace, running_port: int) -> dict:
         phases = []
         for buyers in args.sustained_buyers:
             cookies = carts_with_sessions(variant_id, args.carts)
-            phases.append(asyncio.run(sustained(running_port, cookies, buyers=buyers, seconds=args.seconds)))
+            # Through the gate the checkout names its line, as the live room's "Buy" does.
+            named = variant_id if gated and not args.no_door else None
+            phases.append(
+                asyncio.run(sustained(running_port, cookies, buyers=buyers, seconds=args.seconds, variant_id=named))
+            )
         if gated:
             services.flash_sale_close(variant_id=variant_id)
         report["gate" if gated else "naive_select_for_update"] = phases
@@ -296,6 +331,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--units", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--no-gate", action="store_true", help="checkout straight to PostgreSQL (baseline)")
+    parser.add_argument(
+        "--no-door", action="store_true", help="checkouts do not name their lines (the door lets them through)"
+    )
+    parser.add_argument(
+        "--new-connections", action="store_true", help="each buyer connects when it buys (default: beforehand)"
+    )
     parser.add_argument("--sustained", action="store_true", help="committed orders/s while stock lasts")
     parser.add_argument("--sustained-buyers", type=int, nargs="+", default=[10, 200])
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each sustained phase")
@@ -350,7 +391,9 @@ def main(argv: list[str]) -> int:
         sessions = asyncio.run(fill_carts(running.port, variant_id, args.buyers))
         if not args.no_gate:
             services.flash_sale_open(variant_id=variant_id)
-        results = asyncio.run(sale(running.port, sessions))
+        results = asyncio.run(
+            sale(running.port, sessions, None if args.no_door else variant_id, connected=not args.new_connections)
+        )
 
     winners = [r for r in results if r[0] in (200, 201)]
     losers = [r for r in results if r[0] == 409 and r[1] == "sold_out"]
@@ -369,6 +412,8 @@ def main(argv: list[str]) -> int:
         "buyers": args.buyers,
         "units": args.units,
         "gate": not args.no_gate,
+        "door": not args.no_door,
+        "connected_beforehand": not args.new_connections,
         "uvicorn_workers": args.workers,
         "orders": orders,
         "units_reserved": reserved,

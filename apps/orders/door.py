@@ -1,0 +1,162 @@
+"""The checkout's door: a sold-out flash-sale buyer is answered before Django is reached.
+
+When a live room's flash sale opens, 1,000 buyers press "Buy" in the same second for 100
+units. Through Django each checkout waits for a worker thread, loads its session, user and
+cart, and only then meets the Redis gate, so the 900 who cannot win wait seconds in the
+server's queue for their "sold out". The door is a small ASGI app in front of Django, in
+the event loop: a checkout that names its lines (``expected_lines``, what the page showed,
+which the checkout then verifies against the cart) is admitted through the gate here
+(:func:`apps.orders.gate.door_admit`). A sold-out buyer gets the API's own ``sold_out``
+error straight away; an admitted one goes on to Django with the units in hand, and the
+checkout claims them instead of asking the gate again (any it does not claim, the door
+gives back when the request is over).
+
+Trusting the request's lines is safe: a buyer who names lines that are not in their cart is
+refused by the checkout (``cart_changed``) after the door, or told "sold out" for lines they
+named themselves. Everything else (no ``expected_lines``, a body that is not JSON, no gate
+open, a retried Idempotency-Key, Redis unreachable) goes to Django unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+
+from apps.accounts.selectors import accept_language
+from apps.orders import gate
+from apps.orders.services import IDEMPOTENCY_KEY_RE, sold_out_error
+
+logger = logging.getLogger(__name__)
+
+# The scope key under which Django's request finds the door's admission (request.scope).
+ADMISSION = "livemall.flash_sale_admission"
+# A checkout body is a few hundred bytes; anything larger is Django's to judge.
+MAX_BODY_BYTES = 16 * 1024
+MAX_LINES = 100
+
+Scope = dict[str, Any]
+
+
+def expected_lines(body: bytes) -> dict[int, int] | None:
+    """The ``expected_lines`` of a checkout body as {variant: quantity}, or None if absent or malformed."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    lines = data.get("expected_lines") if isinstance(data, dict) else None
+    if not isinstance(lines, list) or not 0 < len(lines) <= MAX_LINES:
+        return None
+    wanted: dict[int, int] = {}
+    for line in lines:
+        if not isinstance(line, dict):
+            return None
+        variant, quantity = line.get("variant"), line.get("quantity")
+        # bool is an int in Python; the API's serializer refuses it, so the door does too.
+        if not all(type(value) is int and value > 0 for value in (variant, quantity)):
+            return None
+        wanted[variant] = wanted.get(variant, 0) + quantity
+    return wanted
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _language(scope: Scope) -> str:
+    """The shopper's language as the door can know it: the language cookie, else the browser's."""
+    region = settings.REGION
+    for part in _header(scope, b"cookie").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == settings.LANGUAGE_COOKIE_NAME and value in region.languages:
+            return value
+    return accept_language(_header(scope, b"accept-language"), region.languages) or region.default_language
+
+
+@functools.lru_cache(maxsize=64)
+def _sold_out_answer(language: str) -> tuple[int, bytes]:
+    """The API's ``sold_out`` error in ``language``: status and body, made once per language."""
+    with translation.override(language):
+        error = sold_out_error()
+        return error.status, json.dumps(error.as_dict(), ensure_ascii=False).encode()
+
+
+class CheckoutDoor:
+    """ASGI app wrapping Django's: answers sold-out flash-sale checkouts from the event loop."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._path: str | None = None
+
+    def _is_checkout(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope.get("method") != "POST" or not settings.REDIS_URL:
+            return False
+        if self._path is None:
+            self._path = reverse("orders-api:checkout")
+        return scope.get("path") == self._path
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if not self._is_checkout(scope):
+            return await self.app(scope, receive, send)
+        messages, body, whole = [], b"", True
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                whole = False
+                break
+            body += message.get("body", b"")
+            if len(body) > MAX_BODY_BYTES:
+                whole = False
+                break
+            if not message.get("more_body"):
+                break
+
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        key = _header(scope, b"idempotency-key")
+        lines = expected_lines(body) if whole and IDEMPOTENCY_KEY_RE.match(key) else None
+        admission = None
+        if lines:
+            try:
+                admission = await gate.door_admit(key, lines)
+            except Exception as exc:  # Redis down: the checkout decides, as it would without a door.
+                logger.warning("Flash-sale door could not ask the gate: %s", exc)
+        if admission is False:
+            return await self._sold_out(scope, send)
+        if admission is None:
+            return await self.app(scope, replay, send)
+        try:
+            await self.app({**scope, ADMISSION: admission}, replay, send)
+        finally:
+            try:
+                await gate.door_give_back(admission)
+            except Exception as exc:  # the periodic reconcile repairs the gate
+                logger.warning("Flash-sale door could not give back %s: %s", admission.wanted, exc)
+
+    async def _sold_out(self, scope: Scope, send: Any) -> None:
+        language = _language(scope)
+        status, body = _sold_out_answer(language)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-language", language.encode()),
+                    (b"vary", b"Accept-Language, Cookie"),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

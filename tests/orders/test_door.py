@@ -1,0 +1,151 @@
+"""The checkout's door (apps.orders.door): sold-out flash-sale buyers answered before Django.
+
+Requests go through the whole ASGI application (``livemall.asgi.application``: door, then
+Django in its worker thread) with real PostgreSQL and Redis; carts are made through the API
+with Django's test client and its session cookie is sent with the checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
+
+from apps.orders import gate, services
+from apps.orders.models import Order
+from apps.orders.selectors import available_units
+from livemall.asgi import application
+from tests.orders.test_api import CHECKOUT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def door_post(body: bytes | dict, *, key: str | None = None, cookie: str = "", language: str = "") -> dict:
+    """POST /api/v1/checkout through the ASGI application; the response with ``json`` decoded."""
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/json")]
+    if key is not None:
+        headers.append((b"idempotency-key", key.encode()))
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    if language:
+        headers.append((b"accept-language", language.encode()))
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers.append((b"content-length", str(len(raw)).encode()))
+
+    async def run() -> dict:
+        communicator = HttpCommunicator(application, "POST", "/api/v1/checkout", body=raw, headers=headers)
+        response = await communicator.get_response(timeout=20)
+        await communicator.wait(timeout=5)
+        return response
+
+    response = async_to_sync(run)()
+    response["json"] = json.loads(response["body"])
+    response["header"] = {name.decode(): value.decode() for name, value in response["headers"]}
+    return response
+
+
+def buyer_with_cart(client, variant, quantity: int = 1) -> str:
+    """A shopper's session with ``quantity`` of ``variant`` in the cart; its Cookie header value."""
+    r = client.post(
+        "/api/v1/cart/lines", {"variant": variant.pk, "quantity": quantity}, content_type="application/json"
+    )
+    assert r.status_code == 201, r.json()
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def lines(variant, quantity: int = 1) -> dict:
+    return {**CHECKOUT, "expected_lines": [{"variant": variant.pk, "quantity": quantity}]}
+
+
+def test_sold_out_buyers_are_answered_at_the_door_in_their_language(stocked):
+    variant = stocked("door-gone", 0)
+    services.flash_sale_open(variant_id=variant.pk)
+    # No session and no cart: Django would answer "cart_changed"; "sold_out" comes from the door.
+    r = door_post(lines(variant), key=f"door-{uuid.uuid4().hex}", language="es-MX,es;q=0.9")
+    assert r["status"] == 409
+    assert r["json"] == {"error": {"code": "sold_out", "message": "Lo sentimos, está agotado.", "fields": {}}}
+    assert r["header"]["content-language"] == "es" and r["header"]["cache-control"] == "no-store"
+    assert gate.counts(variant.pk) == (0, 0)
+
+
+def test_the_door_admits_exactly_the_units_and_the_checkout_claims_them(client, stocked, django_user_model):
+    variant = stocked("door-one", 1, price_minor=1200)
+    services.flash_sale_open(variant_id=variant.pk)
+    winner = buyer_with_cart(client, variant)
+    client.cookies.clear()
+    loser = buyer_with_cart(client, variant)
+
+    r = door_post(lines(variant), key="door-winner-0001", cookie=winner)
+    assert r["status"] == 201, r["json"]
+    reference = r["json"]["reference"]
+    # Claimed by the checkout and settled once: nothing left, nothing in flight, one held unit.
+    assert gate.counts(variant.pk) == (0, 0)
+    assert available_units([variant.pk])[variant.pk] == 0
+
+    r = door_post(lines(variant), key="door-loser-0001", cookie=loser)
+    assert r["status"] == 409 and r["json"]["error"]["code"] == "sold_out"
+    # The winner's retried submit is not "sold out": the key passes the door, the same order comes back.
+    r = door_post(lines(variant), key="door-winner-0001", cookie=winner)
+    assert r["status"] == 200 and r["json"]["reference"] == reference
+    assert Order.objects.count() == 1 and gate.counts(variant.pk) == (0, 0)
+
+
+def test_units_the_checkout_does_not_claim_go_back_to_the_gate(client, stocked):
+    variant = stocked("door-back", 3)
+    services.flash_sale_open(variant_id=variant.pk)
+    cookie = buyer_with_cart(client, variant, quantity=2)
+
+    # The page showed one unit, the cart holds two: refused after the door, units given back.
+    r = door_post(lines(variant, 1), key="door-changed-01", cookie=cookie)
+    assert r["status"] == 409 and r["json"]["error"]["code"] == "cart_changed"
+    assert r["json"]["error"]["fields"] == {"expected_lines": [f"{variant.pk}:2"]}
+    assert gate.counts(variant.pk) == (3, 0)
+
+    # Refused by Django before the checkout runs (no e-mail): given back too.
+    r = door_post({**lines(variant, 2), "email": ""}, key="door-invalid-01", cookie=cookie)
+    assert r["status"] == 400 and r["json"]["error"]["code"] == "invalid"
+    assert gate.counts(variant.pk) == (3, 0)
+
+    # The same key again: the door remembers it and lets the checkout decide (it admits itself).
+    r = door_post(lines(variant, 2), key="door-invalid-01", cookie=cookie)
+    assert r["status"] == 201, r["json"]
+    assert gate.counts(variant.pk) == (1, 0) and Order.objects.count() == 1
+
+
+def test_checkouts_the_door_cannot_judge_go_to_django_unchanged(client, stocked):
+    variant = stocked("door-pass", 2)
+    services.flash_sale_open(variant_id=variant.pk)
+    cookie = buyer_with_cart(client, variant)
+
+    r = door_post(b"{not json", key="door-pass-0001", cookie=cookie)
+    assert r["status"] == 400 and r["json"]["error"]["code"] == "parse_error"
+    bad_lines = {**CHECKOUT, "expected_lines": [{"variant": variant.pk, "quantity": 0}]}
+    r = door_post(bad_lines, key="door-pass-0002", cookie=cookie)
+    assert r["status"] == 400 and "expected_lines" in r["json"]["error"]["fields"]
+    r = door_post(lines(variant), key="no", cookie=cookie)
+    assert r["status"] == 400 and r["json"]["error"]["code"] == "invalid_idempotency_key"
+    assert gate.counts(variant.pk) == (2, 0) and Order.objects.count() == 0
+
+    # Without expected_lines the checkout meets the gate itself, as before the door.
+    r = door_post(CHECKOUT, key="door-pass-0003", cookie=cookie)
+    assert r["status"] == 201, r["json"]
+    assert gate.counts(variant.pk) == (1, 0)
+
+
+def test_without_an_open_gate_the_door_stays_out_of_the_way(client, stocked):
+    variant = stocked("door-nogate", 1)
+    cookie = buyer_with_cart(client, variant)
+    r = door_post(lines(variant), key="door-nogate-01", cookie=cookie)
+    assert r["status"] == 201, r["json"]
+    assert gate.counts(variant.pk) == (None, 0)
+
+
+def test_an_admission_is_settled_once_whoever_comes_first():
+    claimed = gate.DoorAdmission(wanted={7: 1})
+    assert claimed.claim({7: 1}) and not claimed.give_up()
+    given_back = gate.DoorAdmission(wanted={7: 1})
+    assert given_back.give_up() and not given_back.claim({7: 1})
+    assert not gate.DoorAdmission(wanted={7: 1}).claim({7: 2})
