@@ -8,9 +8,7 @@ web process would reach its own.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import threading
 import time
 import uuid
 
@@ -22,6 +20,7 @@ from apps.live import services as live
 from apps.live.models import Danmaku
 from tests.catalog.factories import make_product
 from tests.live.conftest import session_key_for
+from tests.servers import uvicorn_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,48 +28,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def asgi_url(transactional_db, settings):
     """http://127.0.0.1:<port> of uvicorn serving the project's ASGI application."""
-    import uvicorn
-    from asgiref.sync import sync_to_async
-    from channels.db import database_sync_to_async
     from channels.routing import ProtocolTypeRouter
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-    from django.db import connections
 
-    from apps.live.realtime.hub import close_runtime
     from livemall.asgi import application
 
     settings.LIVE_REDIS_PREFIX = f"test-live-{uuid.uuid4().hex[:12]}"
     # Static files come from the source folders, as under ``live_server``.
     app = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(application), "websocket": application})
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            ws="livemall.websocket_protocol:WebSocketProtocol",
-            lifespan="off",
-            log_level="warning",
-        )
-    )
-
-    async def serve() -> None:
-        try:
-            await server.serve()
-        finally:
-            await close_runtime()
-            await database_sync_to_async(connections.close_all)()
-            await sync_to_async(connections.close_all, thread_sensitive=True)()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with uvicorn_in_thread(app) as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 def _socket_open(page) -> None:

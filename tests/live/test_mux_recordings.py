@@ -202,6 +202,15 @@ def _master_access_requests(fake_mux, asset_id: str) -> list:
     return fake_mux.requested("PUT", f"/video/v1/assets/{asset_id}/master-access")
 
 
+def _assert_still_at_mux(room: LiveRoom, fake_mux, *assets: str, stored: dict[str, bytes] | None = None) -> None:
+    """The recording is still at Mux: the region's store holds only ``stored`` (nothing by
+    default), the room still points at the show's assets at Mux, and Mux still has them all."""
+    assert _stored(room) == (stored or {})
+    room.refresh_from_db()
+    assert room.recording_url == f"mux://assets/{','.join(assets)}"
+    assert set(assets) <= set(fake_mux.assets)
+
+
 def test_a_mux_recording_is_copied_into_the_regions_store_then_deleted_at_mux(
     mux_show, commit, region, fake_mux, caplog
 ):
@@ -272,10 +281,8 @@ def test_a_download_cut_mid_way_leaves_nothing_referenced_and_the_next_try_resum
         _copy(ended, url)
     # The first asset is stored whole, the second not at all (no part file either); the room
     # still points at Mux, and Mux still has both.
-    assert _stored(ended) == {f"{first}.mp4": MP4}
-    ended.refresh_from_db()
-    assert ended.recording_url == url
-    assert _deletes(fake_mux, first) == 0 and {first, second} <= set(fake_mux.assets)
+    _assert_still_at_mux(ended, fake_mux, first, second, stored={f"{first}.mp4": MP4})
+    assert _deletes(fake_mux, first) == 0
 
     fake_mux.masters[second] = Master(MP4)
     assert _copy(ended, url) == "copied"
@@ -292,9 +299,7 @@ def test_a_stalled_download_times_out(mux_show, commit, region, fake_mux, settin
     fake_mux.masters[asset] = Master(MP4, stall_after=1000)
     with pytest.raises(services.RecordingCopyPending, match="broke off after"):
         _copy(ended, f"mux://assets/{asset}")
-    assert _stored(ended) == {}
-    ended.refresh_from_db()
-    assert ended.recording_url == f"mux://assets/{asset}"
+    _assert_still_at_mux(ended, fake_mux, asset)
 
 
 @pytest.mark.parametrize(
@@ -314,9 +319,7 @@ def test_a_master_download_we_cannot_trust_is_tried_again_later(mux_show, commit
     fake_mux.masters[asset] = master
     with pytest.raises(services.RecordingCopyPending):
         _copy(ended, f"mux://assets/{asset}")
-    assert _stored(ended) == {}
-    ended.refresh_from_db()
-    assert ended.recording_url == f"mux://assets/{asset}" and asset in fake_mux.assets
+    _assert_still_at_mux(ended, fake_mux, asset)
 
 
 def test_the_store_failing_keeps_the_recording_at_mux_and_is_tried_again(mux_show, commit, region, fake_mux):
@@ -418,11 +421,10 @@ def test_a_master_url_that_is_not_http_is_never_followed(mux_show, commit, regio
     fake_mux.masters[asset] = Master(MP4, url=master_url)
     with caplog.at_level(logging.WARNING, logger="apps.live.services"):
         assert _copy(ended, f"mux://assets/{asset}") == "kept_at_mux"
-    assert fake_mux.downloads == [] and _stored(ended) == {}
+    assert fake_mux.downloads == []
+    _assert_still_at_mux(ended, fake_mux, asset)
     assert any("not http(s)" in r.getMessage() for r in caplog.records)
     assert not any("secret" in r.getMessage() for r in caplog.records)  # a URL's password is never logged
-    ended.refresh_from_db()
-    assert ended.recording_url == f"mux://assets/{asset}" and asset in fake_mux.assets
 
 
 def test_a_master_larger_than_allowed_stays_at_mux(mux_show, commit, region, fake_mux, settings):
@@ -431,9 +433,7 @@ def test_a_master_larger_than_allowed_stays_at_mux(mux_show, commit, region, fak
     settings.LIVE_MUX_MASTER_MAX_BYTES = len(MP4) - 1
     fake_mux.masters[asset] = Master(MP4)
     assert _copy(ended, f"mux://assets/{asset}") == "kept_at_mux"
-    assert _stored(ended) == {}
-    ended.refresh_from_db()
-    assert ended.recording_url == f"mux://assets/{asset}" and asset in fake_mux.assets
+    _assert_still_at_mux(ended, fake_mux, asset)
 
 
 def test_an_asset_mux_no_longer_has_cannot_be_copied(mux_show, commit, region, fake_mux):

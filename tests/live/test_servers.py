@@ -15,7 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -30,11 +29,11 @@ from websockets.asyncio.client import connect
 
 from apps.live import services
 from apps.live.realtime.wire import PREPARED_FRAMES, text_frame
+from tests.servers import PROTOCOL, uvicorn_in_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTOCOL = "livemall.websocket_protocol:WebSocketProtocol"
 TIMEOUT = 15
 
 
@@ -166,36 +165,8 @@ def test_a_message_posted_on_one_server_reaches_viewers_on_both(two_servers, roo
 @pytest.fixture
 def server_in_thread(transactional_db, live_settings) -> Iterator[Any]:
     """uvicorn serving the project's ASGI application in a thread of this process."""
-    import uvicorn
-    from asgiref.sync import sync_to_async
-    from channels.db import database_sync_to_async
-    from django.db import connections
-
-    from apps.live.realtime.hub import close_runtime
-    from livemall.asgi import application
-
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=0, ws=PROTOCOL, lifespan="off", log_level="warning")
-    )
-
-    async def serve() -> None:
-        try:
-            await server.serve()
-        finally:
-            await close_runtime()
-            await database_sync_to_async(connections.close_all)()
-            await sync_to_async(connections.close_all, thread_sensitive=True)()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    server.port = server.servers[0].sockets[0].getsockname()[1]
-    yield server
-    server.should_exit = True
-    thread.join(timeout=20)
+    with uvicorn_in_thread() as server:
+        yield server
 
 
 def _protocol_of(server: Any, viewer: Viewer) -> Any:
