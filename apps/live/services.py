@@ -37,7 +37,7 @@ from apps.live.models import (
     RoomVisit,
     ViewerSample,
 )
-from apps.live.providers import PROVIDERS_DELETING_STREAMS, StreamProviderError, stream_provider
+from apps.live.providers import PROVIDERS_DELETING_STREAMS, LiveStream, StreamProviderError, stream_provider
 from apps.live.providers.recordings import (
     RecordingSourceError,
     RecordingStore,
@@ -266,14 +266,24 @@ def live_room_start(
     """Go live: create the provider's stream (ingest URL + key for the encoder, HLS for viewers).
 
     Only a scheduled room starts. The provider is asked first, outside the transaction
-    (no row lock held while waiting on the network); if the room changed meanwhile, the
-    new stream is ended again and nothing is written. ``now`` (default: the current time)
-    is when it went live; the demo data replays a past show through this path.
+    (no row lock held while waiting on the network). If the room is not saved with the new
+    stream (it changed meanwhile, the database failed), the stream is deleted at the
+    provider again (best effort, see :func:`_stream_discard`) and the original error is
+    raised; nothing is written. Once the room is committed, the stream is the room's and
+    stays, even if what runs after the commit (the "live" event to viewers) fails. ``now``
+    (default: the current time) is when it went live; the demo data replays a past show
+    through this path.
     """
     if room.status != LiveRoom.Status.SCHEDULED:
         raise _refuse_transition(room, LiveRoom.Status.LIVE)
     chosen = stream_provider(provider)
     stream = chosen.stream_create(room_slug=room.slug, playback_url=playback_url or room.playback_url)
+    committed = False
+
+    def _mark_committed() -> None:
+        nonlocal committed
+        committed = True
+
     try:
         with transaction.atomic():
             locked = _room_locked(room)
@@ -288,12 +298,46 @@ def live_room_start(
             locked.save(
                 update_fields=["stream_provider", "stream_id", "ingest_url", "stream_key", "playback_url", "started_at"]
             )
+            # Registered before the event's own hook: hooks run in order, and one that raises
+            # (Redis down) stops the rest, so this must have run before anything can fail
+            # after the commit. A raise inside the block or at the commit leaves it unrun.
+            transaction.on_commit(_mark_committed)
             room_publish_event(room=locked, event={"type": "status", "status": LiveRoom.Status.LIVE})
     except Exception:
-        if stream.stream_id:
-            chosen.stream_end(stream_id=stream.stream_id)
+        if not committed:
+            _stream_discard(provider=chosen, stream=stream, room_slug=room.slug)
         raise
     return locked
+
+
+def _stream_discard(*, provider: Any, stream: LiveStream, room_slug: str) -> None:
+    """Delete a stream no room was saved with; a failure is logged, never raised.
+
+    The caller is raising the error that stopped the start, which is what the merchant must
+    see; a failure here would hide it. The stream id is logged so it can be deleted by hand:
+    no room refers to it, so the hourly sweep never will.
+    """
+    if not stream.stream_id:
+        return  # the manual provider: nothing was created anywhere
+    try:
+        if stream.provider in PROVIDERS_DELETING_STREAMS:
+            provider.stream_delete(stream_id=stream.stream_id)
+        else:
+            provider.stream_end(stream_id=stream.stream_id)
+    except Exception:
+        logger.exception(
+            "Could not delete the %s stream %s created for live room %s, whose start failed; delete it by hand.",
+            stream.provider,
+            stream.stream_id,
+            room_slug,
+        )
+    else:
+        logger.info(
+            "Deleted the %s stream %s of live room %s, whose start failed.",
+            stream.provider,
+            stream.stream_id,
+            room_slug,
+        )
 
 
 def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = None) -> LiveRoom:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 from django.core import mail
+from django.db import DataError
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.compliance.models import CertificationType as Cert
@@ -18,6 +21,7 @@ from apps.compliance.models import ProductAttribute as A
 from apps.errors import ApplicationError
 from apps.live import selectors, services
 from apps.live.models import Danmaku, FlashCoupon, Giveaway, LiveRoom, PinnedProduct
+from apps.live.providers import StreamProviderError
 from apps.live.realtime.ids import IdGenerator
 from apps.live.realtime.store import _Keys
 from tests.catalog.factories import make_product, today
@@ -111,6 +115,71 @@ def test_manual_start_without_playback_url_changes_nothing(db, merchant, region,
     assert err.value.code == "playback_url_required"
     room.refresh_from_db()
     assert room.status == LiveRoom.Status.SCHEDULED and room.started_at is None
+
+
+# --- a start that fails leaves no stream at the provider ------------------------------------
+
+
+def _unchanged(room: LiveRoom, status: str = LiveRoom.Status.SCHEDULED) -> None:
+    room.refresh_from_db()
+    assert room.status == status and room.started_at is None
+    assert (room.stream_provider, room.stream_id, room.stream_key, room.ingest_url) == ("", "", "", "")
+
+
+def test_a_start_refused_after_the_stream_was_created_deletes_it_at_the_provider(room, fake_mux, caplog):
+    LiveRoom.objects.filter(pk=room.pk).update(status=LiveRoom.Status.ENDED)  # cancelled meanwhile; ``room`` is stale
+    with caplog.at_level(logging.INFO, logger="apps.live.services"), pytest.raises(ApplicationError) as err:
+        services.live_room_start(room=room, provider="mux")
+    assert err.value.code == "invalid_transition"  # the original error, not the clean-up's
+    (stream_id,) = fake_mux.streams
+    assert fake_mux.deleted_streams == {stream_id}
+    assert not fake_mux.requested("PUT", f"/video/v1/live-streams/{stream_id}/complete")  # deleted, not just ended
+    _unchanged(room, status=LiveRoom.Status.ENDED)
+    assert any(stream_id in r.getMessage() and "whose start failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_start_whose_save_failed_and_whose_stream_the_provider_will_not_delete(room, fake_mux, caplog):
+    dispatch = fake_mux._dispatch
+
+    def answer(req):
+        # An id too long for the room's column: the database refuses the save.
+        status, body = dispatch(req)
+        if req.method == "POST" and req.path == "/video/v1/live-streams":
+            body = {"data": {**body["data"], "id": "x" * 301}}
+        return status, body
+
+    fake_mux._dispatch = answer
+    fake_mux.fail_next = [None, 503]  # created; then Mux refuses to delete it
+    with caplog.at_level(logging.ERROR, logger="apps.live.services"), pytest.raises(DataError):
+        services.live_room_start(room=room, provider="mux")
+    assert [r.method for r in fake_mux.requests] == ["POST", "DELETE"]
+    assert fake_mux.requests[1].path == "/video/v1/live-streams/" + "x" * 301
+    (record,) = [r for r in caplog.records if "delete it by hand" in r.getMessage()]
+    assert "x" * 301 in record.getMessage() and "HTTP 503" in str(record.exc_info[1])
+    _unchanged(room)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_start_committed_before_the_live_event_failed_keeps_its_stream(merchant, region, live_settings, fake_mux):
+    room = schedule_room(merchant=merchant, region=region)
+    with socket.socket() as sock:  # a port where no Redis listens: publishing "live" fails after the commit
+        sock.bind(("127.0.0.1", 0))
+        dead_redis = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    with override_settings(REDIS_URL=dead_redis), pytest.raises(redis.ConnectionError):
+        services.live_room_start(room=room, provider="mux")
+    (stream_id,) = fake_mux.streams
+    room.refresh_from_db()
+    assert room.status == LiveRoom.Status.LIVE and room.stream_id == stream_id and room.stream_key
+    assert not [r for r in fake_mux.requests if r.method != "POST"]  # the room's stream is left alone
+    assert fake_mux.deleted_streams == set()
+
+
+def test_a_start_with_ivs_in_an_unknown_region_is_a_provider_error(room, settings):
+    settings.IVS_AWS_REGION = "eu-nowhere-9"
+    with pytest.raises(StreamProviderError) as err:
+        services.live_room_start(room=room, provider="ivs")
+    assert err.value.status == 502 and "IVS_AWS_REGION" in err.value.message
+    _unchanged(room)
 
 
 def _record(url: str, files: int = 3) -> Path:

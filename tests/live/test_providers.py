@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 
 import boto3
 import pytest
@@ -83,6 +84,41 @@ def test_mux_end_fails_while_mux_cannot_say_which_assets_recorded_it(fake_mux):
         provider.stream_end(stream_id=stream.stream_id)
 
 
+def _without_playback_ids(fake_mux) -> None:
+    """The fake answers new live streams as a Mux that gave them no playback id would."""
+    dispatch = fake_mux._dispatch
+
+    def answer(req):
+        status, body = dispatch(req)
+        if req.method == "POST" and req.path == "/video/v1/live-streams" and status == 201:
+            body = {"data": {**body["data"], "playback_ids": []}}
+        return status, body
+
+    fake_mux._dispatch = answer
+
+
+def test_mux_stream_without_a_playback_id_is_deleted_at_mux(fake_mux):
+    _without_playback_ids(fake_mux)
+    with pytest.raises(StreamProviderError, match="without a playback id"):
+        stream_provider("mux").stream_create(room_slug="show")
+    (stream_id,) = fake_mux.streams
+    assert fake_mux.requested("DELETE", f"/video/v1/live-streams/{stream_id}")
+    assert fake_mux.deleted_streams == {stream_id}
+
+
+def test_mux_stream_without_a_playback_id_that_mux_will_not_delete_is_logged(fake_mux, caplog):
+    _without_playback_ids(fake_mux)
+    fake_mux.fail_next = [None, 500]  # created, then the delete refused
+    with (
+        caplog.at_level(logging.ERROR, logger="apps.live.providers.mux"),
+        pytest.raises(StreamProviderError, match="without a playback id"),
+    ):
+        stream_provider("mux").stream_create(room_slug="show")
+    (stream_id,) = fake_mux.streams
+    assert fake_mux.deleted_streams == set()
+    assert any(stream_id in r.getMessage() and "HTTP 500" in r.getMessage() for r in caplog.records)
+
+
 def test_mux_unreachable_becomes_a_clear_error(settings):
     settings.MUX_TOKEN_ID, settings.MUX_TOKEN_SECRET = "token-id", "token-secret"
     settings.MUX_API_BASE = unreachable_url()
@@ -128,6 +164,7 @@ def test_ivs_creates_a_channel_and_stops_it():
         },
         {"name": "evening-show", "type": "STANDARD", "latencyMode": "LOW"},
     )
+    stub.add_response("list_stream_keys", {"streamKeys": []}, {"channelArn": arn})
     stub.add_response("stop_stream", {}, {"channelArn": arn})
     with stub:
         provider = IvsProvider(client=client)
@@ -141,7 +178,9 @@ def test_ivs_creates_a_channel_and_stops_it():
 
 def test_ivs_stop_when_not_broadcasting_is_fine_other_errors_are_not():
     client, stub = _ivs()
+    stub.add_response("list_stream_keys", {"streamKeys": []})
     stub.add_client_error("stop_stream", service_error_code="ChannelNotBroadcasting", http_status_code=404)
+    stub.add_response("list_stream_keys", {"streamKeys": []})
     stub.add_client_error("stop_stream", service_error_code="AccessDeniedException", http_status_code=403)
     stub.add_client_error("create_channel", service_error_code="ServiceQuotaExceededException", http_status_code=402)
     with stub:
@@ -169,7 +208,11 @@ def test_ivs_deletes_an_ended_show_s_channel_and_one_already_gone_counts_as_dele
 def test_ivs_a_channel_still_live_is_stopped_and_deleted_on_the_next_try():
     client, stub = _ivs()
     arn = "arn:aws:ivs:us-east-1:1:channel/a"
+    key = "arn:aws:ivs:us-east-1:1:stream-key/k"
     stub.add_client_error("delete_channel", service_error_code="ConflictException", http_status_code=409)
+    # The encoder left running loses its key before the stream is stopped: it cannot come back.
+    stub.add_response("list_stream_keys", {"streamKeys": [{"arn": key, "channelArn": arn}]}, {"channelArn": arn})
+    stub.add_response("delete_stream_key", {}, {"arn": key})
     stub.add_response("stop_stream", {}, {"channelArn": arn})
     stub.add_response("delete_channel", {}, {"arn": arn})
     with stub:
@@ -190,6 +233,81 @@ def test_ivs_a_failed_delete_is_an_error_to_try_again(code, status):
     with stub, pytest.raises(StreamProviderError) as err:
         IvsProvider(client=client).stream_delete(stream_id="arn:aws:ivs:us-east-1:1:channel/a")
     assert code in err.value.message
+
+
+def test_ivs_end_revokes_every_stream_key_before_stopping_the_stream():
+    client, stub = _ivs()
+    arn = "arn:aws:ivs:us-east-1:1:channel/a"
+    first, second, third = (f"arn:aws:ivs:us-east-1:1:stream-key/{name}" for name in ("k1", "k2", "k3"))
+    stub.add_response(
+        "list_stream_keys",
+        {"streamKeys": [{"arn": first, "channelArn": arn}, {"arn": second, "channelArn": arn}], "nextToken": "more"},
+        {"channelArn": arn},
+    )
+    stub.add_response(
+        "list_stream_keys",
+        {"streamKeys": [{"arn": third, "channelArn": arn}]},
+        {"channelArn": arn, "nextToken": "more"},
+    )
+    stub.add_response("delete_stream_key", {}, {"arn": first})
+    # Deleted meanwhile (by hand, or by an end that failed later on): gone is what we want.
+    stub.add_client_error(
+        "delete_stream_key",
+        service_error_code="ResourceNotFoundException",
+        http_status_code=404,
+        expected_params={"arn": second},
+    )
+    stub.add_response("delete_stream_key", {}, {"arn": third})
+    stub.add_response("stop_stream", {}, {"channelArn": arn})
+    with stub:
+        assert IvsProvider(client=client).stream_end(stream_id=arn) is None
+    stub.assert_no_pending_responses()  # the Stubber answers in order: every key went before the stop
+
+
+def test_ivs_end_of_a_channel_already_gone_is_done():
+    client, stub = _ivs()
+    arn = "arn:aws:ivs:us-east-1:1:channel/a"
+    stub.add_client_error("list_stream_keys", service_error_code="ResourceNotFoundException", http_status_code=404)
+    stub.add_client_error("stop_stream", service_error_code="ResourceNotFoundException", http_status_code=404)
+    with stub:
+        IvsProvider(client=client).stream_end(stream_id=arn)
+    stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("failing", ["list_stream_keys", "delete_stream_key"])
+def test_ivs_end_that_cannot_revoke_the_key_fails_and_does_not_stop_the_stream(failing):
+    client, stub = _ivs()
+    arn = "arn:aws:ivs:us-east-1:1:channel/a"
+    key = "arn:aws:ivs:us-east-1:1:stream-key/k"
+    if failing == "delete_stream_key":
+        stub.add_response("list_stream_keys", {"streamKeys": [{"arn": key, "channelArn": arn}]}, {"channelArn": arn})
+    stub.add_client_error(failing, service_error_code="AccessDeniedException", http_status_code=403)
+    # No stop_stream is stubbed: the Stubber would refuse one. The show stays live and the
+    # merchant tries again, rather than stopping a stream its encoder can restart.
+    with stub, pytest.raises(StreamProviderError, match="AccessDeniedException") as err:
+        IvsProvider(client=client).stream_end(stream_id=arn)
+    stub.assert_no_pending_responses()
+    assert err.value.status == 502 and "stream key" in err.value.message
+
+
+def test_ivs_client_has_timeouts_and_standard_retries(settings):
+    settings.IVS_AWS_REGION = "eu-west-1"
+    provider = stream_provider("ivs")
+    assert isinstance(provider, IvsProvider)
+    config = provider.client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 30)
+    # botocore's Config counts retries in max_attempts: three retries, four requests at most.
+    assert config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert provider.client.meta.region_name == "eu-west-1"
+
+
+@pytest.mark.parametrize("region", ["not a region!", "us-east-1 ", "xx-nowhere-1", "", None])
+def test_ivs_an_unknown_region_is_a_clear_provider_error(settings, region):
+    settings.IVS_AWS_REGION = region
+    with pytest.raises(StreamProviderError) as err:
+        stream_provider("ivs")
+    assert err.value.status == 502
+    assert "IVS_AWS_REGION" in err.value.message and "us-east-1" in err.value.message  # names the valid ones
 
 
 # --- Recording storage ----------------------------------------------------------------------

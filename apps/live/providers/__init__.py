@@ -10,7 +10,8 @@ default; ``mux`` and ``ivs`` use the official SDKs (mux-python, boto3).
 A provider named in :data:`PROVIDERS_DELETING_STREAMS` also has ``stream_delete(*,
 stream_id)``, called once the show has ended, since its streams otherwise stay at the
 provider for ever (a 404 there counts as deleted; a failure raises
-:class:`StreamProviderError` and is tried again later).
+:class:`StreamProviderError` and is tried again later). It is also called, once and best
+effort, on a stream just created for a show whose start then failed, which no room refers to.
 """
 
 from __future__ import annotations

@@ -1,14 +1,50 @@
-"""Amazon Interactive Video Service (IVS) channels through ``boto3``."""
+"""Amazon Interactive Video Service (IVS) channels through ``boto3``.
+
+A show's channel holds its stream key, the merchant's encoder's password. The keys are
+deleted when the show ends (:meth:`IvsProvider.stream_end`), before the stream is stopped:
+IVS lets an encoder reconnect with a valid key, so an OBS left running would otherwise go
+on broadcasting (and recording) into a show that is over.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from apps.live.providers import LiveStream, StreamProviderError
+
+# Without these botocore waits a minute to connect and another per read, retried by the
+# legacy policy; a hung IVS must not hold a merchant's request or a beat worker that long.
+CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+
+
+def ivs_client(region: str | None) -> Any:
+    """A boto3 IVS client for ``region``; a region IVS is not known to run in is refused up front.
+
+    Otherwise a typo in ``IVS_AWS_REGION`` would only show as a failed connection to
+    ``ivs.<typo>.amazonaws.com`` on the first show of the day.
+    """
+    session = boto3.session.Session()
+    known = sorted(
+        {
+            name
+            for partition in session.get_available_partitions()
+            for name in session.get_available_regions("ivs", partition)
+        }
+    )
+    if not region or region not in known:
+        raise StreamProviderError(
+            f"AWS IVS is not configured: IVS_AWS_REGION={region!r} is not a region IVS runs in; "
+            f"valid: {', '.join(known)}."
+        )
+    try:
+        return session.client("ivs", region_name=region, config=CLIENT_CONFIG)
+    except (BotoCoreError, ValueError) as exc:
+        raise StreamProviderError(f"AWS IVS is not configured: {_reason(exc)}") from exc
 
 
 class IvsProvider:
@@ -22,7 +58,7 @@ class IvsProvider:
     @classmethod
     def from_settings(cls) -> IvsProvider:
         return cls(
-            client=boto3.client("ivs", region_name=settings.IVS_AWS_REGION),
+            client=ivs_client(settings.IVS_AWS_REGION),
             channel_type=settings.IVS_CHANNEL_TYPE,
             recording_configuration_arn=settings.IVS_RECORDING_CONFIGURATION_ARN or "",
         )
@@ -45,11 +81,16 @@ class IvsProvider:
         )
 
     def stream_end(self, *, stream_id: str) -> str | None:
+        """Revoke the channel's stream keys, then stop its stream; a channel IVS no longer has is stopped already.
+
+        The keys go first: stopped with a key still valid, a running encoder reconnects at once.
+        """
+        self._stream_keys_delete(channel_arn=stream_id)
         try:
             self.client.stop_stream(channelArn=stream_id)
         except ClientError as exc:
-            # The encoder already stopped: the show is over all the same.
-            if exc.response.get("Error", {}).get("Code") != "ChannelNotBroadcasting":
+            # The encoder already stopped, or the channel is gone: the show is over all the same.
+            if _code(exc) not in {"ChannelNotBroadcasting", "ResourceNotFoundException"}:
                 raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
         except BotoCoreError as exc:
             raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
@@ -60,14 +101,15 @@ class IvsProvider:
         """Delete the ended show's channel (and its stream key with it); one IVS no longer has is deleted.
 
         The recording is already in the region's store and stays there. IVS refuses to delete
-        a channel that is still live (an encoder left running): the stream is stopped and the
-        delete is left to the next try, once IVS has seen the stream end.
+        a channel that is still live (an encoder left running): its keys are revoked and the
+        stream is stopped (:meth:`stream_end`), and the delete is left to the next try, once
+        IVS has seen the stream end.
         """
         try:
             self.client.delete_channel(arn=stream_id)
             return
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
+            code = _code(exc)
             if code == "ResourceNotFoundException":
                 return
             if code != "ConflictException":
@@ -76,6 +118,30 @@ class IvsProvider:
             raise StreamProviderError(f"AWS IVS did not delete the channel: {_reason(exc)}") from exc
         self.stream_end(stream_id=stream_id)
         raise StreamProviderError("AWS IVS did not delete the channel: still live; stopped, to delete on the next try")
+
+    def _stream_keys_delete(self, *, channel_arn: str) -> None:
+        """Delete every stream key of the channel; a key (or channel) IVS no longer has is deleted already."""
+        try:
+            pages = self.client.get_paginator("list_stream_keys").paginate(channelArn=channel_arn)
+            key_arns = [key["arn"] for page in pages for key in page.get("streamKeys", [])]
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                return
+            raise StreamProviderError(f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
+        except BotoCoreError as exc:
+            raise StreamProviderError(f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
+        for key_arn in key_arns:
+            try:
+                self.client.delete_stream_key(arn=key_arn)
+            except ClientError as exc:
+                if _code(exc) != "ResourceNotFoundException":
+                    raise StreamProviderError(f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
+            except BotoCoreError as exc:
+                raise StreamProviderError(f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
+
+
+def _code(exc: ClientError) -> str | None:
+    return exc.response.get("Error", {}).get("Code")
 
 
 def _reason(exc: Exception) -> str:

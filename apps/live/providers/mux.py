@@ -15,6 +15,7 @@ the show has ended, its live stream object is no longer needed and is deleted
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ from mux_python.rest import ApiException
 
 from apps.live.providers import LiveStream, StreamProviderError
 from apps.live.providers.recordings import RecordingSourceError, RecordingStoreError
+
+logger = logging.getLogger(__name__)
 
 RECORDING_PREFIX = "mux://assets/"
 
@@ -94,6 +97,13 @@ class MuxProvider:
             raise StreamProviderError(f"Mux did not create the live stream: {_reason(exc)}") from exc
         playback_ids = stream.playback_ids or []
         if not playback_ids:
+            # Unusable without a playback id, and no room will ever know of it: delete it at
+            # Mux now, or it stays there for ever (the error below is what the merchant sees).
+            if stream.id:
+                try:
+                    self.stream_delete(stream_id=stream.id)
+                except StreamProviderError as exc:
+                    logger.error("Left Mux live stream %s of %s at Mux: %s", stream.id, room_slug, exc.message)
             raise StreamProviderError("Mux created the live stream without a playback id.")
         return LiveStream(
             provider=self.name,
