@@ -156,6 +156,8 @@ REDIS_URL = env("REDIS_URL")
 # every request thread wants one at once, so our pools wait for a free one instead.
 REDIS_POOL_MAX_CONNECTIONS = env_int("REDIS_POOL_MAX_CONNECTIONS", 50)
 REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10)
+# Checkouts admitted through the flash-sale gate that run in Django at once, per process.
+FLASH_SALE_CHECKOUTS_AT_ONCE = env_int("FLASH_SALE_CHECKOUTS_AT_ONCE", 4)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

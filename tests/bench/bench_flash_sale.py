@@ -9,7 +9,9 @@ What it does:
 3. Releases every buyer at once: ``POST /api/v1/checkout`` with its own Idempotency-Key,
    naming its line (``expected_lines``) as the live room's "Buy" does, so sold-out buyers
    are answered at the checkout's door (``--no-door``: without, as before the door).
-4. Counts: orders created, units reserved (oversold = reserved - units, must be 0), buyers
+4. Sends the same burst to a bare ASGI app on the same uvicorn that answers "sold out" at
+   once (``tests/bench/bare_sold_out.py``): the floor this machine and client allow.
+5. Counts: orders created, units reserved (oversold = reserved - units, must be 0), buyers
    answered (201 or a clean 409 ``sold_out``), time until sold out, p50/p99 latency of
    winners and of losers, and the gate's counters after the sale.
 
@@ -354,27 +356,13 @@ def main(argv: list[str]) -> int:
     from tests.bench.bench_asgi_servers import RunningServer, Server
 
     call_command("migrate", verbosity=0)
-    server = Server(
-        "uvicorn",
-        (
-            "uvicorn",
-            "livemall.asgi:application",
-            "--host",
-            HOST,
-            "--port",
-            "{port}",
-            "--workers",
-            str(args.workers),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--backlog",
-            "4096",
-        ),
-        "uvicorn (production ASGI server)",
-    )
+
+    def uvicorn(app: str) -> Server:
+        argv = ("uvicorn", app, "--host", HOST, "--port", "{port}", "--workers", str(args.workers))
+        argv += ("--lifespan", "off", "--log-level", "warning", "--no-access-log", "--backlog", "4096")
+        return Server("uvicorn", argv, "uvicorn (production ASGI server)")
+
+    server = uvicorn("livemall.asgi:application")
     log = ROOT / "tests" / "artifacts" / "bench_flash_sale_server.log"
     log.parent.mkdir(exist_ok=True)
     os.environ["PAYMENT_TEST_PROVIDER"] = "true"
@@ -394,6 +382,9 @@ def main(argv: list[str]) -> int:
         results = asyncio.run(
             sale(running.port, sessions, None if args.no_door else variant_id, connected=not args.new_connections)
         )
+    # The same burst against a server that does nothing but answer "sold out": the floor.
+    with RunningServer(uvicorn("tests.bench.bare_sold_out:app"), log) as running:
+        floor = asyncio.run(sale(running.port, sessions, None, connected=not args.new_connections))
 
     winners = [r for r in results if r[0] in (200, 201)]
     losers = [r for r in results if r[0] == 409 and r[1] == "sold_out"]
@@ -432,6 +423,10 @@ def main(argv: list[str]) -> int:
             "p99": round(percentile([r[2] for r in losers], 99) * ms, 1),
         },
         "gate_after": {"left": gate_left, "inflight": gate_inflight},
+        "floor_bare_sold_out_latency_ms": {
+            "p50": round(statistics.median([r[2] for r in floor]) * ms, 1),
+            "p99": round(percentile([r[2] for r in floor], 99) * ms, 1),
+        },
     }
     print(json.dumps(report, indent=2))
     services.flash_sale_close(variant_id=variant_id)

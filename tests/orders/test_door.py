@@ -7,6 +7,7 @@ with Django's test client and its session cookie is sent with the checkout.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -14,7 +15,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import HttpCommunicator
 
-from apps.orders import gate, services
+from apps.orders import door, gate, services
 from apps.orders.models import Order
 from apps.orders.selectors import available_units
 from livemall.asgi import application
@@ -149,3 +150,39 @@ def test_an_admission_is_settled_once_whoever_comes_first():
     given_back = gate.DoorAdmission(wanted={7: 1})
     assert given_back.give_up() and not given_back.claim({7: 1})
     assert not gate.DoorAdmission(wanted={7: 1}).claim({7: 2})
+
+
+def test_admitted_checkouts_enter_django_a_few_at_a_time(settings, stocked):
+    """The sold-out crowd is answered in the event loop; admitted checkouts queue there too, not as threads."""
+    settings.FLASH_SALE_CHECKOUTS_AT_ONCE = 2
+    variant = stocked("door-slots", 5)
+    services.flash_sale_open(variant_id=variant.pk)
+    running, most = 0, 0
+
+    async def checkout_in_django(scope, receive, send) -> None:
+        # Stands in for Django: holds its slot a moment, then answers as the checkout would.
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        assert scope[door.ADMISSION].claim(scope[door.ADMISSION].wanted)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    front = door.CheckoutDoor(checkout_in_django)
+    body = json.dumps(lines(variant)).encode()
+
+    async def buyer(i: int) -> int:
+        headers = [(b"idempotency-key", f"door-slot-{i:04d}".encode())]
+        communicator = HttpCommunicator(front, "POST", "/api/v1/checkout", body=body, headers=headers)
+        return (await communicator.get_response(timeout=10))["status"]
+
+    async def crowd() -> list[int]:
+        return await asyncio.gather(*(buyer(i) for i in range(8)))
+
+    statuses = async_to_sync(crowd)()
+    assert sorted(statuses) == [201] * 5 + [409] * 3
+    assert most == 2
+    # Claimed units are the checkout's to settle; the door gave none back.
+    assert gate.counts(variant.pk) == (0, 5)
