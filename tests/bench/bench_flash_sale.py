@@ -7,7 +7,7 @@ What it does:
    (each through ``POST /api/v1/cart/lines``, so every buyer has a real session).
 2. Opens the flash-sale gate (Redis) for the variant, as pinning it in a live room does.
 3. Releases every buyer at once: ``POST /api/v1/checkout`` with its own Idempotency-Key,
-   naming its line (``expected_lines``) as the live room's "Buy" does, so sold-out buyers
+   naming its line (``expected_lines``, what an API client's page showed), so sold-out buyers
    are answered at the checkout's door (``--no-door``: without, as before the door).
 4. Sends the same burst to a bare ASGI app on the same uvicorn that answers "sold out" at
    once (``tests/bench/bare_sold_out.py``): the floor this machine and client allow.
@@ -149,8 +149,8 @@ async def checkout(
 ) -> tuple[int, str]:
     """One buyer's ``POST /api/v1/checkout`` with a fresh Idempotency-Key: (status, error code or "").
 
-    With ``variant_id`` the checkout names its line (``expected_lines``), as the live room's
-    "Buy" does, so the checkout's door can answer a sold-out buyer before Django.
+    With ``variant_id`` the checkout names its line (``expected_lines``), so the checkout's
+    door can answer a sold-out buyer before Django.
     """
     body = CHECKOUT_BODY
     if variant_id is not None:
@@ -309,7 +309,7 @@ def main_sustained(args: argparse.Namespace, running_port: int) -> dict:
         phases = []
         for buyers in args.sustained_buyers:
             cookies = carts_with_sessions(variant_id, args.carts)
-            # Through the gate the checkout names its line, as the live room's "Buy" does.
+            # Through the gate the checkout names its line, so the door can admit it.
             named = variant_id if gated and not args.no_door else None
             phases.append(
                 asyncio.run(sustained(running_port, cookies, buyers=buyers, seconds=args.seconds, variant_id=named))
