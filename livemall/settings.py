@@ -101,7 +101,9 @@ MIDDLEWARE = [
     # ETags from the response body and 304s for If-None-Match, for pages and the API alike.
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the signed-in user's row from the cache while it is current (see
+    # apps/accounts/user_cache.py): a signed-in page that needs nothing else makes no query.
+    "apps.accounts.middleware.AuthenticationMiddleware",
     "apps.accounts.middleware.ShopperPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -181,9 +183,13 @@ if REDIS_URL:
     # no longer pays a query for its session (~0.75 ms of a ~2 ms cached listing page), and
     # a Redis restart loses none (a miss reads the database).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # The signed-in user's row, cached under a generation every write to the user changes
+    # (apps/accounts/user_cache.py); only with a cache every process shares.
+    AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 60)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    AUTH_USER_CACHE_SECONDS = 0  # a per-process cache would miss other processes' writes
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None

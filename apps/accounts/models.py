@@ -7,7 +7,31 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(models.QuerySet):
+    """Writes that skip ``save()`` still make the cached users stale (see ``apps.accounts.user_cache``)."""
+
+    def update(self, **kwargs: object) -> int:
+        from apps.accounts import user_cache
+
+        pks = list(self.values_list("pk", flat=True))
+        rows = super().update(**kwargs)
+        user_cache.forget_now_and_after_commit(pks)
+        return rows
+
+    update.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        from apps.accounts import user_cache
+
+        objs = list(objs)
+        rows = super().bulk_update(objs, fields, batch_size=batch_size)
+        user_cache.forget_now_and_after_commit(obj.pk for obj in objs)
+        return rows
+
+    bulk_update.alters_data = True
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra: object) -> User:
