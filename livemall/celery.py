@@ -27,6 +27,11 @@ app.conf.beat_schedule = {
     "live-recordings-delete-expired": {"task": "live.recordings_delete_expired", "schedule": crontab(minute=15)},
     # Streams of ended shows that the provider (Mux) still keeps: a deletion failed or was never queued.
     "live-provider-streams-delete": {"task": "live.provider_streams_delete", "schedule": crontab(minute=35)},
+    # Recordings copied home whose assets Mux still keeps: the copy task's deletes ran out of retries.
+    "live-mux-recordings-delete-leftover": {
+        "task": "live.mux_recordings_delete_leftover",
+        "schedule": crontab(minute=45),
+    },
     # Provider events that came before the payment they are about: applied once it is known.
     "payments-webhook-events-retry": {"task": "payments.webhook_events_retry", "schedule": crontab(minute=45)},
 }

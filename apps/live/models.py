@@ -47,6 +47,9 @@ class LiveRoom(models.Model):
     # region's recording retention after the show ended). Text: a show whose encoder
     # reconnected many times has as many Mux assets, and ending it must not fail on length.
     recording_url = models.TextField(_("recording"), blank=True)
+    # A recording copied into the region's store whose assets Mux has not yet confirmed
+    # deleted (mux://assets/...); the hourly sweep deletes them there and clears this.
+    mux_recording_to_delete = models.TextField(_("recording still to delete at Mux"), blank=True, editable=False)
     recording_retain_until = models.DateTimeField(_("keep recording until"), null=True, blank=True)
     recording_deleted_at = models.DateTimeField(_("recording deleted at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -466,7 +466,9 @@ def recording_copy_from_mux(*, room_id: int, mux_url: str, now: dt.datetime | No
     # Every asset is stored whole: only now may the room point at the copy. Conditional, so
     # that a reference changed meanwhile (a duplicate run switched it) is never overwritten.
     still_at_mux = LiveRoom.objects.filter(pk=room.pk, recording_url=mux_url, recording_deleted_at__isnull=True)
-    switched = still_at_mux.update(recording_url=home)
+    # The assets to delete at Mux are recorded with the switch, so that if deleting them
+    # fails beyond this task's retries the hourly sweep still finds them.
+    switched = still_at_mux.update(recording_url=home, mux_recording_to_delete=mux_url)
     if not switched and not LiveRoom.objects.filter(pk=room.pk, recording_url=home).exists():
         return "nothing"
     logger.info(
@@ -488,7 +490,31 @@ def _mux_recording_delete(*, room: LiveRoom, mux_url: str) -> None:
         deleted = MuxRecordingStore.from_settings().delete(mux_url)
     except RecordingStoreError as exc:
         raise RecordingCopyPending(f"copied into the region's store, but {exc}") from exc
+    LiveRoom.objects.filter(pk=room.pk, mux_recording_to_delete=mux_url).update(mux_recording_to_delete="")
     logger.info("Deleted the recording of live room %s at Mux (%s, %d asset(s)).", room.slug, mux_url, deleted)
+
+
+def mux_recordings_delete_leftover(*, limit: int = 100) -> int:
+    """Hourly (beat): delete at Mux the recordings already copied home whose delete there failed.
+
+    The copy task retries deleting them, but only so many times; what it could not finish
+    stays recorded on the room and is tried here until Mux confirms (a 404 counts as
+    deleted). Returns how many rooms' recordings went.
+    """
+    rooms = (
+        LiveRoom.objects.exclude(mux_recording_to_delete="")
+        .only("id", "slug", "mux_recording_to_delete")
+        .order_by("id")[:limit]
+    )
+    deleted = 0
+    for room in rooms:
+        try:
+            _mux_recording_delete(room=room, mux_url=room.mux_recording_to_delete)
+        except RecordingCopyPending as exc:
+            logger.warning("Could not delete the recording of live room %s at Mux: %s", room.slug, exc)
+            continue
+        deleted += 1
+    return deleted
 
 
 def _recording_kept_at_mux(*, room: LiveRoom, reason: str) -> str:

@@ -62,6 +62,15 @@ def provider_streams_delete() -> int:
     return deleted
 
 
+@shared_task(name="live.mux_recordings_delete_leftover", ignore_result=True)
+def mux_recordings_delete_leftover() -> int:
+    """Hourly (beat): delete at Mux the copied-home recordings the copy task could not delete there."""
+    deleted = services.mux_recordings_delete_leftover()
+    if deleted:
+        logger.info("Deleted %d copied recording(s) left at Mux.", deleted)
+    return deleted
+
+
 @shared_task(name="live.viewer_counts_sample", ignore_result=True)
 def viewer_counts_sample() -> int:
     """Every minute (beat): concurrent viewers of each live room, for the show's stats."""

@@ -727,3 +727,39 @@ def test_the_sweep_is_on_the_beat_schedule():
     from livemall.celery import app
 
     assert any(e["task"] == "live.provider_streams_delete" for e in app.conf.beat_schedule.values())
+
+
+def test_assets_the_copy_could_not_delete_at_mux_are_deleted_by_the_hourly_sweep(
+    mux_show, commit, region, fake_mux, caplog
+):
+    room, asset = mux_show()
+    ended = _ended(commit, region, room)
+    url = f"mux://assets/{asset}"
+    fake_mux.masters[asset] = Master(MP4)
+    fake_mux.fail_next = [None, 503]  # the copy works; deleting at Mux does not (its retries run out)
+    with pytest.raises(services.RecordingCopyPending):
+        _copy(ended, url)
+    ended.refresh_from_db()
+    assert ended.recording_url == recording_url(ended.slug) and ended.mux_recording_to_delete == url
+
+    fake_mux.fail_next = [503]  # Mux still failing: kept for the next hour, logged
+    with caplog.at_level(logging.WARNING, logger="apps.live.services"):
+        assert tasks.mux_recordings_delete_leftover() == 0
+    assert asset in fake_mux.assets and any("Could not delete the recording" in r.getMessage() for r in caplog.records)
+    ended.refresh_from_db()
+    assert ended.mux_recording_to_delete == url
+
+    assert tasks.mux_recordings_delete_leftover() == 1
+    assert asset not in fake_mux.assets
+    ended.refresh_from_db()
+    assert ended.mux_recording_to_delete == "" and ended.recording_url == recording_url(ended.slug)
+    assert tasks.mux_recordings_delete_leftover() == 0  # nothing left to do
+
+
+def test_a_copy_that_deletes_at_mux_leaves_nothing_for_the_sweep(mux_show, commit, region, fake_mux):
+    room, asset = mux_show()
+    ended = _ended(commit, region, room)
+    fake_mux.masters[asset] = Master(MP4)
+    assert _copy(ended, f"mux://assets/{asset}") == "copied"
+    ended.refresh_from_db()
+    assert ended.mux_recording_to_delete == "" and asset not in fake_mux.assets
