@@ -158,3 +158,21 @@ def shipped_country_rules(db):
         for migration, function in (("0002_default_rules", "add_defaults"), ("0004_us_and_sea_rules", "add_rules")):
             module = importlib.import_module(f"apps.compliance.migrations.{migration}")
             getattr(module, function)(django_apps, None)
+
+
+@pytest.fixture
+def asgi_url(transactional_db, settings):
+    """http://127.0.0.1:<port> of uvicorn serving the project's ASGI application (the checkout's
+    door, Django, the live-room sockets), static files from the source folders as under ``live_server``."""
+    import uuid
+
+    from channels.routing import ProtocolTypeRouter
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    from livemall.asgi import application
+    from tests.servers import uvicorn_in_thread
+
+    settings.LIVE_REDIS_PREFIX = f"test-live-{uuid.uuid4().hex[:12]}"
+    app = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(application), "websocket": application})
+    with uvicorn_in_thread(app) as server:
+        yield f"http://127.0.0.1:{server.port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 import zoneinfo
 
@@ -142,10 +143,21 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "errors": errors,
         "message": message,
         "state_required": rules.address_rule(shopper.country).get("state_required", False),
+        # The lines this page shows, which the API checkout (static/js/checkout.js) names.
+        "expected_lines": json.dumps(
+            [{"variant": variant, "quantity": quantity} for variant, quantity in _lines_by_variant(quote).items()]
+        ),
     }
     if message:
         messages.error(request, message)
     return render(request, "orders/checkout.html", context, status=status)
+
+
+def _lines_by_variant(quote: selectors.Quote) -> dict[int, int]:
+    lines: dict[int, int] = {}
+    for line in quote.lines:
+        lines[line.variant_id] = lines.get(line.variant_id, 0) + line.quantity
+    return lines
 
 
 def _viewable(request: HttpRequest, reference: str):

@@ -14,6 +14,7 @@ from apps.money.formatting import format_day
 from apps.orders.models import Order
 from apps.payments.models import Payment, WebhookEvent
 from tests.catalog.factories import make_product
+from tests.live.conftest import session_key_for
 from tests.payments.fakes import stripe_signature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -168,3 +169,63 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
         assert WebhookEvent.objects.get().result == "no change: succeeded stays"
     finally:
         page.close()
+
+
+def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
+    chromium, asgi_url, use_region, settings, artifacts_dir, make_user
+):
+    """The page places the order through the API; the checkout's door answers "sold out" before Django."""
+    from apps.orders import gate, services
+
+    use_region("ap-southeast")
+    settings.PAYMENT_TEST_PROVIDER = True
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    owner = make_user(email="owner@flash-shop.test")
+    merchant = accounts.merchant_create(name="Flash Shop", country="SG", owner=owner)
+    warehouse = catalog.warehouse_create(merchant=merchant, code="sg", name="Jurong", country="SG")
+    product = make_product(merchant, "flash-sneaker", price_minor=8900, names={"en": "Flash sneaker"})
+    variant = product.variants.get()
+    catalog.stock_set(variant=variant, warehouse=warehouse, quantity=1)
+
+    # Signed in: the page's API calls carry the CSRF token, as Django requires of a session.
+    shopper = make_user(email="late@example.test")
+    page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
+    page.context.add_cookies([{"name": "sessionid", "value": session_key_for(shopper), "url": asgi_url}])
+    page.goto(asgi_url + f"/products/{product.pk}/")
+    page.click("[data-testid=add-to-cart] button")
+    page.wait_for_selector("[data-testid=cart]")
+    page.click("[data-testid=to-checkout]")
+    page.fill("[data-testid=email]", "late@example.test")  # already there for a signed-in shopper
+    page.fill("[data-testid=name]", "Lee Late")
+    page.fill("[data-testid=line1]", "1 Orchard Road")
+    page.fill("[data-testid=city]", "Singapore")
+    page.fill("[data-testid=postal_code]", "238823")
+    page.check("[data-testid=pay-test]")
+    checkout_url = page.url
+
+    # Pinned in a flash sale and gone meanwhile: the gate has nothing left for this buyer.
+    services.flash_sale_open(variant_id=variant.pk)
+    gate.open_gate(variant.pk, 0)
+    with page.expect_response("**/api/v1/checkout") as answered:
+        page.click("[data-testid=place-order]")
+    response = answered.value
+    assert response.status == 409
+    assert response.headers.get("cache-control") == "no-store"  # the door's answer, not Django's
+    notice = page.locator("[data-testid=checkout-notice]")
+    notice.wait_for(state="visible")
+    assert notice.inner_text() == "Sorry, this is sold out."
+    assert page.url == checkout_url and Order.objects.count() == 0
+    page.screenshot(path=str(artifacts_dir / "checkout-flash-sold-out.png"), full_page=True)
+
+    # A unit comes back (a reservation expired): the same page places the order, once.
+    services.flash_sale_open(variant_id=variant.pk)
+    with page.expect_response("**/api/v1/orders/*/pay") as paid:  # placed and paid through the API
+        page.click("[data-testid=place-order]")
+    assert paid.value.status == 200
+    page.wait_for_selector("[data-testid=confirmation]")
+    order = Order.objects.get()
+    assert page.url.endswith(f"/orders/{order.reference}/") and order.status == Order.Status.PAID
+    assert order.user == shopper
+    assert gate.counts(variant.pk) == (0, 0)
+    page.close()

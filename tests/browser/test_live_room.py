@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 
 import pytest
 from django.utils import timezone
@@ -20,24 +19,8 @@ from apps.live import services as live
 from apps.live.models import Danmaku
 from tests.catalog.factories import make_product
 from tests.live.conftest import session_key_for
-from tests.servers import uvicorn_in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def asgi_url(transactional_db, settings):
-    """http://127.0.0.1:<port> of uvicorn serving the project's ASGI application."""
-    from channels.routing import ProtocolTypeRouter
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-    from livemall.asgi import application
-
-    settings.LIVE_REDIS_PREFIX = f"test-live-{uuid.uuid4().hex[:12]}"
-    # Static files come from the source folders, as under ``live_server``.
-    app = ProtocolTypeRouter({"http": ASGIStaticFilesHandler(application), "websocket": application})
-    with uvicorn_in_thread(app) as server:
-        yield f"http://127.0.0.1:{server.port}"
 
 
 def _socket_open(page) -> None:

@@ -1,0 +1,75 @@
+// The checkout form, placed through the orders API when the browser can.
+//
+// In a live room's flash sale a thousand buyers press "Place order" at once; through the API
+// (naming the lines this page shows) a buyer who is too late is told by the checkout's door,
+// before the server's queue, and the page says so at once. Everything else the page cannot show
+// by itself (a field to correct, a total that changed, no connection) is left to the form,
+// submitted as before, so the server renders it; nothing was written by the refused request.
+(() => {
+  "use strict";
+  const form = document.querySelector("form[data-api-checkout]");
+  if (!form || !window.fetch) return;
+  const button = form.querySelector("[data-testid=place-order]");
+  const notice = form.querySelector("[data-testid=checkout-notice]");
+  let viaForm = false;
+
+  function say(message) {
+    notice.textContent = message;
+    notice.hidden = false;
+    button.disabled = false;
+  }
+
+  async function post(url, headers, body) {
+    const response = await fetch(url, { method: "POST", headers, body, credentials: "same-origin" });
+    return { ok: response.ok, answer: await response.json() };
+  }
+
+  form.addEventListener("submit", async (event) => {
+    if (viaForm) return;
+    event.preventDefault();
+    button.disabled = true;
+    notice.hidden = true;
+    const data = new FormData(form);
+    const text = (name) => String(data.get(name) || "").trim();
+    const [provider, method] = text("payment").split("/");
+    const headers = {
+      "Content-Type": "application/json",
+      "Idempotency-Key": text("idempotency_key"),
+      "X-CSRFToken": text("csrfmiddlewaretoken"),
+      "Accept-Language": document.documentElement.lang,
+    };
+    const order = {
+      email: text("email"),
+      address: {
+        name: text("name"), line1: text("line1"), line2: text("line2"), city: text("city"),
+        state: text("state").toUpperCase(), postal_code: text("postal_code"), phone: text("phone"),
+        country: form.dataset.country,
+      },
+      shipping_option: text("shipping_option") || "standard",
+      coupon: text("coupon"),
+      payment_provider: provider || "",
+      payment_method: method || "",
+      expected_total_minor: Number(text("expected_total_minor")),
+      expected_lines: JSON.parse(form.dataset.lines),
+    };
+    try {
+      const placed = await post(form.dataset.apiCheckout, headers, JSON.stringify(order));
+      if (placed.ok) {
+        const reference = placed.answer.reference;
+        const paid = await post(`${form.dataset.apiOrders}${encodeURIComponent(reference)}/pay`, headers, "{}");
+        if (!paid.ok) return say(paid.answer.error.message);
+        const orderPage = `${form.dataset.orders}${encodeURIComponent(reference)}/`;
+        if (paid.answer.approval_url) window.location.assign(paid.answer.approval_url);
+        else if (paid.answer.client_secret) window.location.assign(`${orderPage}pay`);
+        else window.location.assign(orderPage);
+        return;
+      }
+      if (placed.answer.error && placed.answer.error.code === "sold_out") return say(placed.answer.error.message);
+    } catch (error) {
+      // No answer, or not JSON: the form tries the same order (same Idempotency-Key).
+    }
+    viaForm = true;
+    button.disabled = false;
+    form.requestSubmit ? form.requestSubmit(button) : form.submit();
+  });
+})();
