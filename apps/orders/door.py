@@ -23,6 +23,7 @@ import asyncio
 import functools
 import json
 import logging
+import weakref
 from typing import Any
 
 from django.conf import settings
@@ -96,7 +97,9 @@ class CheckoutDoor:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._path: str | None = None
-        self._slots: dict[int, asyncio.Semaphore] = {}
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _checkout_slots(self) -> asyncio.Semaphore:
         """Admitted checkouts run in Django a few at a time; the rest wait here, in the loop.
@@ -105,7 +108,7 @@ class CheckoutDoor:
         loop; fifty of them at once leave the loop (answering the sold-out crowd) a fiftieth
         of the time, and the database pool serves only a few at a time anyway.
         """
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         if loop not in self._slots:
             self._slots[loop] = asyncio.Semaphore(settings.FLASH_SALE_CHECKOUTS_AT_ONCE)
         return self._slots[loop]

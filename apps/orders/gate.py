@@ -27,6 +27,7 @@ import asyncio
 import functools
 import logging
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,20 +116,24 @@ def client() -> redis.Redis | None:
     return _client(settings.REDIS_URL) if settings.REDIS_URL else None
 
 
-_async_clients: dict[tuple[str, int], tuple[redis.asyncio.Redis, Any]] = {}
+# Per event loop (weakly: a test's short-lived loop takes its client with it, and a new loop
+# never inherits one whose connections belong to a closed loop).
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[redis.asyncio.Redis, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _async_client() -> tuple[redis.asyncio.Redis, Any] | None:
     """The event loop's own client and door script (an asyncio connection belongs to its loop)."""
     if not settings.REDIS_URL:
         return None
-    key = (settings.REDIS_URL, id(asyncio.get_running_loop()))
-    if key not in _async_clients:
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    if settings.REDIS_URL not in clients:
         pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
         client = redis.asyncio.Redis(connection_pool=pool)
         # EVALSHA: the script's text crosses the wire once, not with each of 1,000 buyers.
-        _async_clients[key] = (client, client.register_script(_DOOR_ADMIT))
-    return _async_clients[key]
+        clients[settings.REDIS_URL] = (client, client.register_script(_DOOR_ADMIT))
+    return clients[settings.REDIS_URL]
 
 
 def _prefix() -> str:
