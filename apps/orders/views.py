@@ -65,6 +65,7 @@ def cart_update(request: HttpRequest) -> HttpResponse:
 
 
 ADDRESS_FORM_FIELDS = ("name", "line1", "line2", "city", "state", "postal_code", "phone")
+QUOTE_FIELDS = ("state", "shipping_option", "coupon")
 
 
 def checkout(request: HttpRequest) -> HttpResponse:
@@ -73,7 +74,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not the_cart.lines.exists():
         return redirect("orders:cart")
     methods = payment_methods_offered(currency=shopper.currency)
-    data = request.POST if request.method == "POST" else {}
+    # A GET may ask for the totals with a state, shipping option or coupon the shopper has just
+    # chosen (the page re-quotes as they change; nothing else is taken from the query string).
+    data = request.POST if request.method == "POST" else {k: request.GET[k] for k in QUOTE_FIELDS if k in request.GET}
     address = {name: data.get(name, "") for name in ADDRESS_FORM_FIELDS}
     address["country"] = shopper.country
     chosen_option = data.get("shipping_option") or "standard"
@@ -148,7 +151,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
             [{"variant": variant, "quantity": quantity} for variant, quantity in _lines_by_variant(quote).items()]
         ),
     }
-    if message:
+    if request.method != "POST":
+        # A re-quote with a coupon that does not apply shows the plain totals; the error is
+        # the submit's to show.
+        status = 200
+    elif message:
         messages.error(request, message)
     return render(request, "orders/checkout.html", context, status=status)
 

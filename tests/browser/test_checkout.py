@@ -229,3 +229,39 @@ def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
     assert order.user == shopper
     assert gate.counts(variant.pk) == (0, 0)
     page.close()
+
+
+def test_a_us_shopper_sees_the_sales_tax_of_their_state_before_placing_the_order(
+    chromium, live_server, settings, make_user
+):
+    """The totals follow the state as it is typed, so the first "Place order" places it."""
+    settings.PAYMENT_TEST_PROVIDER = True
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    owner = make_user(email="owner@ny-shop.test")
+    merchant = accounts.merchant_create(name="NY Shop", country="US", owner=owner)
+    warehouse = catalog.warehouse_create(merchant=merchant, code="ny", name="Queens", country="US")
+    product = make_product(merchant, "bagel-board", price_minor=2500, names={"en": "Bagel board"})
+    catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=5)
+
+    page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    page.goto(live_server.url + f"/products/{product.pk}/")
+    page.fill("[data-testid=add-quantity]", "2")
+    page.click("[data-testid=add-to-cart] button")
+    page.wait_for_selector("[data-testid=cart]")
+    page.click("[data-testid=to-checkout]")
+    assert page.inner_text("[data-testid=total]") == "$50.00"
+    page.fill("[data-testid=email]", "ann@example.test")
+    page.fill("[data-testid=name]", "Ann Buyer")
+    page.fill("[data-testid=line1]", "1 Main St")
+    page.fill("[data-testid=city]", "Albany")
+    page.fill("[data-testid=state]", "NY")
+    page.fill("[data-testid=postal_code]", "12207")  # leaving the state field re-quotes
+    page.wait_for_function("document.querySelector('[data-testid=total]').textContent === '$54.27'")
+    page.check("[data-testid=pay-test]")
+    page.click("[data-testid=place-order]")
+
+    page.wait_for_selector("[data-testid=confirmation]")
+    order = Order.objects.get()
+    assert order.total_minor == 5427 and order.status == Order.Status.PAID  # NY 8.53 % of 50.00
+    page.close()

@@ -23,7 +23,8 @@ def test_cart_checkout_confirmation_my_orders(client, stocked, on_commit):
     total = page.context["quote"].total_minor
     form = {**ADDRESS, "email": "ann@example.test", "shipping_option": "standard", "payment": "test/test"}
     form |= {"idempotency_key": key, "expected_total_minor": total}
-    # US sales tax depends on the state: the first submit shows the total with it, to confirm.
+    # US sales tax depends on the state: a total shown without it is refused and the page shows
+    # the total with it, to confirm (the page re-quotes as the state is typed; see the next test).
     review = client.post("/checkout/", form)
     assert review.status_code == 409 and Order.objects.count() == 0
     assert review.context["quote"].tax_minor == 427  # NY 8.53 % of 50.00
@@ -38,6 +39,19 @@ def test_cart_checkout_confirmation_my_orders(client, stocked, on_commit):
     assert b'data-testid="confirmation"' in page.content
     page = client.get("/orders/")
     assert order.reference.encode() in page.content
+
+
+def test_the_checkout_page_re_quotes_for_the_state_chosen(client, stocked):
+    variant = stocked("page-requote", 5, price_minor=2500)
+    client.post("/cart/add", {"variant": variant.pk, "quantity": 2})
+    assert client.get("/checkout/").context["quote"].tax_minor == 0  # no state yet: no sales tax
+    page = client.get("/checkout/", {"state": "ny", "shipping_option": "standard", "idempotency_key": "mine-000001"})
+    assert page.status_code == 200 and page.context["quote"].tax_minor == 427  # NY 8.53 % of 50.00
+    assert f'name="expected_total_minor" value="{page.context["quote"].total_minor}"' in page.content.decode()
+    assert page.context["idempotency_key"] != "mine-000001"  # only the quote's fields come from the query
+    page = client.get("/checkout/", {"state": "NY", "coupon": "NO-SUCH-COUPON"})
+    assert page.status_code == 200 and page.context["quote"].discount_minor == 0
+    assert not list(page.context["messages"])  # the submit shows a coupon error, not a re-quote
 
 
 def test_checkout_page_shows_errors_and_writes_nothing(client, stocked):
