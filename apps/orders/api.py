@@ -103,12 +103,9 @@ class CheckoutIn(StrictSerializer):
     def validate_expected_lines(self, value: list[dict[str, int]]) -> dict[int, int]:
         if not 0 < len(value) <= door.MAX_LINES:
             raise serializers.ValidationError(f"Between 1 and {door.MAX_LINES} lines.")
-        lines: dict[int, int] = {}
-        for line in value:
-            if line["variant"] < 1 or line["quantity"] < 1:
-                raise serializers.ValidationError("Variants and quantities are positive.")
-            lines[line["variant"]] = lines.get(line["variant"], 0) + line["quantity"]
-        return lines
+        if any(line["variant"] < 1 or line["quantity"] < 1 for line in value):
+            raise serializers.ValidationError("Variants and quantities are positive.")
+        return selectors.quantities_by_variant((line["variant"], line["quantity"]) for line in value)
 
 
 class OrderLineOut(serializers.Serializer):

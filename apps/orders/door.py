@@ -32,6 +32,7 @@ from django.utils import translation
 
 from apps.accounts.selectors import accept_language
 from apps.orders import gate
+from apps.orders.selectors import quantities_by_variant
 from apps.orders.services import IDEMPOTENCY_KEY_RE, sold_out_error
 
 logger = logging.getLogger(__name__)
@@ -54,16 +55,11 @@ def expected_lines(body: bytes) -> dict[int, int] | None:
     lines = data.get("expected_lines") if isinstance(data, dict) else None
     if not isinstance(lines, list) or not 0 < len(lines) <= MAX_LINES:
         return None
-    wanted: dict[int, int] = {}
-    for line in lines:
-        if not isinstance(line, dict):
-            return None
-        variant, quantity = line.get("variant"), line.get("quantity")
-        # bool is an int in Python; the API's serializer refuses it, so the door does too.
-        if not all(type(value) is int and value > 0 for value in (variant, quantity)):
-            return None
-        wanted[variant] = wanted.get(variant, 0) + quantity
-    return wanted
+    pairs = [(line.get("variant"), line.get("quantity")) for line in lines if isinstance(line, dict)]
+    # bool is an int in Python; the API's serializer refuses it, so the door does too.
+    if len(pairs) != len(lines) or not all(type(value) is int and value > 0 for pair in pairs for value in pair):
+        return None
+    return quantities_by_variant(pairs)
 
 
 def _header(scope: Scope, name: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -40,6 +41,17 @@ def may_take_order_steps(user) -> bool:
     an operator's to take: the model's change permission says who that is.
     """
     return bool(user and user.is_authenticated and user.has_perm("orders.change_order"))
+
+
+def quantities_by_variant(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """``{variant: quantity}`` of ``(variant, quantity)`` pairs, a variant on several lines summed.
+
+    The one shape in which a cart, the lines a page showed and the gate's admissions compare.
+    """
+    quantities: dict[int, int] = {}
+    for variant, quantity in lines:
+        quantities[variant] = quantities.get(variant, 0) + quantity
+    return quantities
 
 
 def available_units(variant_ids: list[int]) -> dict[int, int]:

@@ -29,7 +29,7 @@ from apps.catalog.selectors import product_is_visible_in
 from apps.errors import ApplicationError
 from apps.orders import gate, rules
 from apps.orders.models import Cart, CartLine, Order, OrderEvent, OrderLine, Reservation, Shipment
-from apps.orders.selectors import Shopper, available_units, checkout_quote
+from apps.orders.selectors import Shopper, available_units, checkout_quote, quantities_by_variant
 from apps.payments import selectors as payment_selectors
 from apps.payments import services as payments
 from apps.payments.providers.base import NextAction
@@ -307,9 +307,7 @@ def checkout_place(
         )
 
     # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.
-    wanted: dict[int, int] = defaultdict(int)
-    for variant_id, quantity in CartLine.objects.filter(cart=cart).values_list("variant_id", "quantity"):
-        wanted[variant_id] += quantity
+    wanted = quantities_by_variant(CartLine.objects.filter(cart=cart).values_list("variant_id", "quantity"))
     if expected_lines is not None and expected_lines != wanted:
         raise ApplicationError(
             _("Your cart has changed; please review your order."),

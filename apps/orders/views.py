@@ -148,7 +148,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "state_required": rules.address_rule(shopper.country).get("state_required", False),
         # The lines this page shows, which the API checkout (static/js/checkout.js) names.
         "expected_lines": json.dumps(
-            [{"variant": variant, "quantity": quantity} for variant, quantity in _lines_by_variant(quote).items()]
+            [
+                {"variant": variant, "quantity": quantity}
+                for variant, quantity in selectors.quantities_by_variant(
+                    (line.variant_id, line.quantity) for line in quote.lines
+                ).items()
+            ]
         ),
     }
     if request.method != "POST":
@@ -158,13 +163,6 @@ def checkout(request: HttpRequest) -> HttpResponse:
     elif message:
         messages.error(request, message)
     return render(request, "orders/checkout.html", context, status=status)
-
-
-def _lines_by_variant(quote: selectors.Quote) -> dict[int, int]:
-    lines: dict[int, int] = {}
-    for line in quote.lines:
-        lines[line.variant_id] = lines.get(line.variant_id, 0) + line.quantity
-    return lines
 
 
 def _viewable(request: HttpRequest, reference: str):
