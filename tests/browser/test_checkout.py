@@ -20,22 +20,34 @@ from tests.payments.fakes import stripe_signature
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def _test_provider_only(settings) -> None:
+    """No Stripe or PayPal keys: the clearly labelled test provider is how the shopper pays."""
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = True
+
+
+def _shop_selling(make_user, country: str, *products: tuple[str, int, dict[str, str]], units: int) -> list:
+    """A merchant in ``country`` whose one warehouse holds ``units`` of each (slug, price, names): their variants."""
+    owner = make_user(email=f"owner@{country.lower()}-shop.test")
+    merchant = accounts.merchant_create(name=f"{country} Shop", country=country, owner=owner)
+    warehouse = catalog.warehouse_create(merchant=merchant, code=country.lower(), name="Main", country=country)
+    variants = []
+    for slug, price_minor, names in products:
+        variant = make_product(merchant, slug, price_minor=price_minor, names=names).variants.get()
+        catalog.stock_set(variant=variant, warehouse=warehouse, quantity=units)
+        variants.append(variant)
+    return variants
+
+
 def test_sg_shopper_checks_out_with_the_test_provider(
     chromium, live_server, use_region, settings, artifacts_dir, make_user
 ):
     use_region("ap-southeast")
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
-    owner = make_user(email="owner@sg-shop.test")
-    merchant = accounts.merchant_create(name="SG Shop", country="SG", owner=owner)
-    warehouse = catalog.warehouse_create(merchant=merchant, code="sg", name="Jurong", country="SG")
-    variants = []
-    for slug, price in (("kaya-jar", 1290), ("batik-scarf", 4590)):
-        product = make_product(merchant, slug, price_minor=price, names={"en": slug.replace("-", " ").title()})
-        variant = product.variants.get()
-        catalog.stock_set(variant=variant, warehouse=warehouse, quantity=5)
-        variants.append(variant)
+    _test_provider_only(settings)
+    variants = _shop_selling(
+        make_user, "SG", ("kaya-jar", 1290, {"en": "Kaya Jar"}), ("batik-scarf", 4590, {"en": "Batik Scarf"}), units=5
+    )
 
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
     # The product page's own "add to cart" for the first; the cart API, in the same session, for the second.
@@ -90,11 +102,7 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
     stripe_api = stripe_fake
     settings.PAYPAL_CLIENT_ID = None
     settings.PAYMENT_TEST_PROVIDER = False
-    owner = make_user(email="owner@de-shop.test")
-    merchant = accounts.merchant_create(name="DE Shop", country="DE", owner=owner)
-    warehouse = catalog.warehouse_create(merchant=merchant, code="de", name="Leipzig", country="DE")
-    product = make_product(merchant, "teekanne", price_minor=3490, names={"en": "Teapot", "de": "Teekanne"})
-    catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=3)
+    (teapot,) = _shop_selling(make_user, "DE", ("teekanne", 3490, {"en": "Teapot", "de": "Teekanne"}), units=3)
 
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
     page = chromium.new_page(locale="de-DE", viewport={"width": 1280, "height": 900})
@@ -106,7 +114,7 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
     script = FAKE_STRIPE_JS.read_text().replace("__FAKE_STRIPE_API__", stripe_api.url)
     page.route("https://js.stripe.com/**", lambda route: route.fulfill(content_type="text/javascript", body=script))
     try:
-        page.goto(live_server.url + f"/products/{product.pk}/")
+        page.goto(live_server.url + f"/products/{teapot.product_id}/")
         page.click("[data-testid=add-to-cart] button")
         page.wait_for_selector("[data-testid=cart]")
         page.click("[data-testid=to-checkout]")
@@ -178,21 +186,14 @@ def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
     from apps.orders import gate, services
 
     use_region("ap-southeast")
-    settings.PAYMENT_TEST_PROVIDER = True
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    owner = make_user(email="owner@flash-shop.test")
-    merchant = accounts.merchant_create(name="Flash Shop", country="SG", owner=owner)
-    warehouse = catalog.warehouse_create(merchant=merchant, code="sg", name="Jurong", country="SG")
-    product = make_product(merchant, "flash-sneaker", price_minor=8900, names={"en": "Flash sneaker"})
-    variant = product.variants.get()
-    catalog.stock_set(variant=variant, warehouse=warehouse, quantity=1)
+    _test_provider_only(settings)
+    (variant,) = _shop_selling(make_user, "SG", ("flash-sneaker", 8900, {"en": "Flash sneaker"}), units=1)
 
     # Signed in: the page's API calls carry the CSRF token, as Django requires of a session.
     shopper = make_user(email="late@example.test")
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
     page.context.add_cookies([{"name": "sessionid", "value": session_key_for(shopper), "url": asgi_url}])
-    page.goto(asgi_url + f"/products/{product.pk}/")
+    page.goto(asgi_url + f"/products/{variant.product_id}/")
     page.click("[data-testid=add-to-cart] button")
     page.wait_for_selector("[data-testid=cart]")
     page.click("[data-testid=to-checkout]")
@@ -235,17 +236,11 @@ def test_a_us_shopper_sees_the_sales_tax_of_their_state_before_placing_the_order
     chromium, live_server, settings, make_user
 ):
     """The totals follow the state as it is typed, so the first "Place order" places it."""
-    settings.PAYMENT_TEST_PROVIDER = True
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    owner = make_user(email="owner@ny-shop.test")
-    merchant = accounts.merchant_create(name="NY Shop", country="US", owner=owner)
-    warehouse = catalog.warehouse_create(merchant=merchant, code="ny", name="Queens", country="US")
-    product = make_product(merchant, "bagel-board", price_minor=2500, names={"en": "Bagel board"})
-    catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=5)
+    _test_provider_only(settings)
+    (board,) = _shop_selling(make_user, "US", ("bagel-board", 2500, {"en": "Bagel board"}), units=5)
 
     page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    page.goto(live_server.url + f"/products/{product.pk}/")
+    page.goto(live_server.url + f"/products/{board.product_id}/")
     page.fill("[data-testid=add-quantity]", "2")
     page.click("[data-testid=add-to-cart] button")
     page.wait_for_selector("[data-testid=cart]")
