@@ -25,8 +25,19 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.translation import get_language
 from modeltranslation.utils import build_localized_fieldname
 
+from apps.accounts.models import User
+from apps.accounts.selectors import merchants_for_user
 from apps.cache_generations import Generation, current_generations
-from apps.catalog.models import Category, Certification, Product, ProductIngredient, Variant, region_today
+from apps.catalog.models import (
+    Category,
+    Certification,
+    Product,
+    ProductIngredient,
+    Stock,
+    Variant,
+    Warehouse,
+    region_today,
+)
 from apps.compliance.models import ProductAttribute, ProductRule
 from apps.compliance.selectors import (
     RULES_GENERATION,
@@ -145,6 +156,13 @@ def product_hidden_in(
         if violations:
             hidden[country] = violations
     return hidden
+
+
+def certifications_to_show(product: Product, *, today: dt.date | None = None) -> list[Certification]:
+    """The certificates a shopper is shown: those that count today. An expired (or not yet
+    started) certificate proves nothing, so it is not shown as if it did."""
+    day = _today(today)
+    return [certification for certification in product.certifications.all() if certification.is_valid_on(day)]
 
 
 def required_certifications(
@@ -350,3 +368,49 @@ def listing_cache_key(kind: str, *, country: str, language: str, currency: str, 
         urlencode(sorted((str(k), str(v)) for k, v in params.items())),
     ]
     return "catalog:listing:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+# --- the merchant console's reads (merchant API) -------------------------------------------
+# Staff see only the rows of the merchants they work for, operators every row; another
+# merchant's row is simply not in these querysets, so looking it up answers "not found".
+
+
+def _owned_by(user: User, merchant_path: str) -> Q:
+    if user.is_superuser:
+        return Q()
+    return Q(**{f"{merchant_path}__in": merchants_for_user(user)})
+
+
+def merchant_products(*, user: User) -> QuerySet[Product]:
+    """Every product of the user's merchants, on sale or not, newest first, with variants, stock and certificates."""
+    return (
+        Product.objects.filter(_owned_by(user, "merchant"))
+        .select_related("merchant", "category")
+        .prefetch_related(
+            Prefetch("variants", queryset=Variant.objects.prefetch_related(_stock_rows())),
+            "certifications",
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def _stock_rows() -> Prefetch:
+    return Prefetch("stocks", queryset=Stock.objects.select_related("warehouse").order_by("warehouse__code"))
+
+
+def merchant_variants(*, user: User) -> QuerySet[Variant]:
+    return (
+        Variant.objects.filter(_owned_by(user, "merchant")).prefetch_related(_stock_rows()).order_by("position", "id")
+    )
+
+
+def merchant_certifications(*, user: User) -> QuerySet[Certification]:
+    return Certification.objects.filter(_owned_by(user, "product__merchant"))
+
+
+def merchant_warehouses(*, user: User) -> QuerySet[Warehouse]:
+    return Warehouse.objects.filter(_owned_by(user, "merchant")).select_related("merchant")
+
+
+def merchant_stock(*, user: User) -> QuerySet[Stock]:
+    return Stock.objects.filter(_owned_by(user, "variant__merchant")).select_related("warehouse", "variant")

@@ -8,11 +8,14 @@ messages the admin shows.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils.translation import gettext
 from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts.models import Merchant
@@ -36,6 +39,26 @@ class IngredientInput:
 
     names: dict[str, str] = field(default_factory=dict)
     e_number: str = ""
+
+
+@dataclass(frozen=True)
+class VariantInput:
+    """One variant created together with its product (see :func:`product_create`)."""
+
+    sku: str
+    price_minor: int
+    attributes: dict[str, str] = field(default_factory=dict)
+    position: int = 0
+    is_active: bool = True
+
+
+class Unchanged(enum.Enum):
+    """Marks an update argument that was not given, where ``None`` is a value (no category)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
 
 
 def _check_languages(region: Region, *texts: dict[str, str] | None) -> dict[str, list[str]]:
@@ -90,17 +113,17 @@ def product_create(
     attributes: Iterable[str] = (),
     ingredients: Iterable[IngredientInput] = (),
     is_active: bool = True,
+    variants: Iterable[VariantInput] = (),
 ) -> Product:
     """Create a product; ``names``/``descriptions`` map language codes to text.
 
     The region's default language is required because every other language falls
     back to it. ``attributes`` names the true facts rules test (``ProductAttribute``).
+    ``variants`` are created in the same transaction: one bad variant leaves no product
+    behind, and its errors are reported as ``variants.<index>.<field>``.
     """
-    extra = _check_languages(region, names, descriptions)
+    extra = _check_languages(region, names, descriptions) | _attribute_errors(attributes)
     attributes = set(attributes)
-    unknown = sorted(attributes - set(ProductAttribute.values))
-    if unknown:
-        extra["attributes"] = [f"Unknown: {', '.join(unknown)}; valid values: {', '.join(ProductAttribute.values)}"]
     product = Product(merchant=merchant, slug=slug, category=category, is_active=is_active)
     for attribute in set(ProductAttribute.values) & attributes:
         setattr(product, attribute, True)
@@ -108,7 +131,96 @@ def product_create(
     _set_translations(product, "description", descriptions)
     _validated_save(product, "The product could not be created.", extra=extra)
     product_ingredients_set(region=region, product=product, ingredients=ingredients)
+    for index, spec in enumerate(variants):
+        try:
+            variant_create(
+                region=region,
+                product=product,
+                sku=spec.sku,
+                price_minor=spec.price_minor,
+                attributes=spec.attributes,
+                position=spec.position,
+                is_active=spec.is_active,
+            )
+        except ApplicationError as exc:
+            raise ApplicationError(
+                gettext("Variant %(number)d is not valid; nothing was saved.") % {"number": index + 1},
+                code=exc.code,
+                fields={f"variants.{index}.{name}": messages for name, messages in exc.fields.items()},
+                status=exc.status,
+            ) from exc
     return product
+
+
+def _attribute_errors(attributes: Iterable[str]) -> dict[str, list[str]]:
+    unknown = sorted(set(attributes) - set(ProductAttribute.values))
+    if unknown:
+        return {"attributes": [f"Unknown: {', '.join(unknown)}; valid values: {', '.join(ProductAttribute.values)}"]}
+    return {}
+
+
+def _in_use(message: str) -> ApplicationError:
+    # Order lines and reservations keep what was sold, and live-room pins what is shown,
+    # with PROTECT: deleting would rewrite history, so the honest answer is "in use".
+    return ApplicationError(message, code="in_use", status=409)
+
+
+@transaction.atomic
+def product_update(
+    *,
+    region: Region,
+    product: Product,
+    slug: str | None = None,
+    names: dict[str, str] | None = None,
+    descriptions: dict[str, str] | None = None,
+    category: Category | Unchanged | None = UNCHANGED,
+    attributes: Iterable[str] | None = None,
+    is_active: bool | None = None,
+) -> Product:
+    """Change what is given and leave the rest; returns the product as saved.
+
+    ``names``/``descriptions`` change only the languages they name (an empty text clears
+    one, except the default language, which the others fall back to); ``attributes``
+    replaces the set of true facts; ``is_active=False`` takes the product off sale
+    (archiving) while orders keep pointing at it. The row is locked, so two people
+    changing different fields at once do not undo each other.
+    """
+    extra = _check_languages(region, names, descriptions)
+    if attributes is not None:
+        extra |= _attribute_errors(attributes)
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if slug is not None:
+        product.slug = slug
+    if not isinstance(category, Unchanged):
+        product.category = category
+    if attributes is not None:
+        chosen = set(attributes)
+        for attribute in ProductAttribute.values:
+            setattr(product, attribute, attribute in chosen)
+    if is_active is not None:
+        product.is_active = is_active
+    _set_translations(product, "name", names)
+    _set_translations(product, "description", descriptions)
+    _validated_save(product, gettext("The product could not be changed."), extra=extra)
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Delete a product with its variants, stock rows, certificates, ingredients and images.
+
+    A product that was ordered or is pinned in a live room is refused (``in_use``, 409):
+    take it off sale with :func:`product_update` (``is_active=False``) instead.
+    """
+    try:
+        product.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise _in_use(
+            gettext(
+                "This product has been ordered or is pinned in a live room, so it cannot be deleted; "
+                "take it off sale instead."
+            )
+        ) from exc
 
 
 @transaction.atomic
@@ -137,6 +249,7 @@ def variant_create(
     price_minor: int,
     attributes: dict[str, str] | None = None,
     position: int = 0,
+    is_active: bool = True,
 ) -> Variant:
     """A buyable variant, priced in minor units of the region's settlement currency."""
     variant = Variant(
@@ -146,9 +259,50 @@ def variant_create(
         currency=region.settlement_currency,
         attributes=attributes or {},
         position=position,
+        is_active=is_active,
     )
     _validated_save(variant, "The variant could not be created.")
     return variant
+
+
+@transaction.atomic
+def variant_update(
+    *,
+    variant: Variant,
+    sku: str | None = None,
+    price_minor: int | None = None,
+    attributes: dict[str, str] | None = None,
+    position: int | None = None,
+    is_active: bool | None = None,
+) -> Variant:
+    """Change what is given and leave the rest (the row is locked); returns the variant as saved.
+
+    Orders copied the SKU and price they were placed with, so changing them here never
+    changes an order.
+    """
+    variant = Variant.objects.select_for_update().select_related("product").get(pk=variant.pk)
+    for name, value in (
+        ("sku", sku),
+        ("price_minor", price_minor),
+        ("attributes", attributes),
+        ("position", position),
+        ("is_active", is_active),
+    ):
+        if value is not None:
+            setattr(variant, name, value)
+    _validated_save(variant, gettext("The variant could not be changed."))
+    return variant
+
+
+@transaction.atomic
+def variant_delete(*, variant: Variant) -> None:
+    """Delete a variant and its stock rows; one that was ordered or is reserved is refused (409)."""
+    try:
+        variant.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise _in_use(
+            gettext("This variant has been ordered or reserved, so it cannot be deleted; take it off sale instead.")
+        ) from exc
 
 
 @transaction.atomic
@@ -177,6 +331,12 @@ def certification_add(
 
 
 @transaction.atomic
+def certification_delete(*, certification: Certification) -> None:
+    """Remove a certificate; where a country requires it, the product is hidden there from now on."""
+    certification.delete()
+
+
+@transaction.atomic
 def warehouse_create(*, merchant: Merchant, code: str, name: str, country: str) -> Warehouse:
     warehouse = Warehouse(merchant=merchant, code=code, name=name, country=country.upper())
     _validated_save(warehouse, "The warehouse could not be created.")
@@ -192,6 +352,17 @@ def stock_set(*, variant: Variant, warehouse: Warehouse, quantity: int) -> Stock
     stock.quantity = quantity
     _validated_save(stock, "The stock could not be set.")
     return stock
+
+
+@transaction.atomic
+def stock_delete(*, stock: Stock) -> None:
+    """Remove a variant's stock row in a warehouse; one that holds reservations is refused (409)."""
+    try:
+        stock.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        raise _in_use(
+            gettext("Orders hold units of this stock, so it cannot be removed; set the quantity instead.")
+        ) from exc
 
 
 # --- stock movements for orders (owned by apps/orders; keep additions below this line) ------
