@@ -32,7 +32,14 @@ class ShopperPreferencesMiddleware:
             # may speak this shopper's language or keep their time zone by accident.
             timezone.deactivate()
             translation.deactivate()
-        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+        # The page depends on the shopper's country, which may come from the edge's header: a
+        # shared cache keyed without it would hand one country's page (alcohol shown) to another.
+        vary = (
+            ("Accept-Language", "Cookie", settings.TRUSTED_COUNTRY_HEADER)
+            if settings.TRUSTED_COUNTRY_HEADER
+            else ("Accept-Language", "Cookie")
+        )
+        patch_vary_headers(response, vary)
         response.headers.setdefault("Content-Language", shopper.language)
         return response
 

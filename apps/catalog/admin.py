@@ -30,6 +30,7 @@ from modeltranslation.admin import TranslationAdmin, TranslationStackedInline, T
 
 from apps.accounts.models import Merchant
 from apps.accounts.selectors import merchants_for_user
+from apps.admin_languages import RegionLanguagesMixin
 from apps.catalog.models import (
     Category,
     Certification,
@@ -142,7 +143,7 @@ class ScopedModelAdmin(MerchantScoped, admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
 
 
-class ScopedTranslationAdmin(ScopedModelAdmin, TranslationAdmin):
+class ScopedTranslationAdmin(RegionLanguagesMixin, ScopedModelAdmin, TranslationAdmin):
     pass
 
 
@@ -172,14 +173,14 @@ class VariantInline(MerchantScoped, admin.TabularInline):
     show_change_link = True
 
 
-class IngredientInline(MerchantScoped, TranslationTabularInline):
+class IngredientInline(RegionLanguagesMixin, MerchantScoped, TranslationTabularInline):
     model = ProductIngredient
     merchant_path = "product__merchant"
     fields = ["position", "name", "e_number"]
     extra = 0
 
 
-class ImageInline(MerchantScoped, TranslationTabularInline):
+class ImageInline(RegionLanguagesMixin, MerchantScoped, TranslationTabularInline):
     model = ProductImage
     merchant_path = "product__merchant"
     fields = ["image", "alt_text", "position"]
@@ -327,7 +328,7 @@ class CertificationAdmin(ScopedModelAdmin):
 # --- Categories (shared; operators edit them, merchant staff may only look) ------------
 
 
-class CategoryChildInline(TranslationStackedInline):
+class CategoryChildInline(RegionLanguagesMixin, TranslationStackedInline):
     model = Category
     fk_name = "parent"
     fields = ["slug", "name", "position", "is_active"]
@@ -336,7 +337,7 @@ class CategoryChildInline(TranslationStackedInline):
 
 
 @admin.register(Category)
-class CategoryAdmin(TranslationAdmin):
+class CategoryAdmin(RegionLanguagesMixin, TranslationAdmin):
     form = CatalogAdminForm
     list_display = ["name", "slug", "parent", "position", "is_active"]
     list_filter = ["is_active", "parent"]

@@ -31,6 +31,7 @@ from apps.catalog.selectors import (
     ListingFilters,
     categories_tree,
     category_by_slug,
+    certifications_to_show,
     listing_cache_key,
     product_for_page,
     product_hidden_in,
@@ -272,7 +273,7 @@ class ProductDetailApi(APIView):
                 "ingredients": [{"name": i.name, "e_number": i.e_number} for i in product.ingredients.all()],
                 "certifications": [
                     {"type": c.type, "issuer": c.issuer, "number": c.number, "valid_until": c.valid_until.isoformat()}
-                    for c in product.certifications.all()
+                    for c in certifications_to_show(product)
                 ],
                 "required_certifications": [
                     {

@@ -20,6 +20,7 @@ from apps.catalog.selectors import (
     ListingFilters,
     categories_tree,
     category_by_slug,
+    certifications_to_show,
     listing_cache_key,
     product_for_page,
     product_hidden_in,
@@ -126,7 +127,7 @@ def product_detail(request: HttpRequest, pk: int, slug: str | None = None) -> Ht
         "variants": product.active_variants,
         "images": list(product.images.all()),
         "required": required_certifications(product, shopper.country, language=shopper.language),
-        "certifications": list(product.certifications.all()),
+        "certifications": certifications_to_show(product),
         "ingredients": list(product.ingredients.all()),
         "settlement_currency": settings.REGION.settlement_currency,
         # The add-to-cart form posts to the orders app, which enforces this limit itself.

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 
+from apps.admin_languages import RegionLanguagesMixin
 from apps.compliance.models import CountryGroup, CountryGroupMember, ProductRule, RuleAdditive
 
 
@@ -35,7 +36,7 @@ class RuleAdditiveInline(admin.TabularInline):
 
 
 @admin.register(ProductRule)
-class ProductRuleAdmin(TranslationAdmin):
+class ProductRuleAdmin(RegionLanguagesMixin, TranslationAdmin):
     list_display = ["name", "target", "kind", "attribute", "food_only", "certification_type", "is_active"]
     list_filter = ["is_active", "kind", "group", "country"]
     search_fields = ["name", "message", "additives__e_number"]

@@ -97,6 +97,37 @@ def test_trusted_edge_header_sets_the_country_only_when_configured(client, setti
     assert '<option value="EUR" selected>' in html
 
 
+def test_pages_vary_on_the_trusted_country_header_when_one_is_configured(client, settings, use_region):
+    use_region("eu-west")
+    assert "cf-ipcountry" not in client.get("/products/")["Vary"].lower()
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    vary = [part.strip().lower() for part in client.get("/products/", HTTP_CF_IPCOUNTRY="DE")["Vary"].split(",")]
+    assert {"accept-language", "cookie", "cf-ipcountry"} <= set(vary)
+
+
+def test_cloudfront_viewer_country_is_read_when_it_is_the_trusted_header(client, settings, use_region):
+    use_region("eu-west")
+    settings.TRUSTED_COUNTRY_HEADER = "CloudFront-Viewer-Country"
+    html = client.get("/", HTTP_CLOUDFRONT_VIEWER_COUNTRY="FR", HTTP_CF_IPCOUNTRY="DE").content.decode()
+    assert 'data-country="FR"' in html
+    # A malformed or unserved value falls back to the region's default country.
+    for value in ("F", "FRA", "1E", "US"):
+        html = client.get("/", HTTP_CLOUDFRONT_VIEWER_COUNTRY=value).content.decode()
+        assert 'data-country="IE"' in html, value
+
+
+def test_the_profile_country_wins_over_the_edge_header(client, settings, use_region):
+    region = use_region("eu-west")
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    user = services.user_create(
+        region=region, email="claire@example.test", password="a-long-test-password", country="FR"
+    )
+    client.force_login(user)
+    html = client.get("/", HTTP_CF_IPCOUNTRY="DE").content.decode()
+    assert 'data-country="FR"' in html
+    assert 'data-country="DE"' not in html
+
+
 def test_signup_creates_a_shopper_with_the_current_choices(client):
     client.post("/accounts/preferences/", {"language": "pt", "currency": "BRL", "next": "/"})
     response = client.post(

@@ -235,6 +235,25 @@ def test_staff_create_a_product_with_variants_for_their_merchant(client, staff_a
     ]
 
 
+def test_the_product_form_offers_the_regions_languages_only(client, staff_a, merchant, use_region):
+    client.force_login(staff_a)
+    for code in ("us-east", "me-south"):
+        region = use_region(code)
+        page = client.get(_url("product", "add"))
+        fields = set(page.context["adminform"].form.fields)
+        ingredient_fields = set(
+            next(
+                i for i in page.context["inline_admin_formsets"] if i.formset.prefix == "ingredients"
+            ).formset.form.base_fields
+        )
+        for language in ("en", "es", "pt", "ar", "th", "zh_hans"):
+            offered = language.replace("_", "-") in region.languages
+            assert (f"name_{language}" in fields) is offered, (code, language)
+            assert (f"description_{language}" in fields) is offered, (code, language)
+            assert (f"name_{language}" in ingredient_fields) is offered, (code, language)
+            assert (f'name="name_{language}"' in page.content.decode()) is offered, (code, language)
+
+
 def _errors_text(response) -> str:
     form = response.context["adminform"].form
     parts = [str(form.errors)]

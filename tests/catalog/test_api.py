@@ -6,9 +6,12 @@ import datetime as dt
 
 import pytest
 import yaml
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from drf_spectacular.validation import validate_schema
 
+from apps.catalog.selectors import CATALOG_GENERATION
 from apps.compliance.models import CertificationType
 from apps.compliance.models import ProductAttribute as A
 from tests.catalog.factories import make_product, today
@@ -152,3 +155,72 @@ def test_openapi_schema_is_valid_and_documents_the_catalog(client):
     assert "/api/v1/products/" in schema["paths"]
     names = {p["name"] for p in schema["paths"]["/api/v1/products/"]["get"]["parameters"]}
     assert {"country", "lang", "currency", "page"} <= names
+
+
+def test_api_listing_query_count_is_constant_in_the_page_size(client, merchant, use_region):
+    use_region("us-east")
+    url = reverse("catalog-api:products")
+
+    def listed(page_size: int) -> tuple[int, int]:
+        # A catalog change makes the next request read the listing from the database.
+        CATALOG_GENERATION.bump()
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url, {"country": "US", "page_size": page_size})
+        assert response.status_code == 200
+        return len(captured), len(response.json()["results"])
+
+    make_product(merchant, "one")
+    listed(48)  # the first request also loads and caches the country's rules
+    queries_for_one, shown = listed(48)
+    assert shown == 1 and queries_for_one > 0
+    for number in range(53):
+        make_product(merchant, f"many-{number}")
+    queries_for_a_full_page, shown = listed(48)
+    assert shown == 48
+    assert queries_for_a_full_page == queries_for_one
+    assert listed(2) == (queries_for_one, 2)
+
+
+def test_an_expired_certificate_is_not_shown_as_if_it_counted(client, merchant, use_region):
+    from apps.catalog.models import Certification
+
+    use_region("us-east")
+    kettle = make_product(merchant, "kettle", certifications=((CertificationType.CE, today() + dt.timedelta(days=30)),))
+    detail = reverse("catalog-api:product", kwargs={"pk": kettle.pk})
+    page = kettle.get_absolute_url()
+    assert [c["type"] for c in client.get(detail, {"country": "US"}).json()["certifications"]] == ["ce"]
+    assert "CE-KETTLE" in client.get(page).content.decode()
+
+    # Time passes and the certificate runs out (new expired certificates are refused, so the
+    # row is moved back in time): it proves nothing any more and is not shown.
+    Certification.objects.filter(product=kettle).update(valid_until=today() - dt.timedelta(days=1))
+    response = client.get(detail, {"country": "US"})
+    assert response.status_code == 200 and response.json()["certifications"] == []
+    assert "CE-KETTLE" not in client.get(page).content.decode()
+
+
+def test_api_docs_page_renders(client):
+    response = client.get(reverse("api-docs"))
+    assert response.status_code == 200
+    assert reverse("api-schema") in response.content.decode()
+
+
+def test_prices_in_another_currency_carry_the_stale_rate_flag(client, merchant, use_region, settings):
+    from apps.money.services import fx_rates_update
+    from tests.money.factories import SHIPPED_DATE, shipped_provider
+
+    use_region("eu-west")
+    make_product(merchant, "scarf", price_minor=1000)
+    fx_rates_update(provider=shipped_provider(), today=SHIPPED_DATE)
+    url = reverse("catalog-api:products")
+
+    settings.FX_STALE_AFTER_DAYS = 100_000
+    CATALOG_GENERATION.bump()
+    fresh = client.get(url, {"country": "IE", "currency": "GBP"}).json()["results"][0]["price_from"]
+    assert fresh["currency"] == "GBP" and fresh["fx_snapshot"] and fresh["stale_rate"] is False
+
+    settings.FX_STALE_AFTER_DAYS = 0  # the shipped rates are older than today
+    CATALOG_GENERATION.bump()
+    stale = client.get(url, {"country": "IE", "currency": "GBP"}).json()["results"][0]["price_from"]
+    assert stale["stale_rate"] is True
+    assert stale["amount_minor"] == fresh["amount_minor"]  # flagged, still the same numbers

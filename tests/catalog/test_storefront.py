@@ -110,6 +110,25 @@ def test_search_finds_by_name_in_the_shoppers_language_and_never_a_hidden_produc
     assert 'data-testid="no-results"' in hidden.content.decode()
 
 
+def test_search_matches_words_in_any_order_and_in_the_description(client, merchant, edge_country, use_region):
+    region = use_region("us-east")
+    scarf = services.product_create(
+        region=region,
+        merchant=merchant,
+        slug="silk-scarf",
+        names={"en": "Silk scarf"},
+        descriptions={"en": "Hand-rolled hems, dyed with indigo."},
+    )
+    services.variant_create(region=region, product=scarf, sku="SCARF", price_minor=5000)
+    make_product(merchant, "wool-hat")
+    us = edge_country("US")
+    # Neither query is a substring of the name: only the full-text search can find these.
+    assert _slugs(client.get(reverse("catalog:search"), {"q": "scarf silk"}, headers=us)) == {"silk-scarf"}
+    assert _slugs(client.get(reverse("catalog:search"), {"q": "indigo"}, headers=us)) == {"silk-scarf"}
+    assert _slugs(client.get(reverse("catalog:search"), {"q": "scarf -silk"}, headers=us)) == set()
+    assert _slugs(client.get(reverse("catalog:search"), {"q": "linen"}, headers=us)) == set()
+
+
 def test_sorting_filters_and_pagination(client, merchant, edge_country, use_region):
     use_region("us-east")
     for number in range(50):
