@@ -20,8 +20,27 @@ from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
 
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
-    list_display = ("code", "percent_off", "valid_from", "valid_until", "is_active")
-    search_fields = ("code",)
+    list_display = (
+        "code",
+        "percent_off",
+        "valid_from",
+        "valid_until",
+        "is_active",
+        "max_redemptions",
+        "redemptions",
+        "source",
+    )
+    list_filter = ("is_active",)
+    search_fields = ("code", "source")
+    readonly_fields = ("redemptions", "source")
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Checkouts keep counting uses while the form is open: never write back the count it loaded.
+        kept = {"id", "redemptions", "source"}
+        obj.save(update_fields=[f.name for f in obj._meta.concrete_fields if f.name not in kept])
 
 
 class OrderLineInline(admin.TabularInline):

@@ -7,6 +7,7 @@ from the settlement-currency catalog prices with the FX snapshot recorded on the
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -79,17 +80,45 @@ class Coupon(models.Model):
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(_("valid until"))
     is_active = models.BooleanField(_("active"), default=True)
+    # Empty: any number of orders may use it. Otherwise each order awaiting payment or
+    # bought with it holds one use; an order cancelled before payment gives it back.
+    max_redemptions = models.PositiveIntegerField(_("uses allowed (empty: unlimited)"), null=True, blank=True)
+    redemptions = models.PositiveIntegerField(_("uses so far"), default=0, editable=False)
+    # Who handed the code out, e.g. "live-room:42" for a flash coupon pushed in that show.
+    source = models.CharField(_("handed out by"), max_length=40, blank=True, editable=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(percent_off__isnull=True) | models.Q(percent_off__gte=1, percent_off__lte=100),
                 name="coupon_percent_in_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_redemptions__isnull=True)
+                | models.Q(redemptions__lte=models.F("max_redemptions")),
+                name="coupon_redemptions_within_limit",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.code
+
+    def clean(self) -> None:
+        # The count is not on the form, so the database constraint alone would answer a 500.
+        if self.max_redemptions is not None and self.max_redemptions < self.redemptions:
+            raise ValidationError(
+                {
+                    "max_redemptions": _("Already used %(count)d times: the limit cannot be lower.")
+                    % {"count": self.redemptions}
+                }
+            )
+
+    @property
+    def remaining(self) -> int | None:
+        """Uses left (``None``: unlimited)."""
+        if self.max_redemptions is None:
+            return None
+        return max(self.max_redemptions - self.redemptions, 0)
 
 
 class Order(models.Model):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -200,7 +200,10 @@ def cart_review(*, cart: Cart, shopper: Shopper, region: Region | None = None, s
 def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, now: dt.datetime) -> int:
     """The discount ``coupon`` gives on ``subtotal_minor``; raises a clear error when it does not apply."""
     if not coupon.is_active or not (coupon.valid_from <= now <= coupon.valid_until):
-        raise ApplicationError(_("This coupon has expired."), code="coupon_expired", fields={"coupon": [coupon.code]})
+        raise coupon_expired_error(coupon.code)
+    if coupon.remaining == 0:
+        # Only a hint for the page: checkout takes the use with a conditional update.
+        raise coupon_sold_out_error(coupon.code)
     if coupon.countries and shopper.country not in coupon.countries:
         raise ApplicationError(
             _("This coupon cannot be used in your country."),
@@ -222,6 +225,17 @@ def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, no
             fields={"coupon": [coupon.code]},
         )
     return min(subtotal_minor, int(amount))
+
+
+def coupon_expired_error(code: str) -> ApplicationError:
+    return ApplicationError(_("This coupon has expired."), code="coupon_expired", fields={"coupon": [code]})
+
+
+def coupon_sold_out_error(code: str) -> ApplicationError:
+    """The answer to a shopper who came after a limited coupon's last use was taken."""
+    return ApplicationError(
+        _("This coupon is all used up."), code="coupon_sold_out", fields={"coupon": [code]}, status=409
+    )
 
 
 def coupon_by_code(code: str) -> Coupon:
@@ -335,20 +349,25 @@ class Sales:
     by_currency: list[CurrencySales]
 
 
-def sales_at_price_locks(price_locks: list[str]) -> Sales:
-    """Paid sales of the lines bought at one of these price locks (e.g. a live show's pins).
+def sales_at_price_locks(price_locks: list[str], *, coupon_source: str = "") -> Sales:
+    """Paid sales of the lines bought at one of these price locks (e.g. a live show's pins),
+    and of every line of the orders placed with a coupon handed out by ``coupon_source``
+    (e.g. the show's flash coupons).
 
-    Revenue is what those lines cost, per order currency (amounts in different currencies
-    are never added up); an order with several such lines counts once.
+    Revenue is what those lines cost, before an order's coupon discount, per order currency
+    (amounts in different currencies are never added up); an order counts once.
     """
-    lines = OrderLine.objects.filter(price_lock__in=price_locks, order__status__in=SOLD_STATUSES)
+    attributed = Q(price_lock__in=price_locks)
+    if coupon_source:
+        attributed |= Q(order__coupon__source=coupon_source)
+    lines = OrderLine.objects.filter(attributed, order__status__in=SOLD_STATUSES)
     rows = (
         lines.values("order__currency")
         .annotate(orders=Count("order", distinct=True), revenue=Sum("total_minor"))
         .order_by("order__currency")
     )
     return Sales(
-        orders=lines.values("order").distinct().count() if price_locks else 0,
+        orders=lines.values("order").distinct().count() if price_locks or coupon_source else 0,
         by_currency=[
             CurrencySales(
                 currency=row["order__currency"],

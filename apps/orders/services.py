@@ -2,7 +2,9 @@
 
 Locks are always taken in the same order so that no two writers wait on each other in a
 cycle: the cart row, then stock rows in primary-key order (``stocks_lock_for_variants``),
-then the order row. Stock is reserved per warehouse; a held reservation counts against
+then the order row, and last a limited coupon's row (a hot row while a live show hands the
+code out: it is updated only at the very end of the checkout, so it is held just until
+the commit). Stock is reserved per warehouse; a held reservation counts against
 availability until the order is paid (the units are then taken out of the warehouse) or
 the reservation expires (the units are free again).
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,8 +30,16 @@ from apps.catalog.models import Variant
 from apps.catalog.selectors import product_is_visible_in
 from apps.errors import ApplicationError
 from apps.orders import gate, rules
-from apps.orders.models import Cart, CartLine, Order, OrderEvent, OrderLine, Reservation, Shipment
-from apps.orders.selectors import Shopper, available_units, checkout_quote, quantities_by_variant
+from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
+from apps.orders.selectors import (
+    Shopper,
+    available_units,
+    checkout_quote,
+    coupon_expired_error,
+    coupon_sold_out_error,
+    quantities_by_variant,
+)
+from apps.orders.signals import coupon_redemptions_changed
 from apps.payments import selectors as payment_selectors
 from apps.payments import services as payments
 from apps.payments.providers.base import NextAction
@@ -110,7 +120,6 @@ def _sellable_variant(variant_id: object, country: str) -> Variant:
     return variant
 
 
-@transaction.atomic
 @dataclass(frozen=True)
 class PriceLock:
     """A price promised to the shopper by a higher floor (a product pinned in a live show).
@@ -482,6 +491,8 @@ def _place(
             locked.order = order
             locked.save(update_fields=["status", "order", "updated_at"])
             _record(order, "", S.CREATED, actor=user, note=f"checkout {idempotency_key[:60]}")
+            if quote.coupon is not None and quote.coupon.max_redemptions is not None:
+                _coupon_redeem(quote.coupon, now=now)
             order.cart_owned_now = True  # type: ignore[attr-defined]
             return order
     except IntegrityError:
@@ -491,6 +502,123 @@ def _place(
             raise
         order.cart_owned_now = False  # type: ignore[attr-defined]
         return order
+
+
+# --- coupons ------------------------------------------------------------------------------
+
+COUPON_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,39}$")
+
+
+def coupon_create(
+    *,
+    code: str,
+    percent_off: int,
+    valid_from: dt.datetime,
+    valid_until: dt.datetime,
+    max_redemptions: int | None = None,
+    countries: list[str] | tuple[str, ...] = (),
+    source: str = "",
+) -> Coupon:
+    """A percent-off code handed out by a higher floor (a flash coupon pushed in a live show).
+
+    With ``max_redemptions`` no more orders than that hold a use of it at any time (see
+    :func:`checkout_place`); ``countries`` (empty: all) limits where it may be used;
+    ``source`` names who handed it out. A code taken already (in any case) is refused.
+    """
+    fields: dict[str, list[str]] = {}
+    if not isinstance(code, str) or not COUPON_CODE_RE.match(code):
+        fields["code"] = [_("3 to 40 letters, digits, '-' or '_'.")]
+    if type(percent_off) is not int or not 1 <= percent_off <= 100:
+        fields["percent_off"] = [_("A whole number from 1 to 100.")]
+    if max_redemptions is not None and (type(max_redemptions) is not int or max_redemptions < 1):
+        fields["max_redemptions"] = [_("A whole number from 1, or empty for no limit.")]
+    if not (isinstance(valid_from, dt.datetime) and isinstance(valid_until, dt.datetime) and valid_from < valid_until):
+        fields["valid_until"] = [_("The coupon must end after it starts.")]
+    if not all(isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c) for c in countries):
+        fields["countries"] = [_("Two-letter country codes.")]
+    if not isinstance(source, str) or len(source) > 40:
+        fields["source"] = [_("At most 40 characters.")]
+    if fields:
+        raise ApplicationError(_("The coupon could not be created."), code="invalid_coupon", fields=fields)
+    taken = ApplicationError(
+        _("A coupon with this code exists."), code="coupon_code_taken", fields={"code": [code]}, status=409
+    )
+    # Checkout finds codes case-insensitively: "live-1" would shadow "LIVE-1".
+    if Coupon.objects.filter(code__iexact=code).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            return Coupon.objects.create(
+                code=code,
+                percent_off=percent_off,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                max_redemptions=max_redemptions,
+                countries=sorted(set(countries)),
+                source=source,
+            )
+    except IntegrityError:
+        raise taken from None
+
+
+def coupon_deactivate(*, coupon_id: int) -> bool:
+    """Stop a coupon being used from now on (orders already placed keep it). True if it was active."""
+    return bool(Coupon.objects.filter(pk=coupon_id, is_active=True).update(is_active=False))
+
+
+def _coupon_redeem(coupon: Coupon, *, now: dt.datetime) -> None:
+    """Take one use of a limited coupon, or refuse the checkout (the caller's transaction rolls back).
+
+    One conditional UPDATE, no read-then-write: PostgreSQL re-checks the condition on the
+    row a concurrent winner committed, so never more than ``max_redemptions`` are taken,
+    and a closed or expired coupon (the merchant may close it after the quote) is refused.
+    """
+    taken = Coupon.objects.filter(
+        pk=coupon.pk,
+        is_active=True,
+        valid_from__lte=now,
+        valid_until__gte=now,
+        redemptions__lt=F("max_redemptions"),
+    ).update(redemptions=F("redemptions") + 1)
+    if taken:
+        _announce_redemptions(coupon.pk)
+        return
+    current = Coupon.objects.filter(pk=coupon.pk).first()
+    if current is None or not current.is_active or not current.valid_from <= now <= current.valid_until:
+        raise coupon_expired_error(coupon.code)
+    raise coupon_sold_out_error(coupon.code)
+
+
+def _coupon_give_back(order: Order) -> None:
+    """An order cancelled before payment gives its use of a limited coupon back.
+
+    The caller holds the order lock and moved it out of "awaiting payment", which happens
+    once per order: the use is given back once.
+    """
+    if order.coupon_id is None:
+        return
+    given = Coupon.objects.filter(pk=order.coupon_id, max_redemptions__isnull=False, redemptions__gt=0).update(
+        redemptions=F("redemptions") - 1
+    )
+    if given:
+        _announce_redemptions(order.coupon_id)
+
+
+def _announce_redemptions(coupon_id: int) -> None:
+    """Tell the floors above how many uses are left, once the change is committed."""
+
+    def send() -> None:
+        coupon = Coupon.objects.filter(pk=coupon_id).first()
+        if coupon is None or coupon.remaining is None:
+            return
+        results = coupon_redemptions_changed.send_robust(
+            sender=Coupon, coupon_id=coupon.pk, code=coupon.code, source=coupon.source, remaining=coupon.remaining
+        )
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                logger.error("Receiver %r of coupon_redemptions_changed failed", receiver, exc_info=result)
+
+    transaction.on_commit(send)
 
 
 # --- payment ------------------------------------------------------------------------------
@@ -697,6 +825,7 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
         _transition(order, S.CANCELLED, actor=actor, label=label, note=note)
         if was == S.CREATED:
             _release(order)
+            _coupon_give_back(order)
         else:
             sold = list(order.reservations.filter(status=Reservation.Status.SOLD))
             back: dict[int, int] = defaultdict(int)
@@ -724,6 +853,7 @@ def order_release_expired(*, order_id: int) -> bool:
             return False
         _transition(order, S.CANCELLED, label="system:expiry", note="reservation expired")
         _release(order)
+        _coupon_give_back(order)
     return True
 
 
