@@ -27,7 +27,7 @@ from apps.compliance.models import CertificationType, ProductAttribute
 from apps.live import services as live
 from apps.live.models import LiveRoom, RoomVisit, ViewerSample
 from apps.live.realtime.ids import message_id
-from apps.live.realtime.writer import insert_danmaku
+from apps.live.realtime.writer import insert_danmaku, insert_watch_sessions
 from apps.orders import services as orders
 from apps.orders.selectors import Shopper
 from apps.payments.selectors import payment_methods_offered
@@ -504,7 +504,8 @@ def _past_show_audience(*, room: LiveRoom, started: dt.datetime, rng: random.Ran
     ViewerSample.objects.bulk_create(samples)
 
     sources, weights = zip(*VISIT_SOURCES, strict=True)
-    visits = []
+    visits, stays = [], []
+    watch_rng = random.Random(f"{room.slug}:watch")  # noqa: S311 - its own, so the visits stay as they were
     for n in range(rng.randint(280, 340)):
         utm_source, utm_medium, utm_campaign, referrer = rng.choices(sources, weights)[0]
         source = live.traffic_source(
@@ -516,7 +517,21 @@ def _past_show_audience(*, room: LiveRoom, started: dt.datetime, rng: random.Ran
         )
         visitor = live.visitor_key(user_id=None, session_key=f"demo:{room.slug}:{n}")
         visits.append(RoomVisit(room=room, visitor_key=visitor, source=source[0], medium=source[1], campaign=source[2]))
+        # Each visitor's stay with the socket open, as the socket processes record it.
+        joined = started + dt.timedelta(seconds=watch_rng.randint(-60, PAST_SHOW_MINUTES * 60 - 120))
+        left = joined + dt.timedelta(seconds=watch_rng.randint(90, 1800))
+        at_ms = int(joined.timestamp() * 1000)
+        stays.append(
+            {
+                "id": message_id(at_ms=at_ms, node=0, sequence=n),
+                "room_id": room.pk,
+                "visitor_key": visitor,
+                "connected_at": joined,
+                "last_seen_at": left,
+            }
+        )
     RoomVisit.objects.bulk_create(visits)
+    insert_watch_sessions(stays)
 
 
 def _past_show_chat(*, room: LiveRoom, region: Region, started: dt.datetime, rng: random.Random) -> None:

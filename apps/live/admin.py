@@ -15,22 +15,27 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from modeltranslation.admin import TranslationAdmin
 
 from apps.accounts.models import Merchant, User
 from apps.accounts.selectors import merchants_for_user
+from apps.admin_languages import RegionLanguagesMixin
 from apps.catalog.models import Product
 from apps.errors import ApplicationError
 from apps.live import selectors, services
-from apps.live.models import FlashCoupon, Giveaway, LiveRoom, PinnedProduct
+from apps.live.models import ChatRestriction, Danmaku, FlashCoupon, Giveaway, LiveRoom, PinnedProduct
 from apps.live.providers import PROVIDERS
 
 
@@ -67,7 +72,7 @@ class LiveRoomForm(forms.ModelForm):
 
 
 @admin.register(LiveRoom)
-class LiveRoomAdmin(TranslationAdmin):
+class LiveRoomAdmin(RegionLanguagesMixin, TranslationAdmin):
     form = LiveRoomForm
     list_display = ["title", "merchant", "scheduled_start", "status", "console_link"]
     list_filter = ["status"]
@@ -185,11 +190,14 @@ class LiveRoomAdmin(TranslationAdmin):
 
     def console_state_view(self, request: HttpRequest, room_id: int) -> JsonResponse:
         room = self._room(request, room_id)
-        try:
-            after = int(request.GET.get("after", "0") or 0)
-        except ValueError:
-            after = 0
-        return JsonResponse(selectors.room_console_state(room=room, after_id=max(after, 0)))
+        # The last message id the page holds, as decimal text (ids outgrow a JavaScript
+        # Number); a message id is a PostgreSQL bigint.
+        after = request.GET.get("after", "0") or "0"
+        if not (after.isascii() and after.isdigit() and len(after) <= 19 and int(after) < 1 << 63):
+            message = str(_("“after” must be the id of a chat message."))
+            body = {"error": {"code": "bad_cursor", "message": message, "fields": {"after": [message]}}}
+            return JsonResponse(body, status=400)
+        return JsonResponse(selectors.room_console_state(room=room, after_id=int(after)))
 
     def console_action_view(self, request: HttpRequest, room_id: int, action: str) -> HttpResponse:
         room = self._room(request, room_id)
@@ -340,3 +348,264 @@ class FlashCouponAdmin(_ScopedReadOnly):
 @admin.register(Giveaway)
 class GiveawayAdmin(_ScopedReadOnly):
     list_display = ["keyword", "room", "state", "winner_name", "seed_hash", "drawn_at"]
+    # Never the raw seed field: whoever reads it before the draw could steer the winner by
+    # removing entrants' chat messages. ``draw_seed`` shows it once drawn.
+    fields = [
+        "room",
+        "keyword",
+        "prize",
+        "state",
+        "opened_at",
+        "seed_hash",
+        "draw_seed",
+        "drawn_at",
+        "winner",
+        "winner_name",
+        "entrants",
+        "excluded",
+        "audit",
+    ]
+    readonly_fields = ["draw_seed"]
+
+    @admin.display(description=_("draw seed"))
+    def draw_seed(self, giveaway: Giveaway) -> str:
+        if giveaway.state == Giveaway.State.DRAWN:
+            return giveaway.seed
+        return _("Secret until the draw")
+
+
+# --- Chat review: every message posted, for moderation ------------------------------------
+
+
+class _ChatModeration:
+    """Who may act on a room's chat here: whoever may run its console (the same right as there).
+
+    The rooms come from ``selectors.rooms_for_console`` on every list, page and action; a
+    crafted request for another merchant's row finds nothing and changes nothing.
+    """
+
+    def has_moderate_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("live.change_liveroom")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # history is evidence: nothing is written here but through the services
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class ChatRoomFilter(admin.SimpleListFilter):
+    """The rooms the user may moderate, latest first; ``?room=<id>`` is how the console links here."""
+
+    title = _("live room")
+    parameter_name = "room"
+    # Operators see every room: the filter offers the latest ones (and the one chosen).
+    OFFERED = 30
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        rooms = selectors.rooms_for_console(user=request.user).order_by("-scheduled_start", "-id")
+        offered = list(rooms[: self.OFFERED])
+        chosen = self.value()
+        if chosen and chosen.isdigit() and all(str(room.pk) != chosen for room in offered):
+            offered += list(rooms.filter(pk=int(chosen)))
+        return [(str(room.pk), str(room)) for room in offered]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise IncorrectLookupParameters(value)
+        return queryset.filter(room_id=int(value))
+
+
+class DanmakuStatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [
+            ("shown", _("Shown")),
+            ("masked", _("Shown with words masked")),
+            ("rejected", _("Rejected")),
+            ("removed", _("Removed")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if value == "removed":
+            return queryset.filter(removed_at__isnull=False)
+        if value in {Danmaku.Verdict.SHOWN, Danmaku.Verdict.MASKED}:
+            return queryset.filter(verdict=value, removed_at__isnull=True)
+        if value == Danmaku.Verdict.REJECTED:
+            return queryset.filter(verdict=value)
+        return queryset
+
+
+@admin.register(Danmaku)
+class DanmakuAdmin(_ChatModeration, admin.ModelAdmin):
+    """Every chat message posted (masked, rejected and removed included), newest first."""
+
+    list_display = ["posted_at", "room", "display_name", "shown_text", "typed_text", "status"]
+    list_display_links = ["posted_at"]
+    list_filter = [
+        DanmakuStatusFilter,
+        ChatRoomFilter,
+        ("posted_at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["text", "original_text"]
+    list_select_related = ["room"]
+    list_per_page = 100
+    ordering = ["-id"]  # newest first (ids follow the posting time)
+    # A busy show holds 100,000 messages: no second count of them all for the paginator.
+    show_full_result_count = False
+    fields = ["room", "posted_at", "display_name", "shown_text", "typed_text", "status", "matched_words", "removed_at"]
+    readonly_fields = fields
+    actions = ["remove_from_room", "mute_authors", "ban_authors"]
+
+    def get_queryset(self, request: HttpRequest):
+        return selectors.danmaku_for_review(user=request.user)
+
+    @admin.display(description=_("text as shown"))
+    def shown_text(self, message: Danmaku) -> str:
+        return format_html('<span dir="auto">{}</span>', message.text)
+
+    @admin.display(description=_("text as typed"))
+    def typed_text(self, message: Danmaku) -> str:
+        return format_html('<span dir="auto">{}</span>', message.original_text) if message.original_text else "—"
+
+    @admin.display(description=_("status"))
+    def status(self, message: Danmaku) -> str:
+        return _("Removed") if message.removed_at else message.get_verdict_display()
+
+    def _scoped(self, request: HttpRequest, queryset):
+        # The action's rows, once more through the user's rooms: never trust the selection.
+        return queryset.filter(room__in=selectors.rooms_for_console(user=request.user)).select_related("room", "user")
+
+    @admin.action(description=_("Remove from the room"), permissions=["moderate"])
+    def remove_from_room(self, request: HttpRequest, queryset) -> None:
+        removed = 0
+        for message in self._scoped(request, queryset).filter(removed_at__isnull=True):
+            services.danmaku_remove(room=message.room, message_id=message.pk)
+            removed += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d message removed from the room.", "%(count)d messages removed from the room.", removed)
+            % {"count": removed},
+        )
+
+    def _authors(self, request: HttpRequest, queryset) -> list[tuple[LiveRoom, User]]:
+        """Each (room, author) of the selected messages once; authors whose account is gone are skipped."""
+        seen: dict[tuple[int, int], tuple[LiveRoom, User]] = {}
+        for message in self._scoped(request, queryset).exclude(user__isnull=True):
+            seen.setdefault((message.room_id, message.user_id), (message.room, message.user))
+        return list(seen.values())
+
+    @admin.action(description=_("Mute author for 10 minutes"), permissions=["moderate"])
+    def mute_authors(self, request: HttpRequest, queryset) -> None:
+        authors = self._authors(request, queryset)
+        for room, user in authors:
+            services.chat_user_mute(room=room, user=user, minutes=10, by=request.user)
+        self.message_user(
+            request,
+            ngettext("%(count)d author muted for 10 minutes.", "%(count)d authors muted for 10 minutes.", len(authors))
+            % {"count": len(authors)},
+        )
+
+    @admin.action(description=_("Ban author from the room's chat"), permissions=["moderate"])
+    def ban_authors(self, request: HttpRequest, queryset) -> None:
+        banned = 0
+        for room, user in self._authors(request, queryset):
+            active = selectors.chat_restriction_active(room_id=room.pk, user_id=user.pk)
+            if active is not None and active.kind == ChatRestriction.Kind.BAN:
+                continue  # banned already: one ban to lift, not two
+            services.chat_user_ban(room=room, user=user, by=request.user)
+            banned += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d author banned from the room's chat.",
+                "%(count)d authors banned from the room's chat.",
+                banned,
+            )
+            % {"count": banned},
+        )
+
+
+class ChatRestrictionActiveFilter(admin.SimpleListFilter):
+    title = _("in force")
+    parameter_name = "in_force"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset):
+        in_force = Q(lifted_at__isnull=True) & (Q(until__isnull=True) | Q(until__gt=timezone.now()))
+        if self.value() == "yes":
+            return queryset.filter(in_force)
+        if self.value() == "no":
+            return queryset.exclude(in_force)
+        return queryset
+
+
+class _Labelled:
+    def __init__(self, pk: int, label: str) -> None:
+        self.pk, self.label = pk, label
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@admin.register(ChatRestriction)
+class ChatRestrictionAdmin(_ChatModeration, admin.ModelAdmin):
+    """Mutes and bans, with the lifting of them; made by the console and the chat review."""
+
+    list_display = ["author", "room", "kind", "until", "reason", "created_at", "lifted_at", "in_force"]
+    list_filter = [ChatRestrictionActiveFilter, "kind", ChatRoomFilter]
+    # The list says everything; a page per restriction would title it with the viewer's
+    # e-mail address (the model's str), which moderators have no need of.
+    list_display_links = None
+    actions = ["lift"]
+
+    def get_queryset(self, request: HttpRequest):
+        return selectors.chat_restrictions_for_review(user=request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None:
+            return False
+        # Merchant staff hold no permission on this model of its own: whoever moderates a
+        # room's chat sees its restrictions.
+        return super().has_view_permission(request) or self.has_moderate_permission(request)
+
+    def action_checkbox(self, restriction: ChatRestriction) -> str:
+        # Labelled (for screen readers) like the list names the viewer, not by the model's str.
+        return super().action_checkbox(
+            _Labelled(restriction.pk, f"{restriction.user.public_name} {restriction.get_kind_display()}")
+        )
+
+    @admin.display(description=_("viewer"))
+    def author(self, restriction: ChatRestriction) -> str:
+        return restriction.user.public_name  # never the e-mail address
+
+    @admin.display(description=_("in force"), boolean=True)
+    def in_force(self, restriction: ChatRestriction) -> bool:
+        return restriction.lifted_at is None and (restriction.until is None or restriction.until > timezone.now())
+
+    @admin.action(description=_("Lift: the viewer may chat again"), permissions=["moderate"])
+    def lift(self, request: HttpRequest, queryset) -> None:
+        pairs = {
+            (r.room_id, r.user_id): r
+            for r in queryset.filter(
+                room__in=selectors.rooms_for_console(user=request.user), lifted_at__isnull=True
+            ).select_related("room", "user")
+        }
+        for restriction in pairs.values():
+            services.chat_restriction_lift(room=restriction.room, user=restriction.user)
+        self.message_user(
+            request,
+            ngettext("%(count)d viewer may chat again.", "%(count)d viewers may chat again.", len(pairs))
+            % {"count": len(pairs)},
+        )

@@ -168,17 +168,24 @@ class PinnedProduct(models.Model):
         return f"live-pin:{pin_id}"
 
 
+FLASH_COUPON_SOURCE_PREFIX = "live-room:"
+
+
 class FlashCoupon(models.Model):
     """A discount pushed during a show: limited in quantity and time.
 
-    The remaining quantity is gated in Redis (atomic decrement) and written back here.
+    Viewers type the code at checkout, where it is an orders coupon (``order_coupon``):
+    that row alone counts the uses, so what is left is read from it. Empty for coupons
+    pushed before checkout knew them.
     """
 
     room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="coupons")
     code = models.CharField(_("code"), max_length=40, unique=True)
     discount_percent = models.PositiveSmallIntegerField(_("discount (%)"))
     quantity = models.PositiveIntegerField(_("quantity"))
-    remaining = models.PositiveIntegerField(_("remaining"))
+    order_coupon = models.OneToOneField(
+        "orders.Coupon", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+"
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -190,21 +197,30 @@ class FlashCoupon(models.Model):
                 condition=models.Q(discount_percent__gte=1, discount_percent__lte=90), name="live_coupon_discount_range"
             ),
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="live_coupon_quantity_positive"),
-            models.CheckConstraint(
-                condition=models.Q(remaining__lte=models.F("quantity")), name="live_coupon_remaining"
-            ),
         ]
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def remaining(self) -> int | None:
+        """Uses left, as checkout counts them (``None`` for a coupon checkout never knew)."""
+        return self.order_coupon.remaining if self.order_coupon_id else None
+
+    @staticmethod
+    def order_source_for(room_id: int) -> str:
+        """How the orders coupon names the show that handed it out (its ``source``)."""
+        return f"{FLASH_COUPON_SOURCE_PREFIX}{room_id}"
 
 
 class Giveaway(models.Model):
     """A prize draw among viewers who typed a keyword; auditable.
 
     ``seed_hash`` (SHA-256 of the secret seed) is published when the giveaway opens;
-    after the draw the seed is published too, and anyone can recompute the winner from
-    the entrant list (see ``services.giveaway_winner_index``).
+    after the draw the seed is published too, with ``audit``: the pseudonymous entrant
+    list in draw order, from which anyone can recompute the winner (see
+    ``services.giveaway_winner_index``). Until the draw the seed is a secret: whoever
+    knew it could steer the winner by removing entrants' messages.
     """
 
     class State(models.TextChoices):
@@ -226,6 +242,8 @@ class Giveaway(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="giveaways_won"
     )
     winner_name = models.CharField(_("winner"), max_length=60, blank=True)
+    # What was published at the draw, kept as it was so the audit outlives the show.
+    audit = models.JSONField(_("public audit"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -276,3 +294,29 @@ class ViewerSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.viewers} viewers at {self.at:%Y-%m-%d %H:%M}"
+
+
+class WatchSession(models.Model):
+    """One socket's stay in a room, from connect to leave: what the show's watch time is measured from.
+
+    The socket processes write these in batches (``realtime.writer``), never one insert per
+    connect. While the show is live an open socket's ``last_seen_at`` is brought up to date
+    every minute or so, so a process that dies loses at most that. The id is assigned by
+    the process (``realtime.ids``), which makes those updates upserts. ``visitor_key`` is
+    :class:`RoomVisit`'s: a reconnect or a second tab is the same viewer. Time outside the
+    show's live period is kept as it came and left out when the stats are read.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    room = models.ForeignKey(LiveRoom, on_delete=models.CASCADE, related_name="watch_sessions")
+    visitor_key = models.CharField(max_length=80)
+    connected_at = models.DateTimeField(_("connected at"))
+    last_seen_at = models.DateTimeField(_("last seen at"))
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["room", "visitor_key", "connected_at"], name="live_watch_room_visitor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_key} in {self.room_id} from {self.connected_at:%H:%M:%S}"

@@ -5,13 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from apps.live.models import ChatRestriction, Danmaku, LiveRoom, PinnedProduct, RoomVisit, ViewerSample
+from apps.live.models import (
+    ChatRestriction,
+    Danmaku,
+    FlashCoupon,
+    LiveRoom,
+    PinnedProduct,
+    RoomVisit,
+    ViewerSample,
+    WatchSession,
+)
 from apps.live.realtime import events
-from apps.live.realtime.ids import id_time_ms
+from apps.live.realtime.ids import EPOCH_MS, id_time_ms, message_id
 from apps.orders.selectors import CurrencySales, sales_at_price_locks
 
 
@@ -44,12 +54,14 @@ class SocketRoom:
     status: str
     likes_total: int
     state: dict[str, Any] = field(default_factory=dict)
+    # Where viewers play the show: set when it goes live (Mux and IVS make it only then).
+    playback_url: str = ""
 
 
 def room_for_socket(*, slug: str | None = None, room_id: int | None = None) -> SocketRoom | None:
     rooms = LiveRoom.objects.all()
     rooms = rooms.filter(slug=slug) if slug is not None else rooms.filter(id=room_id)
-    row = rooms.values("id", "slug", "status", "likes_total", "live_state").first()
+    row = rooms.values("id", "slug", "status", "likes_total", "live_state", "playback_url").first()
     if row is None:
         return None
     state = row["live_state"] if isinstance(row["live_state"], dict) else {}
@@ -59,6 +71,7 @@ def room_for_socket(*, slug: str | None = None, room_id: int | None = None) -> S
         status=row["status"],
         likes_total=row["likes_total"],
         state={kind: state.get(kind) for kind in events.STATE_EVENTS},
+        playback_url=row["playback_url"],
     )
 
 
@@ -92,9 +105,98 @@ def danmaku_for_replay(*, room: LiveRoom) -> QuerySet[Danmaku]:
     return _visible_danmaku(room.id).order_by("id").only("id", "display_name", "text", "posted_at")
 
 
-def danmaku_for_review(*, room: LiveRoom) -> QuerySet[Danmaku]:
-    """Everything posted, masked and rejected included, newest first, for the moderators."""
-    return Danmaku.objects.filter(room=room).select_related("user").order_by("-id")
+def danmaku_for_review(*, user) -> QuerySet[Danmaku]:
+    """Everything posted in the rooms ``user`` moderates, masked, rejected and removed included, newest first."""
+    return Danmaku.objects.filter(room__in=rooms_for_console(user=user)).select_related("room").order_by("-id")
+
+
+def chat_restrictions_for_review(*, user) -> QuerySet[ChatRestriction]:
+    """The mutes and bans in the rooms ``user`` moderates, newest first."""
+    return (
+        ChatRestriction.objects.filter(room__in=rooms_for_console(user=user))
+        .select_related("room", "user", "created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+# --- The replay beside the recording -----------------------------------------------------
+
+# Messages per page of the replay's chat: a show can hold 100,000 of them.
+REPLAY_PAGE_SIZE = 500
+
+
+def replay_offset_label(seconds: int) -> str:
+    """Time into the show as a video player writes it: ``07:05``, past an hour ``1:07:05``."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+
+
+@dataclass(frozen=True)
+class ReplayMessage:
+    id: int
+    name: str
+    text: str
+    # Whole seconds since the show went live: where the message falls in the recording.
+    offset: int
+
+    @property
+    def offset_label(self) -> str:
+        return replay_offset_label(self.offset)
+
+
+@dataclass(frozen=True)
+class ReplayChatPage:
+    messages: list[ReplayMessage]
+    # The cursor of the page after this one (the last message's id); None on the last page.
+    next_after: int | None
+
+
+def replay_started_at(room: LiveRoom) -> dt.datetime:
+    """Where the recording's time 0 is: when the show went live (its planned start if it never recorded one)."""
+    return room.started_at or room.scheduled_start
+
+
+def replay_chat_page(
+    *, room: LiveRoom, after_id: int = 0, from_seconds: int | None = None, limit: int = REPLAY_PAGE_SIZE
+) -> ReplayChatPage:
+    """One page of the chat viewers saw (not rejected, not removed), oldest first.
+
+    From the message after ``after_id``, or from ``from_seconds`` into the show (where the
+    viewer jumped to in the recording). Message ids carry their posting time in the high
+    bits (``realtime.ids``), so both are a range on the (room, id) index.
+    """
+    started = replay_started_at(room)
+    if from_seconds is not None:
+        at_ms = int(started.timestamp() * 1000) + from_seconds * 1000
+        after_id = max(after_id, message_id(at_ms=max(at_ms, EPOCH_MS), node=0) - 1)
+    rows = list(
+        danmaku_for_replay(room=room)
+        .filter(id__gt=after_id)
+        .values_list("id", "display_name", "text", "posted_at")[: limit + 1]
+    )
+    messages = [
+        ReplayMessage(id=pk, name=name, text=text, offset=max(int((posted - started).total_seconds()), 0))
+        for pk, name, text, posted in rows[:limit]
+    ]
+    return ReplayChatPage(messages=messages, next_after=messages[-1].id if len(rows) > limit else None)
+
+
+def room_recording_playback_url(*, room: LiveRoom, now: dt.datetime | None = None) -> str:
+    """Where a browser can play the show's recording from; "" when it cannot.
+
+    Only an http(s) address plays in a browser. The recordings this platform keeps
+    itself are not such addresses: the region's store (``s3://``, ``file://``) and Mux's
+    assets (``mux://``) hold them for retention, not for viewers. A recording deleted or
+    past its retention is never offered.
+    """
+    now = now or timezone.now()
+    if room.status != LiveRoom.Status.ENDED or room.recording_deleted_at is not None:
+        return ""
+    if room.recording_retain_until is not None and room.recording_retain_until <= now:
+        return ""
+    url = (room.recording_url or "").strip()
+    return url if urlsplit(url).scheme in {"http", "https"} else ""
 
 
 # --- The merchant console ----------------------------------------------------------------
@@ -219,6 +321,33 @@ def pinned_price_lock(
 # --- Show stats ------------------------------------------------------------------------
 
 CHART_WIDTH, CHART_HEIGHT = 600, 160
+# The traffic sources' bar chart: one row per source, its name left of the bar, the count right.
+BAR_HEIGHT, BAR_GAP, BAR_LABEL_WIDTH, BAR_VALUE_WIDTH = 18, 8, 200, 60
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One bar of a server-drawn SVG bar chart: what it stands for and where it goes."""
+
+    label: str
+    value: int
+    y: int
+    width: float
+    x: int = BAR_LABEL_WIDTH
+    height: int = BAR_HEIGHT
+
+    @property
+    def short_label(self) -> str:
+        """The label as it fits left of the bar; the whole of it is in the bar's title and the table."""
+        return self.label if len(self.label) <= 28 else self.label[:27] + "…"
+
+    @property
+    def text_y(self) -> float:
+        return self.y + self.height * 0.75
+
+    @property
+    def value_x(self) -> float:
+        return self.x + self.width + 6
 
 
 @dataclass(frozen=True)
@@ -239,30 +368,39 @@ class RoomStats:
     sources: list[tuple[str, str, int]]
     samples: list[tuple[dt.datetime, int]]
     chart_points: str
+    source_bars: list[ChartBar] = field(default_factory=list)
+    source_chart_height: int = 0
 
 
 def room_stats(*, room: LiveRoom, now: dt.datetime | None = None) -> RoomStats:
     """What the merchant sees after (or during) a show: audience, engagement, sales, sources.
 
-    Viewers are sampled once a minute; average watch time follows from them (average
-    concurrent viewers x time live / unique viewers), not from per-viewer timers. Sales are
-    the paid order lines bought at a price locked by one of this show's pins.
+    Concurrent viewers are sampled once a minute. Unique viewers and watch time are
+    measured from the sockets' stays (``WatchSession``), counting only time while the
+    show was live: a viewer is someone who had the show open then (a page visit before
+    or without the socket is not), reconnects and second tabs are the same viewer and
+    their overlapping time counts once; average watch time is the time watched over those
+    viewers. During the show, an open socket counts up to its last checkpoint (a minute
+    or so ago). Sales are the paid order lines bought at a price locked by one of this
+    show's pins, and the paid orders placed with one of its flash coupons.
     """
     now = now or timezone.now()
     samples = [(sample.at, sample.viewers) for sample in ViewerSample.objects.filter(room=room).order_by("at")]
     counts = [viewers for _at, viewers in samples]
     peak = max(counts, default=0)
     average = sum(counts) / len(counts) if counts else 0.0
-    unique = RoomVisit.objects.filter(room=room).count()
     end = room.ended_at or (now if room.started_at else None)
     live_seconds = int((end - room.started_at).total_seconds()) if room.started_at and end else 0
-    watch = int(average * live_seconds / unique) if unique else 0
+    watched = _watched_seconds(room=room, start=room.started_at, end=end)
+    unique = len(watched)
+    watch = int(sum(watched.values()) / unique) if unique else 0
 
     sales = sales_at_price_locks(
         [
             PinnedProduct.price_lock_source_for(pk)
             for pk in PinnedProduct.objects.filter(room=room).values_list("pk", flat=True)
-        ]
+        ],
+        coupon_source=FlashCoupon.order_source_for(room.pk),
     )
     orders = sales.orders
     sources = [
@@ -272,6 +410,7 @@ def room_stats(*, room: LiveRoom, now: dt.datetime | None = None) -> RoomStats:
         .annotate(visits=Count("pk"))
         .order_by("-visits", "source")
     ]
+    source_bars = _chart_bars([(f"{source} / {medium}" if medium else source, n) for source, medium, n in sources])
     return RoomStats(
         started_at=room.started_at,
         ended_at=room.ended_at,
@@ -289,7 +428,53 @@ def room_stats(*, room: LiveRoom, now: dt.datetime | None = None) -> RoomStats:
         sources=sources,
         samples=samples,
         chart_points=_chart_points(samples, peak),
+        source_bars=source_bars,
+        source_chart_height=_bar_chart_height(len(source_bars)),
     )
+
+
+def _watched_seconds(*, room: LiveRoom, start: dt.datetime | None, end: dt.datetime | None) -> dict[str, float]:
+    """Seconds each visitor had the show open while it was live, [start, end): only visitors who did.
+
+    A visitor's stays are cut to the live period and merged where they overlap (a new
+    socket opened before the old one was seen gone; two tabs), so no second counts twice.
+    """
+    if start is None or end is None or end <= start:
+        return {}
+    stays = (
+        WatchSession.objects.filter(room=room, connected_at__lt=end, last_seen_at__gt=start)
+        .order_by("visitor_key", "connected_at")
+        .values_list("visitor_key", "connected_at", "last_seen_at")
+    )
+    watched: dict[str, float] = {}
+    visitor, run_start, run_end = None, start, start
+    for key, connected_at, last_seen_at in stays.iterator(chunk_size=5000):
+        connected_at, last_seen_at = max(connected_at, start), min(last_seen_at, end)
+        if last_seen_at <= connected_at:
+            continue
+        if key == visitor and connected_at <= run_end:
+            run_end = max(run_end, last_seen_at)
+            continue
+        if visitor is not None:
+            watched[visitor] = watched.get(visitor, 0.0) + (run_end - run_start).total_seconds()
+        visitor, run_start, run_end = key, connected_at, last_seen_at
+    if visitor is not None:
+        watched[visitor] = watched.get(visitor, 0.0) + (run_end - run_start).total_seconds()
+    return watched
+
+
+def _bar_chart_height(bars: int) -> int:
+    return bars * (BAR_HEIGHT + BAR_GAP) - BAR_GAP if bars else 0
+
+
+def _chart_bars(rows: list[tuple[str, int]]) -> list[ChartBar]:
+    """Horizontal bars for ``(label, value)`` rows in their order, the largest value filling the plot's width."""
+    top = max((value for _label, value in rows), default=0) or 1
+    plot = CHART_WIDTH - BAR_LABEL_WIDTH - BAR_VALUE_WIDTH
+    return [
+        ChartBar(label=label, value=value, y=n * (BAR_HEIGHT + BAR_GAP), width=round(value / top * plot, 1))
+        for n, (label, value) in enumerate(rows)
+    ]
 
 
 def _chart_points(samples: list[tuple[dt.datetime, int]], peak: int) -> str:

@@ -20,8 +20,11 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Greatest
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from apps.accounts.models import Merchant, User
 from apps.catalog.models import Product
@@ -48,7 +51,7 @@ from apps.live.providers.recordings import (
 )
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
-from apps.live.realtime.store import _sync_client, publish_sync, recent_remove_sync
+from apps.live.realtime.store import publish_sync, recent_remove_sync
 from apps.money.formatting import format_money
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError
@@ -127,7 +130,8 @@ def room_publish_event(*, room: LiveRoom, event: dict[str, Any]) -> None:
       ``{"code", "label", "remaining", "ends_at" (ISO 8601)}``;
     - ``{"type": "giveaway", "giveaway": {...} | None}``: e.g. ``{"state": "opened",
       "keyword", "closes_at"}`` then ``{"state": "drawn", "winner": "<public name>"}``;
-    - ``{"type": "status", "status": "scheduled" | "live" | "ended"}``: also saved on the room.
+    - ``{"type": "status", "status": "scheduled" | "live" | "ended"}``: also saved on the room;
+      viewers get it with the room's ``playback_url`` added, to start the player.
 
     The payload is stored on the room (``live_state`` / ``status``), so viewers who
     connect later, or after a Redis restart, get it in their snapshot; the event is
@@ -168,6 +172,9 @@ def room_publish_event(*, room: LiveRoom, event: dict[str, Any]) -> None:
     if kind == "status":
         locked.status = room.status = event["status"]
         locked.save(update_fields=["status"])
+        # Viewers already waiting start the player from this event: Mux and IVS make the
+        # stream's URL only at go-live. Taken from the room, never from the caller.
+        raw = events.dumps({**event, "playback_url": locked.playback_url})
     else:
         locked.live_state = {**(locked.live_state or {}), kind: event[events.STATE_EVENTS[kind]]}
         locked.save(update_fields=["live_state"])
@@ -699,6 +706,29 @@ def _locked_prices(*, product: Product, region: Region) -> tuple[dict[str, dict[
     return prices, snapshot.id if snapshot is not None else None
 
 
+def _prices_by_locale(per_currency: dict[str, dict[str, Any]], *, region: Region) -> dict[str, Any]:
+    """One variant's locked prices written the way each viewer's locale writes them.
+
+    One event goes to every viewer of the room, and how a price is written depends on both
+    language and country ("€1,234.56" in Ireland, "€ 1.234,56" in the Netherlands, Arabic
+    digits in Saudi Arabia but not in the Emirates). So the event carries each distinct way
+    once (``formats``, formatted by Babel like every other price on the site) and, for every
+    locale the region serves, which one it uses (``by_locale``); the page picks the viewer's.
+    """
+    formats: list[dict[str, str]] = []
+    by_locale: dict[str, int] = {}
+    for language in region.languages:
+        for country in region.countries:
+            locale = f"{translation.to_locale(language)}_{country.code}"
+            written = {
+                currency: format_money(price["minor"], currency, locale) for currency, price in per_currency.items()
+            }
+            if written not in formats:
+                formats.append(written)
+            by_locale[locale] = formats.index(written)
+    return {"formats": formats, "by_locale": by_locale}
+
+
 def _translations(obj: Any, field: str, languages: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for lang in languages:
@@ -779,7 +809,7 @@ def product_pin(
                     "variant": int(first_variant),
                     "url": product.get_absolute_url(),
                     "name": _translations(product, "name", region.languages),
-                    "prices": {currency: p["display"] for currency, p in prices[first_variant].items()},
+                    "prices": _prices_by_locale(prices[first_variant], region=region),
                     "not_sold_in": sorted(problems),
                     "price_locked": True,
                     "fx_snapshot": snapshot_id,
@@ -831,10 +861,11 @@ def product_unpin(*, room: LiveRoom, now: dt.datetime | None = None) -> int:
 
 
 # --- Flash coupons ---------------------------------------------------------------------
-
-
-def _coupon_key(coupon_id: int) -> str:
-    return f"{live_config().prefix}:coupon:{coupon_id}:remaining"
+#
+# A flash coupon is a limited orders coupon (``FlashCoupon.order_coupon``): checkout takes
+# one use per order with a conditional update and gives it back when the order is cancelled
+# before payment, so that row is the one count of what is left. Orders announces each
+# change (``coupon_redemptions_changed``, see receivers), and the room shows the new count.
 
 
 def _coupon_event(coupon: FlashCoupon, remaining: int) -> dict[str, Any]:
@@ -852,13 +883,28 @@ def _coupon_event(coupon: FlashCoupon, remaining: int) -> dict[str, Any]:
     }
 
 
+def _flash_coupons_close(*, room: LiveRoom, now: dt.datetime) -> None:
+    """Close the room's open flash coupons; checkout stops taking their codes at once."""
+    closing = list(room.coupons.filter(closed_at__isnull=True).values_list("pk", "order_coupon_id"))
+    FlashCoupon.objects.filter(pk__in=[pk for pk, _order_coupon in closing]).update(closed_at=now)
+    for _pk, order_coupon_id in closing:
+        if order_coupon_id is not None:
+            orders.coupon_deactivate(coupon_id=order_coupon_id)
+
+
 def _coupon_close(*, room: LiveRoom, now: dt.datetime) -> None:
-    room.coupons.filter(closed_at__isnull=True).update(closed_at=now)
+    _flash_coupons_close(room=room, now=now)
     room_publish_event(room=room, event={"type": "coupon", "coupon": None})
 
 
-def flash_coupon_push(*, room: LiveRoom, discount_percent: int, quantity: int, minutes: int) -> FlashCoupon:
-    """Open a flash coupon in a live show (closing any open one); viewers see it count down."""
+def flash_coupon_push(
+    *, room: LiveRoom, discount_percent: int, quantity: int, minutes: int, region: Region | None = None
+) -> FlashCoupon:
+    """Open a flash coupon in a live show (closing any open one); viewers see it count down.
+
+    Its code works at checkout at once, for ``quantity`` orders, until it ends or is
+    closed, in the countries the show is watched in.
+    """
     fields: dict[str, list[str]] = {}
     if isinstance(discount_percent, bool) or not isinstance(discount_percent, int) or not 1 <= discount_percent <= 90:
         fields["discount_percent"] = [_("A whole number from 1 to 90.")]
@@ -872,63 +918,58 @@ def flash_coupon_push(*, room: LiveRoom, discount_percent: int, quantity: int, m
         raise ApplicationError(
             _("Coupons can be pushed only while the show is live."), code="room_not_live", status=409
         )
+    region = region or settings.REGION
     now = timezone.now()
     with transaction.atomic():
         locked = _room_locked(room)
         if locked.status != LiveRoom.Status.LIVE:
             raise ApplicationError(_("The show is no longer live."), code="room_not_live", status=409)
-        locked.coupons.filter(closed_at__isnull=True).update(closed_at=now)
+        _flash_coupons_close(room=locked, now=now)
+        code = f"LIVE-{secrets.token_hex(4).upper()}"
+        ends_at = now + dt.timedelta(minutes=minutes)
+        order_coupon = orders.coupon_create(
+            code=code,
+            percent_off=discount_percent,
+            valid_from=now,
+            valid_until=ends_at,
+            max_redemptions=quantity,
+            countries=room_audience_countries(room=locked, region=region),
+            source=FlashCoupon.order_source_for(locked.pk),
+        )
         coupon = FlashCoupon.objects.create(
             room=locked,
-            code=f"LIVE-{secrets.token_hex(4).upper()}",
+            code=code,
             discount_percent=discount_percent,
             quantity=quantity,
-            remaining=quantity,
+            order_coupon=order_coupon,
             starts_at=now,
-            ends_at=now + dt.timedelta(minutes=minutes),
+            ends_at=ends_at,
         )
-        config = live_config()
-        if config.redis_url:
-            ttl = minutes * 60 + 3600
-            key = _coupon_key(coupon.pk)
-            transaction.on_commit(lambda: _sync_client(config.redis_url).set(key, quantity, ex=ttl))
         room_publish_event(room=locked, event=_coupon_event(coupon, quantity))
     return coupon
 
 
-# Take one if any is left. KEYS: remaining. Returns what is left after, or -1 when none was.
-_CLAIM_SCRIPT = """
-local left = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if left == nil or left < 1 then return -1 end
-return redis.call('DECR', KEYS[1])
-"""
+def flash_coupon_remaining_publish(*, order_coupon_id: int) -> bool:
+    """Checkout took or gave back a use of a flash coupon: the room shows what is left now.
 
-
-def flash_coupon_claim(*, coupon: FlashCoupon) -> int:
-    """Use one coupon; returns how many are left. Never more than ``quantity`` are handed out.
-
-    The gate is an atomic check-and-decrement in Redis (losers answered without touching
-    PostgreSQL); the database row is decremented under a ``remaining > 0`` condition too,
-    so the two agree and the database alone still never oversells.
+    Under the room lock, so a coupon closed meanwhile is not shown again, and the count is
+    read then: whichever announcement publishes last publishes the latest count. Returns
+    False when the coupon is not open any more (nothing published).
     """
-    now = timezone.now()
-    if coupon.closed_at is not None or coupon.ends_at <= now:
-        raise ApplicationError(_("This coupon has ended."), code="coupon_ended", status=409)
-    config = live_config()
-    if config.redis_url:
-        left = int(_sync_client(config.redis_url).eval(_CLAIM_SCRIPT, 1, _coupon_key(coupon.pk)))
-        if left < 0:
-            raise ApplicationError(_("This coupon is all used up."), code="coupon_sold_out", status=409)
+    coupon = FlashCoupon.objects.filter(order_coupon_id=order_coupon_id).only("pk", "room_id").first()
+    if coupon is None:
+        return False
     with transaction.atomic():
-        changed = FlashCoupon.objects.filter(pk=coupon.pk, remaining__gt=0, closed_at__isnull=True).update(
-            remaining=F("remaining") - 1
+        room = LiveRoom.objects.select_for_update().get(pk=coupon.room_id)
+        coupon = (
+            FlashCoupon.objects.select_related("order_coupon")
+            .filter(pk=coupon.pk, closed_at__isnull=True, ends_at__gt=timezone.now())
+            .first()
         )
-        if not changed:
-            raise ApplicationError(_("This coupon is all used up."), code="coupon_sold_out", status=409)
-        coupon.refresh_from_db(fields=["remaining"])
-        room = LiveRoom.objects.get(pk=coupon.room_id)
+        if coupon is None or room.status != LiveRoom.Status.LIVE:
+            return False
         room_publish_event(room=room, event=_coupon_event(coupon, coupon.remaining))
-    return coupon.remaining
+    return True
 
 
 # --- Giveaways -------------------------------------------------------------------------
@@ -942,22 +983,49 @@ def giveaway_country_rules() -> dict[str, str]:
     return {code.upper(): row["rule"] for code, row in data.get("countries", {}).items()}
 
 
+# Published with every draw (the audit JSON), so checking a draw needs nothing from us.
+GIVEAWAY_ALGORITHM = (
+    "1. sha256(seed) must equal seed_hash, which was published when the giveaway opened. "
+    "2. entrants lists the entrant ids in draw order (order of entry); "
+    "entrants_digest = sha256(','.join(entrants)). "
+    "3. winner index = int(sha256(seed + ':' + ','.join(entrants)), 16) % len(entrants), "
+    "counting from 0; the winner is entrants[index]. "
+    "SHA-256 over UTF-8 text, digests as lower-case hex."
+)
+
+
 def giveaway_seed_hash(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
 
 
-def giveaway_winner_index(*, seed: str, entrant_ids: list[int]) -> int:
-    """Which entrant wins: SHA-256 of the seed and the sorted entrant ids, modulo their number.
+def giveaway_entrant_id(*, giveaway_id: int, user_id: int) -> str:
+    """A viewer's pseudonym in one giveaway's public entrant list.
 
-    Public and deterministic, so anyone with the published seed and entrant list gets
-    the same winner; the seed was committed to (its hash published) before entries closed.
+    Stable for the giveaway, different in every giveaway, and keyed with the site's
+    secret: a hash of the ids alone could be reversed by trying every user id.
+    """
+    return salted_hmac("apps.live.giveaway.entrant", f"{giveaway_id}:{user_id}", algorithm="sha256").hexdigest()[:16]
+
+
+def giveaway_entrants_digest(entrant_ids: list[str]) -> str:
+    """SHA-256 of the entrant list as drawn, so the event can vouch for the list published at the audit URL."""
+    return hashlib.sha256(",".join(entrant_ids).encode()).hexdigest()
+
+
+def giveaway_winner_index(*, seed: str, entrant_ids: list[str]) -> int:
+    """Which entrant wins: SHA-256 of the seed and the entrant ids in draw order, modulo their number.
+
+    Public and deterministic (see ``GIVEAWAY_ALGORITHM``), so anyone with the published
+    seed and entrant list gets the same winner. Nobody can aim at a winner: the seed was
+    committed to (its hash published) before entries closed, and stays secret until the draw.
     """
     if not entrant_ids:
         raise ApplicationError(_("Nobody has entered this giveaway."), code="no_entrants", status=409)
-    message = f"{seed}:{','.join(str(i) for i in sorted(entrant_ids))}"
+    message = f"{seed}:{','.join(entrant_ids)}"
     return int(hashlib.sha256(message.encode()).hexdigest(), 16) % len(entrant_ids)
 
 
+@sensitive_variables("seed")  # error reports must not reveal it before the draw
 def giveaway_open(*, room: LiveRoom, keyword: str, prize: str, region: Region) -> Giveaway:
     """Open a giveaway: viewers enter by typing ``keyword`` in the chat; the seed's hash is published now."""
     keyword = (keyword or "").strip()
@@ -1014,7 +1082,10 @@ def giveaway_draw(*, giveaway: Giveaway) -> Giveaway:
 
     Entrants: signed-in viewers whose (not removed, not rejected) chat message since the
     giveaway opened contains the keyword, once each, excluding the merchant's own staff
-    and viewers from countries where prize draws are forbidden (``giveaway_rules.toml``).
+    and viewers from countries where prize draws are forbidden (``giveaway_rules.toml``);
+    in draw order, which is the order of entry (each viewer's first such message).
+    The public audit (pseudonymous entrant ids, seed, algorithm, winner) is stored on the
+    giveaway and served at its audit URL; the event carries the count and a digest of it.
     """
     with transaction.atomic():
         locked = Giveaway.objects.select_for_update().select_related("room").get(pk=giveaway.pk)
@@ -1024,7 +1095,7 @@ def giveaway_draw(*, giveaway: Giveaway) -> Giveaway:
         rules = giveaway_country_rules()
         staff = set(locked.room.merchant.memberships.values_list("user_id", flat=True))
         entrants: dict[int, dict[str, Any]] = {}
-        excluded: list[dict[str, Any]] = []
+        excluded: dict[int, dict[str, Any]] = {}
         messages = (
             Danmaku.objects.filter(room=locked.room, posted_at__gte=locked.opened_at, removed_at__isnull=True)
             .exclude(verdict=Danmaku.Verdict.REJECTED)
@@ -1038,20 +1109,44 @@ def giveaway_draw(*, giveaway: Giveaway) -> Giveaway:
                 continue
             country = (user.country or "").upper()
             if rules.get(country) == "forbidden":
-                if all(e["user"] != user.pk for e in excluded):
-                    excluded.append({"user": user.pk, "country": country, "reason": "prize draws not allowed"})
+                excluded.setdefault(user.pk, {"user": user.pk, "country": country, "reason": "prize draws not allowed"})
                 continue
-            entrants[user.pk] = {"user": user.pk, "name": user.public_name, "country": country}
-        ordered = sorted(entrants.values(), key=lambda e: e["user"])
-        index = giveaway_winner_index(seed=locked.seed, entrant_ids=[e["user"] for e in ordered])
+            entrants[user.pk] = {
+                "entry": len(entrants) + 1,
+                "id": giveaway_entrant_id(giveaway_id=locked.pk, user_id=user.pk),
+                "user": user.pk,
+                "name": user.public_name,
+                "country": country,
+            }
+        ordered = list(entrants.values())
+        entrant_ids = [e["id"] for e in ordered]
+        index = giveaway_winner_index(seed=locked.seed, entrant_ids=entrant_ids)
         winner = ordered[index]
         locked.state = Giveaway.State.DRAWN
         locked.drawn_at = timezone.now()
         locked.entrants = ordered
-        locked.excluded = excluded
+        locked.excluded = list(excluded.values())
         locked.winner_id = winner["user"]
         locked.winner_name = winner["name"]
-        locked.save(update_fields=["state", "drawn_at", "entrants", "excluded", "winner", "winner_name"])
+        digest = giveaway_entrants_digest(entrant_ids)
+        # Only pseudonyms and the winner's public name: no e-mails, user ids or countries.
+        locked.audit = {
+            "giveaway": locked.pk,
+            "room": locked.room.slug,
+            "keyword": locked.keyword,
+            "prize": locked.prize,
+            "opened_at": locked.opened_at.isoformat(),
+            "drawn_at": locked.drawn_at.isoformat(),
+            "seed_hash": locked.seed_hash,
+            "seed": locked.seed,
+            "algorithm": GIVEAWAY_ALGORITHM,
+            "entrants": entrant_ids,
+            "entrants_count": len(entrant_ids),
+            "entrants_digest": digest,
+            "not_eligible": len(excluded),
+            "winner": {"index": index, "id": winner["id"], "name": winner["name"]},
+        }
+        locked.save(update_fields=["state", "drawn_at", "entrants", "excluded", "winner", "winner_name", "audit"])
         room_publish_event(
             room=locked.room,
             event={
@@ -1062,10 +1157,16 @@ def giveaway_draw(*, giveaway: Giveaway) -> Giveaway:
                     "keyword": locked.keyword,
                     "prize": locked.prize,
                     "winner": winner["name"],
+                    "winner_id": winner["id"],
                     "seed": locked.seed,
                     "seed_hash": locked.seed_hash,
-                    # Public names in draw order let anyone recompute the index; ids stay private.
+                    # The list itself can outgrow a socket frame: it is at the audit URL,
+                    # and the digest ties what is served there to this event.
                     "entrants": len(ordered),
+                    "entrants_digest": digest,
+                    "audit_url": reverse(
+                        "live:giveaway-audit", kwargs={"slug": locked.room.slug, "giveaway_id": locked.pk}
+                    ),
                 },
             },
         )

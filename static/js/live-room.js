@@ -44,6 +44,35 @@
     document.querySelectorAll(`[data-id="${CSS.escape(String(id))}"]`).forEach((node) => node.remove());
   }
 
+  // The show starts and ends while viewers wait: the label (in the page's language, from
+  // its data-label-* attributes) follows, the player appears with the stream and goes at the end.
+  function showStatus(status, playbackUrl) {
+    const label = $("[data-testid=room-status]");
+    status = String(status || "");
+    const key = "label" + status.charAt(0).toUpperCase() + status.slice(1);
+    label.dataset.status = status;
+    if (label.dataset[key]) label.textContent = label.dataset[key];
+    $("[data-testid=show-time]").hidden = status !== "scheduled";
+    const stage = $("[data-testid=stage]");
+    const current = stage.querySelector("[data-testid=player]");
+    if (status === "live" && playbackUrl && !(current instanceof HTMLVideoElement)) {
+      const video = document.createElement("video");
+      video.className = "player";
+      video.dataset.testid = "player";
+      video.dataset.playbackUrl = playbackUrl;
+      video.controls = video.playsInline = video.muted = video.autoplay = true;
+      current.replaceWith(video);
+      if (window.livePlayer) window.livePlayer.play(video);
+    } else if (status === "ended" && current instanceof HTMLVideoElement) {
+      if (window.livePlayer) window.livePlayer.stop(current);
+      const over = document.createElement("div");
+      over.className = "player placeholder";
+      over.dataset.testid = "player";
+      over.textContent = stage.dataset.endedText;
+      current.replaceWith(over);
+    }
+  }
+
   function showPinned(product) {
     const box = $("[data-testid=pinned]");
     box.hidden = !product;
@@ -51,7 +80,11 @@
     const link = box.querySelector(".pinned-name");
     link.textContent = pick(product.name, viewer.language, viewer.default_language);
     if (product.url) link.href = product.url;
-    box.querySelector(".pinned-price").textContent = pick(product.prices, viewer.currency, null);
+    // Prices come written once per way of writing them, with the way each locale uses.
+    const prices = product.prices || {};
+    const way = (prices.by_locale || {})[viewer.locale];
+    const written = (prices.formats || [])[way === undefined ? 0 : way];
+    box.querySelector(".pinned-price").textContent = pick(written, viewer.currency, null);
     const notSold = (product.not_sold_in || []).includes(viewer.country);
     box.querySelector("[data-testid=not-sold]").hidden = !notSold;
     const buy = box.querySelector("[data-testid=pinned-buy]");
@@ -78,18 +111,30 @@
     countdown = setInterval(tick, 1000);
   }
 
+  // The seed hash from the opening, then the seed and the audit file: anyone can check the draw.
   function showGiveaway(giveaway) {
     const box = $("[data-testid=giveaway]");
     box.hidden = !giveaway;
     if (!giveaway) return;
     const text = box.querySelector(".giveaway-text");
-    if (giveaway.state === "drawn") {
+    const drawn = giveaway.state === "drawn";
+    const notOpen = (giveaway.not_open_in || []).includes(viewer.country);
+    if (drawn) {
       text.textContent = `${script.dataset.winner}: ${giveaway.winner || ""}`;
-    } else if ((giveaway.not_open_in || []).includes(viewer.country)) {
+    } else if (notOpen) {
       text.textContent = script.dataset.notOpen;
     } else {
       text.textContent = `${script.dataset.keyword}: ${giveaway.keyword || ""}`;
     }
+    const freeEntry = (giveaway.no_purchase_necessary_in || []).includes(viewer.country);
+    box.querySelector("[data-testid=giveaway-no-purchase]").hidden = drawn || notOpen || !freeEntry;
+    box.querySelector("[data-testid=giveaway-seed-hash]").textContent = giveaway.seed_hash || "";
+    box.querySelector("[data-testid=giveaway-drawn]").hidden = !drawn;
+    box.querySelector("[data-testid=giveaway-seed]").textContent = drawn ? giveaway.seed || "" : "";
+    const audit = box.querySelector("[data-testid=giveaway-audit]");
+    // Only a path on this site: the link comes from the event, and never becomes a script URL.
+    if (drawn && /^\/[^/\\]/.test(giveaway.audit_url || "")) audit.href = giveaway.audit_url;
+    else audit.removeAttribute("href");
   }
 
   function handle(event) {
@@ -98,7 +143,7 @@
       case "snapshot":
         log.replaceChildren();
         layer.replaceChildren();
-        handle({ type: "status", status: event.status });
+        handle({ type: "status", status: event.status, playback_url: event.playback_url });
         handle({ type: "likes", total: event.likes });
         handle({ type: "viewers", count: event.viewers });
         showPinned(event.pinned);
@@ -113,7 +158,7 @@
       case "pinned": showPinned(event.product); break;
       case "coupon": showCoupon(event.coupon); break;
       case "giveaway": showGiveaway(event.giveaway); break;
-      case "status": $("[data-testid=room-status]").dataset.status = event.status; break;
+      case "status": showStatus(event.status, event.playback_url); break;
       case "error":
         errorBox.textContent = event.message;
         errorBox.hidden = false;

@@ -105,6 +105,8 @@ def test_staff_read_a_shows_stats(chromium, live_server, make_user, live_setting
     from django.utils import timezone
 
     from apps.live import services
+    from apps.live.models import RoomVisit
+    from apps.live.realtime.writer import insert_watch_sessions
     from tests.live.console_factories import report_viewers, schedule_room
 
     merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
@@ -118,6 +120,19 @@ def test_staff_read_a_shows_stats(chromium, live_server, make_user, live_setting
 
     page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
     page.goto(live_server.url + f"/live/{room.slug}/?utm_source=newsletter&utm_medium=email")
+    # The visitor has had the show open since before it started (live_server has no socket:
+    # stored as the socket processes store it).
+    insert_watch_sessions(
+        [
+            {
+                "id": 1,
+                "room_id": room.pk,
+                "visitor_key": RoomVisit.objects.get(room=room).visitor_key,
+                "connected_at": room.started_at - dt.timedelta(minutes=3),
+                "last_seen_at": timezone.now(),
+            }
+        ]
+    )
     page.goto(live_server.url + "/admin/login/")
     page.fill("#id_username", staff.email)
     page.fill("#id_password", PASSWORD)
@@ -132,5 +147,7 @@ def test_staff_read_a_shows_stats(chromium, live_server, make_user, live_setting
     assert "newsletter" in page.locator("[data-testid=sources]").inner_text()
     chart = page.locator("[data-testid=viewer-chart]").bounding_box()
     assert chart and chart["width"] > 200 and chart["height"] > 20
+    bars = page.locator("[data-testid=sources-chart]").bounding_box()
+    assert bars and bars["width"] > 200
     page.screenshot(path=str(artifacts_dir / "live-stats.png"), full_page=True)
     page.close()

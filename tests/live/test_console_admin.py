@@ -167,7 +167,7 @@ def test_console_giveaway_moderation_and_state(client, staff_a, rooms, make_user
         reverse("admin:live_liveroom_console_state", args=[room.pk]), {"after": state["danmaku"][0]["id"]}
     )
     assert [m["name"] for m in after.json()["danmaku"]] == ["Rude"]
-    assert client.get(reverse("admin:live_liveroom_console_state", args=[room.pk]), {"after": "x"}).status_code == 200
+    assert client.get(reverse("admin:live_liveroom_console_state", args=[room.pk]), {"after": "x"}).status_code == 400
 
     assert action(client, room, "remove", message=bad.pk).status_code == 200
     assert action(client, room, "mute", user=rude.pk, minutes=10).status_code == 200

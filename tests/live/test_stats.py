@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.live import selectors, services
 from apps.live.models import LiveRoom, PinnedProduct, RoomVisit, ViewerSample
 from apps.live.realtime.ids import IdGenerator
-from apps.live.realtime.writer import insert_danmaku
+from apps.live.realtime.writer import insert_danmaku, insert_watch_sessions
 from apps.orders import services as orders
 from tests.live.console_factories import report_viewers, schedule_room
 from tests.orders.conftest import checkout
@@ -119,6 +119,23 @@ def _buy_from_the_show(room, product, region, *, quantity: int = 1):
     return checkout(cart)
 
 
+def _watched(room, minutes_by_visitor: dict[str, tuple[float, float]]) -> None:
+    """Stays with the socket open (from, to minutes after the show started), stored as the socket processes store them."""
+    start = room.started_at
+    insert_watch_sessions(
+        [
+            {
+                "id": n,
+                "room_id": room.pk,
+                "visitor_key": visitor,
+                "connected_at": start + dt.timedelta(minutes=begin),
+                "last_seen_at": start + dt.timedelta(minutes=end),
+            }
+            for n, (visitor, (begin, end)) in enumerate(minutes_by_visitor.items(), start=1)
+        ]
+    )
+
+
 def _post_messages(room, user, texts: list[str], *, rejected: int = 0) -> None:
     ids = IdGenerator(node=1)
     now = timezone.now()
@@ -143,9 +160,12 @@ def test_room_stats_add_up_audience_engagement_and_paid_sales(live_room, scarf, 
         report_viewers(live_room.pk, *per_process, *([0] * (2 - len(per_process))))
         services.viewer_counts_sample(now=start + dt.timedelta(minutes=minute + 1))
     url = reverse("live:room", args=[live_room.slug])
-    for n in range(4):  # four distinct viewers, two of them from one campaign
+    for n in range(5):  # five distinct visitors, two of them from one campaign
         viewer = Client()
         viewer.get(url, {"utm_source": "newsletter"} if n < 2 else {})
+    # Four of them watched (2, 4, 6 and 8 minutes); the fifth only visited the page.
+    visitors = list(RoomVisit.objects.filter(room=live_room).order_by("pk").values_list("visitor_key", flat=True))
+    _watched(live_room, {visitor: (1, 1 + 2 * (n + 1)) for n, visitor in enumerate(visitors[:4])})
     _post_messages(live_room, make_user(), ["hi", "love it", "spam"], rejected=1)
     services.live_room_likes_save(room_id=live_room.pk, total=321)
 
@@ -160,15 +180,15 @@ def test_room_stats_add_up_audience_engagement_and_paid_sales(live_room, scarf, 
     live_room.refresh_from_db()
     stats = selectors.room_stats(room=live_room, now=start + dt.timedelta(minutes=10))
     assert (stats.peak_viewers, stats.average_viewers) == (50, round((10 + 50 + 40) / 3, 1))
-    assert stats.unique_viewers == 4
+    assert stats.unique_viewers == 4  # who had the show open while live, not who visited its page
     assert stats.live_seconds == 600
-    assert stats.average_watch_seconds == int((100 / 3) * 600 / 4)
+    assert stats.average_watch_seconds == (2 + 4 + 6 + 8) * 60 // 4
     assert (stats.messages, stats.likes) == (2, 321)
     assert stats.pinned_clicks == 2 == PinnedProduct.objects.get(room=live_room).buy_clicks
     assert stats.orders == 1 and stats.conversion_rate == 0.25
     [usd] = stats.revenue
     assert (usd.currency, usd.orders, usd.revenue_minor, usd.average_order_minor) == ("USD", 1, 9800, 9800)
-    assert stats.sources == [("direct", "", 2), ("newsletter", "", 2)]
+    assert stats.sources == [("direct", "", 3), ("newsletter", "", 2)]
     points = stats.chart_points.split()
     assert len(points) == 3 and points[0] == f"0.0,{selectors.CHART_HEIGHT - 10 / 50 * selectors.CHART_HEIGHT:.1f}"
     assert points[1].endswith(",0.0")  # the peak touches the top
@@ -188,6 +208,7 @@ def test_staff_see_their_shows_stats_and_not_another_merchants(client, staff_a, 
     report_viewers(live_room.pk, 12)
     services.viewer_counts_sample()
     client.get(reverse("live:room", args=[live_room.slug]), {"utm_source": "instagram"})
+    _watched(live_room, {RoomVisit.objects.get(room=live_room).visitor_key: (0, 3)})
 
     client.force_login(staff_a)
     page = client.get(reverse("admin:live_liveroom_stats", args=[live_room.pk]))

@@ -21,6 +21,7 @@ class LiveConfig:
     tick_interval: float = 0.25  # likes pushed as a running total this often
     viewers_interval: float = 2.0  # per-process viewer counts reported and summed
     state_refresh_interval: float = 15.0  # room state re-read from the database (heals missed events)
+    watch_checkpoint_interval: float = 60.0  # open viewers' watch time saved while live (what a crash loses)
     viewer_backlog_frames: int = 64  # frames kept for a viewer whose socket is not draining
     viewer_stall_seconds: float = 10.0  # a viewer blocked this long is disconnected
     client_frames_per_second: float = 10.0  # per connection, in memory: floods are cut here

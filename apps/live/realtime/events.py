@@ -3,8 +3,8 @@
 Server → client, every frame is one event or ``{"type": "batch", "events": [...]}``:
 
 =========  ===========================================================================
-snapshot   on every (re)connect: ``status``, ``likes``, ``viewers``, ``pinned``, ``coupon``,
-           ``giveaway`` and ``danmaku`` (the last 50 messages, oldest first)
+snapshot   on every (re)connect: ``status``, ``playback_url``, ``likes``, ``viewers``, ``pinned``,
+           ``coupon``, ``giveaway`` and ``danmaku`` (the last 50 messages, oldest first)
 danmaku    ``id`` (string), ``name`` (public display name, never the e-mail), ``text``, ``at`` (ms)
 removed    ``id`` of a message a moderator took down
 likes      ``total``: the running total of the room
@@ -12,7 +12,7 @@ viewers    ``count``: approximate number watching
 pinned     ``product``: what the merchant pinned (``null`` when unpinned)
 coupon     ``coupon``: the open flash coupon (``null`` when closed)
 giveaway   ``giveaway``: opened / drawn (``null`` when none)
-status     ``status``: scheduled, live or ended
+status     ``status``: scheduled, live or ended; ``playback_url``: the stream to play (from live on)
 error      ``code`` and ``message``
 =========  ===========================================================================
 
@@ -42,6 +42,16 @@ def dumps(value: Any) -> str:
     return _encoder.encode(value)
 
 
+def encodable(text: str) -> bool:
+    """Whether ``text`` can go out as UTF-8. A str that cannot holds lone surrogates (JSON's
+    ``\\ud800`` escapes decode to them): Redis refuses it and a frame holding it cannot be sent."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def danmaku_event(*, message_id: int, name: str, text: str, at_ms: int) -> str:
     return dumps({"type": "danmaku", "id": str(message_id), "name": name, "text": text, "at": at_ms})
 
@@ -64,11 +74,14 @@ def batch_frame(events: list[str]) -> str:
     return '{"type":"batch","events":[' + ",".join(events) + "]}"
 
 
-def snapshot_event(*, status: str, likes: int, viewers: int, state: dict[str, Any], danmaku: list[str]) -> str:
+def snapshot_event(
+    *, status: str, likes: int, viewers: int, state: dict[str, Any], danmaku: list[str], playback_url: str = ""
+) -> str:
     head = dumps(
         {
             "type": "snapshot",
             "status": status,
+            "playback_url": playback_url,
             "likes": likes,
             "viewers": viewers,
             **{kind: state.get(kind) for kind in STATE_EVENTS},

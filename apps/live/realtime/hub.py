@@ -24,11 +24,19 @@ The costs this module avoids (see DESIGN.md, "Live room fan-out"):
 Likes arrive as counts from this process's viewers, are added to Redis (INCRBY) once
 per tick, and the running total is pushed when it changed. Viewer counts are this
 process's number, reported to Redis every few seconds and summed there.
+
+Watch time is measured from each socket's stay, by the hub's clock: the time it joined
+is kept on the viewer, and when it leaves, the stay (visitor, joined, left) goes to the
+process's batch writer, as chat messages do. While the show is live the tick re-reports
+every open stay about once a minute (``watch_checkpoint_interval``), one batched upsert
+for all of them, so that the stats of a running show include who is watching now and a
+process that dies loses at most that minute. Nothing is done per frame.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import random
@@ -41,6 +49,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from apps.live import selectors
 from apps.live.models import LiveRoom
@@ -49,7 +59,7 @@ from apps.live.realtime.config import LiveConfig, live_config
 from apps.live.realtime.ids import IdGenerator
 from apps.live.realtime.store import Listener, RoomStore, StoreUnavailable, make_store
 from apps.live.realtime.wire import WritePrepared, text_frame
-from apps.live.realtime.writer import DanmakuWriter
+from apps.live.realtime.writer import DanmakuWriter, WatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +67,11 @@ ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class RoomUnavailable(Exception):
-    """The socket cannot join this room; ``close_code`` tells the client why."""
+    """The socket cannot join this room; ``close_code`` tells the client why.
 
-    def __init__(self, code: str, message: str, close_code: int) -> None:
+    ``message`` stays lazy: the consumer says it in its viewer's language."""
+
+    def __init__(self, code: str, message: str | Promise, close_code: int) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -89,6 +101,7 @@ class Viewer:
         "backlog",
         "blocked_since",
         "closed",
+        "connected_at",
         "dropped",
         "hub",
         "kicked",
@@ -96,8 +109,10 @@ class Viewer:
         "restriction",
         "restriction_checked",
         "send",
+        "session_id",
         "task",
         "user_id",
+        "visitor_key",
         "write_prepared",
     )
 
@@ -110,6 +125,7 @@ class Viewer:
         user_id: int | None,
         name: str,
         write_prepared: WritePrepared | None = None,
+        visitor_key: str = "",
     ) -> None:
         self.hub = hub
         self.send = send
@@ -125,6 +141,11 @@ class Viewer:
         # (kind, until epoch seconds or None); None = not restricted. Loaded at the first post.
         self.restriction: tuple[str, float | None] | None = None
         self.restriction_checked = 0.0
+        # Who is watching, for the show's stats (RoomVisit's key), and this stay: set by
+        # the hub at join, cleared once the stay is reported ended.
+        self.visitor_key = visitor_key
+        self.session_id = 0
+        self.connected_at: dt.datetime | None = None
 
     def push(self, message: dict[str, Any], prepared: bytes | None = None) -> None:
         """Send ``message`` now if the socket takes it, else queue it behind the blocked send.
@@ -222,9 +243,9 @@ class RoomHub:
     async def start(self) -> None:
         room = await database_sync_to_async(selectors.room_for_socket)(slug=self.slug)
         if room is None:
-            raise RoomUnavailable("room_not_found", "There is no live room at this address.", 4404)
+            raise RoomUnavailable("room_not_found", _("There is no live room at this address."), 4404)
         if room.status == LiveRoom.Status.ENDED:
-            raise RoomUnavailable("room_ended", "This live show has ended.", 4410)
+            raise RoomUnavailable("room_ended", _("This live show has ended."), 4410)
         self.room = room
         self.likes_total = self.likes_saved = room.likes_total
         try:
@@ -237,7 +258,7 @@ class RoomHub:
             if self.listener is not None:
                 await self.listener.aclose()
             logger.warning("live room %s: bus unavailable (%s)", self.slug, exc)
-            raise RoomUnavailable("unavailable", "Live chat is unavailable for a moment; try again.", 1013) from exc
+            raise RoomUnavailable("unavailable", _("Live chat is unavailable for a moment; try again."), 1013) from exc
         self.likes_sent = self.likes_total
         self.ticker = self.loop.create_task(self._tick_loop(), name=f"live-hub {self.slug}")
 
@@ -249,6 +270,9 @@ class RoomHub:
             )
         merged = dict(self.recent)  # what arrived on the bus while we were reading
         for item in items:
+            if not events.encodable(item):
+                logger.warning("live room %s: unsendable recent event dropped: %.200r", self.slug, item)
+                continue
             try:
                 merged.setdefault(str(json.loads(item)["id"]), item)
             except (ValueError, KeyError, TypeError):
@@ -268,7 +292,9 @@ class RoomHub:
             self.flush_handle = None
         if self.ticker is not None:
             self.ticker.cancel()
+        now = self.runtime.clock()
         for viewer in list(self.viewers):
+            self._watch_end(viewer, now)
             viewer.close()
         self.viewers.clear()
         if self.room is None:
@@ -279,14 +305,18 @@ class RoomHub:
         if self.listener is not None:
             await self.listener.aclose()
         await self.runtime.writer.flush()
+        await self.runtime.watch_writer.flush()
 
     # --- viewers -----------------------------------------------------------------------
 
     def join(self, viewer: Viewer) -> None:
+        viewer.session_id = self.runtime.ids.next_id()
+        viewer.connected_at = self.runtime.clock()
         self.viewers.add(viewer)
         viewer.push({"type": "websocket.send", "text": self.snapshot()})
 
     async def leave(self, viewer: Viewer) -> None:
+        self._watch_end(viewer, self.runtime.clock())
         viewer.close()
         self.viewers.discard(viewer)
         self.blocked.discard(viewer)
@@ -298,6 +328,7 @@ class RoomHub:
             assert self.room is not None
             self._snapshot = events.snapshot_event(
                 status=self.room.status,
+                playback_url=self.room.playback_url,
                 likes=self.likes_total,
                 viewers=max(self.viewers_total, len(self.viewers)),
                 state=self.room.state,
@@ -308,16 +339,48 @@ class RoomHub:
     def add_likes(self, count: int) -> None:
         self.likes_pending += count
 
+    def _watch_report(self, viewer: Viewer, seen_at: dt.datetime) -> None:
+        if viewer.connected_at is None or self.room is None:
+            return
+        self.runtime.watch_writer.add(
+            session_id=viewer.session_id,
+            room_id=self.room.id,
+            visitor_key=viewer.visitor_key,
+            connected_at=viewer.connected_at,
+            last_seen_at=seen_at,
+        )
+
+    def _watch_end(self, viewer: Viewer, left_at: dt.datetime) -> None:
+        """Report the viewer's stay as over; once only (the hub closing and the socket leaving both get here)."""
+        self._watch_report(viewer, left_at)
+        viewer.connected_at = None
+
+    def _watch_checkpoint(self) -> None:
+        """Bring every open stay up to now while the show is live (what a dying process would lose)."""
+        if self.room is None or self.room.status != LiveRoom.Status.LIVE:
+            return
+        now = self.runtime.clock()
+        for viewer in self.viewers:
+            self._watch_report(viewer, now)
+
     # --- events in, frames out ---------------------------------------------------------
 
     def on_bus_message(self, raw: str) -> None:
         if self.closed or self.room is None:
             return
+        # One event that cannot be encoded would take the whole frame down for every viewer
+        # and, kept among the recent messages, every later snapshot: it goes no further.
+        if not events.encodable(raw):
+            logger.warning("live room %s: unsendable bus event dropped: %.200r", self.slug, raw)
+            return
         try:
             event = json.loads(raw)
             kind = event["type"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             logger.warning("live room %s: unreadable bus event dropped: %.200r", self.slug, raw)
+            return
+        if not isinstance(kind, str):
+            logger.warning("live room %s: bus event without a type dropped: %.200r", self.slug, raw)
             return
         if kind == "danmaku":
             message_id = str(event.get("id"))
@@ -332,6 +395,7 @@ class RoomHub:
                 self.runtime.writer.mark_removed(int(event["id"]), timezone.now())
         elif kind == "status":
             self.room.status = event.get("status", self.room.status)
+            self.room.playback_url = event.get("playback_url") or self.room.playback_url
         elif kind in events.STATE_EVENTS:
             self.room.state[kind] = event.get(events.STATE_EVENTS[kind])
         elif kind == events.RESTRICTION:
@@ -382,6 +446,7 @@ class RoomHub:
         ticks = 0
         viewers_every = max(1, round(self.config.viewers_interval / self.config.tick_interval))
         state_every = max(1, round(self.config.state_refresh_interval / self.config.tick_interval))
+        watch_every = max(1, round(self.config.watch_checkpoint_interval / self.config.tick_interval))
         await self._guard(self._sync_viewers())
         while not self.closed:
             await asyncio.sleep(self.config.tick_interval)
@@ -393,6 +458,8 @@ class RoomHub:
             if ticks % state_every == 0:
                 await self._guard(self._save_likes())
                 await self._guard(self._refresh_state())
+            if ticks % watch_every == 0:
+                self._watch_checkpoint()
 
     async def _guard(self, step: Awaitable[Any]) -> None:
         """Run one housekeeping step; a failure is logged and retried on the next tick."""
@@ -444,7 +511,9 @@ class RoomHub:
         if room is None or self.room is None:
             return
         if room.status != self.room.status:
-            self.on_bus_message(events.dumps({"type": "status", "status": room.status}))
+            self.on_bus_message(
+                events.dumps({"type": "status", "status": room.status, "playback_url": room.playback_url})
+            )
         for kind, key in events.STATE_EVENTS.items():
             if room.state.get(kind) != self.room.state.get(kind):
                 self.on_bus_message(events.dumps({"type": kind, key: room.state.get(kind)}))
@@ -462,6 +531,7 @@ class RoomHub:
                 )
                 self.blocked.discard(viewer)
                 self.viewers.discard(viewer)
+                self._watch_end(viewer, self.runtime.clock())
                 viewer.kick()
 
 
@@ -472,6 +542,10 @@ class Runtime:
         self.config = config
         self.store: RoomStore = make_store(config)
         self.writer = DanmakuWriter(batch_size=config.store_batch_size, interval=config.store_flush_interval)
+        self.watch_writer = WatchWriter(batch_size=config.store_batch_size, interval=config.store_flush_interval)
+        # The time a viewer's stay starts and ends: the same wall clock the room's
+        # started_at and ended_at come from (a test may set its own).
+        self.clock: Callable[[], dt.datetime] = timezone.now
         self.hubs: dict[str, RoomHub] = {}
         self.node = 0
         self.ids = IdGenerator(0)
@@ -509,7 +583,7 @@ class Runtime:
                 continue
             assert hub.room is not None
             if hub.room.status == LiveRoom.Status.ENDED:
-                raise RoomUnavailable("room_ended", "This live show has ended.", 4410)
+                raise RoomUnavailable("room_ended", _("This live show has ended."), 4410)
             return hub
 
     async def close_hub(self, hub: RoomHub) -> None:
@@ -521,6 +595,7 @@ class Runtime:
         for hub in list(self.hubs.values()):
             await self.close_hub(hub)
         await self.writer.aclose()
+        await self.watch_writer.aclose()
         await self.store.aclose()
 
 

@@ -177,8 +177,7 @@ class _RedisListener:
                 while True:
                     message = await pubsub.get_message(timeout=None)
                     if message is not None and message["type"] == "message":
-                        data = message["data"]
-                        self.on_message(data.decode() if isinstance(data, bytes) else data)
+                        self._deliver(message["data"])
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError) as exc:
@@ -191,6 +190,16 @@ class _RedisListener:
             finally:
                 with contextlib.suppress(redis.RedisError, OSError):
                     await asyncio.shield(pubsub.aclose())
+
+    def _deliver(self, data: bytes | str) -> None:
+        # Anyone who can reach Redis can publish here; one bad message must not end the
+        # room's only subscription in this process.
+        try:
+            self.on_message(data.decode() if isinstance(data, bytes) else data)
+        except UnicodeDecodeError:
+            logger.warning("live bus %s: message that is not UTF-8 dropped: %.200r", self.channel, data)
+        except Exception:
+            logger.exception("live bus %s: a message could not be handled", self.channel)
 
     async def aclose(self) -> None:
         self.task.cancel()
@@ -244,7 +253,13 @@ class RedisRoomStore:
             items = await self.client.lrange(self.keys.room(room_id, "recent"), 0, self.config.recent_danmaku - 1)
         except (redis.RedisError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return [item.decode() for item in reversed(items)]
+        kept = []
+        for item in reversed(items):
+            try:
+                kept.append(item.decode())
+            except UnicodeDecodeError:  # a snapshot holds what can be read; one bad item spoils none
+                logger.warning("live room %s: recent event that is not UTF-8 skipped: %.200r", room_id, item)
+        return kept
 
     async def viewers_report(self, *, room_id: int, node: int, count: int, ttl: float) -> int:
         try:

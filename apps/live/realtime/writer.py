@@ -1,11 +1,11 @@
-"""Chat messages to PostgreSQL in batches: one multi-row INSERT per flush, not one per message.
+"""Chat messages and watch sessions to PostgreSQL in batches: one multi-row statement per flush.
 
-Each process buffers the messages it accepted and flushes every ``store_flush_interval``
-seconds, or as soon as ``store_batch_size`` are waiting, or when its last room closes
-(which is what happens on shutdown: the server closes every socket first). What is
-still buffered when the interpreter exits is written by an ``atexit`` hook. A flush
-that fails (database restarting) keeps the rows and tries again; past a hard cap the
-oldest are dropped and logged rather than growing without bound.
+Each process buffers the messages it accepted (and the viewers' stays it saw end) and
+flushes every ``store_flush_interval`` seconds, or as soon as ``store_batch_size`` are
+waiting, or when its last room closes (which is what happens on shutdown: the server
+closes every socket first). What is still buffered when the interpreter exits is written
+by an ``atexit`` hook. A flush that fails (database restarting) keeps the rows and tries
+again; past a hard cap the oldest are dropped and logged rather than growing without bound.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BUFFERED = 50_000
 
-_writers: weakref.WeakSet[DanmakuWriter] = weakref.WeakSet()
+_writers: weakref.WeakSet[_BatchWriter] = weakref.WeakSet()
 
 
 def insert_danmaku(rows: list[dict[str, Any]]) -> None:
@@ -48,15 +48,123 @@ def insert_danmaku(rows: list[dict[str, Any]]) -> None:
         Danmaku.objects.bulk_create([Danmaku(**row) for row in kept], batch_size=1000, ignore_conflicts=True)
 
 
-class DanmakuWriter:
+def insert_watch_sessions(rows: list[dict[str, Any]]) -> None:
+    """Store a batch of watch sessions in one statement; a session seen before gets its later end."""
+    from apps.live.models import LiveRoom, WatchSession
+
+    def upsert(batch: list[dict[str, Any]]) -> None:
+        WatchSession.objects.bulk_create(
+            [WatchSession(**row) for row in batch],
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=["last_seen_at"],
+        )
+
+    try:
+        upsert(rows)
+    except IntegrityError:
+        # The room was deleted while its viewers' sessions waited here.
+        rooms = set(LiveRoom.objects.filter(id__in={r["room_id"] for r in rows}).values_list("id", flat=True))
+        kept = [r for r in rows if r["room_id"] in rooms]
+        logger.warning("watch store: %d sessions of deleted rooms not stored", len(rows) - len(kept))
+        upsert(kept)
+
+
+class _BatchWriter:
+    """Rows buffered in memory and written by one background task, a batch per statement."""
+
+    what = "rows"
+
     def __init__(self, *, batch_size: int, interval: float) -> None:
         self.batch_size = batch_size
         self.interval = interval
-        self.rows: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         _writers.add(self)
+
+    # What a kind of row does differently: how rows are held, taken, put back and stored.
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _take(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _put_back(self, rows: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def _drop_oldest(self, count: int) -> None:
+        raise NotImplementedError
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def _added(self) -> None:
+        if len(self) > MAX_BUFFERED:
+            dropped = len(self) - MAX_BUFFERED
+            self._drop_oldest(dropped)
+            logger.error("%s store: database unreachable for long; %d oldest not stored", self.what, dropped)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"live-{self.what}-writer")
+        if len(self) >= self.batch_size:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while len(self):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if not len(self):
+                return
+            rows = self._take()
+            try:
+                await database_sync_to_async(self._insert)(rows)
+            except DatabaseError as exc:
+                logger.warning("%s store: %d not written yet (%s); will retry", self.what, len(rows), exc)
+                self._put_back(rows)
+                await asyncio.sleep(self.interval)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self.flush()
+
+    def flush_at_exit(self) -> None:
+        if len(self):
+            rows = self._take()
+            try:
+                self._insert(rows)
+            except Exception:
+                logger.exception("%s store: %d lost at exit", self.what, len(rows))
+
+
+class DanmakuWriter(_BatchWriter):
+    what = "chat"
+
+    def __init__(self, *, batch_size: int, interval: float) -> None:
+        super().__init__(batch_size=batch_size, interval=interval)
+        self.rows: list[dict[str, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _take(self) -> list[dict[str, Any]]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def _put_back(self, rows: list[dict[str, Any]]) -> None:
+        self.rows[:0] = rows
+
+    def _drop_oldest(self, count: int) -> None:
+        del self.rows[:count]
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        insert_danmaku(rows)
 
     def add(
         self,
@@ -84,14 +192,7 @@ class DanmakuWriter:
                 "posted_at": posted_at,
             }
         )
-        if len(self.rows) > MAX_BUFFERED:
-            dropped = len(self.rows) - MAX_BUFFERED
-            del self.rows[:dropped]
-            logger.error("chat store: database unreachable for long; %d oldest messages not stored", dropped)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="live-danmaku-writer")
-        if len(self.rows) >= self.batch_size:
-            self._wake.set()
+        self._added()
 
     def mark_removed(self, message_id: int, at: dt.datetime) -> None:
         """A moderator removed a message that may not be stored yet: store it as removed."""
@@ -99,37 +200,57 @@ class DanmakuWriter:
             if row["id"] == message_id:
                 row["removed_at"] = at
 
-    async def _run(self) -> None:
-        while self.rows:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            self._wake.clear()
-            await self.flush()
 
-    async def flush(self) -> None:
-        async with self._lock:
-            if not self.rows:
-                return
-            rows, self.rows = self.rows, []
-            try:
-                await database_sync_to_async(insert_danmaku)(rows)
-            except DatabaseError as exc:
-                logger.warning("chat store: %d messages not written yet (%s); will retry", len(rows), exc)
-                self.rows[:0] = rows
-                await asyncio.sleep(self.interval)
+class WatchWriter(_BatchWriter):
+    """Viewers' stays in rooms (``WatchSession``), one row per socket, updated in place.
 
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self.flush()
+    Held by session id: a session reported again before its flush (left after a
+    checkpoint) is one row with the later end, as one upsert must never touch a row twice.
+    """
 
-    def flush_at_exit(self) -> None:
-        if self.rows:
-            rows, self.rows = self.rows, []
-            try:
-                insert_danmaku(rows)
-            except Exception:
-                logger.exception("chat store: %d messages lost at exit", len(rows))
+    what = "watch"
+
+    def __init__(self, *, batch_size: int, interval: float) -> None:
+        super().__init__(batch_size=batch_size, interval=interval)
+        self.rows: dict[int, dict[str, Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _take(self) -> list[dict[str, Any]]:
+        rows, self.rows = self.rows, {}
+        return list(rows.values())
+
+    def _put_back(self, rows: list[dict[str, Any]]) -> None:
+        newer, self.rows = self.rows, {row["id"]: row for row in rows}
+        for row in newer.values():
+            self._merge(row)
+
+    def _drop_oldest(self, count: int) -> None:
+        for session_id in list(self.rows)[:count]:
+            del self.rows[session_id]
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        insert_watch_sessions(rows)
+
+    def _merge(self, row: dict[str, Any]) -> None:
+        held = self.rows.get(row["id"])
+        if held is None or held["last_seen_at"] < row["last_seen_at"]:
+            self.rows[row["id"]] = row
+
+    def add(
+        self, *, session_id: int, room_id: int, visitor_key: str, connected_at: dt.datetime, last_seen_at: dt.datetime
+    ) -> None:
+        self._merge(
+            {
+                "id": session_id,
+                "room_id": room_id,
+                "visitor_key": visitor_key,
+                "connected_at": connected_at,
+                "last_seen_at": last_seen_at,
+            }
+        )
+        self._added()
 
 
 @atexit.register

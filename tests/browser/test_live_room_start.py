@@ -1,0 +1,97 @@
+"""A viewer waits on the room page before the show; the merchant goes live, later ends it.
+
+The page follows without a reload: the status label changes (in the page's language), the
+player appears with the stream the show was started with, and goes away at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts import services as accounts
+from apps.live import services as live
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# A live playlist whose segment is refused: the player keeps trying, as it would on a hiccup.
+LIVE_PLAYLIST = """#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:1
+#EXTINF:2.0,
+segment1.ts
+"""
+STREAM = "https://stream.livemall.test/opening-night/index.m3u8"
+
+
+def test_the_waiting_viewer_s_page_comes_alive_when_the_show_starts(
+    chromium, asgi_url, make_user, region, artifacts_dir
+):
+    merchant = accounts.merchant_create(name="Shop C", country="US", owner=make_user(email="owner@shop-c.test"))
+    starts = timezone.now() + dt.timedelta(hours=2)
+    room = live.live_room_schedule(
+        region=region,
+        merchant=merchant,
+        slug="opening-night",
+        titles={region.default_language: "Opening night"},
+        language=region.default_language,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+    )
+    room.description = "New season, first look."
+    room.save(update_fields=["description"])
+
+    context = chromium.new_context(locale="en-US")
+    requested: list[str] = []
+
+    def answer(route) -> None:
+        requested.append(route.request.url)
+        if route.request.url.endswith(".m3u8"):
+            route.fulfill(status=200, content_type="application/vnd.apple.mpegurl", body=LIVE_PLAYLIST)
+        else:
+            route.fulfill(status=503, body="")
+
+    context.route("https://stream.livemall.test/**", answer)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{asgi_url}/live/{room.slug}/")
+        page.wait_for_selector("body[data-live-socket=open]")
+        status = page.locator("[data-testid=room-status]")
+        assert status.inner_text() == "Scheduled"
+        schedule = page.locator("[data-testid=show-time] time")
+        assert schedule.is_visible()
+        assert schedule.get_attribute("datetime").endswith("Z") and "Eastern" in schedule.get_attribute("title")
+        assert page.inner_text("[data-testid=room-description]") == "New season, first look."
+        assert page.locator("video").count() == 0
+        page.evaluate("window.stillTheSamePage = true")
+
+        live.live_room_start(room=room, provider="manual", playback_url=STREAM)
+        page.wait_for_selector("[data-testid=room-status][data-status=live]")
+        assert status.inner_text() == "Live now"
+        assert page.locator("[data-testid=show-time]").is_hidden()
+        page.wait_for_selector("video[data-testid=player][data-player]")
+        assert page.get_attribute("video", "data-playback-url") == STREAM
+        deadline = time.monotonic() + 10
+        while STREAM not in requested:
+            assert time.monotonic() < deadline, f"the playlist was never requested ({requested})"
+            page.wait_for_timeout(100)
+        player = page.get_attribute("video", "data-player")
+        assert player in {"hls.js", "native"}, player
+        page.screenshot(path=str(artifacts_dir / "live-room-started.png"))
+
+        room.refresh_from_db()
+        live.live_room_end(room=room, region=region)
+        page.wait_for_selector("[data-testid=room-status][data-status=ended]")
+        assert status.inner_text() == "Ended"
+        assert page.locator("video").count() == 0
+        assert page.inner_text("[data-testid=player]") == "This show has ended."
+        assert page.evaluate("window.stillTheSamePage") is True
+        assert errors == []
+    finally:
+        context.close()
