@@ -343,6 +343,23 @@ if urlsplit(LIVE_RECORDING_STORAGE).scheme not in {"s3", "file"} or not urlsplit
         f"LIVE_RECORDING_STORAGE={LIVE_RECORDING_STORAGE!r}; expected s3://bucket/prefix/ or file:///absolute/path/"
     )
 LIVE_RECORDING_AWS_REGION = env("LIVE_RECORDING_AWS_REGION", IVS_AWS_REGION)
+# The public address (a CDN in front of the store's bucket/prefix or folder) under which that
+# store's files are served to viewers' browsers, e.g. https://recordings.example/shows/: a
+# file's address is this plus its path relative to LIVE_RECORDING_STORAGE. Unset: a file://
+# store's recordings are served by the site itself (apps.live.views.recording_file), an s3://
+# store's are not played at all.
+LIVE_RECORDING_PUBLIC_URL = env("LIVE_RECORDING_PUBLIC_URL")
+if LIVE_RECORDING_PUBLIC_URL is not None:
+    try:
+        _public = urlsplit(LIVE_RECORDING_PUBLIC_URL)
+        _usable = _public.scheme in {"http", "https"} and bool(_public.hostname) and not _public.query
+    except ValueError:  # e.g. an unclosed "[" in the host
+        _usable = False
+    if not _usable or "#" in LIVE_RECORDING_PUBLIC_URL:
+        raise ImproperlyConfigured(
+            f"LIVE_RECORDING_PUBLIC_URL={LIVE_RECORDING_PUBLIC_URL!r}; expected https://host/prefix/ (no query)"
+        )
+    LIVE_RECORDING_PUBLIC_URL = LIVE_RECORDING_PUBLIC_URL.rstrip("/") + "/"
 
 # A Mux show's recording is copied (each asset's MP4 master) into that store after the show.
 # Mux prepares a master on request, usually within minutes; with none ready this many hours

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import logging
+import re
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.live.models import (
@@ -20,9 +27,12 @@ from apps.live.models import (
     ViewerSample,
     WatchSession,
 )
+from apps.live.providers.recordings import RecordingStoreError
 from apps.live.realtime import events
 from apps.live.realtime.ids import EPOCH_MS, id_time_ms, message_id
 from apps.orders.selectors import CurrencySales, sales_at_price_locks
+
+logger = logging.getLogger(__name__)
 
 
 def rooms_upcoming_and_live(*, limit: int = 12, now: dt.datetime | None = None) -> QuerySet[LiveRoom]:
@@ -182,21 +192,203 @@ def replay_chat_page(
     return ReplayChatPage(messages=messages, next_after=messages[-1].id if len(rows) > limit else None)
 
 
-def room_recording_playback_url(*, room: LiveRoom, now: dt.datetime | None = None) -> str:
-    """Where a browser can play the show's recording from; "" when it cannot.
+# What a browser plays of a stored recording, in this order: an IVS recording's master
+# playlist (HLS; its renditions and segments lie beside it, addressed relative to it), else
+# an MP4 at the top of the show's folder (a Mux asset's master, copied home; with several
+# assets, from an encoder that reconnected, the first one stored).
+IVS_PLAYLIST = "media/hls/master.m3u8"
+# The files the site serves from a file:// store (apps.live.views.recording_file), by type.
+RECORDING_FILE_TYPES = {
+    ".mp4": "video/mp4",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".aac": "audio/aac",
+}
+# How long what an S3 listing said about a show's folder is kept: the replay page is public,
+# and a listing per page view would cost time and money.
+RECORDING_LISTING_SECONDS = 300
+# Keys read at most per listing (1,000 a page): an IVS show writes a few thousand segments.
+RECORDING_LISTING_PAGES = 20
+_IVS_CHANNEL_ARN = re.compile(r"arn:aws[a-z-]*:ivs:[a-z0-9-]+:(\d{12}):channel/([A-Za-z0-9]+)")
 
-    Only an http(s) address plays in a browser. The recordings this platform keeps
-    itself are not such addresses: the region's store (``s3://``, ``file://``) and Mux's
-    assets (``mux://``) hold them for retention, not for viewers. A recording deleted or
-    past its retention is never offered.
-    """
+
+def room_recording_available(*, room: LiveRoom, now: dt.datetime | None = None) -> bool:
+    """Whether viewers may watch the show's recording: ended, kept, not deleted."""
     now = now or timezone.now()
     if room.status != LiveRoom.Status.ENDED or room.recording_deleted_at is not None:
-        return ""
+        return False
     if room.recording_retain_until is not None and room.recording_retain_until <= now:
+        return False
+    return bool((room.recording_url or "").strip())
+
+
+def room_recording_playback_url(*, room: LiveRoom, now: dt.datetime | None = None) -> str:
+    """Where a browser can play the show's recording from; "" when it cannot ("not available").
+
+    The room holds where the recording is kept, not where it is watched: a folder (or file) in
+    the region's store, ``LIVE_RECORDING_STORAGE``, or Mux's assets. A store's file plays
+    from ``LIVE_RECORDING_PUBLIC_URL`` plus its path under the store; without that address a
+    ``file://`` store's file plays from this site (:func:`recording_file_for_viewer`) and an
+    ``s3://`` one does not play. A reference outside the store is never followed. ``mux://``
+    assets are kept for deleting, not for viewers (they are copied home first); an
+    ``http(s)`` address (a show whose merchant's own CDN keeps it) plays as it is. A
+    recording deleted or past its retention is never offered.
+    """
+    if not room_recording_available(room=room, now=now):
         return ""
-    url = (room.recording_url or "").strip()
-    return url if urlsplit(url).scheme in {"http", "https"} else ""
+    reference = room.recording_url.strip()
+    scheme = urlsplit(reference).scheme
+    if scheme in {"http", "https"}:
+        return reference
+    if scheme not in {"s3", "file"} or scheme != urlsplit(settings.LIVE_RECORDING_STORAGE).scheme:
+        return ""
+    if scheme == "s3" and not settings.LIVE_RECORDING_PUBLIC_URL:
+        return ""  # a bucket is no web address: nothing to look for in it
+    folder = _path_in_store(reference)
+    if folder is None:
+        return ""
+    playable = _playable_in(room=room, reference=reference, path=folder)
+    if playable is None:
+        return ""
+    if settings.LIVE_RECORDING_PUBLIC_URL:
+        return settings.LIVE_RECORDING_PUBLIC_URL + quote(playable)
+    if scheme == "file":
+        # The site serves a file by its path in the show's folder (or beside the one file referenced).
+        base = folder if folder.endswith("/") else folder.rpartition("/")[0] + "/"
+        name = playable.removeprefix(base.lstrip("/"))
+        return reverse("live:recording-file", kwargs={"slug": room.slug, "name": name})
+    return ""
+
+
+def recording_file_for_viewer(*, room: LiveRoom, name: str, now: dt.datetime | None = None) -> Path | None:
+    """The file of the show's recording that this site serves as ``name``; None when it serves none.
+
+    Only from a ``file://`` store and only without ``LIVE_RECORDING_PUBLIC_URL`` (the
+    embedded default: otherwise that address serves them), only while the recording is
+    available, only a playable type inside the room's own recording folder: the path is
+    resolved (``..``, symlinks) and must stay inside that folder and the store.
+    """
+    if settings.LIVE_RECORDING_PUBLIC_URL or urlsplit(settings.LIVE_RECORDING_STORAGE).scheme != "file":
+        return None
+    if not room_recording_available(room=room, now=now) or urlsplit(room.recording_url).scheme != "file":
+        return None
+    root = Path(unquote(urlsplit(settings.LIVE_RECORDING_STORAGE).path)).resolve()
+    relative = _path_in_store(room.recording_url.strip())
+    wanted = PurePosixPath(name)
+    # Only a name as written canonically: no "./", "//" or trailing "/", no dot-files or "..".
+    if relative is None or name != wanted.as_posix() or wanted.is_absolute():
+        return None
+    if any(part.startswith(".") for part in wanted.parts):
+        return None
+    if wanted.suffix.lower() not in RECORDING_FILE_TYPES:
+        return None
+    folder = (root / relative).resolve()
+    # A reference to one file (not a folder) serves that file and the ones beside it.
+    if not relative.endswith("/") and relative:
+        folder = folder.parent
+    try:
+        path = (folder / wanted).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not (path.is_relative_to(folder) and path.is_relative_to(root)) or not path.is_file():
+        return None
+    return path
+
+
+def _path_in_store(reference: str) -> str | None:
+    """``reference``'s path relative to ``LIVE_RECORDING_STORAGE`` (a folder ends in "/"); None when outside it."""
+    storage, parts = urlsplit(settings.LIVE_RECORDING_STORAGE), urlsplit(reference)
+    if (parts.scheme, parts.netloc) != (storage.scheme, storage.netloc) or parts.query or parts.fragment:
+        return None
+    prefix = unquote(storage.path).rstrip("/") + "/"
+    path = unquote(parts.path)
+    if not path.startswith(prefix):
+        return None
+    relative = path[len(prefix) :]
+    segments = relative.rstrip("/").split("/")
+    if not relative or any(segment in {"", ".", ".."} for segment in segments) or "\\" in relative:
+        return None
+    return relative
+
+
+def _playable_in(*, room: LiveRoom, reference: str, path: str) -> str | None:
+    """The path (under the store) of what a browser plays of the recording at ``path``; None if nothing is there."""
+    if not path.endswith("/"):
+        return path if PurePosixPath(path).suffix.lower() in {".mp4", ".m3u8"} else None
+    if urlsplit(reference).scheme == "file":
+        return _playable_in_folder(path)
+    found = cache.get(_listing_key(reference))
+    if found is None:
+        try:
+            found = _playable_in_bucket(room=room, folder=path)
+        except RecordingStoreError as exc:
+            logger.warning("Could not list the recording of live room %s: %s", room.slug, exc)
+            return None
+        cache.set(_listing_key(reference), found, RECORDING_LISTING_SECONDS)
+    return found or None
+
+
+def _listing_key(reference: str) -> str:
+    return "live:recording-playable:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
+def _playable_in_folder(folder: str) -> str | None:
+    root = Path(unquote(urlsplit(settings.LIVE_RECORDING_STORAGE).path))
+    directory = root / folder
+    if not directory.is_dir():
+        return None
+    found = []
+    for candidate in [*directory.glob(f"**/{IVS_PLAYLIST}"), *directory.glob("*.mp4")]:
+        try:
+            found.append((candidate.name != "master.m3u8", candidate.stat().st_mtime, candidate))
+        except OSError:
+            continue
+    if not found:
+        return None
+    # Hidden files are copies still being written (recordings.FileRecordingStore.save).
+    visible = [item for item in found if not item[2].name.startswith(".")]
+    if not visible:
+        return None
+    return min(visible)[2].relative_to(root).as_posix()
+
+
+def _playable_in_bucket(*, room: LiveRoom, folder: str) -> str:
+    """What plays of the recording in the region's bucket ("" for nothing), from one listing.
+
+    An IVS recording configuration writes at the bucket's root, under
+    ``ivs/v1/<account>/<channel-id>/<date>/<session>/``, not into the show's folder: for an
+    IVS show that channel's prefix is looked at too (only when it lies inside the store).
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from apps.live.providers.recordings import S3RecordingStore
+
+    storage = urlsplit(settings.LIVE_RECORDING_STORAGE)
+    prefix = unquote(storage.path).lstrip("/").rstrip("/")
+    prefix = f"{prefix}/" if prefix else ""
+    prefixes = [prefix + folder]
+    channel = _IVS_CHANNEL_ARN.fullmatch(room.stream_id or "") if room.stream_provider == "ivs" else None
+    if channel is not None and f"ivs/v1/{channel[1]}/{channel[2]}/".startswith(prefix):
+        prefixes.insert(0, f"ivs/v1/{channel[1]}/{channel[2]}/")
+    client = S3RecordingStore.from_settings().client
+    found: list[tuple[bool, dt.datetime, str]] = []
+    try:
+        for key_prefix in prefixes:
+            pages = client.get_paginator("list_objects_v2").paginate(
+                Bucket=storage.netloc, Prefix=key_prefix, PaginationConfig={"MaxItems": 1000 * RECORDING_LISTING_PAGES}
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key, below = item["Key"], item["Key"][len(key_prefix) :]
+                    if key.endswith("/" + IVS_PLAYLIST):
+                        found.append((False, item["LastModified"], key))
+                    elif "/" not in below and below.endswith(".mp4") and not below.startswith("."):
+                        found.append((True, item["LastModified"], key))
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
+        raise RecordingStoreError(f"S3 did not list {storage.netloc}: {code}") from exc
+    return min(found)[2][len(prefix) :] if found else ""
 
 
 # --- The merchant console ----------------------------------------------------------------

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from asgiref.sync import sync_to_async
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import http_date
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from apps.errors import ApplicationError
 from apps.live import selectors, services
@@ -182,6 +188,107 @@ def room_replay(request: HttpRequest, slug: str) -> HttpResponse:
         "error": error,
     }
     return render(request, "live/replay.html", context, status=status)
+
+
+# Bytes of a recording read and sent at a time.
+RECORDING_CHUNK = 64 * 1024
+
+
+class _FileBytes:
+    """``length`` bytes of an open file from its current position, read a chunk at a time.
+
+    An async iterator: under the ASGI server Django would read a synchronous one (FileResponse's)
+    whole into memory before sending it, a recording of gigabytes included. Each read runs in a
+    worker thread; the response closes the file once sent.
+    """
+
+    def __init__(self, file: BinaryIO, length: int) -> None:
+        self.file = file
+        self.length = length
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        read = sync_to_async(self.file.read, thread_sensitive=False)
+        left = self.length
+        while left > 0:
+            chunk = await read(min(RECORDING_CHUNK, left))
+            if not chunk:
+                return  # the file shrank after it was opened: the client sees a short body
+            left -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class UnsatisfiableRange(ValueError):
+    """A Range header for bytes this file does not have, or not written as RFC 9110 writes one."""
+
+
+def requested_range(header: str, size: int) -> tuple[int, int] | None:
+    """The one byte range ``header`` asks of a file of ``size`` bytes, first and last inclusive.
+
+    None: the whole file (no Range, a unit other than bytes, or several ranges: a server may
+    answer those with the whole file, RFC 9110 §14.2, and players ask for one). Raises
+    :class:`UnsatisfiableRange` for a malformed range or one past the end.
+    """
+    unit, equals, ranges = header.partition("=")
+    if not equals or unit.strip().lower() != "bytes" or "," in ranges:
+        return None
+    match = re.fullmatch(r"\s*(\d{0,18})-(\d{0,18})\s*", ranges)
+    if match is None or match.groups() == ("", ""):
+        raise UnsatisfiableRange(header)
+    first, last = match.groups()
+    if not first:  # the last ``last`` bytes
+        if int(last) == 0 or size == 0:
+            raise UnsatisfiableRange(header)
+        return max(size - int(last), 0), size - 1
+    start, end = int(first), int(last) if last else size - 1
+    if start >= size or end < start:
+        raise UnsatisfiableRange(header)
+    return start, min(end, size - 1)
+
+
+@require_safe
+def recording_file(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """A file of an ended show's recording kept in a ``file://`` store: the embedded default's CDN.
+
+    Browsers seek in an MP4 with Range requests, which Django's FileResponse does not answer
+    (nor does it stream under ASGI, see :class:`_FileBytes`): one byte range is answered 206,
+    a bad one 416; ``If-Range`` is honoured against ``Last-Modified``. What may be served is
+    decided by :func:`selectors.recording_file_for_viewer`; anything else is 404.
+    """
+    room = room_for_page(slug=slug)
+    path = selectors.recording_file_for_viewer(room=room, name=name) if room is not None else None
+    if path is None:
+        raise Http404(_("The recording is not available."))
+    content_type = selectors.RECORDING_FILE_TYPES[path.suffix.lower()]
+    file = path.open("rb")
+    stat = os.fstat(file.fileno())
+    size, last_modified = stat.st_size, http_date(stat.st_mtime)
+    wanted = request.headers.get("Range", "")
+    if_range = request.headers.get("If-Range")
+    try:
+        part = requested_range(wanted, size) if wanted and if_range in (None, last_modified) else None
+    except UnsatisfiableRange:
+        file.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        response["Accept-Ranges"] = "bytes"
+        return response
+    start, end = part if part is not None else (0, size - 1)
+    file.seek(start)
+    response = StreamingHttpResponse(
+        _FileBytes(file, end - start + 1), status=200 if part is None else 206, content_type=content_type
+    )
+    response["Content-Length"] = str(end - start + 1)
+    if part is not None:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["Last-Modified"] = last_modified
+    return response
 
 
 @require_GET

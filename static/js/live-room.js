@@ -63,12 +63,20 @@
       video.controls = video.playsInline = video.muted = video.autoplay = true;
       current.replaceWith(video);
       if (window.livePlayer) window.livePlayer.play(video);
-    } else if (status === "ended" && current instanceof HTMLVideoElement) {
-      if (window.livePlayer) window.livePlayer.stop(current);
+    } else if (status === "ended" && !current.querySelector("[data-testid=replay-link]")) {
+      // Also over the "starts when live" placeholder: a show can end without ever having had a stream.
+      if (current instanceof HTMLVideoElement && window.livePlayer) window.livePlayer.stop(current);
       const over = document.createElement("div");
       over.className = "player placeholder";
       over.dataset.testid = "player";
-      over.textContent = stage.dataset.endedText;
+      // The link as the page has it for a show loaded after its end (URL and text from Django).
+      const replay = document.createElement("a");
+      replay.href = stage.dataset.replayUrl;
+      replay.dataset.testid = "replay-link";
+      replay.style.color = "inherit";
+      replay.style.textDecoration = "underline";
+      replay.textContent = stage.dataset.replayText;
+      over.append(stage.dataset.endedText, " ", replay);
       current.replaceWith(over);
     }
   }

@@ -1,7 +1,8 @@
 """A viewer waits on the room page before the show; the merchant goes live, later ends it.
 
 The page follows without a reload: the status label changes (in the page's language), the
-player appears with the stream the show was started with, and goes away at the end.
+player appears with the stream the show was started with, and at the end gives way to the
+link to the replay.
 """
 
 from __future__ import annotations
@@ -90,8 +91,15 @@ def test_the_waiting_viewer_s_page_comes_alive_when_the_show_starts(
         page.wait_for_selector("[data-testid=room-status][data-status=ended]")
         assert status.inner_text() == "Ended"
         assert page.locator("video").count() == 0
-        assert page.inner_text("[data-testid=player]") == "This show has ended."
+        # The replay link appears as on a page loaded after the end, its URL and text from Django.
+        replay = page.locator("[data-testid=player] a[data-testid=replay-link]")
+        assert replay.inner_text() == "Watch the replay with its chat"
+        assert replay.get_attribute("href") == f"/live/{room.slug}/replay/"
+        ended_text = page.inner_text("[data-testid=player]")
+        assert " ".join(ended_text.split()) == "This show has ended. Watch the replay with its chat"
         assert page.evaluate("window.stillTheSamePage") is True
+        replay.click()
+        page.wait_for_selector("[data-testid=live-replay]")
         assert errors == []
     finally:
         context.close()
