@@ -1,4 +1,9 @@
-"""Operators' order admin: the order is read-only; its next steps are buttons that call the services."""
+"""The order admin: the order is read-only; its next steps are buttons that call the services.
+
+Operators see every order whole and take every step. Merchant staff see the orders
+holding their products and, in them, only their own lines and parcels, the shipping
+address and the status; they ship and deliver their own parcels (``selectors.order_scope``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,14 @@ from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apps.errors import ApplicationError
@@ -43,25 +52,55 @@ class CouponAdmin(admin.ModelAdmin):
         obj.save(update_fields=[f.name for f in obj._meta.concrete_fields if f.name not in kept])
 
 
-class OrderLineInline(admin.TabularInline):
-    model = OrderLine
+def _scope(request: HttpRequest) -> frozenset[int] | None:
+    """``selectors.order_scope`` once per request: every inline and the page ask it."""
+    if not hasattr(request, "_order_scope"):
+        request._order_scope = selectors.order_scope(request.user)
+    return request._order_scope
+
+
+class PartOfTheOrder(admin.TabularInline):
+    """Lines, parcels and history are read with the order, by whoever may view the order."""
+
     extra = 0
     can_delete = False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return _scope(request) is None or bool(_scope(request))
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class OrderLineInline(PartOfTheOrder):
+    model = OrderLine
     readonly_fields = ("variant", "product_name", "sku", "quantity", "unit_price_minor", "total_minor")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return selectors.order_lines_for_staff(scope=_scope(request))
 
-class ShipmentInline(admin.TabularInline):
+
+class ShipmentInline(PartOfTheOrder):
     model = Shipment
-    extra = 0
-    can_delete = False
     readonly_fields = ("warehouse_name", "tracking_number", "shipped_at", "delivered_at")
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Shipment]:
+        return selectors.shipments_for_staff(scope=_scope(request))
 
-class OrderEventInline(admin.TabularInline):
+
+class OrderEventInline(PartOfTheOrder):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ("from_status", "to_status", "actor", "actor_label", "note", "at")
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if _scope(request) is not None:
+            # Who else acted and their notes (payments, refunds, other merchants' parcels)
+            # are not a merchant's business: the status and when.
+            return ("from_status", "to_status", "at")
+        return super().get_fields(request, obj)
 
 
 @admin.register(Order)
@@ -74,6 +113,44 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
 
     change_form_template = "admin/orders/order/change_form.html"
+
+    # What merchant staff see of an order they hold products in: enough to ship it, not
+    # what the shopper paid for the whole order nor how.
+    merchant_fields = ("reference", "status", "created_at", "ship_to", "shipping_option", "eta")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        # Every view (list, page, history, steps) reads through here: another merchant's
+        # order is missing, not forbidden.
+        return selectors.orders_for_staff(scope=_scope(request))
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if _scope(request) is not None:
+            return self.merchant_fields
+        return super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if _scope(request) is not None:
+            return self.merchant_fields
+        return super().get_readonly_fields(request, obj)
+
+    def get_list_display(self, request: HttpRequest):
+        if _scope(request) is not None:
+            return ("reference", "status", "country", "created_at")
+        return super().get_list_display(request)
+
+    def get_search_fields(self, request: HttpRequest):
+        if _scope(request) is not None:
+            return ("reference",)
+        return super().get_search_fields(request)
+
+    @admin.display(description=gettext_lazy("ship to"))
+    def ship_to(self, order: Order) -> str:
+        address = order.address if isinstance(order.address, dict) else {}
+        city = " ".join(filter(None, (address.get("city"), address.get("state"), address.get("postal_code"))))
+        lines = [address.get("name"), address.get("line1"), address.get("line2"), city, address.get("country")]
+        if address.get("phone"):
+            lines.append(address["phone"])
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
@@ -94,21 +171,25 @@ class OrderAdmin(admin.ModelAdmin):
         ]
 
     def _may_act(self, request: HttpRequest) -> bool:
-        return selectors.may_take_order_steps(request.user)
+        scope = _scope(request)
+        return scope is None or bool(scope)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         order = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if order is not None and self._may_act(request):
-            extra["order_steps"] = services.order_next_steps(order=order)
-            extra["unshipped"] = list(order.shipments.filter(shipped_at__isnull=True).order_by("pk"))
-            extra["refundable"] = services.order_refundable_minor(order=order)
+            scope = _scope(request)
+            extra["order_steps"] = services.order_next_steps(order=order, merchant_ids=scope)
+            parcels = selectors.shipments_for_staff(scope=scope).filter(order=order)
+            extra["unshipped"] = list(parcels.filter(shipped_at__isnull=True).order_by("pk"))
+            if scope is None:
+                extra["refundable"] = services.order_refundable_minor(order=order)
         return super().change_view(request, object_id, form_url, extra)
 
     def step_view(self, request: HttpRequest, order_id: int, step: str) -> HttpResponse:
         if not self._may_act(request):
             raise PermissionDenied
-        order = get_object_or_404(Order, pk=order_id)
+        order = get_object_or_404(self.get_queryset(request), pk=order_id)
         try:
             order = services.order_take_step(
                 order=order,
@@ -121,6 +202,7 @@ class OrderAdmin(admin.ModelAdmin):
                 },
                 amount_minor=_amount_minor(request.POST.get("amount", ""), order.currency),
                 note=request.POST.get("note", ""),
+                merchant_ids=_scope(request),
             )
         except ApplicationError as exc:
             details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())

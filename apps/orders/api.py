@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -330,11 +330,31 @@ class OrderStepOut(OrderOut):
     next_steps = serializers.ListField(child=serializers.CharField())
 
 
+class ShipmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    warehouse_name = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
+class MerchantOrderStepOut(serializers.Serializer):
+    """A merchant's part of the order: their lines and parcels, no totals or payment."""
+
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    lines = OrderLineOut(many=True)
+    shipments = ShipmentOut(many=True)
+    next_steps = serializers.ListField(child=serializers.CharField())
+
+
 class StaffMayTakeOrderSteps(BasePermission):
-    """Operators: whoever holds the order change permission (the admin's order page says the same)."""
+    """Operators (the order change permission, as on the admin's order page) take every step;
+    merchant staff ship and deliver their own parcels."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return selectors.may_take_order_steps(request.user)
+        scope = selectors.order_scope(request.user)
+        return scope is None or bool(scope)
 
 
 class OrderStepApi(APIView):
@@ -342,12 +362,22 @@ class OrderStepApi(APIView):
 
     @extend_schema(
         request=OrderStepIn,
-        responses=OrderStepOut,
+        responses=PolymorphicProxySerializer(
+            component_name="OrderStepResult",
+            serializers=[OrderStepOut, MerchantOrderStepOut],
+            resource_type_field_name=None,
+        ),
         parameters=[OpenApiParameter("step", str, OpenApiParameter.PATH, enum=list(services.ORDER_STEPS))],
         summary="Staff: take the order's next step (fulfil, ship, deliver, cancel, refund)",
+        description=(
+            "Operators take every step and get the whole order back. Merchant staff ship and deliver "
+            "the parcels leaving their own warehouses and get their part of the order back; an order "
+            "without their products answers 404."
+        ),
     )
     def post(self, request: Request, reference: str, step: str) -> Response:
-        order = Order.objects.filter(reference=reference).first()
+        scope = selectors.order_scope(request.user)
+        order = selectors.orders_for_staff(scope=scope).filter(reference=reference).first()
         if order is None:
             raise ApplicationError("No such order.", code="not_found", status=404)
         data = _valid(OrderStepIn, request.data)
@@ -367,5 +397,16 @@ class OrderStepApi(APIView):
             tracking_numbers=tracking,
             amount_minor=data.get("amount_minor"),
             note=data.get("note", ""),
+            merchant_ids=scope,
         )
-        return Response({**OrderOut(order).data, "next_steps": services.order_next_steps(order=order)})
+        next_steps = services.order_next_steps(order=order, merchant_ids=scope)
+        if scope is None:
+            return Response({**OrderOut(order).data, "next_steps": next_steps})
+        part = {
+            "reference": order.reference,
+            "status": order.status,
+            "lines": selectors.order_lines_for_staff(scope=scope).filter(order=order),
+            "shipments": selectors.shipments_for_staff(scope=scope).filter(order=order).order_by("pk"),
+            "next_steps": next_steps,
+        }
+        return Response(MerchantOrderStepOut(part).data)

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.catalog.models import Stock, Variant
+from apps.accounts.selectors import merchants_for_user
+from apps.catalog.models import Stock, Variant, Warehouse
 from apps.catalog.selectors import product_is_visible_in
 from apps.errors import ApplicationError
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
-from apps.orders.models import Cart, CartLine, Coupon, Order, OrderLine, Reservation
+from apps.orders.models import Cart, CartLine, Coupon, Order, OrderLine, Reservation, Shipment
 from regions import Region
 
 
@@ -41,6 +42,44 @@ def may_take_order_steps(user) -> bool:
     an operator's to take: the model's change permission says who that is.
     """
     return bool(user and user.is_authenticated and user.has_perm("orders.change_order"))
+
+
+def order_scope(user) -> frozenset[int] | None:
+    """Whose part of orders a staff user works on: ``None`` for operators (whole orders),
+    else the merchants they are staff of (empty: no order at all).
+
+    Merchant staff need the order view permission (their group has it) and a membership;
+    they see the orders holding their products, and in them only their own lines and
+    parcels: an order is shared by every merchant whose products are in it.
+    """
+    if may_take_order_steps(user):
+        return None
+    if not (user and user.is_authenticated and user.is_staff and user.has_perm("orders.view_order")):
+        return frozenset()
+    return frozenset(merchants_for_user(user).values_list("pk", flat=True))
+
+
+def orders_for_staff(*, scope: Collection[int] | None) -> QuerySet[Order]:
+    """Every order for operators; for merchant staff, those holding at least one of their products."""
+    if scope is None:
+        return Order.objects.all()
+    return Order.objects.filter(
+        Exists(OrderLine.objects.filter(order=OuterRef("pk"), variant__merchant_id__in=list(scope)))
+    )
+
+
+def order_lines_for_staff(*, scope: Collection[int] | None) -> QuerySet[OrderLine]:
+    if scope is None:
+        return OrderLine.objects.all()
+    return OrderLine.objects.filter(variant__merchant_id__in=list(scope))
+
+
+def shipments_for_staff(*, scope: Collection[int] | None) -> QuerySet[Shipment]:
+    """The parcels a staff user ships: for merchant staff, those leaving their merchants' warehouses."""
+    if scope is None:
+        return Shipment.objects.all()
+    # A shipment keeps the warehouse id, not a foreign key: orders outlive warehouses.
+    return Shipment.objects.filter(warehouse_id__in=Warehouse.objects.filter(merchant_id__in=list(scope)).values("pk"))
 
 
 def quantities_by_variant(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
@@ -313,7 +352,9 @@ def order_for_viewer(*, reference: str, user, session_orders: list[str] | None =
         return order
     if order.user_id is None and reference in (session_orders or []):
         return order
-    if user is not None and getattr(user, "is_staff", False):
+    # Operators only: merchant staff see their part of an order in the admin, never the
+    # shopper's whole order (other merchants' lines, payment).
+    if may_take_order_steps(user):
         return order
     return None
 

@@ -16,12 +16,12 @@ import logging
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +38,7 @@ from apps.orders.selectors import (
     coupon_expired_error,
     coupon_sold_out_error,
     quantities_by_variant,
+    shipments_for_staff,
 )
 from apps.orders.signals import coupon_redemptions_changed
 from apps.payments import selectors as payment_selectors
@@ -875,8 +876,20 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None):
     return payments.payment_refund(payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}")
 
 
-def order_next_steps(*, order: Order) -> list[str]:
-    """The steps staff may take on ``order`` now: fulfil, ship, deliver, cancel, refund."""
+def order_next_steps(*, order: Order, merchant_ids: Collection[int] | None = None) -> list[str]:
+    """The steps staff may take on ``order`` now: fulfil, ship, deliver, cancel, refund.
+
+    With ``merchant_ids`` (merchant staff, see :func:`order_take_step`): ship and deliver,
+    while one of their parcels waits for that step.
+    """
+    if merchant_ids is not None:
+        theirs = shipments_for_staff(scope=merchant_ids).filter(order=order)
+        steps = []
+        if order.status == S.FULFILLED and theirs.filter(shipped_at__isnull=True).exists():
+            steps.append("ship")
+        if _parcels_on_their_way(order, theirs).exists():
+            steps.append("deliver")
+        return steps
     allowed = ALLOWED.get(order.status, set())
     steps = []
     if S.FULFILLED in allowed:
@@ -893,6 +906,9 @@ def order_next_steps(*, order: Order) -> list[str]:
 
 
 ORDER_STEPS = ("fulfil", "ship", "deliver", "cancel", "refund")
+# What merchant staff do with their own parcels; packing, cancelling and refunding a whole
+# order (money, other merchants' parts) stays with operators.
+MERCHANT_STEPS = ("ship", "deliver")
 
 
 def order_take_step(
@@ -903,12 +919,18 @@ def order_take_step(
     tracking_numbers: Mapping[int, str] | None = None,
     amount_minor: int | None = None,
     note: str = "",
+    merchant_ids: Collection[int] | None = None,
 ) -> Order:
     """Staff take one of :func:`order_next_steps` (the admin page and the API alike).
 
     ``ship`` takes tracking numbers by shipment id (at least one, for shipments of this
     order not yet shipped); ``refund`` an amount in minor units (None: everything left);
     ``cancel`` a note. Anything else about the step is refused by the step's own service.
+
+    ``merchant_ids`` (``selectors.order_scope``) is set for merchant staff: they ship
+    parcels leaving their merchants' warehouses and mark them delivered, nothing else; a
+    tracking number for anybody else's parcel is refused before anything is written.
+    ``None``: an operator, every step.
     """
     if step not in ORDER_STEPS:
         raise ApplicationError(
@@ -917,13 +939,32 @@ def order_take_step(
             fields={"step": [str(step)[:40]]},
             status=404,
         )
+    if merchant_ids is not None and step not in MERCHANT_STEPS:
+        raise ApplicationError(
+            _("Merchant staff ship and deliver their own parcels; operators take the other steps."),
+            code="permission_denied",
+            fields={"step": [step]},
+            status=403,
+        )
     if step == "fulfil":
         order_fulfil(order=order, actor=actor)
     elif step == "ship":
         if order.status != S.FULFILLED:
             raise ApplicationError(_("Only a packed order can be shipped."), code="illegal_transition", status=409)
-        unshipped = {s.pk: s for s in order.shipments.filter(shipped_at__isnull=True)}
         entered = {pk: (number or "").strip() for pk, number in (tracking_numbers or {}).items()}
+        parcels = order.shipments.all()
+        if merchant_ids is not None:
+            parcels = shipments_for_staff(scope=merchant_ids).filter(order=order)
+            theirs = set(parcels.values_list("pk", flat=True))
+            others = sorted(pk for pk in entered if pk not in theirs)
+            if others:
+                raise ApplicationError(
+                    _("You can only ship parcels leaving your own warehouses."),
+                    code="not_your_shipment",
+                    fields={"tracking_numbers": [f"Not one of yours: {pk}" for pk in others]},
+                    status=403,
+                )
+        unshipped = {s.pk: s for s in parcels.filter(shipped_at__isnull=True)}
         strangers = sorted(str(pk) for pk in entered if pk not in unshipped)
         if strangers or not any(entered.values()):
             raise ApplicationError(
@@ -936,6 +977,13 @@ def order_take_step(
         for pk, number in entered.items():
             if number:
                 shipment_ship(shipment=unshipped[pk], tracking_number=number, actor=actor)
+    elif step == "deliver" and merchant_ids is not None:
+        theirs = shipments_for_staff(scope=merchant_ids).filter(order=order)
+        shipments_deliver(
+            order=order,
+            shipment_ids=list(_parcels_on_their_way(order, theirs).values_list("pk", flat=True)),
+            actor=actor,
+        )
     elif step == "deliver":
         order_deliver(order=order, actor=actor)
     elif step == "cancel":
@@ -990,7 +1038,51 @@ def shipment_ship(*, shipment: Shipment, tracking_number: str, actor=None) -> Sh
             _transition(order, S.SHIPPED, actor=actor, note=tracking_number)
             order_id = order.pk
             transaction.on_commit(lambda: _queue_email("shipped", order_id))
+        else:
+            # Parcels of one order leave several merchants' warehouses on different days:
+            # each one is on the record with who sent it.
+            _record(
+                order,
+                order.status,
+                order.status,
+                actor=actor,
+                note=f"parcel from {shipment.warehouse_name} shipped: {tracking_number}",
+            )
     return shipment
+
+
+def _parcels_on_their_way(order: Order, shipments: QuerySet[Shipment]) -> QuerySet[Shipment]:
+    """Of ``shipments``, those that left and have not arrived, while ``order`` is on its way."""
+    if order.status not in (S.FULFILLED, S.SHIPPED):
+        return shipments.none()
+    return shipments.filter(shipped_at__isnull=False, delivered_at__isnull=True)
+
+
+def shipments_deliver(*, order: Order, shipment_ids: Collection[int], actor=None) -> Order:
+    """Parcels of ``order`` arrived; when every parcel has, the order is delivered.
+
+    The per-parcel form of :func:`order_deliver`, for merchants who each bring their own.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        wanted = set(shipment_ids)
+        arrived = list(
+            _parcels_on_their_way(order, order.shipments.select_for_update()).filter(pk__in=wanted).order_by("pk")
+        )
+        if not wanted or len(arrived) != len(wanted):
+            raise ApplicationError(
+                _("Only a parcel that is on its way can be delivered."), code="illegal_transition", status=409
+            )
+        now = timezone.now()
+        Shipment.objects.filter(pk__in=[s.pk for s in arrived]).update(delivered_at=now)
+        where = ", ".join(s.warehouse_name for s in arrived)
+        if order.status == S.SHIPPED and not order.shipments.filter(delivered_at__isnull=True).exists():
+            _transition(order, S.DELIVERED, actor=actor, note=f"parcel from {where} delivered")
+        else:
+            _record(order, order.status, order.status, actor=actor, note=f"parcel from {where} delivered")
+    if order.status == S.DELIVERED:
+        _collect_on_delivery(order)
+    return order
 
 
 def order_deliver(*, order: Order, actor=None) -> Order:
@@ -999,6 +1091,12 @@ def order_deliver(*, order: Order, actor=None) -> Order:
         order = Order.objects.select_for_update().get(pk=order.pk)
         _transition(order, S.DELIVERED, actor=actor)
         order.shipments.filter(delivered_at__isnull=True).update(delivered_at=timezone.now())
+    _collect_on_delivery(order)
+    return order
+
+
+def _collect_on_delivery(order: Order) -> None:
+    """Cash on delivery: the courier's cash, recorded as the payment once the order is delivered."""
     if order.paid_at is None:
         collect = payment_selectors.payment_open_for_reference(order_reference=order.reference)
         if collect is not None and collect.next_action == NextAction.COLLECT_ON_DELIVERY:
@@ -1006,7 +1104,6 @@ def order_deliver(*, order: Order, actor=None) -> Order:
             # cannot undo it.
             payments.payment_capture(payment_id=collect.pk)
             order.refresh_from_db()
-    return order
 
 
 # --- flash sale gate ----------------------------------------------------------------------
