@@ -342,6 +342,15 @@ if urlsplit(LIVE_RECORDING_STORAGE).scheme not in {"s3", "file"} or not urlsplit
     raise ImproperlyConfigured(
         f"LIVE_RECORDING_STORAGE={LIVE_RECORDING_STORAGE!r}; expected s3://bucket/prefix/ or file:///absolute/path/"
     )
+# An IVS recording configuration writes at its bucket's root (ivs/v1/<account>/<channel-id>/),
+# and the store deletes nothing outside itself: with IVS recording, the store is that root.
+if IVS_RECORDING_CONFIGURATION_ARN and (
+    urlsplit(LIVE_RECORDING_STORAGE).scheme != "s3" or urlsplit(LIVE_RECORDING_STORAGE).path != "/"
+):
+    raise ImproperlyConfigured(
+        f"LIVE_RECORDING_STORAGE={LIVE_RECORDING_STORAGE!r}; IVS_RECORDING_CONFIGURATION_ARN is set, and IVS "
+        "writes recordings at the root of its bucket: expected s3://<that-bucket>/ (no prefix)"
+    )
 LIVE_RECORDING_AWS_REGION = env("LIVE_RECORDING_AWS_REGION", IVS_AWS_REGION)
 # The public address (a CDN in front of the store's bucket/prefix or folder) under which that
 # store's files are served to viewers' browsers, e.g. https://recordings.example/shows/: a

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -193,9 +192,10 @@ def replay_chat_page(
 
 
 # What a browser plays of a stored recording, in this order: an IVS recording's master
-# playlist (HLS; its renditions and segments lie beside it, addressed relative to it), else
-# an MP4 at the top of the show's folder (a Mux asset's master, copied home; with several
-# assets, from an encoder that reconnected, the first one stored).
+# playlist at any depth (HLS; its renditions and segments lie beside it, addressed relative
+# to it; an encoder that connected again started another recording: the newest one, the
+# show's end, plays), else an MP4 at the top of the show's folder (a Mux asset's master,
+# copied home; with several assets, from an encoder that reconnected, the first one stored).
 IVS_PLAYLIST = "media/hls/master.m3u8"
 # The files the site serves from a file:// store (apps.live.views.recording_file), by type.
 RECORDING_FILE_TYPES = {
@@ -210,7 +210,6 @@ RECORDING_FILE_TYPES = {
 RECORDING_LISTING_SECONDS = 300
 # Keys read at most per listing (1,000 a page): an IVS show writes a few thousand segments.
 RECORDING_LISTING_PAGES = 20
-_IVS_CHANNEL_ARN = re.compile(r"arn:aws[a-z-]*:ivs:[a-z0-9-]+:(\d{12}):channel/([A-Za-z0-9]+)")
 
 
 def room_recording_available(*, room: LiveRoom, now: dt.datetime | None = None) -> bool:
@@ -321,7 +320,7 @@ def _playable_in(*, room: LiveRoom, reference: str, path: str) -> str | None:
     found = cache.get(_listing_key(reference))
     if found is None:
         try:
-            found = _playable_in_bucket(room=room, folder=path)
+            found = _playable_in_bucket(folder=path)
         except RecordingStoreError as exc:
             logger.warning("Could not list the recording of live room %s: %s", room.slug, exc)
             return None
@@ -338,27 +337,25 @@ def _playable_in_folder(folder: str) -> str | None:
     directory = root / folder
     if not directory.is_dir():
         return None
-    found = []
+    found: list[tuple[bool, float, str]] = []
     for candidate in [*directory.glob(f"**/{IVS_PLAYLIST}"), *directory.glob("*.mp4")]:
+        # Hidden files are copies still being written (recordings.FileRecordingStore.save).
+        if candidate.name.startswith("."):
+            continue
         try:
-            found.append((candidate.name != "master.m3u8", candidate.stat().st_mtime, candidate))
+            when = candidate.stat().st_mtime
         except OSError:
             continue
-    if not found:
-        return None
-    # Hidden files are copies still being written (recordings.FileRecordingStore.save).
-    visible = [item for item in found if not item[2].name.startswith(".")]
-    if not visible:
-        return None
-    return min(visible)[2].relative_to(root).as_posix()
+        found.append((candidate.name != "master.m3u8", when, candidate.relative_to(root).as_posix()))
+    return _first_to_play(found)
 
 
-def _playable_in_bucket(*, room: LiveRoom, folder: str) -> str:
-    """What plays of the recording in the region's bucket ("" for nothing), from one listing.
+def _playable_in_bucket(*, folder: str) -> str:
+    """What plays of the recording in the region's bucket ("" for nothing), from one listing of its folder.
 
-    An IVS recording configuration writes at the bucket's root, under
-    ``ivs/v1/<account>/<channel-id>/<date>/<session>/``, not into the show's folder: for an
-    IVS show that channel's prefix is looked at too (only when it lies inside the store).
+    An IVS show's folder is its channel's (``ivs/v1/<account>/<channel-id>/``, at the root of
+    the bucket, which is then the store's root): each recording lies a date and a
+    recording id deeper, ``<yyyy>/<m>/<d>/<h>/<m>/<recording-id>/media/hls/master.m3u8``.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -367,28 +364,31 @@ def _playable_in_bucket(*, room: LiveRoom, folder: str) -> str:
     storage = urlsplit(settings.LIVE_RECORDING_STORAGE)
     prefix = unquote(storage.path).lstrip("/").rstrip("/")
     prefix = f"{prefix}/" if prefix else ""
-    prefixes = [prefix + folder]
-    channel = _IVS_CHANNEL_ARN.fullmatch(room.stream_id or "") if room.stream_provider == "ivs" else None
-    if channel is not None and f"ivs/v1/{channel[1]}/{channel[2]}/".startswith(prefix):
-        prefixes.insert(0, f"ivs/v1/{channel[1]}/{channel[2]}/")
     client = S3RecordingStore.from_settings().client
-    found: list[tuple[bool, dt.datetime, str]] = []
+    found: list[tuple[bool, float, str]] = []
     try:
-        for key_prefix in prefixes:
-            pages = client.get_paginator("list_objects_v2").paginate(
-                Bucket=storage.netloc, Prefix=key_prefix, PaginationConfig={"MaxItems": 1000 * RECORDING_LISTING_PAGES}
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    key, below = item["Key"], item["Key"][len(key_prefix) :]
-                    if key.endswith("/" + IVS_PLAYLIST):
-                        found.append((False, item["LastModified"], key))
-                    elif "/" not in below and below.endswith(".mp4") and not below.startswith("."):
-                        found.append((True, item["LastModified"], key))
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=storage.netloc, Prefix=prefix + folder, PaginationConfig={"MaxItems": 1000 * RECORDING_LISTING_PAGES}
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                below, when = key[len(prefix + folder) :], item["LastModified"].timestamp()
+                if key.endswith("/" + IVS_PLAYLIST):
+                    found.append((False, when, key[len(prefix) :]))
+                elif "/" not in below and below.endswith(".mp4") and not below.startswith("."):
+                    found.append((True, when, key[len(prefix) :]))
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
         raise RecordingStoreError(f"S3 did not list {storage.netloc}: {code}") from exc
-    return min(found)[2][len(prefix) :] if found else ""
+    return _first_to_play(found) or ""
+
+
+def _first_to_play(found: list[tuple[bool, float, str]]) -> str | None:
+    """Of (is an MP4, modified at, path): the newest IVS playlist, else the first MP4 stored; None for none."""
+    if not found:
+        return None
+    return min(found, key=lambda item: (item[0], item[1] if item[0] else -item[1], item[2]))[2]
 
 
 # --- The merchant console ----------------------------------------------------------------

@@ -354,10 +354,11 @@ def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = N
     """
     if room.status != LiveRoom.Status.LIVE:
         raise _refuse_transition(room, LiveRoom.Status.ENDED)
-    # Where the provider keeps the recording itself (Mux's assets); None: the region's store.
-    kept_by_provider = None
+    # Where the provider recorded the show (Mux's assets, IVS's channel folder in the region's
+    # bucket), "" when it recorded nothing; None: the show's own folder in the region's store.
+    recorded_at = None
     if room.stream_id:
-        kept_by_provider = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
+        recorded_at = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
     with transaction.atomic():
         locked = _room_locked(room)
         if locked.status != LiveRoom.Status.LIVE:
@@ -365,7 +366,7 @@ def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = N
         now = now or timezone.now()
         locked.ended_at = now
         locked.stream_key = ""  # a stream key is a secret; it has no use after the show
-        locked.recording_url = kept_by_provider or recording_url(locked.slug)
+        locked.recording_url = recording_url(locked.slug) if recorded_at is None else recorded_at
         locked.recording_retain_until = now + dt.timedelta(days=region.recording_retention_days)
         locked.save(update_fields=["ended_at", "stream_key", "recording_url", "recording_retain_until"])
         if locked.pins.filter(unpinned_at__isnull=True).exists():

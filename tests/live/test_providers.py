@@ -260,7 +260,7 @@ def test_ivs_end_revokes_every_stream_key_before_stopping_the_stream():
     stub.add_response("delete_stream_key", {}, {"arn": third})
     stub.add_response("stop_stream", {}, {"channelArn": arn})
     with stub:
-        assert IvsProvider(client=client).stream_end(stream_id=arn) is None
+        assert IvsProvider(client=client).stream_end(stream_id=arn) == ""  # no recording configuration
     stub.assert_no_pending_responses()  # the Stubber answers in order: every key went before the stop
 
 

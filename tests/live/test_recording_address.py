@@ -106,6 +106,10 @@ def test_an_ivs_playlist_in_the_folder_is_played_before_an_mp4(ended, store):
     put(store, f"{ended.slug}/{ASSET}.mp4")
     put(store, f"{ended.slug}/2026/11/20/12/0/sess1/media/hls/master.m3u8", b"#EXTM3U\n")
     assert address(ended) == file_url(ended, "2026/11/20/12/0/sess1/media/hls/master.m3u8")
+    # A later recording (the encoder connected again) is the one played.
+    newer = put(store, f"{ended.slug}/2026/11/20/12/41/sess2/media/hls/master.m3u8", b"#EXTM3U\n")
+    os.utime(newer, (newer.stat().st_mtime + 60, newer.stat().st_mtime + 60))
+    assert address(ended) == file_url(ended, "2026/11/20/12/41/sess2/media/hls/master.m3u8")
 
 
 @pytest.mark.parametrize(
@@ -219,24 +223,49 @@ def test_an_s3_reference_outside_the_prefix_is_never_followed(ended, s3, referen
     assert address(ended) == ""  # no listing asked for: the Stubber would fail on one
 
 
+IVS_FOLDER = "ivs/v1/123456789012/AbCdef1G2hij/"
+
+
 def test_an_ivs_show_plays_its_master_playlist_from_where_ivs_wrote_it(ended, s3, live_settings):
-    # IVS writes under ivs/v1/<account>/<channel-id>/... at the bucket's root, not in the show's folder.
+    # IVS writes under ivs/v1/<account>/<channel-id>/... at the bucket's root (then the store's
+    # root), not in the show's folder; ending the show recorded that folder as the recording.
     live_settings.LIVE_RECORDING_STORAGE = f"s3://{BUCKET}/"
-    channel = "arn:aws:ivs:us-east-1:123456789012:channel/AbCdef1G2hij"
     LiveRoom.objects.filter(pk=ended.pk).update(
-        stream_provider="ivs", stream_id=channel, recording_url=f"s3://{BUCKET}/{ended.slug}/"
+        stream_provider="ivs", stream_id="", recording_url=f"s3://{BUCKET}/{IVS_FOLDER}"
     )
-    session = "ivs/v1/123456789012/AbCdef1G2hij/2026/11/20/12/0/j8Z9O91ndcVs/"
+    session = f"{IVS_FOLDER}2026/11/20/12/0/j8Z9O91ndcVs/"
     listing(
         s3,
-        "ivs/v1/123456789012/AbCdef1G2hij/",
+        IVS_FOLDER,
         f"{session}events/recording-ended.json",
         f"{session}media/hls/720p30/0.ts",
         f"{session}media/hls/720p30/playlist.m3u8",
         f"{session}media/hls/master.m3u8",
     )
-    listing(s3, f"{ended.slug}/")
     assert address(ended) == f"{CDN}{session}media/hls/master.m3u8"
+
+
+def test_an_ivs_show_recorded_several_times_plays_the_newest_recording(ended, s3, live_settings):
+    # The encoder connected again after the reconnect window: IVS started another recording.
+    live_settings.LIVE_RECORDING_STORAGE = f"s3://{BUCKET}/"
+    LiveRoom.objects.filter(pk=ended.pk).update(stream_provider="ivs", recording_url=f"s3://{BUCKET}/{IVS_FOLDER}")
+    first, second = f"{IVS_FOLDER}2026/11/20/12/0/j8Z9O91ndcVs/", f"{IVS_FOLDER}2026/11/20/12/41/Zz0nEw2ndAbc/"
+    listing(
+        s3,
+        IVS_FOLDER,
+        f"{first}media/hls/master.m3u8",
+        f"{first}media/hls/720p30/0.ts",
+        f"{second}media/hls/720p30/0.ts",
+        f"{second}media/hls/master.m3u8",
+        f"{IVS_FOLDER}stray.mp4",  # an MP4 plays only when no IVS playlist is there
+    )
+    assert address(ended) == f"{CDN}{second}media/hls/master.m3u8"
+
+
+def test_an_ivs_folder_outside_a_prefixed_store_is_never_followed(ended, s3):
+    # What the start-up check refuses (IVS recording with a prefix): no listing is asked for.
+    LiveRoom.objects.filter(pk=ended.pk).update(stream_provider="ivs", recording_url=f"s3://{BUCKET}/{IVS_FOLDER}")
+    assert address(ended) == ""
 
 
 # --- The file view (the embedded default's CDN) ------------------------------------------------

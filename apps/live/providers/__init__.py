@@ -3,7 +3,7 @@
 One small interface (:class:`StreamProvider`): ``stream_create`` returns the RTMP ingest
 URL and stream key for the merchant's encoder (OBS) and the HLS playback URL for
 viewers; ``stream_end`` stops it and says where the show's recording is when the provider
-keeps it itself (Mux's assets), so retention can delete it there
+recorded it (Mux's assets, IVS's channel folder), so retention can delete it there
 (apps.live.providers.recordings). ``manual`` (the merchant pastes a playback URL) is the
 default; ``mux`` and ``ivs`` use the official SDKs (mux-python, boto3).
 
@@ -48,7 +48,12 @@ class StreamProvider(Protocol):
     def stream_create(self, *, room_slug: str, playback_url: str = "") -> LiveStream: ...
 
     def stream_end(self, *, stream_id: str) -> str | None:
-        """Stop the stream; return the recording's URL if the provider keeps it, else None (the region's store)."""
+        """Stop the stream; say where its recording is.
+
+        A URL where the provider recorded it (Mux's assets; IVS's channel folder in the
+        region's bucket), "" when nothing was recorded, None when the provider does not know
+        (the show's own folder in the region's store).
+        """
         ...
 
 

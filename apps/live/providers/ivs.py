@@ -4,11 +4,21 @@ A show's channel holds its stream key, the merchant's encoder's password. The ke
 deleted when the show ends (:meth:`IvsProvider.stream_end`), before the stream is stopped:
 IVS lets an encoder reconnect with a valid key, so an OBS left running would otherwise go
 on broadcasting (and recording) into a show that is over.
+
+A channel created with a recording configuration (``IVS_RECORDING_CONFIGURATION_ARN``) is
+recorded by IVS itself, at the root of that configuration's bucket, under
+``ivs/v1/<aws-account-id>/<channel-id>/<yyyy>/<m>/<d>/<h>/<m>/<recording-id>/`` (one
+recording-id folder per time the encoder connected); the bucket is the region's store
+(``LIVE_RECORDING_STORAGE``, which must then be that bucket's root). Ending the show
+answers the channel's folder as its recording (:meth:`IvsProvider.stream_end`), so that
+retention deletes what IVS wrote, and only that.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -20,6 +30,17 @@ from apps.live.providers import LiveStream, StreamProviderError
 # Without these botocore waits a minute to connect and another per read, retried by the
 # legacy policy; a hung IVS must not hold a merchant's request or a beat worker that long.
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+
+# arn:aws:ivs:<region>:<account>:channel/<id> (also in the aws-cn and aws-us-gov partitions).
+CHANNEL_ARN = re.compile(r"arn:aws[a-z-]*:ivs:[a-z0-9-]+:(?P<account>\d{12}):channel/(?P<channel>[A-Za-z0-9]+)")
+
+
+def recording_folder(*, channel_arn: str, bucket: str) -> str | None:
+    """Where a recording configuration writes the channel's recordings in ``bucket``; None for no channel ARN."""
+    channel = CHANNEL_ARN.fullmatch(channel_arn)
+    if channel is None or not bucket:
+        return None
+    return f"s3://{bucket}/ivs/v1/{channel['account']}/{channel['channel']}/"
 
 
 def ivs_client(region: str | None) -> Any:
@@ -50,17 +71,32 @@ def ivs_client(region: str | None) -> Any:
 class IvsProvider:
     name = "ivs"
 
-    def __init__(self, *, client: Any, channel_type: str = "STANDARD", recording_configuration_arn: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        client: Any,
+        channel_type: str = "STANDARD",
+        recording_configuration_arn: str = "",
+        recording_bucket: str = "",
+    ) -> None:
+        """``recording_bucket``: where ``recording_configuration_arn`` writes (the region's store), needed with it."""
+        if recording_configuration_arn and not recording_bucket:
+            raise StreamProviderError(
+                "AWS IVS is not configured: IVS_RECORDING_CONFIGURATION_ARN needs LIVE_RECORDING_STORAGE=s3://<bucket>/"
+            )
         self.client = client
         self.channel_type = channel_type
         self.recording_configuration_arn = recording_configuration_arn
+        self.recording_bucket = recording_bucket
 
     @classmethod
     def from_settings(cls) -> IvsProvider:
+        storage = urlsplit(settings.LIVE_RECORDING_STORAGE)
         return cls(
             client=ivs_client(settings.IVS_AWS_REGION),
             channel_type=settings.IVS_CHANNEL_TYPE,
             recording_configuration_arn=settings.IVS_RECORDING_CONFIGURATION_ARN or "",
+            recording_bucket=storage.netloc if storage.scheme == "s3" else "",
         )
 
     def stream_create(self, *, room_slug: str, playback_url: str = "") -> LiveStream:
@@ -80,11 +116,18 @@ class IvsProvider:
             playback_url=channel["playbackUrl"],
         )
 
-    def stream_end(self, *, stream_id: str) -> str | None:
+    def stream_end(self, *, stream_id: str) -> str:
         """Revoke the channel's stream keys, then stop its stream; a channel IVS no longer has is stopped already.
 
         The keys go first: stopped with a key still valid, a running encoder reconnects at once.
+        Answers the channel's recording folder in the region's bucket (see the module's
+        docstring), or "" when IVS recorded nothing: without a recording configuration.
         """
+        folder = recording_folder(channel_arn=stream_id, bucket=self.recording_bucket)
+        if self.recording_configuration_arn and folder is None:
+            # Asked before anything is stopped: a show must not end with a recording that
+            # retention would look for in the wrong place.
+            raise StreamProviderError(f"AWS IVS: {stream_id!r} is not an IVS channel ARN")
         self._stream_keys_delete(channel_arn=stream_id)
         try:
             self.client.stop_stream(channelArn=stream_id)
@@ -94,13 +137,12 @@ class IvsProvider:
                 raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
         except BotoCoreError as exc:
             raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
-        # The channel's recording configuration writes into the region's own store.
-        return None
+        return folder if self.recording_configuration_arn else ""
 
     def stream_delete(self, *, stream_id: str) -> None:
         """Delete the ended show's channel (and its stream key with it); one IVS no longer has is deleted.
 
-        The recording is already in the region's store and stays there. IVS refuses to delete
+        The recording is already in the region's bucket and stays there. IVS refuses to delete
         a channel that is still live (an encoder left running): its keys are revoked and the
         stream is stopped (:meth:`stream_end`), and the delete is left to the next try, once
         IVS has seen the stream end.

@@ -1,12 +1,16 @@
 """Where show recordings live: the region's own storage location, and deleting them there.
 
-``LIVE_RECORDING_STORAGE`` names it as a URL: ``s3://bucket/prefix/`` (where an IVS
-recording configuration writes, in the deployment's own AWS region; through ``boto3``) or
-``file:///path/`` (a local directory: the embedded default and single-host deployments).
-A show's recording is everything under ``<storage>/<room-slug>/``. A provider that keeps
-the recording itself answers its own URL when the show ends instead (Mux:
-``mux://assets/<asset-id>``, deleted through Mux's API; apps.live.providers.mux), and
-:func:`recording_store` picks the store by the URL's scheme.
+``LIVE_RECORDING_STORAGE`` names it as a URL: ``s3://bucket/prefix/`` (in the deployment's
+own AWS region; through ``boto3``) or ``file:///path/`` (a local directory: the embedded
+default and single-host deployments). A show's recording is everything under the URL the
+room keeps (``LiveRoom.recording_url``): by default ``<storage>/<room-slug>/``; a provider
+that recorded the show answers its own URL when the show ends instead. An IVS show's is
+``s3://bucket/ivs/v1/<aws-account-id>/<channel-id>/``, where the IVS recording configuration
+writes, at the bucket's root (apps.live.providers.ivs): with IVS recording the store must
+be that bucket's root, ``s3://bucket/`` (settings refuse a prefix), since nothing outside
+the store is ever deleted. A Mux show's is ``mux://assets/<asset-id>``, deleted through
+Mux's API (apps.live.providers.mux). :func:`recording_store` picks the store by the URL's
+scheme.
 
 Deleting is idempotent (an empty prefix deletes nothing and is not an error), so a retried
 or repeated retention run is safe; a failure raises :class:`RecordingStoreError` and the
@@ -254,5 +258,5 @@ def region_recording_store() -> RegionRecordingStore:
 
 
 def recording_url(slug: str) -> str:
-    """Where the recording of the show ``slug`` is kept."""
+    """The show ``slug``'s own folder in the region's store (its recording unless the provider recorded it)."""
     return f"{settings.LIVE_RECORDING_STORAGE.rstrip('/')}/{slug}/"
