@@ -27,6 +27,11 @@ app.conf.beat_schedule = {
     "live-recordings-delete-expired": {"task": "live.recordings_delete_expired", "schedule": crontab(minute=15)},
     # Streams of ended shows that the provider (Mux) still keeps: a deletion failed or was never queued.
     "live-provider-streams-delete": {"task": "live.provider_streams_delete", "schedule": crontab(minute=35)},
+    # Recordings still at Mux whose copy home may yet come: a copy task lost on the way is queued again.
+    "live-recordings-copy-from-mux-again": {
+        "task": "live.recordings_copy_from_mux_again",
+        "schedule": crontab(minute=55),
+    },
     # Recordings copied home whose assets Mux still keeps: the copy task's deletes ran out of retries.
     "live-mux-recordings-delete-leftover": {
         "task": "live.mux_recordings_delete_leftover",

@@ -525,6 +525,30 @@ def mux_recordings_delete_leftover(*, limit: int = 100) -> int:
     return deleted
 
 
+def recordings_at_mux_to_copy(*, now: dt.datetime | None = None, limit: int = 100) -> list[tuple[int, str]]:
+    """Shows whose recording Mux still keeps and may yet be copied home: ``(room id, mux reference)``.
+
+    The copy is queued as a show ends and retries itself, but a task lost on the way (a
+    worker killed mid-run, a broker restarted) would leave the recording at Mux for its whole
+    retention. The hourly sweep queues these again: shows ended over an hour ago (the first
+    tries belong to the task queued at the end) and no longer ago than the wait for Mux's
+    master plus an hour (a last run then keeps it at Mux, logged). The copy is idempotent, so
+    a sweep that meets a task still retrying costs a duplicate try, never a wrong result.
+    """
+    now = now or timezone.now()
+    rooms = (
+        LiveRoom.objects.filter(
+            recording_url__startswith="mux://",
+            recording_deleted_at__isnull=True,
+            ended_at__lte=now - dt.timedelta(hours=1),
+            ended_at__gt=now - dt.timedelta(hours=settings.LIVE_MUX_MASTER_WAIT_HOURS + 1),
+        )
+        .order_by("ended_at", "id")
+        .values_list("id", "recording_url")[:limit]
+    )
+    return list(rooms)
+
+
 def _recording_kept_at_mux(*, room: LiveRoom, reason: str) -> str:
     # Nothing is lost and nothing outlives retention: the room keeps its mux:// reference,
     # deleted at Mux when retention passes, together with whatever whole files a copy left

@@ -47,6 +47,17 @@ def recording_copy_from_mux(self, room_id: int, mux_url: str) -> str:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 
+@shared_task(name="live.recordings_copy_from_mux_again", ignore_result=True)
+def recordings_copy_from_mux_again() -> int:
+    """Hourly (beat): queue again the copies home of recordings Mux still keeps (a copy task lost on the way)."""
+    pending = services.recordings_at_mux_to_copy()
+    for room_id, mux_url in pending:
+        recording_copy_from_mux.delay(room_id, mux_url)
+    if pending:
+        logger.info("Queued again the copy of %d recording(s) still at Mux.", len(pending))
+    return len(pending)
+
+
 @shared_task(name="live.provider_stream_delete", ignore_result=True)
 def provider_stream_delete(room_id: int) -> bool:
     """After a show: delete its stream at the provider; a failure is left to the hourly sweep below."""

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from django.utils import timezone
 
 from apps.errors import ApplicationError
 from apps.live import services, tasks
@@ -568,6 +569,36 @@ def test_ending_a_show_queues_the_copy_once_committed(mux_show, commit, region, 
     room, asset = mux_show()
     ended = _ended(commit, region, room)
     assert queued == [(ended.pk, f"mux://assets/{asset}")]
+
+
+def test_a_copy_task_lost_on_the_way_is_queued_again_by_the_hourly_sweep(mux_show, commit, region, fake_mux, settings):
+    room, asset = mux_show()
+    ended = _ended(commit, region, room)  # the copy ran as it ended: Mux was still preparing the master
+    ended.refresh_from_db()
+    reference = f"mux://assets/{asset}"
+    assert ended.recording_url == reference
+    copied_home, _asset = mux_show("copied-home")
+    copied_home = _ended(commit, region, copied_home)
+    LiveRoom.objects.filter(pk=copied_home.pk).update(recording_url=recording_url(copied_home.slug))
+
+    # The first hour belongs to the task queued at the end; then the sweep picks the show up,
+    # and only while the copy may still come (the wait for Mux's master, plus an hour).
+    wait = dt.timedelta(hours=settings.LIVE_MUX_MASTER_WAIT_HOURS)
+    assert services.recordings_at_mux_to_copy(now=ended.ended_at + dt.timedelta(minutes=59)) == []
+    assert services.recordings_at_mux_to_copy(now=ended.ended_at + dt.timedelta(hours=2)) == [(ended.pk, reference)]
+    assert services.recordings_at_mux_to_copy(now=ended.ended_at + wait + dt.timedelta(minutes=59)) == [
+        (ended.pk, reference)
+    ]
+    assert services.recordings_at_mux_to_copy(now=ended.ended_at + wait + dt.timedelta(hours=1)) == []
+
+    # The task was lost; two hours on, Mux has the master ready and the sweep runs.
+    LiveRoom.objects.filter(pk__in=[ended.pk, copied_home.pk]).update(ended_at=timezone.now() - dt.timedelta(hours=2))
+    fake_mux.masters[asset] = Master(MP4)
+    assert tasks.recordings_copy_from_mux_again() == 1  # the copy ran inline
+    ended.refresh_from_db()
+    assert ended.recording_url == recording_url(ended.slug)
+    assert _stored(ended) == {f"{asset}.mp4": MP4} and asset not in fake_mux.assets
+    assert tasks.recordings_copy_from_mux_again() == 0
 
 
 def test_a_broker_down_at_the_end_of_a_show_does_not_stop_it_ending(mux_show, commit, region, fake_mux, monkeypatch):
