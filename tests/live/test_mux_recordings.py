@@ -172,9 +172,10 @@ def test_a_mux_show_that_never_broadcast_deletes_nothing_at_mux(db, merchant, re
     live_settings.LIVE_STREAM_PROVIDER = "mux"
     room = commit(services.live_room_start, room=schedule_room(merchant=merchant, region=region))
     ended = _ended(commit, region, room)
-    # Nothing was recorded at Mux; the reference is the region's (empty) folder, as for a manual show.
-    assert ended.recording_url.startswith(live_settings.LIVE_RECORDING_STORAGE)
-    assert services.recordings_delete_expired(now=ended.recording_retain_until) == [ended.pk]
+    # Nothing was broadcast, so nothing was recorded: the room claims no recording, and
+    # retention has nothing to delete (neither at Mux nor an empty folder of the region's store).
+    assert ended.recording_url == ""
+    assert services.recordings_delete_expired(now=ended.recording_retain_until) == []
     assert not [r for r in fake_mux.requests if r.method == "DELETE" and r.path.startswith("/video/v1/assets/")]
     assert room.stream_id in fake_mux.deleted_streams  # the stream itself is deleted all the same
 

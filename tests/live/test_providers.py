@@ -72,7 +72,7 @@ def test_mux_end_answers_every_asset_of_the_stream_as_the_recording(fake_mux):
 def test_mux_end_of_a_stream_that_never_broadcast_has_no_recording_at_mux(fake_mux):
     provider = stream_provider("mux")
     stream = provider.stream_create(room_slug="evening-show")
-    assert provider.stream_end(stream_id=stream.stream_id) is None
+    assert provider.stream_end(stream_id=stream.stream_id) == ""  # nothing broadcast: nothing recorded
 
 
 def test_mux_end_fails_while_mux_cannot_say_which_assets_recorded_it(fake_mux):

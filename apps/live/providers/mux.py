@@ -114,7 +114,7 @@ class MuxProvider:
         )
 
     def stream_end(self, *, stream_id: str) -> str | None:
-        """Complete the broadcast and answer its recording at Mux (None: nothing was broadcast).
+        """Complete the broadcast and answer its recording at Mux ("": nothing was broadcast, nothing recorded).
 
         Reading the assets is part of ending: a show whose assets we do not know would keep
         its recording at Mux for ever, so if Mux cannot say, the show does not end yet and
@@ -135,7 +135,7 @@ class MuxProvider:
         # An encoder that dropped out for longer than the reconnect window started a new
         # asset when it came back: the show's recording is every asset of its stream.
         asset_ids = [*(stream.recent_asset_ids or []), *([stream.active_asset_id] if stream.active_asset_id else [])]
-        return assets_url(asset_ids) if asset_ids else None
+        return assets_url(asset_ids) if asset_ids else ""
 
     def stream_delete(self, *, stream_id: str) -> None:
         """Delete the ended show's live stream at Mux; one Mux no longer has (404) is already deleted.
