@@ -12,7 +12,6 @@ import json
 import pytest
 from django.urls import reverse
 
-from apps.catalog import services
 from apps.catalog.models import Certification, Product, Stock, Variant, Warehouse
 from apps.compliance.models import CertificationType as Cert
 from apps.compliance.models import ProductAttribute as A
@@ -47,30 +46,6 @@ def form_data(response, **overrides) -> dict:
                 data[inline_form.add_prefix(name)] = _value(inline_form[name])
     data.update(overrides)
     return {key: value for key, value in data.items() if value != ""}
-
-
-@pytest.fixture
-def world(merchant, merchant_b):
-    """Each merchant with a product, variant, warehouse, stock row and certificate."""
-    rows = {}
-    for key, owner in (("a", merchant), ("b", merchant_b)):
-        product = make_product(
-            owner,
-            f"dates-{key}",
-            attributes=(A.IS_FOOD,),
-            certifications=((Cert.HALAL, today() + dt.timedelta(days=90)),),
-        )
-        variant = product.variants.get()
-        warehouse = services.warehouse_create(merchant=owner, code=f"wh-{key}", name=f"Warehouse {key}", country="US")
-        stock = services.stock_set(variant=variant, warehouse=warehouse, quantity=10)
-        rows[key] = {
-            "product": product,
-            "variant": variant,
-            "warehouse": warehouse,
-            "stock": stock,
-            "certification": product.certifications.get(),
-        }
-    return rows
 
 
 def _url(model: str, action: str, *args) -> str:

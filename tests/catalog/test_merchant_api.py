@@ -65,30 +65,6 @@ def error(response, status: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(merchant, merchant_b):
-    """Each merchant with a product, variant, warehouse, stock row and certificate."""
-    rows = {}
-    for key, owner in (("a", merchant), ("b", merchant_b)):
-        product = make_product(
-            owner,
-            f"dates-{key}",
-            attributes=(A.IS_FOOD,),
-            certifications=((Cert.HALAL, today() + dt.timedelta(days=90)),),
-        )
-        variant = product.variants.get()
-        warehouse = services.warehouse_create(merchant=owner, code=f"wh-{key}", name=f"Warehouse {key}", country="US")
-        stock = services.stock_set(variant=variant, warehouse=warehouse, quantity=10)
-        rows[key] = {
-            "product": product,
-            "variant": variant,
-            "warehouse": warehouse,
-            "stock": stock,
-            "certification": product.certifications.get(),
-        }
-    return rows
-
-
-@pytest.fixture
 def staff(client, staff_a):
     client.force_login(staff_a)
     return client

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -25,6 +27,7 @@ from django.utils import timezone
 from apps.accounts import services as accounts
 from apps.catalog import services as catalog
 from apps.live import services
+from apps.live.realtime.store import _Keys
 from tests.catalog.factories import make_product
 from tests.live.console_factories import schedule_room
 from tests.live.mux_fake import FakeMux
@@ -255,3 +258,28 @@ def scarf(merchant):
     warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
     catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=20)
     return product
+
+
+@pytest.fixture
+def bus(live_settings):
+    """What the room's viewers receive: the region's pub/sub channel every socket process listens to.
+
+    ``subscribe(room)`` starts listening; ``events()`` the events published since, in order.
+    """
+    client = redis.Redis.from_url(live_settings.REDIS_URL)
+    pubsub = client.pubsub()
+
+    def subscribe(room):
+        pubsub.subscribe(_Keys(live_settings.LIVE_REDIS_PREFIX).room(room.pk, "bus"))
+        pubsub.get_message(timeout=1)
+
+    def events():
+        out = []
+        while (message := pubsub.get_message(timeout=0.5)) is not None:
+            if message["type"] == "message":
+                out.append(json.loads(message["data"]))
+        return out
+
+    yield subscribe, events
+    pubsub.close()
+    client.close()

@@ -4,10 +4,8 @@ moderation actions (remove, mute, ban, lift) through the services that tell view
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
-import redis
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
@@ -16,7 +14,6 @@ from apps.live import services
 from apps.live.models import ChatRestriction, Danmaku
 from apps.live.realtime import events as live_events
 from apps.live.realtime.ids import message_id
-from apps.live.realtime.store import _Keys
 from tests.live.console_factories import schedule_room
 
 CHANGELIST = "admin:live_danmaku_changelist"
@@ -65,28 +62,6 @@ def chat(rooms, chatters):
         "arabic": post(own, fan, "جميل جداً", second=5),
         "foreign": post(foreign, rude, "over in shop B", second=6),
     }
-
-
-@pytest.fixture
-def bus(live_settings):
-    """What the room's viewers receive: the Redis channel every socket process listens to."""
-    client = redis.Redis.from_url(live_settings.REDIS_URL)
-    pubsub = client.pubsub()
-
-    def subscribe(room):
-        pubsub.subscribe(_Keys(live_settings.LIVE_REDIS_PREFIX).room(room.pk, "bus"))
-        pubsub.get_message(timeout=1)
-
-    def events():
-        out = []
-        while (message := pubsub.get_message(timeout=0.5)) is not None:
-            if message["type"] == "message":
-                out.append(json.loads(message["data"]))
-        return out
-
-    yield subscribe, events
-    pubsub.close()
-    client.close()
 
 
 def act(client, capture, name: str, rows, url: str = CHANGELIST):

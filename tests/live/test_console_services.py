@@ -24,7 +24,6 @@ from apps.live import selectors, services
 from apps.live.models import Danmaku, FlashCoupon, Giveaway, LiveRoom, PinnedProduct
 from apps.live.providers import StreamProviderError
 from apps.live.realtime.ids import IdGenerator
-from apps.live.realtime.store import _Keys
 from regions import all_regions, load_region
 from tests.catalog.factories import make_product, today
 from tests.live.console_factories import load_fx_rates, schedule_room
@@ -49,29 +48,6 @@ def room(db, merchant, region, live_settings):
 @pytest.fixture
 def live_room(room, commit):
     return commit(services.live_room_start, room=room, provider="manual")
-
-
-@pytest.fixture
-def bus(live_settings):
-    client = redis.Redis.from_url(live_settings.REDIS_URL)
-    pubsub = client.pubsub()
-
-    def subscribe(room):
-        pubsub.subscribe(_Keys(live_settings.LIVE_REDIS_PREFIX).room(room.pk, "bus"))
-        pubsub.get_message(timeout=1)
-
-    def events():
-        import json
-
-        out = []
-        while (message := pubsub.get_message(timeout=0.5)) is not None:
-            if message["type"] == "message":
-                out.append(json.loads(message["data"]))
-        return out
-
-    yield subscribe, events
-    pubsub.close()
-    client.close()
 
 
 # --- lifecycle -----------------------------------------------------------------------------

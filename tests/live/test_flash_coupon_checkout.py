@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
-import redis
 from django.utils import timezone
 
 from apps.errors import ApplicationError
 from apps.live import selectors, services
 from apps.live.models import FlashCoupon
-from apps.live.realtime.store import _Keys
 from apps.orders import services as orders
 from apps.orders.models import Cart, Coupon, Order, Reservation
 from tests.orders.conftest import checkout
@@ -21,27 +18,14 @@ pytestmark = pytest.mark.usefixtures("payments_by_test_provider")
 
 
 @pytest.fixture
-def bus(live_settings):
-    """What the room's viewers receive: the region's pub/sub channel of the room."""
-    client = redis.Redis.from_url(live_settings.REDIS_URL)
-    pubsub = client.pubsub()
-
-    def subscribe(room):
-        pubsub.subscribe(_Keys(live_settings.LIVE_REDIS_PREFIX).room(room.pk, "bus"))
-        pubsub.get_message(timeout=1)
+def bus(bus):
+    """The room's bus (tests/live/conftest.py), its coupon events only: what each said of the coupon."""
+    subscribe, events = bus
 
     def coupon_events():
-        out = []
-        while (message := pubsub.get_message(timeout=0.5)) is not None:
-            if message["type"] == "message":
-                event = json.loads(message["data"])
-                if event["type"] == "coupon":
-                    out.append(event["coupon"])
-        return out
+        return [event["coupon"] for event in events() if event["type"] == "coupon"]
 
-    yield subscribe, coupon_events
-    pubsub.close()
-    client.close()
+    return subscribe, coupon_events
 
 
 @pytest.fixture
