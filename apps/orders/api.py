@@ -229,7 +229,6 @@ class CheckoutApi(APIView):
             order = Order.objects.get(idempotency_key=key)
             return Response(OrderOut(order).data, status=200)
         cart = request_cart(request._request)
-        existed = Order.objects.filter(idempotency_key=key).exists() if key else False
         order = services.checkout_place(
             cart=cart,
             idempotency_key=key,
@@ -246,7 +245,8 @@ class CheckoutApi(APIView):
             user=request.user,
         )
         remember_order(request._request, order.reference)
-        return Response(OrderOut(order).data, status=200 if existed else 201)
+        # 201 for the order this request placed; 200 for one an earlier submit with the key placed.
+        return Response(OrderOut(order).data, status=201 if order.placed_now else 200)
 
 
 def _placed_keys(request: Request) -> set[str]:

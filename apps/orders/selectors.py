@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.selectors import merchants_for_user
 from apps.catalog.models import Stock, Variant, Warehouse
-from apps.catalog.selectors import product_is_visible_in
+from apps.catalog.selectors import products_visible_in
 from apps.errors import ApplicationError
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
@@ -93,19 +95,37 @@ def quantities_by_variant(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     return quantities
 
 
-def available_units(variant_ids: list[int]) -> dict[int, int]:
-    """Units free to sell per variant: stock in active warehouses minus held reservations."""
-    on_hand = dict(
-        Stock.objects.filter(variant_id__in=variant_ids, warehouse__is_active=True)
-        .values_list("variant_id")
+def _free_units(variant: str) -> Combinable:
+    """Units free to sell of the variant that ``variant`` (an outer field) names, as SQL:
+    stock in active warehouses minus held reservations."""
+    on_hand = (
+        Stock.objects.filter(variant_id=OuterRef(variant), warehouse__is_active=True)
+        .values("variant_id")
         .annotate(total=Sum("quantity"))
+        .values("total")
     )
-    held = dict(
-        Reservation.objects.filter(stock__variant_id__in=variant_ids, status=Reservation.Status.HELD)
-        .values_list("stock__variant_id")
+    held = (
+        Reservation.objects.filter(stock__variant_id=OuterRef(variant), status=Reservation.Status.HELD)
+        .values("stock__variant_id")
         .annotate(total=Sum("quantity"))
+        .values("total")
     )
-    return {v: max((on_hand.get(v) or 0) - (held.get(v) or 0), 0) for v in variant_ids}
+    return Coalesce(Subquery(on_hand), 0) - Coalesce(Subquery(held), 0)
+
+
+def available_units(variant_ids: Collection[int]) -> dict[int, int]:
+    """Units free to sell per variant (one query): stock in active warehouses minus held reservations."""
+    free = dict(Variant.objects.filter(pk__in=variant_ids).annotate(free=_free_units("pk")).values_list("pk", "free"))
+    return {v: max(free.get(v) or 0, 0) for v in variant_ids}
+
+
+def cart_lines_for_review(*, cart: Cart, country: str) -> list[CartLine]:
+    """The cart's lines with what reviewing them needs, in one query: variant, product, and
+    ``visible`` (the product may be sold in ``country`` today, by the same rules as listings)."""
+    visible = products_visible_in(country=country).filter(pk=OuterRef("variant__product_id"))
+    return list(
+        cart.lines.select_related("variant__product").annotate(visible=Exists(visible)).order_by("added_at", "pk")
+    )
 
 
 @dataclass
@@ -179,12 +199,28 @@ def _honoured_lock(line: CartLine, *, currency: str, now: dt.datetime) -> int | 
     return amount if type(amount) is int else None
 
 
-def cart_review(*, cart: Cart, shopper: Shopper, region: Region | None = None, strict: bool = False) -> Quote:
-    """Every line priced now, with availability and the reason when it cannot be bought."""
+def cart_review(
+    *,
+    cart: Cart,
+    shopper: Shopper,
+    region: Region | None = None,
+    strict: bool = False,
+    lines: list[CartLine] | None = None,
+    admitted: Collection[int] = (),
+) -> Quote:
+    """Every line priced now, with availability and the reason when it cannot be bought.
+
+    ``lines`` are the cart's from :func:`cart_lines_for_review` when the caller has read
+    them already. ``admitted`` variants have their units held for this checkout by the
+    flash-sale gate, so their stock is not counted again here (the order's transaction
+    still checks it under lock).
+    """
     region = region or settings.REGION
     prices = _Prices(region, shopper.currency, strict=strict)
-    lines = list(cart.lines.select_related("variant__product").order_by("added_at", "pk"))
-    free = available_units([line.variant_id for line in lines])
+    if lines is None:
+        lines = cart_lines_for_review(cart=cart, country=shopper.country)
+    counted = {line.variant_id for line in lines} - set(admitted)
+    free = available_units(counted) if counted else {}
     now = timezone.now()
     reviewed: list[ReviewedLine] = []
     settlement_units: list[int] = []
@@ -195,11 +231,11 @@ def cart_review(*, cart: Cart, shopper: Shopper, region: Region | None = None, s
         short = False
         if not (variant.is_active and product.is_active):
             reason = _("No longer on sale.")
-        elif not product_is_visible_in(product, shopper.country):
+        elif not line.visible:  # type: ignore[attr-defined]  # annotated by cart_lines_for_review
             reason = _("Not available in your country.")
-        elif free.get(variant.pk, 0) <= 0:
+        elif variant.pk in counted and free.get(variant.pk, 0) <= 0:
             reason, short = _("Sold out."), True
-        elif free[variant.pk] < line.quantity:
+        elif variant.pk in counted and free[variant.pk] < line.quantity:
             reason, short = _("Only %(count)d left.") % {"count": free[variant.pk]}, True
         unit = prices(variant.price_minor)
         settlement_unit = variant.price_minor
@@ -301,11 +337,14 @@ def checkout_quote(
     region: Region | None = None,
     strict: bool = False,
     now: dt.datetime | None = None,
+    lines: list[CartLine] | None = None,
+    admitted: Collection[int] = (),
 ) -> Quote:
-    """The cart's totals as checkout charges them: products, coupon, shipping, tax, ETA."""
+    """The cart's totals as checkout charges them: products, coupon, shipping, tax, ETA
+    (``lines`` and ``admitted`` as for :func:`cart_review`)."""
     region = region or settings.REGION
     now = now or timezone.now()
-    quote = cart_review(cart=cart, shopper=shopper, region=region, strict=strict)
+    quote = cart_review(cart=cart, shopper=shopper, region=region, strict=strict, lines=lines, admitted=admitted)
     option = rules.shipping_option(shipping_option)
     if option is None:
         raise ApplicationError(

@@ -34,6 +34,7 @@ from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderL
 from apps.orders.selectors import (
     Shopper,
     available_units,
+    cart_lines_for_review,
     checkout_quote,
     coupon_expired_error,
     coupon_sold_out_error,
@@ -288,10 +289,11 @@ def checkout_place(
             fields={"idempotency_key": [_("Invalid or missing.")]},
         )
     existing = _existing(idempotency_key, cart=cart, user=user)
+    if existing is None and cart.order_id:
+        existing = Order.objects.get(pk=cart.order_id)
     if existing is not None:
+        existing.placed_now = False  # type: ignore[attr-defined]
         return existing
-    if cart.order_id:
-        return Order.objects.get(pk=cart.order_id)
 
     errors = rules.address_errors(address, region=region)
     if isinstance(address, dict) and not errors and address.get("country", "").upper() != shopper.country:
@@ -317,7 +319,8 @@ def checkout_place(
         )
 
     # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.
-    wanted = quantities_by_variant(CartLine.objects.filter(cart=cart).values_list("variant_id", "quantity"))
+    lines = cart_lines_for_review(cart=cart, country=shopper.country)
+    wanted = quantities_by_variant((line.variant_id, line.quantity) for line in lines)
     if expected_lines is not None and expected_lines != wanted:
         raise ApplicationError(
             _("Your cart has changed; please review your order."),
@@ -342,6 +345,8 @@ def checkout_place(
             coupon_code=coupon_code,
             region=region,
             strict=True,
+            lines=lines,
+            admitted=gated_wanted if admitted else (),
         )
         if not quote.lines:
             raise ApplicationError(_("Your cart is empty."), code="cart_empty")
@@ -380,7 +385,7 @@ def checkout_place(
             user=user,
             region=region,
         )
-        committed = order.cart_owned_now  # type: ignore[attr-defined]
+        committed = order.placed_now  # type: ignore[attr-defined]
     finally:
         if admitted:
             gate.settle(gated_wanted, committed=committed)
@@ -407,24 +412,22 @@ def _place(
     user,
     region: Region,
 ) -> Order:
+    # Without the gate, the stock rows are locked first: a checkout that finds too few units
+    # gives up before writing anything. When the gate admitted every line, nearly every
+    # checkout that gets here succeeds, so the lock is taken last and held only for the
+    # reservations and the commit: under a flash-sale crowd that lock is the hottest one.
+    lock_last = set(wanted) <= gated
     try:
         with transaction.atomic():
             locked = Cart.objects.select_for_update().get(pk=cart.pk)
             if locked.order_id:
                 # A concurrent submit of the same cart won: its order is the answer.
                 order = Order.objects.get(pk=locked.order_id)
-                order.cart_owned_now = False  # type: ignore[attr-defined]
+                order.placed_now = False  # type: ignore[attr-defined]
                 return order
             if locked.status != Cart.Status.OPEN:
                 raise ApplicationError(_("This cart is no longer open."), code="cart_closed", status=409)
-            stocks = catalog.stocks_lock_for_variants(variant_ids=wanted)
-            held = dict(
-                Reservation.objects.filter(stock__in=stocks, status=Reservation.Status.HELD)
-                .values_list("stock_id")
-                .annotate(total=Sum("quantity"))
-            )
-            # Ship from the destination country's warehouses first, then in pk order.
-            stocks.sort(key=lambda s: (s.warehouse.country != shopper.country, s.pk))
+            stock = None if lock_last else _StockInHand(wanted, country=shopper.country)
             now = timezone.now()
             reserved_until = now + dt.timedelta(minutes=settings.ORDERS_RESERVATION_MINUTES)
             order = Order.objects.create(
@@ -456,8 +459,8 @@ def _place(
                 payment_method=payment_method,
                 reserved_until=reserved_until,
             )
-            for reviewed in quote.lines:
-                line = OrderLine.objects.create(
+            order_lines = OrderLine.objects.bulk_create(
+                OrderLine(
                     order=order,
                     variant_id=reviewed.variant_id,
                     product_name=reviewed.product_name[:200],
@@ -468,41 +471,67 @@ def _place(
                     price_lock=reviewed.price_lock,
                     price_lock_fx_snapshot_id=reviewed.price_lock_fx_snapshot_id,
                 )
-                remaining = reviewed.quantity
-                for stock in stocks:
-                    if stock.variant_id != reviewed.variant_id or remaining == 0:
-                        continue
-                    free = stock.quantity - held.get(stock.pk, 0)
-                    take = min(free, remaining)
-                    if take <= 0:
-                        continue
-                    Reservation.objects.create(
-                        order=order,
-                        line=line,
-                        stock=stock,
-                        quantity=take,
-                        gated=reviewed.variant_id in gated,
-                        expires_at=reserved_until,
-                    )
-                    held[stock.pk] = held.get(stock.pk, 0) + take
-                    remaining -= take
-                if remaining:
-                    raise sold_out_error()
+                for reviewed in quote.lines
+            )
             locked.status = Cart.Status.ORDERED
             locked.order = order
             locked.save(update_fields=["status", "order", "updated_at"])
             _record(order, "", S.CREATED, actor=user, note=f"checkout {idempotency_key[:60]}")
+            stock = stock or _StockInHand(wanted, country=shopper.country)
+            stock.reserve(order, order_lines, gated=gated, until=reserved_until)
+            # A limited coupon's use is a hot row too: its conditional update is the last write.
             if quote.coupon is not None and quote.coupon.max_redemptions is not None:
                 _coupon_redeem(quote.coupon, now=now)
-            order.cart_owned_now = True  # type: ignore[attr-defined]
+            order.placed_now = True  # type: ignore[attr-defined]
             return order
     except IntegrityError:
         # The same key committed by a concurrent request: answer with its order.
         order = _existing(idempotency_key, cart=cart, user=user)
         if order is None:
             raise
-        order.cart_owned_now = False  # type: ignore[attr-defined]
+        order.placed_now = False  # type: ignore[attr-defined]
         return order
+
+
+class _StockInHand:
+    """The stock rows of a checkout's variants, locked, with the units already held on each."""
+
+    def __init__(self, wanted: Collection[int], *, country: str) -> None:
+        self.stocks = catalog.stocks_lock_for_variants(variant_ids=wanted)
+        self.held: dict[int, int] = dict(
+            Reservation.objects.filter(stock__in=self.stocks, status=Reservation.Status.HELD)
+            .values_list("stock_id")
+            .annotate(total=Sum("quantity"))
+        )
+        # Ship from the destination country's warehouses first, then in pk order.
+        self.stocks.sort(key=lambda s: (s.warehouse.country != country, s.pk))
+
+    def reserve(self, order: Order, lines: list[OrderLine], *, gated: set[int], until: dt.datetime) -> None:
+        """Hold every line's units on the rows that have them free; sold out (and rolled back) if short."""
+        reservations = []
+        for line in lines:
+            remaining = line.quantity
+            for stock in self.stocks:
+                if stock.variant_id != line.variant_id or remaining == 0:
+                    continue
+                take = min(stock.quantity - self.held.get(stock.pk, 0), remaining)
+                if take <= 0:
+                    continue
+                reservations.append(
+                    Reservation(
+                        order=order,
+                        line=line,
+                        stock=stock,
+                        quantity=take,
+                        gated=line.variant_id in gated,
+                        expires_at=until,
+                    )
+                )
+                self.held[stock.pk] = self.held.get(stock.pk, 0) + take
+                remaining -= take
+            if remaining:
+                raise sold_out_error()
+        Reservation.objects.bulk_create(reservations)
 
 
 # --- coupons ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 
 from apps.catalog.models import Stock
 from apps.errors import ApplicationError
@@ -75,6 +76,31 @@ def test_forty_buyers_ten_units_database_only(stocked):
 def test_forty_buyers_ten_units_through_the_redis_gate(stocked):
     for n in range(ROUNDS):
         _round(stocked, f"race-gate-{n}", gated=True)
+
+
+def test_a_gate_that_admits_too_many_is_stopped_by_the_database_across_warehouses(stocked, merchant):
+    """The gate is the crowd's door, not the last word: when it drifted and admits more buyers
+    than there are units, the stock rows (locked last on the gate's path) still let exactly the
+    units through, spread over both warehouses, and the refused checkouts leave nothing behind."""
+    from apps.catalog import services as catalog
+    from apps.orders.models import Reservation
+
+    variant = stocked("drift-race", 6)
+    second = catalog.warehouse_create(merchant=merchant, code="second", name="Second", country="US")
+    catalog.stock_set(variant=variant, warehouse=second, quantity=4)
+    services.flash_sale_open(variant_id=variant.pk)
+    gate.client().incrby(gate.left_key(variant.pk), 15)  # drifted: admits 25 for 10 units
+    carts = [_cart(variant, 1) for _ in range(BUYERS)]
+    results = run_concurrently(lambda cart: checkout(cart), [(c,) for c in carts])
+    orders = [r for r in results if isinstance(r, Order)]
+    errors = [r for r in results if not isinstance(r, Order)]
+    assert len(orders) == UNITS
+    assert all(isinstance(e, ApplicationError) and e.code == "sold_out" for e in errors), errors[:3]
+    assert Order.objects.count() == UNITS and Reservation.objects.count() == UNITS
+    per_warehouse = dict(Reservation.objects.values_list("stock__warehouse__code").annotate(n=Sum("quantity")))
+    assert per_warehouse == {"main": 6, "second": 4}
+    assert available_units([variant.pk])[variant.pk] == 0
+    assert gate.counts(variant.pk)[1] == 0  # nothing left in flight
 
 
 def test_paid_orders_take_stock_to_zero(stocked, django_capture_on_commit_callbacks):

@@ -319,3 +319,33 @@ def test_paid_order_on_its_way_is_refunded_not_cancelled(stocked, operator, on_c
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
     assert stock_of(variant) == 1
+
+
+def test_checkout_reads_and_writes_the_same_number_of_times_for_one_line_or_many(stocked, merchant, warehouse):
+    """No query per line: a ten-line cart costs the checkout what a one-line cart does, and the
+    gate's path (lines admitted in Redis) skips the stock count the database path needs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.catalog.models import ProductIngredient
+
+    def queries(cart, **kwargs) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            order = checkout(cart, **kwargs)
+        assert order.placed_now and order.lines.count() == cart.lines.count()
+        assert order.reservations.count() == cart.lines.count()
+        return len(captured.captured_queries)
+
+    variants = [stocked(f"item-{n}", 5) for n in range(10)]
+    # Facts the country rules read (ingredients) on every product, so a per-line rule check would show.
+    for variant in variants:
+        ProductIngredient.objects.create(product=variant.product, position=1, name="Sugar")
+    one = queries(cart_with(variants[0]))
+    many_cart = cart_with(variants[0])
+    for variant in variants[1:]:
+        services.cart_line_add(cart=many_cart, variant_id=variant.pk, quantity=2, country="US")
+    assert queries(many_cart) == one
+
+    services.flash_sale_open(variant_id=variants[1].pk)
+    assert queries(cart_with(variants[1])) == one - 1
+    assert available_units([v.pk for v in variants[:2]]) == {variants[0].pk: 3, variants[1].pk: 2}
