@@ -24,7 +24,10 @@ cart of its own, through the Redis gate and, as the naive baseline, without it (
 checkout then locks the stock row with ``SELECT ... FOR UPDATE`` for the whole order
 transaction, which is what a naive checkout does); and, in the same run, ``pgbench`` with
 the one-row ``UPDATE stock SET qty = qty - 1 WHERE id = 1 AND qty > 0`` at 8 clients on
-the same PostgreSQL server, as the ceiling of a single hot row.
+the same PostgreSQL server, as the ceiling of a single hot row. Last, the largest crowd
+asks for as long for Django's ``/healthz`` (a view that reads nothing) and for the bare app:
+the answers per second this machine and client allow through Django at all, and for any
+server.
 """
 
 from __future__ import annotations
@@ -217,21 +220,33 @@ def carts_with_sessions(variant_id: int, count: int) -> list[str]:
     return cookies
 
 
-async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: float, variant_id: int | None) -> dict:
-    """``buyers`` concurrent buyers, each checking out one cart after another for ``seconds``."""
+async def sustained(
+    port: int, cookies: list[str], *, buyers: int, seconds: float, variant_id: int | None, probe: str = ""
+) -> dict:
+    """``buyers`` concurrent buyers, each checking out one cart after another for ``seconds``.
+
+    With ``probe`` (a path) each buyer sends ``GET probe`` instead of a checkout: how many
+    answers per second the server gives when the view does nothing.
+    """
     queue = iter(cookies)
     committed: list[float] = []
+    answered = 0
     other: dict[str, int] = {}
     started = time.perf_counter()
     deadline = started + seconds
 
     async def buyer() -> None:
+        nonlocal answered
         while time.perf_counter() < deadline:
             cookie = next(queue, None)
             if cookie is None:
                 return
             t0 = time.perf_counter()
-            status, code = await checkout(port, cookie, variant_id)
+            if probe:
+                status, code = (await request(port, "GET", probe))[0], "probe"
+            else:
+                status, code = await checkout(port, cookie, variant_id)
+            answered += time.perf_counter() <= deadline
             if status == 201 and time.perf_counter() <= deadline:
                 committed.append(time.perf_counter() - t0)
             elif status != 201:
@@ -244,6 +259,7 @@ async def sustained(port: int, cookies: list[str], *, buyers: int, seconds: floa
         "seconds": round(elapsed, 2),
         "orders_committed": len(committed),
         "orders_per_second": round(len(committed) / elapsed, 1),
+        "answers_per_second": round(answered / elapsed, 1),
         "latency_ms": {
             "p50": round(statistics.median(committed) * 1000, 1) if committed else None,
             "p99": round(percentile(committed, 99) * 1000, 1),
@@ -369,7 +385,22 @@ def main(argv: list[str]) -> int:
     if args.sustained:
         with RunningServer(server, log) as running:
             report = main_sustained(args, running.port)
+            # Floors under the largest crowd: Django answering a view that reads nothing
+            # (/healthz, through the whole middleware stack), then a bare ASGI app answering
+            # at once. No checkout through Django commits faster than the first.
+            crowd = {"buyers": args.sustained_buyers[-1], "seconds": args.seconds, "variant_id": None}
+            no_carts = ["sessionid=none"] * 1_000_000
+            django_floor = asyncio.run(sustained(running.port, no_carts, probe="/healthz", **crowd))
+        with RunningServer(uvicorn("tests.bench.bare_sold_out:app"), log) as running:
+            bare_floor = asyncio.run(sustained(running.port, no_carts, probe="/checkout", **crowd))
         report["uvicorn_workers"] = args.workers
+        report["floors_answers_per_second"] = {
+            "django_view_reading_nothing": django_floor["answers_per_second"],
+            "bare_asgi_app": bare_floor["answers_per_second"],
+        }
+        tps = report["pgbench"].get("tps")
+        if tps:
+            report["ratios"]["django_floor_vs_pgbench_tps"] = round(django_floor["answers_per_second"] / tps, 3)
         print(json.dumps(report, indent=2))
         out = ROOT / "tests" / "artifacts" / "bench_flash_sale_sustained.json"
         out.write_text(json.dumps(report, indent=2))
