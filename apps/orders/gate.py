@@ -123,17 +123,78 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, t
 )
 
 
-def _async_client() -> tuple[redis.asyncio.Redis, Any] | None:
-    """The event loop's own client and door script (an asyncio connection belongs to its loop)."""
+def _async_client() -> tuple[redis.asyncio.Redis, _DoorQueue] | None:
+    """The event loop's own client and door queue (an asyncio connection belongs to its loop)."""
     if not settings.REDIS_URL:
         return None
     clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
     if settings.REDIS_URL not in clients:
         pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
         client = redis.asyncio.Redis(connection_pool=pool)
-        # EVALSHA: the script's text crosses the wire once, not with each of 1,000 buyers.
-        clients[settings.REDIS_URL] = (client, client.register_script(_DOOR_ADMIT))
+        clients[settings.REDIS_URL] = (client, _DoorQueue(client))
     return clients[settings.REDIS_URL]
+
+
+class _DoorQueue:
+    """The door's admissions asked in one turn of the event loop, sent to Redis in one pipeline.
+
+    A flash-sale crowd arrives together. One round trip per buyer means a pooled connection
+    and several turns of the loop each, and in a server process whose checkout threads take
+    turns with the loop at the interpreter lock every turn can cost milliseconds: measured
+    with one busy thread, 500 admissions one by one took 1.8-4.5 s, p50 1.2-2.7 s. Queued and
+    sent together they take a few turns for the lot. Each admission is still its own script
+    run (atomic in Redis, in arrival order), so a batch changes no answer.
+    """
+
+    BATCH = 500
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        # EVALSHA: the script's text crosses the wire once, not with each of 1,000 buyers.
+        self.script = client.register_script(_DOOR_ADMIT)
+        self.client = client
+        self.waiting: list[tuple[list[str], list[int], asyncio.Future]] = []
+        self.sending: set[asyncio.Task] = set()
+
+    def ask(self, keys: list[str], args: list[int]) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        if not self.waiting:
+            loop.call_soon(self._send_waiting)
+        answer = loop.create_future()
+        self.waiting.append((keys, args, answer))
+        return answer
+
+    def _send_waiting(self) -> None:
+        batch, self.waiting = self.waiting, []
+        for start in range(0, len(batch), self.BATCH):
+            task = asyncio.get_running_loop().create_task(self._send(batch[start : start + self.BATCH]))
+            self.sending.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self.sending.discard)
+
+    async def _send(self, batch: list[tuple[list[str], list[int], asyncio.Future]]) -> None:
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for keys, args, _answer in batch:
+                    await self.script(keys=keys, args=args, client=pipe)
+                results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            results = [exc] * len(batch)
+        for (keys, args, answer), result in zip(batch, results, strict=True):
+            if answer.done():  # the buyer left (the request was cancelled) while Redis answered
+                if isinstance(result, list):
+                    await self._give_back_abandoned(keys, args, result)
+                continue
+            if isinstance(result, Exception):
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
+
+    async def _give_back_abandoned(self, keys: list[str], args: list[int], admitted: list[int]) -> None:
+        """Units admitted for a buyer who is gone go back to the gate (keys and args as the script's)."""
+        try:
+            for i in admitted:
+                await self.client.eval(_SETTLE, 2, keys[2 * i - 1], keys[2 * i], args[i], 0)
+        except Exception as exc:  # the periodic reconcile repairs the gate
+            logger.warning("Flash-sale door could not give back an abandoned admission: %s", exc)
 
 
 def _prefix() -> str:
@@ -227,12 +288,12 @@ async def door_admit(idempotency_key: str, lines: dict[int, int]) -> DoorAdmissi
     Returns the admission (units taken), False when a gated line is sold out, None when the
     checkout must decide itself (no gate open for these lines, a retried key, no Redis).
     """
-    redis_and_script = _async_client()
-    if redis_and_script is None or not lines:
+    door = _async_client()
+    if door is None or not lines:
         return None
     ids = sorted(lines)
     keys = [f"{_prefix()}:door:{idempotency_key}"] + [k for v in ids for k in (left_key(v), inflight_key(v))]
-    result = await redis_and_script[1](keys=keys, args=[DOOR_MEMORY_SECONDS, *[lines[v] for v in ids]])
+    result = await door[1].ask(keys, [DOOR_MEMORY_SECONDS, *[lines[v] for v in ids]])
     if result == 0:
         return False
     if not isinstance(result, list):
@@ -242,10 +303,10 @@ async def door_admit(idempotency_key: str, lines: dict[int, int]) -> DoorAdmissi
 
 async def door_give_back(admission: DoorAdmission) -> None:
     """Put back units the checkout did not claim (it refused, failed early, or never ran)."""
-    redis_and_script = _async_client()
-    if redis_and_script is None or not admission.give_up():
+    door = _async_client()
+    if door is None or not admission.give_up():
         return
-    r = redis_and_script[0]
+    r = door[0]
     for variant_id, quantity in admission.wanted.items():
         await r.eval(_SETTLE, 2, left_key(variant_id), inflight_key(variant_id), quantity, 0)
 

@@ -186,3 +186,45 @@ def test_admitted_checkouts_enter_django_a_few_at_a_time(settings, stocked):
     assert most == 2
     # Claimed units are the checkout's to settle; the door gave none back.
     assert gate.counts(variant.pk) == (0, 5)
+
+
+def test_a_crowd_at_the_door_is_admitted_in_one_round_trip_exactly_to_the_units(stocked):
+    """300 buyers asking in the same turn of the event loop: one pipeline to Redis, 10 admitted."""
+    variant = stocked("door-batch", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    sent: list[int] = []
+
+    async def crowd() -> list:
+        queue = gate._async_client()[1]
+        send = queue._send
+
+        async def counted(batch):
+            sent.append(len(batch))
+            await send(batch)
+
+        queue._send = counted
+        return await asyncio.gather(*(gate.door_admit(f"door-batch-{i:04d}", {variant.pk: 1}) for i in range(300)))
+
+    answers = async_to_sync(crowd)()
+    assert sent == [300]
+    assert sum(isinstance(a, gate.DoorAdmission) for a in answers) == 10
+    assert answers.count(False) == 290
+    assert gate.counts(variant.pk) == (0, 10)
+
+
+def test_units_admitted_for_a_buyer_who_left_go_back_to_the_gate(stocked):
+    variant = stocked("door-left", 5)
+    services.flash_sale_open(variant_id=variant.pk)
+
+    async def leave_while_queued() -> None:
+        asking = asyncio.ensure_future(gate.door_admit("door-left-0001", {variant.pk: 2}))
+        await asyncio.sleep(0)  # the ask is queued; the buyer's request is cancelled before Redis answers
+        asking.cancel()
+        queue = gate._async_client()[1]
+        while queue.waiting or queue.sending:
+            await asyncio.sleep(0.01)
+
+    async_to_sync(leave_while_queued)()
+    assert gate.counts(variant.pk) == (5, 0)
+    # The script did run (its key is remembered), so the units were taken and then given back.
+    assert gate.client().exists(f"{gate._prefix()}:door:door-left-0001") == 1
