@@ -22,7 +22,8 @@ from apps.errors import ApplicationError
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
-from apps.orders.models import Cart, CartLine, Coupon, Order, OrderLine, Reservation, Shipment
+from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
+from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from regions import Region
 
 
@@ -400,6 +401,24 @@ def order_for_viewer(*, reference: str, user, session_orders: list[str] | None =
 
 def orders_expired(*, now: dt.datetime | None = None) -> QuerySet[Order]:
     return Order.objects.filter(status=Order.Status.CREATED, reserved_until__lt=now or timezone.now())
+
+
+def orders_delivered_with_cash_uncollected(*, delivered_before: dt.datetime) -> QuerySet[Order]:
+    """Cash-on-delivery orders delivered before ``delivered_before`` whose cash is not on the books.
+
+    The order has no delivery time of its own: the history's step into "delivered" is it.
+    Oldest first.
+    """
+    delivered = OrderEvent.objects.filter(
+        order=OuterRef("pk"), to_status=Order.Status.DELIVERED, at__lt=delivered_before
+    ).exclude(from_status=Order.Status.DELIVERED)
+    return (
+        Order.objects.filter(
+            status=Order.Status.DELIVERED, paid_at__isnull=True, payment_provider=CashOnDeliveryProvider.name
+        )
+        .filter(Exists(delivered))
+        .order_by("pk")
+    )
 
 
 def held_by_variant(variant_id: int) -> int:

@@ -27,6 +27,11 @@ def flash_sales_reconcile() -> dict:
     return {str(k): v for k, v in services.flash_sales_reconcile().items()}
 
 
+@shared_task(name="orders.cash_on_delivery_collect_missed")
+def cash_on_delivery_collect_missed() -> int:
+    return services.cash_on_delivery_collect_missed()
+
+
 def _locale(order: Order) -> str:
     language = order.language.replace("-", "_")
     return ("zh_Hans" if language.lower() == "zh_hans" else language) + f"_{order.country}"
