@@ -13,9 +13,10 @@ import functools
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from apps.errors import ApplicationError
-from apps.payments.providers.base import Provider
+from apps.payments.providers.base import Provider, method_takes_currency
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from apps.payments.providers.paypal import PayPalProvider
 from apps.payments.providers.stripe import StripeProvider
@@ -115,23 +116,28 @@ def _test_provider_stands_in(region: Region) -> bool:
 def offered_methods(*, region: Region | None = None, currency: str | None = None) -> tuple[OfferedMethod, ...]:
     """Every (provider, method) a shopper here may pay with, in the region file's order.
 
-    With ``currency``, only providers that accept it (PayPal takes no AED, SAR or IDR).
+    With ``currency``, only the methods that take it (PayPal takes no AED, SAR or IDR;
+    Stripe's iDEAL takes only EUR).
     """
     region = region or settings.REGION
     offered: list[OfferedMethod] = []
     for entry in region.payment_methods:
         provider = configured_provider(entry.provider)
-        if provider is None or (currency and not provider.supports_currency(currency)):
+        if provider is None:
             continue
-        offered.extend(OfferedMethod(provider=entry.provider, method=m) for m in entry.methods)
+        offered.extend(
+            OfferedMethod(provider=entry.provider, method=m)
+            for m in entry.methods
+            if not currency or method_takes_currency(provider, m, currency)
+        )
     if _test_provider_stands_in(region):
         offered.append(OfferedMethod(provider=TEST_PROVIDER, method=TEST_METHOD, is_test=True))
     return tuple(offered)
 
 
-def provider_methods(name: str, *, region: Region | None = None) -> tuple[str, ...]:
-    """The methods the region offers with provider ``name`` (empty when it offers none)."""
-    return tuple(o.method for o in offered_methods(region=region) if o.provider == name)
+def provider_methods(name: str, *, region: Region | None = None, currency: str | None = None) -> tuple[str, ...]:
+    """The methods the region offers with provider ``name`` (for ``currency``, if given; empty when none)."""
+    return tuple(o.method for o in offered_methods(region=region, currency=currency) if o.provider == name)
 
 
 def offered_provider(name: str, *, method: str, currency: str, region: Region | None = None) -> Provider:
@@ -141,17 +147,22 @@ def offered_provider(name: str, *, method: str, currency: str, region: Region | 
     choices = sorted({f"{o.provider}/{o.method}" for o in offered})
     if not any(o.provider == name and o.method == method for o in offered):
         raise ApplicationError(
-            "This payment method is not offered here.",
+            _("This payment method is not offered here."),
             code="payment_method_not_offered",
             fields={"method": [f"Offered: {', '.join(choices) or 'none'}."]},
         )
     provider = configured_provider(name)
     assert provider is not None  # offered implies configured
-    if not provider.supports_currency(currency):
+    if not method_takes_currency(provider, method, currency):
+        takes = sorted(f"{o.provider}/{o.method}" for o in offered_methods(region=region, currency=currency))
         raise ApplicationError(
-            f"This payment method does not accept {currency}; try another method.",
+            _("This payment method does not accept %(currency)s; try another method.") % {"currency": currency},
             code="currency_not_supported",
-            fields={"currency": [f"{name} does not accept {currency}."]},
+            fields={
+                "currency": [
+                    f"{name}/{method} does not accept {currency}; {currency} is taken by: {', '.join(takes) or 'none'}."
+                ]
+            },
         )
     return provider
 

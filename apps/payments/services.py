@@ -262,7 +262,7 @@ def payment_create(
         amount_minor=amount_minor,
         currency=currency,
         method=method,
-        methods=registry.provider_methods(provider, region=region),
+        methods=registry.provider_methods(provider, region=region, currency=currency),
         idempotency_key=payment.idempotency_key,
         description=description[:500],
         return_url=return_url,

@@ -66,7 +66,8 @@ class PaymentRequest:
     amount_minor: int
     currency: str
     method: str
-    # Every method the region offers with this provider (the Payment Element shows them all).
+    # Every method the region offers with this provider that takes ``currency`` (the Payment
+    # Element shows them all); ``method``, the shopper's choice, is one of them.
     methods: tuple[str, ...]
     idempotency_key: str
     description: str = ""
@@ -120,6 +121,13 @@ class WebhookOutcome:
 
 @runtime_checkable
 class Provider(Protocol):
+    """What the gateway calls.
+
+    A provider whose methods take different currencies (Stripe: iDEAL only in euros) may
+    also define ``method_supports_currency(method, currency) -> bool``; ask through
+    :func:`method_takes_currency`, which falls back to ``supports_currency`` for the others.
+    """
+
     name: str
     # Test providers move no money; pages label them so.
     is_test: bool
@@ -151,3 +159,12 @@ class Provider(Protocol):
     def event_outcome(self, event: Mapping[str, Any]) -> WebhookOutcome:
         """What an event that ``parse_webhook`` verified and we stored says (to apply it later)."""
         ...
+
+
+def method_takes_currency(provider: Provider, method: str, currency: str) -> bool:
+    """Whether ``provider`` takes ``currency`` when the shopper pays with ``method``."""
+    if not provider.supports_currency(currency):
+        return False
+    # Optional, so that providers whose every method takes the same currencies stay as they are.
+    per_method = getattr(provider, "method_supports_currency", None)
+    return per_method is None or bool(per_method(method, currency))

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import stripe
+from django.utils.translation import gettext as _
 
 from apps.payments.providers.base import (
     NextAction,
@@ -67,13 +68,64 @@ REFUND_STATUS = {
 }
 
 
-def payment_method_types(methods: tuple[str, ...]) -> list[str]:
-    """The region's method names as Stripe ``payment_method_types``, in order, without repeats."""
-    types: list[str] = []
+# The presentment currencies Stripe takes with each payment method type: Stripe's facts,
+# not a region's. ``None``: any currency the account settles. A PaymentIntent that lists
+# a type with a currency it does not take is refused whole ("payment method type ... is
+# invalid for currency"), so a type missing here is never sent (tests check that every
+# method a region file lists has an entry).
+METHOD_CURRENCIES: Mapping[str, frozenset[str] | None] = {
+    # Cards (and the wallets that ride on them) in every currency Stripe settles:
+    # https://docs.stripe.com/currencies
+    "card": None,
+    # Euro-denominated accounts only: https://docs.stripe.com/payments/sepa-debit
+    "sepa_debit": frozenset({"EUR"}),
+    # "Prices ... must be expressed in Euro": https://docs.stripe.com/payments/ideal/accept-a-payment
+    "ideal": frozenset({"EUR"}),
+    # "Prices ... must be expressed in Euro": https://docs.stripe.com/payments/bancontact/accept-a-payment
+    "bancontact": frozenset({"EUR"}),
+    # Klarna takes only the local currency of the shopper's country; this is the union of
+    # those Stripe lists: https://docs.stripe.com/payments/klarna (and Klarna's country and
+    # currency table, docs.klarna.com/klarna-payments/.../puchase-countries-currencies-locales).
+    "klarna": frozenset({"AUD", "CAD", "CHF", "CZK", "DKK", "EUR", "GBP", "NOK", "NZD", "PLN", "RON", "SEK", "USD"}),
+    # Presentment currencies: https://docs.stripe.com/payments/alipay/accept-a-payment
+    "alipay": frozenset({"AUD", "CAD", "CNY", "EUR", "GBP", "HKD", "JPY", "MYR", "NZD", "SGD", "USD"}),
+    # "Presentment currency SGD, MYR": https://docs.stripe.com/payments/grabpay
+    "grabpay": frozenset({"MYR", "SGD"}),
+    # "must be in sgd": https://docs.stripe.com/payments/paynow/accept-a-payment
+    "paynow": frozenset({"SGD"}),
+    # Malaysian banks, in ringgit: https://docs.stripe.com/payments/fpx
+    "fpx": frozenset({"MYR"}),
+    # Thai banks and wallets, in baht: https://docs.stripe.com/payments/promptpay
+    "promptpay": frozenset({"THB"}),
+}
+
+
+def stripe_type(method: str) -> str:
+    """The Stripe ``payment_method_types`` entry for one of our method names."""
+    return "card" if method in WALLETS_ON_CARD else method
+
+
+def method_takes_currency(method: str, currency: str) -> bool:
+    """Whether Stripe takes ``currency`` with ``method`` (an unknown method: no)."""
+    kind = stripe_type(method)
+    if kind not in METHOD_CURRENCIES:
+        return False
+    currencies = METHOD_CURRENCIES[kind]
+    return currencies is None or currency.upper() in currencies
+
+
+def payment_method_types(methods: tuple[str, ...], *, currency: str, chosen: str) -> list[str]:
+    """The Stripe ``payment_method_types`` for an intent in ``currency``, the shopper's choice first.
+
+    Only the region's methods that take ``currency`` are listed (Stripe refuses the whole
+    intent otherwise), in the region's order after the chosen one, without repeats; the
+    Payment Element opens on the first.
+    """
+    types = [stripe_type(chosen)]
     for method in methods:
-        stripe_type = "card" if method in WALLETS_ON_CARD else method
-        if stripe_type not in types:
-            types.append(stripe_type)
+        kind = stripe_type(method)
+        if kind not in types and method_takes_currency(method, currency):
+            types.append(kind)
     return types
 
 
@@ -101,8 +153,12 @@ class StripeProvider:
         )
 
     def supports_currency(self, currency: str) -> bool:
-        # Stripe settles every currency our regions list.
+        # Stripe settles every currency our regions list (by card); the other methods
+        # each take only some, see method_supports_currency.
         return True
+
+    def method_supports_currency(self, method: str, currency: str) -> bool:
+        return method_takes_currency(method, currency)
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -132,10 +188,19 @@ class StripeProvider:
         )
 
     def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        if not method_takes_currency(request.method, request.currency):
+            # The checkout refuses this before; never ask Stripe for an intent it refuses.
+            raise ProviderDeclined(
+                _("This payment method does not accept %(currency)s; try another method.")
+                % {"currency": request.currency},
+                code="currency_not_supported",
+            )
         params: dict[str, Any] = {
             "amount": request.amount_minor,
             "currency": request.currency.lower(),
-            "payment_method_types": payment_method_types(request.methods),
+            "payment_method_types": payment_method_types(
+                request.methods, currency=request.currency, chosen=request.method
+            ),
             "metadata": {"order_reference": request.order_reference, "payment_key": request.idempotency_key},
         }
         if request.description:
