@@ -39,6 +39,8 @@ class RegionError(Exception):
 class Holiday:
     date: dt.date
     name: str
+    # Who keeps the day; the loader fills in every served country when the file names none.
+    countries: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class CountryDefaults:
     code: str
     currency: str
     language: str
+    # The country's own weekend; the loader fills in the region's when the file names none.
+    weekend_days: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,21 @@ class Region:
     def is_rtl(self, language: str) -> bool:
         return language.split("-")[0] in RTL_LANGUAGES
 
-    def is_working_day(self, day: dt.date) -> bool:
-        if WEEKDAYS[day.weekday()] in self.weekend_days:
+    def is_working_day(self, day: dt.date, *, country: str) -> bool:
+        """Whether ``day`` counts in the destination ``country``'s working days.
+
+        Weekends and holidays differ between the countries of one region (the UAE rests
+        Saturday-Sunday, Saudi Arabia Friday-Saturday), so the country is required. A country
+        the region does not serve gets the region's weekend and only the region-wide holidays.
+        """
+        code = country.upper()
+        served = self.serves(code)
+        weekend = self.country(code).weekend_days if served else self.weekend_days
+        if WEEKDAYS[day.weekday()] in weekend:
             return False
-        return all(h.date != day for h in self.holidays)
+        if served:
+            return all(h.date != day or code not in h.countries for h in self.holidays)
+        return all(h.date != day or h.countries != self.country_codes for h in self.holidays)
 
     @property
     def payment_providers(self) -> tuple[str, ...]:
@@ -223,6 +238,14 @@ def _known_country(code: str) -> bool:
     return len(code) == 2 and code.isupper() and code in Locale("en").territories
 
 
+def _weekend(f: _Fields) -> tuple[str, ...]:
+    days = f.str_list("weekend_days", WEEKDAYS)
+    # A week with no working day would make every delivery date search run forever.
+    if len(days) == len(WEEKDAYS):
+        raise f.error("weekend_days", "leaves no working day in the week")
+    return days
+
+
 def parse_region_file(path: Path) -> Region:
     """Validate one region file into a :class:`Region`; raise :class:`RegionError`."""
     try:
@@ -259,6 +282,7 @@ def parse_region_file(path: Path) -> Region:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise f.error("time_zone", f"is not an IANA time zone: {time_zone!r}") from exc
 
+    weekend_days = _weekend(f)
     countries = []
     country_table = f.table("countries")
     if not country_table.data:
@@ -272,9 +296,11 @@ def parse_region_file(path: Path) -> Region:
                 code=cc,
                 currency=row.str("currency", currencies),
                 language=row.str("language", languages),
+                weekend_days=_weekend(row) if "weekend_days" in row.data else weekend_days,
             )
         )
-    default_country = f.str("default_country", tuple(country_table.data))
+    served = tuple(country_table.data)
+    default_country = f.str("default_country", served)
 
     tax = f.table("tax")
     holidays = []
@@ -282,7 +308,11 @@ def parse_region_file(path: Path) -> Region:
         day = h.raw("date")
         if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
             raise h.error("date", f"must be a TOML date such as 2026-12-25, got {day!r}")
-        holidays.append(Holiday(date=day, name=h.str("name")))
+        keepers = h.str_list("countries") if "countries" in h.data else served
+        for cc in keepers:
+            if cc not in served:
+                raise h.error("countries", f"names country {cc!r}, which the region does not serve", served)
+        holidays.append(Holiday(date=day, name=h.str("name"), countries=frozenset(keepers)))
 
     return Region(
         code=code,
@@ -293,7 +323,7 @@ def parse_region_file(path: Path) -> Region:
         settlement_currency=settlement_currency,
         currencies=currencies,
         time_zone=time_zone,
-        weekend_days=f.str_list("weekend_days", WEEKDAYS),
+        weekend_days=weekend_days,
         default_country=default_country,
         consent_model=f.str("consent_model", CONSENT_MODELS),
         honour_global_privacy_control=f.bool("honour_global_privacy_control"),

@@ -94,20 +94,20 @@ def shipping_option(code: str) -> ShippingOption | None:
     return next((o for o in shipping_options() if o.code == code), None)
 
 
-def add_working_days(region: Region, start: dt.date, days: int) -> dt.date:
-    """The date ``days`` working days after ``start`` (weekend days and holidays skipped)."""
+def add_working_days(region: Region, start: dt.date, days: int, *, country: str) -> dt.date:
+    """The date ``days`` working days after ``start`` in ``country`` (its weekend and holidays skipped)."""
     day = start
     counted = 0
     while counted < days:
         day += dt.timedelta(days=1)
-        if region.is_working_day(day):
+        if region.is_working_day(day, country=country):
             counted += 1
     return day
 
 
-def delivery_eta(*, region: Region, option: ShippingOption, ordered_on: dt.date) -> dt.date:
-    """Handling plus carrier days in the destination's working days, from the local order date."""
-    return add_working_days(region, ordered_on, option.handling_days + option.carrier_days)
+def delivery_eta(*, region: Region, option: ShippingOption, ordered_on: dt.date, country: str) -> dt.date:
+    """Handling plus carrier days in the destination country's working days, from the local order date."""
+    return add_working_days(region, ordered_on, option.handling_days + option.carrier_days, country=country)
 
 
 def shipping_price(option: ShippingOption, *, products_minor_settlement: int) -> int:

@@ -372,7 +372,9 @@ def checkout_quote(
     quote.prices_include_tax = tax.included
     quote.total_minor = taxable if tax.included else taxable + tax.amount_minor
     quote.fx_rate = prices.rate
-    quote.eta = rules.delivery_eta(region=region, option=option, ordered_on=local_today(shopper.time_zone))
+    quote.eta = rules.delivery_eta(
+        region=region, option=option, ordered_on=local_today(shopper.time_zone), country=shopper.country
+    )
     return quote
 
 

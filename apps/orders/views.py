@@ -131,7 +131,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 o,
                 format_day(
                     rules.delivery_eta(
-                        region=settings.REGION, option=o, ordered_on=selectors.local_today(shopper.time_zone)
+                        region=settings.REGION,
+                        option=o,
+                        ordered_on=selectors.local_today(shopper.time_zone),
+                        country=shopper.country,
                     ),
                     _locale(request),
                 ),

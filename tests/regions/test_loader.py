@@ -52,10 +52,48 @@ def test_region_facts_from_the_design():
     assert "cash_on_delivery" in me.payment_providers
     assert "cash_on_delivery" not in us.payment_providers
     assert me.is_rtl("ar") and not me.is_rtl("en")
-    assert not me.is_working_day(dt.date(2026, 11, 27))  # a Friday
-    assert me.is_working_day(dt.date(2026, 11, 29))  # a Sunday
-    assert not me.is_working_day(dt.date(2026, 12, 2))  # UAE National Day
-    assert not us.is_working_day(dt.date(2026, 11, 26))  # Thanksgiving
+    assert not me.is_working_day(dt.date(2026, 11, 27), country="SA")  # a Friday
+    assert me.is_working_day(dt.date(2026, 11, 29), country="SA")  # a Sunday
+    assert not me.is_working_day(dt.date(2026, 12, 2), country="AE")  # UAE National Day
+    assert not us.is_working_day(dt.date(2026, 11, 26), country="US")  # Thanksgiving
+
+
+def test_each_country_keeps_its_own_weekend_and_holidays():
+    me, eu = load_region("me-south"), load_region("eu-west")
+    # The UAE moved to a Saturday-Sunday weekend on 1 January 2022; the rest of the Gulf did not.
+    assert me.country("AE").weekend_days == ("sat", "sun")
+    assert {me.country(cc).weekend_days for cc in ("SA", "KW", "QA", "BH", "OM")} == {("fri", "sat")}
+    friday, sunday = dt.date(2026, 11, 27), dt.date(2026, 11, 29)
+    assert me.is_working_day(friday, country="AE") and not me.is_working_day(sunday, country="AE")
+    assert not me.is_working_day(friday, country="SA") and me.is_working_day(sunday, country="SA")
+    # UAE National Day is not a Saudi holiday; Saudi National Day (23 Sep) is not an Emirati one.
+    assert me.is_working_day(dt.date(2026, 12, 2), country="SA")
+    assert not me.is_working_day(dt.date(2026, 9, 23), country="SA")
+    assert me.is_working_day(dt.date(2026, 9, 23), country="AE")
+    # Eid al-Fitr is kept across the Gulf.
+    assert not any(me.is_working_day(dt.date(2026, 3, 22), country=cc) for cc in me.country_codes)
+    # eu-west: German Unity Day is German only, St Patrick's Day Irish only, Christmas everyone's.
+    assert not eu.is_working_day(dt.date(2027, 3, 17), country="IE")
+    assert eu.is_working_day(dt.date(2027, 3, 17), country="DE")
+    assert eu.is_working_day(dt.date(2026, 7, 14), country="DE") and not eu.is_working_day(
+        dt.date(2026, 7, 14), country="FR"
+    )
+    assert all(not eu.is_working_day(dt.date(2026, 12, 25), country=cc) for cc in eu.country_codes)
+
+
+def test_a_country_the_region_does_not_serve_gets_the_region_wide_calendar():
+    me = load_region("me-south")
+    assert not me.is_working_day(dt.date(2026, 11, 27), country="JP")  # region weekend: Friday
+    assert me.is_working_day(dt.date(2026, 12, 2), country="JP")  # UAE-only holiday
+    assert not me.is_working_day(dt.date(2026, 3, 22), country="JP")  # Eid, kept by every country
+
+
+@pytest.mark.parametrize("region", all_regions(), ids=lambda r: r.code)
+def test_every_country_has_holidays_in_2026_and_2027(region):
+    """The lists end somewhere; a country without any in a year would silently get none."""
+    for year in (2026, 2027):
+        kept = {cc for h in region.holidays if h.date.year == year for cc in h.countries}
+        assert sorted(region.country_codes - kept) == [], year
 
 
 @pytest.mark.parametrize(("code", "countries"), DESIGN_COUNTRIES.items())
@@ -142,10 +180,32 @@ def _break(region_dir: Path, old: str, new: str, code: str = "me-south") -> Path
             "field 'payment_methods[1].provider' has unknown value 'bitcoin'; valid values: stripe, paypal, cash_on_delivery",
         ),
         ('kind = "whatsapp"', 'kind = "pigeon"', "field 'support_channels[1].kind' has unknown value 'pigeon'"),
-        ("date = 2026-12-02", 'date = "soon"', "field 'holidays[0].date' must be a TOML date"),
+        ("{ date = 2026-01-01,", '{ date = "soon",', "field 'holidays[0].date' must be a TOML date"),
         (
-            'AE = { currency = "AED", language = "ar" }',
-            'XX = { currency = "AED", language = "ar" }',
+            'name = "National Sports Day", countries = ["QA"]',
+            'name = "National Sports Day", countries = ["QA", "JP"]',
+            "field 'holidays[4].countries' names country 'JP', which the region does not serve; "
+            "valid values: AE, SA, QA, KW, BH, OM",
+        ),
+        (
+            'name = "National Sports Day", countries = ["QA"]',
+            'name = "National Sports Day", countries = "QA"',
+            "field 'holidays[4].countries' must be a non-empty list",
+        ),
+        (
+            'weekend_days = ["sat", "sun"] }',
+            'weekend_days = ["saturday", "sun"] }',
+            "field 'countries.AE.weekend_days' has unknown value 'saturday'; "
+            "valid values: mon, tue, wed, thu, fri, sat, sun",
+        ),
+        (
+            'weekend_days = ["fri", "sat"]',
+            'weekend_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]',
+            "field 'weekend_days' leaves no working day in the week",
+        ),
+        (
+            'AE = { currency = "AED", language = "ar",',
+            'XX = { currency = "AED", language = "ar",',
             "field 'countries' has unknown ISO 3166 country code 'XX'",
         ),
         (
@@ -176,7 +236,8 @@ def test_each_kind_of_mistake_names_file_field_and_valid_values(region_dir, old,
 
 
 def test_a_country_claimed_by_two_regions_is_refused(region_dir):
-    _break(region_dir, 'OM = { currency = "AED", language = "ar" }', 'DE = { currency = "AED", language = "ar" }')
+    om = 'OM = { currency = "AED", language = "ar" }'
+    _break(region_dir, om, f'{om}\nDE = {{ currency = "AED", language = "ar" }}')
     load_region.cache_clear()
     all_regions.cache_clear()
     try:
