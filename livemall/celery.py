@@ -41,4 +41,6 @@ app.conf.beat_schedule = {
     },
     # Provider events that came before the payment they are about: applied once it is known.
     "payments-webhook-events-retry": {"task": "payments.webhook_events_retry", "schedule": crontab(minute=45)},
+    # Refunds the provider could not take (it was down) are retried with their own key until it does.
+    "payments-refunds-retry-unsettled": {"task": "payments.refunds_retry_unsettled", "schedule": 900.0},
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import QuerySet, Sum
 
 from apps.payments import registry
@@ -44,3 +46,16 @@ def payment_refundable_minor(*, payment: Payment) -> int:
 
 def refunds_for_payment(*, payment: Payment) -> QuerySet[Refund]:
     return payment.refunds.order_by("pk")
+
+
+def refunds_unsettled(*, created_before: dt.datetime) -> QuerySet[Refund]:
+    """Refunds we recorded but no provider has acknowledged (pending, no provider id), oldest first.
+
+    The normal path commits the row before it calls the provider, so these are refunds whose
+    call failed or never finished; ``created_before`` leaves out those still under way.
+    """
+    return (
+        Refund.objects.filter(status=RefundStatus.PENDING, provider_refund_id="", created_at__lt=created_before)
+        .select_related("payment")
+        .order_by("pk")
+    )

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.errors import ApplicationError
-from apps.payments import breaker, registry
+from apps.payments import breaker, registry, selectors
 from apps.payments.models import (
     OPEN_STATUSES,
     PAID_STATUSES,
@@ -480,25 +480,39 @@ def _queue_refresh(payment_id: int) -> None:
 # --- refund -------------------------------------------------------------------------------
 
 
-def payment_refund(*, payment_id: int, amount_minor: int | None = None, reason: str = "") -> Refund:
+def payment_refund(
+    *, payment_id: int, amount_minor: int | None = None, reason: str = "", refund_id: int | None = None
+) -> Refund:
     """Refund ``amount_minor`` (default: everything still refundable) of a captured payment.
 
     Refunds never add up to more than was captured (``over_refund``). If the provider could
     not be reached, the refund stays pending and the error is raised; calling again (with
     the same amount or none) retries that same refund with the same key, so it is never
     made twice. A declined refund is recorded as failed and frees its amount again.
+    With ``refund_id`` (the sweep, :func:`refunds_retry_unsettled`) only that refund is
+    retried: one the provider has acknowledged meanwhile is returned as it is, no new one made.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
             raise ApplicationError("No such payment.", code="not_found", status=404)
-        if payment.status not in REFUNDABLE_STATUSES:
+        # A refund we already accepted is retried whatever the payment became since (a refund
+        # made in the provider's dashboard): the provider replays it or declines it.
+        if payment.status not in REFUNDABLE_STATUSES and refund_id is None:
             raise ApplicationError(
                 f"A {payment.status} payment cannot be refunded; only a captured one can.", code="not_refundable"
             )
         refunds = list(payment.refunds.order_by("pk"))
         unsettled = [r for r in refunds if r.status == RefundStatus.PENDING and not r.provider_refund_id]
-        if unsettled:
+        if refund_id is not None:
+            # Settled by the normal path since the sweep read it: a call without the refund's
+            # row would make a second refund of the amount, so nothing is sent.
+            refund = next((r for r in refunds if r.pk == refund_id), None)
+            if refund is None:
+                raise ApplicationError("No such refund of this payment.", code="not_found", status=404)
+            if refund not in unsettled:
+                return refund
+        elif unsettled:
             refund = unsettled[0]
             if amount_minor is not None and amount_minor != refund.amount_minor:
                 raise ApplicationError(
@@ -576,6 +590,68 @@ def _settle_refund(payment: Payment, refund: Refund, result: RefundResult) -> bo
             fully_refunded=refunded >= payment.captured_minor > 0,
         )
     return changed
+
+
+# The normal path (a cancellation, a staff refund) may still be waiting for its provider
+# call this long after it committed the row: the sweep leaves such refunds to it.
+REFUND_RETRY_GRACE = dt.timedelta(minutes=5)
+# Unsettled this long, a refund is a customer still waiting for their money: operators are told.
+REFUND_OVERDUE_AFTER = dt.timedelta(hours=24)
+
+
+def refunds_retry_unsettled(*, older_than: dt.timedelta = REFUND_RETRY_GRACE) -> int:
+    """Send again the refunds no provider has acknowledged; returns how many it has now.
+
+    A cancellation or refund while the provider was unreachable leaves its refund pending
+    without a provider id, and nothing else tries again: the customer's money would stay
+    with us. Each is retried through :func:`payment_refund` with its own key, so one the
+    provider did make (its answer lost) comes back the same, never twice. A provider still
+    down (its breaker refuses fast) keeps its refunds for the next run; the others go on.
+    Refunds unsettled for ``REFUND_OVERDUE_AFTER`` are logged at ERROR on every run.
+    """
+    now = timezone.now()
+    settled = 0
+    for refund in list(selectors.refunds_unsettled(created_before=now - older_than)):
+        reference = refund.payment.order_reference
+        try:
+            result = payment_refund(payment_id=refund.payment_id, refund_id=refund.pk)
+        except ApplicationError as exc:
+            if exc.code == "refund_declined":
+                # Recorded as failed, its amount refundable again: only staff can decide now.
+                logger.error(
+                    "Refund %s of %s %s for %s was declined by %s: %s",
+                    refund.pk,
+                    refund.amount_minor,
+                    refund.currency,
+                    reference,
+                    refund.payment.provider,
+                    exc.message,
+                )
+                continue
+            if exc.code != "provider_unavailable":
+                logger.error("Retry of refund %s for %s refused: %s (%s)", refund.pk, reference, exc.message, exc.code)
+            else:
+                logger.warning(
+                    "Refund %s for %s still unsettled: %s is unavailable", refund.pk, reference, refund.payment.provider
+                )
+        except Exception:
+            # Our own trouble with one refund (a bug, a lost connection) must not keep the others waiting.
+            logger.exception("Retry of refund %s for %s failed; the next run tries again", refund.pk, reference)
+        else:
+            if result.status != RefundStatus.PENDING or result.provider_refund_id:
+                settled += 1
+                continue
+        if now - refund.created_at >= REFUND_OVERDUE_AFTER:
+            logger.error(
+                "Refund %s of %s %s (minor units) for %s is still unsettled at %s after %s; the customer is waiting",
+                refund.pk,
+                refund.amount_minor,
+                refund.currency,
+                reference,
+                refund.payment.provider,
+                now - refund.created_at,
+            )
+    return settled
 
 
 # --- webhooks -----------------------------------------------------------------------------

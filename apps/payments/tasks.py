@@ -21,6 +21,15 @@ def webhook_events_retry() -> int:
     return applied
 
 
+@shared_task(name="payments.refunds_retry_unsettled", ignore_result=True)
+def refunds_retry_unsettled() -> int:
+    """Every 15 minutes (beat): refunds a provider could not take are sent again until it does."""
+    settled = services.refunds_retry_unsettled()
+    if settled:
+        logger.info("Settled %d refund(s) a provider had not taken.", settled)
+    return settled
+
+
 @shared_task(
     name="payments.payment_refresh",
     ignore_result=True,
