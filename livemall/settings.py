@@ -413,5 +413,10 @@ PAYMENT_TEST_PROVIDER = env_bool("PAYMENT_TEST_PROVIDER", not PRODUCTION)
 ORDERS_RESERVATION_MINUTES = env_int("ORDERS_RESERVATION_MINUTES", 15)
 # Most units of one variant a shopper may put in one order.
 ORDERS_MAX_QUANTITY_PER_LINE = env_int("ORDERS_MAX_QUANTITY_PER_LINE", 10)
+# Most units in all of one order (every line together).
+ORDERS_MAX_UNITS_PER_ORDER = env_int("ORDERS_MAX_UNITS_PER_ORDER", 50)
+# Days a payment under way at the provider (a SEPA debit) keeps an order's stock held after
+# the reservation ran out; past them the order expires like any unpaid one.
+ORDERS_PAYMENT_IN_PROGRESS_DAYS = env_int("ORDERS_PAYMENT_IN_PROGRESS_DAYS", 14)
 # How long a price promised in a live show (a pinned product put in the cart) stays honoured.
 ORDERS_PRICE_LOCK_MINUTES = env_int("ORDERS_PRICE_LOCK_MINUTES", 30)

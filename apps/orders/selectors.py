@@ -23,6 +23,7 @@ from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
 from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
+from apps.payments import selectors as payment_selectors
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from regions import Region
 
@@ -402,7 +403,19 @@ def order_for_viewer(*, reference: str, user, session_orders: list[str] | None =
 
 
 def orders_expired(*, now: dt.datetime | None = None) -> QuerySet[Order]:
-    return Order.objects.filter(status=Order.Status.CREATED, reserved_until__lt=now or timezone.now())
+    """Unpaid orders whose reservation ran out, to be cancelled and their stock freed.
+
+    An order whose payment is under way at the provider (a SEPA debit, days) is left out
+    for ``ORDERS_PAYMENT_IN_PROGRESS_DAYS`` after its reservation ran out: cancelled, its
+    payment would arrive to a refund. Once that payment fails or is cancelled, or those
+    days are over, it expires like any other.
+    """
+    now = now or timezone.now()
+    paying = payment_selectors.payments_in_progress().filter(order_reference=OuterRef("reference"))
+    still_paying = Q(reserved_until__gte=now - dt.timedelta(days=settings.ORDERS_PAYMENT_IN_PROGRESS_DAYS)) & Exists(
+        paying
+    )
+    return Order.objects.filter(status=Order.Status.CREATED, reserved_until__lt=now).exclude(still_paying)
 
 
 def orders_delivered_with_cash_uncollected(*, delivered_before: dt.datetime) -> QuerySet[Order]:

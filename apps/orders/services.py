@@ -39,6 +39,7 @@ from apps.orders.selectors import (
     coupon_expired_error,
     coupon_sold_out_error,
     orders_delivered_with_cash_uncollected,
+    orders_expired,
     quantities_by_variant,
     shipments_for_staff,
 )
@@ -73,6 +74,30 @@ ALLOWED = {
 
 def max_quantity() -> int:
     return settings.ORDERS_MAX_QUANTITY_PER_LINE
+
+
+def max_units_per_order() -> int:
+    return settings.ORDERS_MAX_UNITS_PER_ORDER
+
+
+def order_limit_error(units: int) -> ApplicationError:
+    """The answer to a cart (or an order) that would hold more units in all than one order may."""
+    limit = max_units_per_order()
+    return ApplicationError(
+        _("One order holds at most %(limit)d items; this would make %(count)d.") % {"limit": limit, "count": units},
+        code="order_limit",
+        fields={"quantity": [_("At most %(limit)d items in all.") % {"limit": limit}]},
+    )
+
+
+def _check_cart_units(cart: Cart, *, variant_id: int, quantity: int) -> None:
+    """Refuse a line of ``quantity`` when with the cart's other lines it passes the per-order limit.
+
+    The caller holds the cart lock, so two requests cannot each add up to just under it.
+    """
+    others = CartLine.objects.filter(cart=cart).exclude(variant_id=variant_id).aggregate(n=Sum("quantity"))["n"] or 0
+    if others + quantity > max_units_per_order():
+        raise order_limit_error(others + quantity)
 
 
 # --- cart ---------------------------------------------------------------------------------
@@ -165,6 +190,7 @@ def cart_line_add(
     line = CartLine.objects.filter(cart=cart, variant=variant).first()
     total = quantity + (line.quantity if line else 0)
     _check_quantity(total)
+    _check_cart_units(cart, variant_id=variant.pk, quantity=total)
     if line is None:
         line = CartLine(cart=cart, variant=variant)
     line.quantity = total
@@ -186,6 +212,8 @@ def cart_line_set(*, cart: Cart, variant_id: int, quantity: int, country: str) -
         CartLine.objects.filter(cart=cart, variant_id=variant_id).delete()
         return None
     variant = _sellable_variant(variant_id, country)
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    _check_cart_units(cart, variant_id=variant.pk, quantity=quantity)
     line, _created = CartLine.objects.update_or_create(cart=cart, variant=variant, defaults={"quantity": quantity})
     return line
 
@@ -322,6 +350,10 @@ def checkout_place(
     # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.
     lines = cart_lines_for_review(cart=cart, country=shopper.country)
     wanted = quantities_by_variant((line.variant_id, line.quantity) for line in lines)
+    # A cart can pass the limit without going through cart_line_add (merged at sign-in, a
+    # lowered setting): refused here before the gate, nothing written.
+    if sum(wanted.values()) > max_units_per_order():
+        raise order_limit_error(sum(wanted.values()))
     if expected_lines is not None and expected_lines != wanted:
         raise ApplicationError(
             _("Your cart has changed; please review your order."),
@@ -669,8 +701,11 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
             status=409,
         )
     if order.reserved_until < timezone.now():
+        # Not expired while its payment is under way at the provider: the page resumes that payment.
         order_release_expired(order_id=order.pk)
-        raise ApplicationError(_("The reservation expired; please check out again."), code="expired", status=409)
+        order.refresh_from_db()
+        if order.status != S.CREATED:
+            raise ApplicationError(_("The reservation expired; please check out again."), code="expired", status=409)
     try:
         payment = payments.payment_create(
             order_reference=order.reference,
@@ -825,10 +860,17 @@ def _release(order: Order) -> None:
     if not reservations:
         return
     Reservation.objects.filter(pk__in=[r.pk for r in reservations]).update(status=Reservation.Status.RELEASED)
+    _give_back_to_gate(reservations)
+
+
+def _give_back_to_gate(reservations: list[Reservation]) -> None:
+    """Once committed, the units of reservations that came through the flash-sale gate go back to it."""
     back: dict[int, int] = defaultdict(int)
     for r in reservations:
         if r.gated:
             back[r.stock.variant_id] += r.quantity
+    if not back:
+        return
 
     def give_back() -> None:
         for variant_id, quantity in back.items():
@@ -858,12 +900,15 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
             _release(order)
             _coupon_give_back(order)
         else:
-            sold = list(order.reservations.filter(status=Reservation.Status.SOLD))
+            sold = list(order.reservations.filter(status=Reservation.Status.SOLD).select_related("stock"))
             back: dict[int, int] = defaultdict(int)
             for r in sold:
                 back[r.stock_id] -= r.quantity
             catalog.stock_sell(sold=dict(back))
             order.reservations.filter(status=Reservation.Status.SOLD).update(status=Reservation.Status.RELEASED)
+            # Restocked units are free again: a gate still open must count them too, or it
+            # turns buyers away from stock the database has until the reconcile repairs it.
+            _give_back_to_gate(sold)
             refund_payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
             if refund_payment is None:
                 # Cash on delivery, cancelled before the courier collected: nothing to collect now.
@@ -880,7 +925,9 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
 def order_release_expired(*, order_id: int) -> bool:
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
-        if order is None or order.status != S.CREATED or order.reserved_until >= timezone.now():
+        # The same test as the sweep's, under the order lock: a payment that went under way at
+        # the provider since the sweep read the order keeps it.
+        if order is None or not orders_expired().filter(pk=order.pk).exists():
             return False
         _transition(order, S.CANCELLED, label="system:expiry", note="reservation expired")
         _release(order)
@@ -890,8 +937,6 @@ def order_release_expired(*, order_id: int) -> bool:
 
 def reservations_expire() -> int:
     """Cancel unpaid orders whose reservation ran out; their units go back on sale. Returns the count."""
-    from apps.orders.selectors import orders_expired
-
     released = 0
     for order_id in orders_expired().values_list("pk", flat=True)[:1000]:
         released += order_release_expired(order_id=order_id)
