@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
@@ -216,7 +217,10 @@ class CheckoutApi(APIView):
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
                 required=True,
-                description="Unique per checkout attempt; a retry with the same key returns the same order.",
+                description=(
+                    "Unique per checkout attempt; a retry with the same key returns the same order. Once that "
+                    "order is cancelled (paying failed) the key answers 409 'checkout_attempt_ended': send a new one."
+                ),
             )
         ],
         summary="Place the order and reserve its stock",
@@ -225,9 +229,11 @@ class CheckoutApi(APIView):
         data = _valid(CheckoutIn, request.data)
         key = request.headers.get("Idempotency-Key", "")
         if key and key in _placed_keys(request):
-            # A retried submit: the cart it came from is ordered, the answer is the same order.
+            # A retried submit: the cart it came from is ordered, the answer is the same order
+            # (one whose attempt ended, cancelled, is the checkout's to refuse).
             order = Order.objects.get(idempotency_key=key)
-            return Response(OrderOut(order).data, status=200)
+            if order.status != Order.Status.CANCELLED:
+                return Response(OrderOut(order).data, status=200)
         cart = request_cart(request._request)
         order = services.checkout_place(
             cart=cart,
@@ -262,7 +268,7 @@ def _order_or_404(request: Request, reference: str) -> Order:
         reference=reference, user=request.user, session_orders=session_orders(request._request)
     )
     if order is None:
-        raise ApplicationError("No such order.", code="not_found", status=404)
+        raise ApplicationError(_("No such order."), code="not_found", status=404)
     return order
 
 
@@ -379,7 +385,7 @@ class OrderStepApi(APIView):
         scope = selectors.order_scope(request.user)
         order = selectors.orders_for_staff(scope=scope).filter(reference=reference).first()
         if order is None:
-            raise ApplicationError("No such order.", code="not_found", status=404)
+            raise ApplicationError(_("No such order."), code="not_found", status=404)
         data = _valid(OrderStepIn, request.data)
         tracking: dict[int, str] = {}
         for key, number in (data.get("tracking_numbers") or {}).items():

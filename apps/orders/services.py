@@ -268,11 +268,23 @@ def _record(order: Order, from_status: str, to_status: str, *, actor=None, label
     )
 
 
+def checkout_attempt_ended_error() -> ApplicationError:
+    """The answer to a submit whose key's order was cancelled (paying failed, the reservation
+    ran out): that attempt is over, one key never names two orders; the page takes a new key."""
+    return ApplicationError(
+        _("This checkout attempt has ended. Please check your details and place the order again."),
+        code="checkout_attempt_ended",
+        status=409,
+    )
+
+
 def _existing(idempotency_key: str, *, cart: Cart, user=None) -> Order | None:
-    """The order an earlier submit with this key created, when it is this shopper's."""
+    """The order an earlier submit with this key created, when it is this shopper's and alive."""
     order = Order.objects.filter(idempotency_key=idempotency_key).first()
     if order is None:
         return None
+    if order.status == Order.Status.CANCELLED:
+        raise checkout_attempt_ended_error()
     same_user = user is not None and user.is_authenticated and order.user_id == user.pk
     same_cart = getattr(order, "cart", None) is not None and order.cart.pk == cart.pk
     if not (same_user or same_cart):

@@ -8,6 +8,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -68,6 +69,21 @@ ADDRESS_FORM_FIELDS = ("name", "line1", "line2", "city", "state", "postal_code",
 QUOTE_FIELDS = ("state", "shipping_option", "coupon")
 
 
+def _attempt_ended(request: HttpRequest, idempotency_key: str) -> bool:
+    """Whether ``idempotency_key`` names this shopper's checkout attempt whose order can no longer be paid.
+
+    Paying failed (the order was cancelled and the cart opened again), the reservation ran out
+    or the order was cancelled: that attempt is over, so the form gets a new key and the old
+    one places nothing. A key whose order is still alive keeps answering with that order.
+    """
+    if not idempotency_key:
+        return False
+    mine = Q(reference__in=session_orders(request))
+    if request.user.is_authenticated:
+        mine |= Q(user=request.user)
+    return Order.objects.filter(mine, idempotency_key=idempotency_key, status=Order.Status.CANCELLED).exists()
+
+
 def checkout(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
     the_cart = request_cart(request)
@@ -77,6 +93,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     # A GET may ask for the totals with a state, shipping option or coupon the shopper has just
     # chosen (the page re-quotes as they change; nothing else is taken from the query string).
     data = request.POST if request.method == "POST" else {k: request.GET[k] for k in QUOTE_FIELDS if k in request.GET}
+    idempotency_key = data.get("idempotency_key", "")
     address = {name: data.get(name, "") for name in ADDRESS_FORM_FIELDS}
     address["country"] = shopper.country
     chosen_option = data.get("shipping_option") or "standard"
@@ -99,7 +116,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         try:
             order = services.checkout_place(
                 cart=the_cart,
-                idempotency_key=data.get("idempotency_key", ""),
+                idempotency_key=idempotency_key,
                 shopper=shopper,
                 email=data.get("email") or getattr(request.user, "email", "") or "",
                 address=address,
@@ -145,7 +162,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "coupon": coupon,
         "methods": methods,
         "chosen_payment": data.get("payment") or (f"{methods[0].provider}/{methods[0].method}" if methods else ""),
-        "idempotency_key": data.get("idempotency_key") or uuid.uuid4().hex,
+        # The same attempt keeps its key (a resubmit after a field error places it once); an
+        # attempt whose order was cancelled (paying failed) is over, so the next submit is a new one.
+        "idempotency_key": (
+            idempotency_key if idempotency_key and not _attempt_ended(request, idempotency_key) else uuid.uuid4().hex
+        ),
         "errors": errors,
         "message": message,
         "state_required": rules.address_rule(shopper.country).get("state_required", False),

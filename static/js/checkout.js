@@ -5,13 +5,25 @@
 // before the server's queue, and the page says so at once. Everything else the page cannot show
 // by itself (a field to correct, a total that changed, no connection) is left to the form,
 // submitted as before, so the server renders it; nothing was written by the refused request.
+//
+// One Idempotency-Key is one checkout attempt: a retry of the same attempt gets the same order.
+// When paying fails the server cancels that order and opens the cart again ("try another
+// method"), so the attempt is over and the next press is a new attempt, with a new key.
 (() => {
   "use strict";
   const form = document.querySelector("form[data-api-checkout]");
   if (!form || !window.fetch) return;
   const button = form.querySelector("[data-testid=place-order]");
   const notice = form.querySelector("[data-testid=checkout-notice]");
+  const key = form.querySelector("[name=idempotency_key]");
+  // The answers after which the attempt's order can no longer be paid.
+  const ATTEMPT_ENDED = ["provider_unavailable", "payment_declined", "expired", "not_payable", "checkout_attempt_ended"];
   let viaForm = false;
+
+  function newAttempt() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    key.value = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  }
 
   function say(message) {
     notice.textContent = message;
@@ -57,14 +69,19 @@
       if (placed.ok) {
         const reference = placed.answer.reference;
         const paid = await post(`${form.dataset.apiOrders}${encodeURIComponent(reference)}/pay`, headers, "{}");
-        if (!paid.ok) return say(paid.answer.error.message);
+        if (!paid.ok) {
+          if (ATTEMPT_ENDED.includes(paid.answer.error.code)) newAttempt();
+          return say(paid.answer.error.message);
+        }
         const orderPage = `${form.dataset.orders}${encodeURIComponent(reference)}/`;
         if (paid.answer.approval_url) window.location.assign(paid.answer.approval_url);
         else if (paid.answer.client_secret) window.location.assign(`${orderPage}pay`);
         else window.location.assign(orderPage);
         return;
       }
-      if (placed.answer.error && placed.answer.error.code === "sold_out") return say(placed.answer.error.message);
+      const refused = placed.answer.error ? placed.answer.error.code : "";
+      if (refused === "checkout_attempt_ended") newAttempt();
+      if (refused === "sold_out" || refused === "checkout_attempt_ended") return say(placed.answer.error.message);
     } catch (error) {
       // No answer, or not JSON: the form tries the same order (same Idempotency-Key).
     }

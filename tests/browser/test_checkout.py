@@ -15,7 +15,7 @@ from apps.orders.models import Order
 from apps.payments.models import Payment, WebhookEvent
 from tests.catalog.factories import make_product
 from tests.live.conftest import session_key_for
-from tests.payments.fakes import stripe_signature
+from tests.payments.fakes import closed_port_url, stripe_signature
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -260,3 +260,70 @@ def test_a_us_shopper_sees_the_sales_tax_of_their_state_before_placing_the_order
     order = Order.objects.get()
     assert order.total_minor == 5427 and order.status == Order.Status.PAID  # NY 8.53 % of 50.00
     page.close()
+
+
+def test_a_shopper_whose_payment_failed_tries_again_without_reloading_the_page(
+    chromium, live_server, use_region, settings, artifacts_dir, make_user, stripe_fake
+):
+    """Stripe is down at the first press: the page says so; the next press (Stripe back) is a new
+    checkout attempt, with a new Idempotency-Key, and is paid. The page is never reloaded."""
+    use_region("ap-southeast")
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = False
+    settings.PAYMENT_PROVIDER_RETRIES = 0
+    settings.STRIPE_API_BASE = closed_port_url()  # Stripe is down
+    (jar,) = _shop_selling(make_user, "SG", ("pandan-jar", 1290, {"en": "Pandan Jar"}), units=3)
+
+    page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
+    script = FAKE_STRIPE_JS.read_text().replace("__FAKE_STRIPE_API__", stripe_fake.url)
+    page.route("https://js.stripe.com/**", lambda route: route.fulfill(content_type="text/javascript", body=script))
+    try:
+        page.goto(live_server.url + f"/products/{jar.product_id}/")
+        page.click("[data-testid=add-to-cart] button")
+        page.wait_for_selector("[data-testid=cart]")
+        page.click("[data-testid=to-checkout]")
+        page.fill("[data-testid=email]", "mei@example.test")
+        page.fill("[data-testid=name]", "Lim Mei")
+        page.fill("[data-testid=line1]", "1 Orchard Road")
+        page.fill("[data-testid=city]", "Singapore")
+        page.fill("[data-testid=postal_code]", "238823")
+        page.check("input[name=payment][value='stripe/card']")
+        page.evaluate("window.sameCheckoutPage = true")  # gone if the page were loaded again
+
+        with (
+            page.expect_request("**/api/v1/checkout") as first_checkout,
+            page.expect_response("**/api/v1/orders/*/pay") as first_pay,
+        ):
+            page.click("[data-testid=place-order]")
+        assert first_pay.value.status == 503
+        notice = page.locator("[data-testid=checkout-notice]")
+        notice.wait_for(state="visible")
+        assert notice.inner_text() == "This payment method is not answering right now; please try another method."
+        first = Order.objects.get()
+        assert first.status == Order.Status.CANCELLED
+        page.screenshot(path=str(artifacts_dir / "checkout-provider-down-sg.png"), full_page=True)
+
+        settings.STRIPE_API_BASE = stripe_fake.url  # Stripe is back
+        assert page.evaluate("window.sameCheckoutPage") is True
+        with (
+            page.expect_request("**/api/v1/checkout") as second_checkout,
+            page.expect_response("**/api/v1/orders/*/pay") as second_pay,
+        ):
+            page.click("[data-testid=place-order]")
+        assert second_pay.value.status == 200
+        first_key = first_checkout.value.headers["idempotency-key"]
+        second_key = second_checkout.value.headers["idempotency-key"]
+        assert first_key == first.idempotency_key and second_key != first_key
+
+        page.wait_for_selector("[data-testid=pay] [data-testid=card-number]")
+        second = Order.objects.exclude(pk=first.pk).get()
+        assert page.url == f"{live_server.url}/orders/{second.reference}/pay"
+        assert second.idempotency_key == second_key
+        page.fill("[data-testid=card-number]", "4242 4242 4242 4242")
+        page.click("#pay-submit")
+        page.wait_for_selector("[data-testid=confirmation]")
+        second.refresh_from_db()
+        first.refresh_from_db()
+        assert second.status == Order.Status.PAID and first.status == Order.Status.CANCELLED
+    finally:
+        page.close()
