@@ -40,6 +40,12 @@ def _shop_selling(make_user, country: str, *products: tuple[str, int, dict[str, 
     return variants
 
 
+def _fill_delivery(page, **fields: str) -> None:
+    """Type the checkout form's fields (``data-testid`` = value) in the order given, as a shopper would."""
+    for name, value in fields.items():
+        page.fill(f"[data-testid={name}]", value)
+
+
 def test_sg_shopper_checks_out_with_the_test_provider(
     chromium, live_server, use_region, settings, artifacts_dir, make_user
 ):
@@ -66,11 +72,9 @@ def test_sg_shopper_checks_out_with_the_test_provider(
     page.click("[data-testid=cart-link]")
     assert page.locator("[data-testid=cart-line]").count() == 2
     page.click("[data-testid=to-checkout]")
-    page.fill("[data-testid=email]", "tan@example.test")
-    page.fill("[data-testid=name]", "Tan Wei")
-    page.fill("[data-testid=line1]", "1 Orchard Road")
-    page.fill("[data-testid=city]", "Singapore")
-    page.fill("[data-testid=postal_code]", "238823")
+    _fill_delivery(
+        page, email="tan@example.test", name="Tan Wei", line1="1 Orchard Road", city="Singapore", postal_code="238823"
+    )
     page.check("[data-testid=pay-test]")
     page.screenshot(path=str(artifacts_dir / "checkout-sg.png"), full_page=True)
     page.click("[data-testid=place-order]")
@@ -118,11 +122,14 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
         page.click("[data-testid=add-to-cart] button")
         page.wait_for_selector("[data-testid=cart]")
         page.click("[data-testid=to-checkout]")
-        page.fill("[data-testid=email]", "anna@example.test")
-        page.fill("[data-testid=name]", "Anna Käufer")
-        page.fill("[data-testid=line1]", "Hauptstraße 1")
-        page.fill("[data-testid=city]", "Berlin")
-        page.fill("[data-testid=postal_code]", "10115")
+        _fill_delivery(
+            page,
+            email="anna@example.test",
+            name="Anna Käufer",
+            line1="Hauptstraße 1",
+            city="Berlin",
+            postal_code="10115",
+        )
         page.check("[data-testid=pay-stripe]")
         page.click("[data-testid=place-order]")
 
@@ -197,11 +204,10 @@ def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
     page.click("[data-testid=add-to-cart] button")
     page.wait_for_selector("[data-testid=cart]")
     page.click("[data-testid=to-checkout]")
-    page.fill("[data-testid=email]", "late@example.test")  # already there for a signed-in shopper
-    page.fill("[data-testid=name]", "Lee Late")
-    page.fill("[data-testid=line1]", "1 Orchard Road")
-    page.fill("[data-testid=city]", "Singapore")
-    page.fill("[data-testid=postal_code]", "238823")
+    # (the e-mail is already there for a signed-in shopper; typing it again changes nothing)
+    _fill_delivery(
+        page, email="late@example.test", name="Lee Late", line1="1 Orchard Road", city="Singapore", postal_code="238823"
+    )
     page.check("[data-testid=pay-test]")
     checkout_url = page.url
 
@@ -246,12 +252,16 @@ def test_a_us_shopper_sees_the_sales_tax_of_their_state_before_placing_the_order
     page.wait_for_selector("[data-testid=cart]")
     page.click("[data-testid=to-checkout]")
     assert page.inner_text("[data-testid=total]") == "$50.00"
-    page.fill("[data-testid=email]", "ann@example.test")
-    page.fill("[data-testid=name]", "Ann Buyer")
-    page.fill("[data-testid=line1]", "1 Main St")
-    page.fill("[data-testid=city]", "Albany")
-    page.fill("[data-testid=state]", "NY")
-    page.fill("[data-testid=postal_code]", "12207")  # leaving the state field re-quotes
+    # the postal code comes after the state: leaving the state field re-quotes the total
+    _fill_delivery(
+        page,
+        email="ann@example.test",
+        name="Ann Buyer",
+        line1="1 Main St",
+        city="Albany",
+        state="NY",
+        postal_code="12207",
+    )
     page.wait_for_function("document.querySelector('[data-testid=total]').textContent === '$54.27'")
     page.check("[data-testid=pay-test]")
     page.click("[data-testid=place-order]")
@@ -282,11 +292,14 @@ def test_a_shopper_whose_payment_failed_tries_again_without_reloading_the_page(
         page.click("[data-testid=add-to-cart] button")
         page.wait_for_selector("[data-testid=cart]")
         page.click("[data-testid=to-checkout]")
-        page.fill("[data-testid=email]", "mei@example.test")
-        page.fill("[data-testid=name]", "Lim Mei")
-        page.fill("[data-testid=line1]", "1 Orchard Road")
-        page.fill("[data-testid=city]", "Singapore")
-        page.fill("[data-testid=postal_code]", "238823")
+        _fill_delivery(
+            page,
+            email="mei@example.test",
+            name="Lim Mei",
+            line1="1 Orchard Road",
+            city="Singapore",
+            postal_code="238823",
+        )
         page.check("input[name=payment][value='stripe/card']")
         page.evaluate("window.sameCheckoutPage = true")  # gone if the page were loaded again
 

@@ -14,7 +14,7 @@ import pytest
 
 from apps.orders.models import Order
 from apps.orders.selectors import available_units
-from tests.orders.conftest import ADDRESSES
+from tests.orders import test_api
 from tests.payments.fakes import closed_port_url
 
 pytestmark = pytest.mark.django_db
@@ -141,17 +141,8 @@ def test_a_submit_refused_before_anything_was_placed_keeps_its_key(client, stock
 
 # --- the API, as static/js/checkout.js uses it -------------------------------------------------
 
-CHECKOUT = {
-    "email": "ann@example.test",
-    "address": ADDRESSES["US"],
-    "shipping_option": "standard",
-    "payment_provider": "stripe",
-    "payment_method": "card",
-}
-
-
-def post(client, url, data, **headers):
-    return client.post(url, data, content_type="application/json", headers=headers)
+CHECKOUT = {**test_api.CHECKOUT, "payment_provider": "stripe", "payment_method": "card"}
+post = test_api.post
 
 
 def test_api_an_ended_attempts_key_is_refused_and_a_new_key_places_a_new_order(
