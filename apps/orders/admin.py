@@ -25,6 +25,7 @@ from apps.errors import ApplicationError
 from apps.money.types import currency_digits
 from apps.orders import selectors, services
 from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
+from apps.payments import selectors as payment_selectors
 
 
 @admin.register(Coupon)
@@ -184,6 +185,11 @@ class OrderAdmin(admin.ModelAdmin):
             extra["unshipped"] = list(parcels.filter(shipped_at__isnull=True).order_by("pk"))
             if scope is None:
                 extra["refundable"] = services.order_refundable_minor(order=order)
+                # A refund the provider could not take (it was down) is retried by a beat task;
+                # until then the operator sees what the customer is still owed.
+                extra["refunds_owed"] = list(
+                    payment_selectors.refunds_unsettled_for_reference(order_reference=order.reference)
+                )
         return super().change_view(request, object_id, form_url, extra)
 
     def step_view(self, request: HttpRequest, order_id: int, step: str) -> HttpResponse:

@@ -74,6 +74,13 @@ def refunds_for_payment(*, payment: Payment) -> QuerySet[Refund]:
     return payment.refunds.order_by("pk")
 
 
+def refunds_unsettled_for_reference(*, order_reference: str) -> QuerySet[Refund]:
+    """An order's refunds that no provider has acknowledged yet: money the customer is owed."""
+    return Refund.objects.filter(
+        payment__order_reference=order_reference, status=RefundStatus.PENDING, provider_refund_id=""
+    ).select_related("payment")
+
+
 def refunds_unsettled(*, created_before: dt.datetime) -> QuerySet[Refund]:
     """Refunds we recorded but no provider has acknowledged (pending, no provider id), oldest first.
 

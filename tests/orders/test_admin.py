@@ -119,3 +119,26 @@ def test_cash_on_delivery_through_the_admin(client, operator, use_region, stocke
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED and order.paid_at is not None
     assert Payment.objects.get().status == "succeeded"
+
+
+def test_a_refund_the_provider_has_not_taken_is_shown_as_owed(client, operator, paid_order, on_commit):
+    """Cancelled while the provider was down, the refund waits for the retry sweep: the operator sees it."""
+    from apps.payments.models import Refund
+    from apps.payments.providers.base import RefundStatus
+
+    on_commit(services.order_cancel, order=paid_order)
+    payment = Payment.objects.get(order_reference=paid_order.reference)
+    # The test provider takes refunds at once; this one is left as a provider outage leaves it.
+    refund = payment.refunds.get()
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.PENDING, provider_refund_id="")
+    client.force_login(operator)
+    page = client.get(reverse("admin:orders_order_change", args=[paid_order.pk]))
+    assert page.context["refunds_owed"] == [refund]
+    assert b'data-testid="refunds-owed"' in page.content
+    notice = page.content.decode().split('data-testid="refunds-owed"')[1].split("</section>")[0]
+    owed = f"${paid_order.total_minor // 100}.{paid_order.total_minor % 100:02d} not yet taken by test"
+    assert owed in notice, notice
+
+    Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.SUCCEEDED, provider_refund_id="re_1")
+    page = client.get(reverse("admin:orders_order_change", args=[paid_order.pk]))
+    assert page.context["refunds_owed"] == [] and b"refunds-owed" not in page.content
