@@ -782,8 +782,10 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
         if order.paid_at is not None or order.status not in (S.CREATED, *PAID_ON_DELIVERY):
             return False
         if amount_minor != order.total_minor or currency != order.currency:
+            # Money that does not pay this order (a tampered or stale amount) goes back; the
+            # order stays unpaid and expires or is paid properly. Staff see it in its history.
             logger.error(
-                "Payment %s for %s is %s %s, the order is %s %s; not marked paid",
+                "Payment %s for %s is %s %s, the order is %s %s; not marked paid, refunding it",
                 payment_id,
                 order.reference,
                 amount_minor,
@@ -791,6 +793,9 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
                 order.total_minor,
                 order.currency,
             )
+            note = f"payment {payment_id} of {amount_minor} {currency} does not match the total: refunded"
+            _record(order, order.status, order.status, label=f"payment:{provider}", note=note)
+            transaction.on_commit(lambda: _refund_quietly(payment_id))
             return False
         order.paid_at = timezone.now()
         if order.status != S.CREATED:

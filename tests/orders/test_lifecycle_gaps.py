@@ -268,3 +268,23 @@ def test_checkout_of_a_cart_past_the_limit_is_refused_and_writes_nothing(five_fu
     assert cart.status == Cart.Status.OPEN and cart.order_id is None
     assert gate.counts(variants[0].pk) == (20, 0)  # the gate admitted nothing
     assert all(available_units([v.pk])[v.pk] == 20 for v in variants)
+
+
+def test_a_payment_that_does_not_match_the_total_is_refunded_and_the_order_stays_unpaid(stocked, on_commit):
+    from apps.payments import services as payments
+
+    order = checkout(cart_with(stocked("mismatch-mug", 3, price_minor=1500)))
+    # The test provider takes the money at once; the amount is not the order's.
+    payment = on_commit(
+        payments.payment_create,
+        order_reference=order.reference,
+        provider="test",
+        method="test",
+        amount_minor=order.total_minor - 100,
+        currency=order.currency,
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.CREATED and order.paid_at is None
+    assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.REFUNDED
+    assert order.events.filter(note__contains="does not match the total: refunded").count() == 1
+    assert available_units([order.lines.get().variant_id]) == {order.lines.get().variant_id: 2}
