@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -117,6 +123,13 @@ class OrderLineOut(serializers.Serializer):
     total_minor = serializers.IntegerField()
 
 
+class ShipmentOut(serializers.Serializer):
+    warehouse_name = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+
+
 class OrderOut(serializers.Serializer):
     reference = serializers.CharField()
     status = serializers.CharField()
@@ -137,6 +150,14 @@ class OrderOut(serializers.Serializer):
     reserved_until = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     lines = OrderLineOut(many=True)
+    shipments = serializers.SerializerMethodField(help_text="One parcel per warehouse, once the order is packed.")
+
+    @extend_schema_field(ShipmentOut(many=True))
+    def get_shipments(self, order: Order) -> list[dict[str, Any]]:
+        if getattr(order, "placed_now", False):
+            # Just placed by this request: nothing is packed, and the checkout is spared a query.
+            return []
+        return ShipmentOut(order.shipments.all(), many=True).data
 
 
 def _cart_out(request: Request) -> dict[str, Any]:
@@ -276,9 +297,8 @@ class OrderListApi(APIView):
     @extend_schema(responses=OrderOut(many=True), summary="The signed-in shopper's orders")
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
-            return Response(
-                OrderOut(Order.objects.filter(reference__in=session_orders(request._request)), many=True).data
-            )
+            orders = Order.objects.filter(reference__in=session_orders(request._request))
+            return Response(OrderOut(orders.prefetch_related("lines", "shipments"), many=True).data)
         return Response(OrderOut(selectors.orders_for_user(user=request.user)[:100], many=True).data)
 
 

@@ -52,6 +52,25 @@ def test_cart_checkout_pay_flow(client, stocked, on_commit):
     assert Payment.objects.count() == 1 and Stock.objects.get(variant=variant).quantity == 3
 
 
+def test_the_shopper_follows_the_parcels_through_the_api(client, stocked, operator, on_commit):
+    from apps.orders import services
+
+    variant = stocked("api-parcel-mug", 5, price_minor=1500)
+    post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
+    placed = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "api-parcel-0001"}).json()
+    assert placed["shipments"] == []
+    on_commit(post, client, f"/api/v1/orders/{placed['reference']}/pay", {})
+    order = Order.objects.get(reference=placed["reference"])
+    (shipment,) = services.order_fulfil(order=order, actor=operator)
+    on_commit(services.shipment_ship, shipment=shipment, tracking_number="1Z999AA10123456784", actor=operator)
+
+    detail = client.get(f"/api/v1/orders/{placed['reference']}").json()
+    (parcel,) = detail["shipments"]
+    assert detail["status"] == "shipped" and parcel["tracking_number"] == "1Z999AA10123456784"
+    assert parcel["warehouse_name"] and parcel["shipped_at"] and parcel["delivered_at"] is None
+    assert client.get("/api/v1/orders").json()[0]["shipments"] == [parcel]
+
+
 def test_checkout_without_key_is_refused(client, stocked):
     variant = stocked("api-nokey", 5)
     post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
