@@ -69,6 +69,16 @@ ADDRESS_FORM_FIELDS = ("name", "line1", "line2", "city", "state", "postal_code",
 QUOTE_FIELDS = ("state", "shipping_option", "coupon")
 
 
+def _placed_with(request: HttpRequest, idempotency_key: str) -> Order | None:
+    """This shopper's order (their session's or their account's) that the checkout key placed."""
+    if not idempotency_key:
+        return None
+    mine = Q(reference__in=session_orders(request))
+    if request.user.is_authenticated:
+        mine |= Q(user=request.user)
+    return Order.objects.filter(mine, idempotency_key=idempotency_key).first()
+
+
 def _attempt_ended(request: HttpRequest, idempotency_key: str) -> bool:
     """Whether ``idempotency_key`` names this shopper's checkout attempt whose order can no longer be paid.
 
@@ -76,18 +86,19 @@ def _attempt_ended(request: HttpRequest, idempotency_key: str) -> bool:
     or the order was cancelled: that attempt is over, so the form gets a new key and the old
     one places nothing. A key whose order is still alive keeps answering with that order.
     """
-    if not idempotency_key:
-        return False
-    mine = Q(reference__in=session_orders(request))
-    if request.user.is_authenticated:
-        mine |= Q(user=request.user)
-    return Order.objects.filter(mine, idempotency_key=idempotency_key, status=Order.Status.CANCELLED).exists()
+    placed = _placed_with(request, idempotency_key)
+    return placed is not None and placed.status == Order.Status.CANCELLED
 
 
 def checkout(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
     the_cart = request_cart(request)
     if not the_cart.lines.exists():
+        # The form sent twice (a double click without JavaScript): the first press placed the
+        # order and emptied the cart, so the second shows that order, not an empty cart.
+        placed = _placed_with(request, request.POST.get("idempotency_key", "")) if request.method == "POST" else None
+        if placed is not None and placed.status != Order.Status.CANCELLED:
+            return redirect("orders:detail", reference=placed.reference)
         return redirect("orders:cart")
     methods = payment_methods_offered(currency=shopper.currency)
     # A GET may ask for the totals with a state, shipping option or coupon the shopper has just

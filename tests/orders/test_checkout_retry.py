@@ -180,3 +180,22 @@ def test_api_an_ended_attempts_key_is_refused_and_a_new_key_places_a_new_order(
     assert paid.status_code == 200, paid.json()
     assert paid.json()["client_secret"] and paid.json()["order_status"] == "created"
     assert Order.objects.count() == 2
+
+
+def test_the_form_sent_twice_shows_the_order_the_first_press_placed(shopper_client, stocked, on_commit, stripe_fake):
+    """A double click without JavaScript: the second press finds the cart ordered and empty; it is
+    shown the order, not sent to an empty cart."""
+    client = shopper_client
+    variant = stocked("twice-mug", 5, price_minor=2500)
+    page = _checkout_page(client, variant)
+    form = _form(page)
+
+    first = on_commit(client.post, "/checkout/", form)
+    order = Order.objects.get()
+    assert first.status_code == 302 and order.reference in first["Location"]
+
+    second = client.post("/checkout/", form)
+    assert second.status_code == 302 and second["Location"] == f"/orders/{order.reference}/"
+    assert Order.objects.count() == 1
+    # Someone else's key, or none, still goes to the (empty) cart.
+    assert client.post("/checkout/", {**form, "idempotency_key": "not-this-shoppers-key"})["Location"] == "/cart/"
