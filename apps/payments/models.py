@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from apps.payments.providers.base import NextAction, PaymentStatus, RefundStatus
 
@@ -139,6 +140,16 @@ class WebhookEvent(models.Model):
         ordering = ["pk"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once_per_provider"),
+        ]
+        indexes = [
+            # The expiry sweep asks every minute whether an unpaid order's payment is processing
+            # at Stripe (selectors.payments_in_progress): without this, a scan of every event.
+            models.Index(
+                "provider",
+                KT("payload__data__object__id"),
+                name="webhook_processing_by_object",
+                condition=Q(event_type="payment_intent.processing"),
+            ),
         ]
 
     def __str__(self) -> str:
