@@ -15,6 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
+import phonenumbers
 from django.utils.translation import gettext as _
 
 from apps.money.types import round_minor
@@ -150,11 +151,33 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
         states = _data("tax_rates.toml").get(f"{country.lower()}_states")
         if not state or (states and state not in states):
             errors["state"] = [_("Choose a valid state or province.")]
+    phone = address.get("phone")
+    if phone not in (None, "") and phone_e164(phone, country) is None:
+        errors["phone"] = [_("Enter a phone number we can call (with the country code if it is not from here).")]
     return errors
+
+
+def phone_e164(raw: object, country: str) -> str | None:
+    """``raw`` as ``+<country code><number>`` when it is a number a courier can call, else None.
+
+    Without a leading ``+`` it is read as dialled in ``country`` (the destination); Google's
+    libphonenumber (``phonenumbers``) knows each country's numbering plan.
+    """
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 40:
+        return None
+    try:
+        number = phonenumbers.parse(raw, country.upper() or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def clean_address(address: dict) -> dict[str, str]:
     cleaned = {name: str(address.get(name) or "").strip()[:200] for name in ADDRESS_FIELDS}
     cleaned["country"] = cleaned["country"].upper()
     cleaned["state"] = cleaned["state"].upper()
+    # One form for the courier and the carrier's systems, whatever the shopper typed.
+    cleaned["phone"] = phone_e164(cleaned["phone"], cleaned["country"]) or ""
     return cleaned

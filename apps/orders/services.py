@@ -358,6 +358,12 @@ def checkout_place(
             code="payment_method_not_offered",
             fields={"payment_method": [", ".join(f"{p}/{m}" for p, m in sorted(offered))]},
         )
+    if not address["phone"] and payment_selectors.provider_needs_phone(provider=payment_provider):
+        raise ApplicationError(
+            _("Check the delivery details."),
+            code="invalid_address",
+            fields={"phone": [_("Give a phone number: the courier calls before delivering an order paid in cash.")]},
+        )
 
     # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.
     lines = cart_lines_for_review(cart=cart, country=shopper.country)

@@ -9,7 +9,7 @@ from django.db.models.fields.json import KT
 
 from apps.payments import registry
 from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund, WebhookEvent
-from apps.payments.providers.base import PaymentStatus, RefundStatus
+from apps.payments.providers.base import PaymentStatus, RefundStatus, needs_phone
 from apps.payments.registry import OfferedMethod
 from regions import Region
 
@@ -17,6 +17,12 @@ from regions import Region
 def payment_methods_offered(*, region: Region | None = None, currency: str | None = None) -> tuple[OfferedMethod, ...]:
     """What the checkout offers here (for ``currency``, if given), in the region file's order."""
     return registry.offered_methods(region=region, currency=currency)
+
+
+def provider_needs_phone(*, provider: str) -> bool:
+    """Whether paying with ``provider`` needs the shopper's phone number (cash on delivery does)."""
+    configured = registry.configured_provider(provider)
+    return configured is not None and needs_phone(configured)
 
 
 def payment_get(*, payment_id: int) -> Payment | None:

@@ -55,7 +55,7 @@ ADDRESSES = {
         "country": "US",
     },
     "DE": {"name": "Anna Käufer", "line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"},
-    "AE": {"name": "Aisha", "line1": "Sheikh Zayed Rd 1", "city": "Dubai", "country": "AE"},
+    "AE": {"name": "Aisha", "line1": "Sheikh Zayed Rd 1", "city": "Dubai", "country": "AE", "phone": "050 123 4567"},
     "SG": {"name": "Tan Wei", "line1": "1 Orchard Rd", "city": "Singapore", "postal_code": "238823", "country": "SG"},
 }
 

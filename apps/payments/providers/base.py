@@ -161,6 +161,12 @@ class Provider(Protocol):
         ...
 
 
+def needs_phone(provider: Provider) -> bool:
+    """Whether paying with ``provider`` needs a phone number on the delivery address (optional
+    ``needs_phone`` attribute: cash on delivery's courier calls first)."""
+    return bool(getattr(provider, "needs_phone", False))
+
+
 def method_takes_currency(provider: Provider, method: str, currency: str) -> bool:
     """Whether ``provider`` takes ``currency`` when the shopper pays with ``method``."""
     if not provider.supports_currency(currency):

@@ -26,6 +26,8 @@ class CashOnDeliveryProvider:
 
     name = "cash_on_delivery"
     is_test = False
+    # The courier calls before coming with the goods and the bill.
+    needs_phone = True
 
     def supports_currency(self, currency: str) -> bool:
         return True
