@@ -124,6 +124,7 @@ class OrderLineOut(serializers.Serializer):
 
 
 class ShipmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
     warehouse_name = serializers.CharField()
     tracking_number = serializers.CharField()
     shipped_at = serializers.DateTimeField(allow_null=True)
@@ -354,14 +355,6 @@ class OrderStepIn(StrictSerializer):
 
 class OrderStepOut(OrderOut):
     next_steps = serializers.ListField(child=serializers.CharField())
-
-
-class ShipmentOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    warehouse_name = serializers.CharField()
-    tracking_number = serializers.CharField()
-    shipped_at = serializers.DateTimeField(allow_null=True)
-    delivered_at = serializers.DateTimeField(allow_null=True)
 
 
 class MerchantOrderStepOut(serializers.Serializer):
