@@ -9,7 +9,9 @@ database. The gate answers most of them from Redis instead:
   (all lines or none), and moves the admitted units to ``:inflight`` while the checkout's
   database transaction runs.
 - After the transaction, :func:`settle` takes the units off ``:inflight`` (committed) or
-  puts them back into ``:left`` (rolled back).
+  puts them back into ``:left`` (rolled back). Each admission is recorded by its id in
+  ``:admitted``, so settling is exact and happens once, and :func:`reap_stale` gives back
+  the units of a checkout whose process died before it settled.
 - Released reservations (expiry, cancellation) give units back with :func:`give_back`.
 - :func:`reconcile` compares ``left + inflight`` with the database and repairs drift.
 - At the door (:mod:`apps.orders.door`, before Django), :func:`door_admit` does the same
@@ -27,7 +29,10 @@ import asyncio
 import functools
 import logging
 import threading
+import time
+import uuid
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,28 +42,56 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# KEYS: for each line, its left key then its inflight key. ARGV: the quantities.
-# Returns 1 when every gated line was admitted (and decremented), 0 when one was short
-# (nothing changed), -1 when some key is missing (no gate open for that variant: the
-# caller goes to the database for it).
+# Every admission is recorded in its variant's ``:admitted`` hash (admission id ->
+# "quantity:time"), so that settling is exact and idempotent (a second settle, or one after
+# the gate was reopened, changes nothing) and units of a checkout whose process died between
+# admission and settlement can be found and given back (:func:`reap_stale`).
+
+# KEYS: for each line, its left, inflight and admitted keys. ARGV: the admission id, the time
+# (epoch seconds), then the quantities. Returns 1 when every gated line was admitted (and
+# decremented), 0 when one was short (nothing changed), -1 when some key is missing (no gate
+# open for that variant: the caller goes to the database for it).
 _ADMIT = """
-for i = 1, #ARGV do
-  local left = redis.call('GET', KEYS[2 * i - 1])
+for i = 1, #ARGV - 2 do
+  local left = redis.call('GET', KEYS[3 * i - 2])
   if left == false then return -1 end
-  if tonumber(left) < tonumber(ARGV[i]) then return 0 end
+  if tonumber(left) < tonumber(ARGV[i + 2]) then return 0 end
 end
-for i = 1, #ARGV do
-  redis.call('DECRBY', KEYS[2 * i - 1], ARGV[i])
-  redis.call('INCRBY', KEYS[2 * i], ARGV[i])
+for i = 1, #ARGV - 2 do
+  redis.call('DECRBY', KEYS[3 * i - 2], ARGV[i + 2])
+  redis.call('INCRBY', KEYS[3 * i - 1], ARGV[i + 2])
+  redis.call('HSET', KEYS[3 * i], ARGV[1], ARGV[i + 2] .. ':' .. ARGV[2])
 end
 return 1
 """
 
-# KEYS: left, inflight. ARGV: quantity, committed (1/0).
+# KEYS: left, inflight, admitted. ARGV: admission id, committed (1/0). Returns the units
+# settled (0 when the admission is not, or no longer, in flight).
 _SETTLE = """
-redis.call('DECRBY', KEYS[2], ARGV[1])
-if ARGV[2] == '0' then redis.call('INCRBY', KEYS[1], ARGV[1]) end
-return 1
+local held = redis.call('HGET', KEYS[3], ARGV[1])
+if held == false then return 0 end
+local quantity = tonumber(string.match(held, '^(%d+)'))
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('DECRBY', KEYS[2], quantity)
+if ARGV[2] == '0' then redis.call('INCRBY', KEYS[1], quantity) end
+return quantity
+"""
+
+# KEYS: left, inflight, admitted. ARGV: admitted before this time (epoch seconds). Admissions
+# that old belong to no running checkout: their units go back to ``left``. Returns the units.
+_REAP = """
+local entries = redis.call('HGETALL', KEYS[3])
+local reaped = 0
+for i = 1, #entries, 2 do
+  local quantity, at = string.match(entries[i + 1], '^(%d+):([%d.]+)$')
+  if quantity and tonumber(at) < tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[3], entries[i])
+    redis.call('DECRBY', KEYS[2], quantity)
+    redis.call('INCRBY', KEYS[1], quantity)
+    reaped = reaped + tonumber(quantity)
+  end
+end
+return reaped
 """
 
 # KEYS: left. ARGV: quantity. Only when the gate is still open.
@@ -68,30 +101,35 @@ return false
 """
 
 
-# The door's admission. KEYS[1]: the checkout's idempotency key at the door, then for each
-# line its left key and its inflight key. ARGV[1]: how long the door remembers the key
-# (seconds), then the quantities. Lines with no open gate are left to the checkout. Returns
+# The door's admission, its id the door's key. KEYS[1]: the checkout's idempotency key at the
+# door, then for each line its left, inflight and admitted keys. ARGV[1]: how long the door
+# remembers the key (seconds), ARGV[2]: the time (epoch seconds), then the quantities. Lines with no open gate are left to the checkout. Returns
 # the indexes (1-based) of the lines admitted, 0 when a gated line is short (nothing
 # changed), -1 when no line is gated, -2 when the key came through the door before (a retry:
 # the checkout decides, it may already have placed the order).
 _DOOR_ADMIT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return -2 end
 local gated = {}
-for i = 1, #ARGV - 1 do
-  local left = redis.call('GET', KEYS[2 * i])
+for i = 1, #ARGV - 2 do
+  local left = redis.call('GET', KEYS[3 * i - 1])
   if left ~= false then
-    if tonumber(left) < tonumber(ARGV[i + 1]) then return 0 end
+    if tonumber(left) < tonumber(ARGV[i + 2]) then return 0 end
     gated[#gated + 1] = i
   end
 end
 if #gated == 0 then return -1 end
 for _, i in ipairs(gated) do
-  redis.call('DECRBY', KEYS[2 * i], ARGV[i + 1])
-  redis.call('INCRBY', KEYS[2 * i + 1], ARGV[i + 1])
+  redis.call('DECRBY', KEYS[3 * i - 1], ARGV[i + 2])
+  redis.call('INCRBY', KEYS[3 * i], ARGV[i + 2])
+  redis.call('HSET', KEYS[3 * i + 1], KEYS[1], ARGV[i + 2] .. ':' .. ARGV[2])
 end
 redis.call('SET', KEYS[1], 1, 'EX', ARGV[1])
 return gated
 """
+
+# An admission older than this belongs to no running checkout (a checkout request is over in
+# seconds; reservations last minutes): the reconcile gives its units back (seconds).
+STALE_ADMISSION_SECONDS = 10 * 60
 
 # A retried checkout key goes to the checkout for a day: it may have placed the order.
 DOOR_MEMORY_SECONDS = 24 * 3600
@@ -192,7 +230,7 @@ class _DoorQueue:
         """Units admitted for a buyer who is gone go back to the gate (keys and args as the script's)."""
         try:
             for i in admitted:
-                await self.client.eval(_SETTLE, 2, keys[2 * i - 1], keys[2 * i], args[i], 0)
+                await self.client.eval(_SETTLE, 3, keys[3 * i - 2], keys[3 * i - 1], keys[3 * i], keys[0], 0)
         except Exception as exc:  # the periodic reconcile repairs the gate
             logger.warning("Flash-sale door could not give back an abandoned admission: %s", exc)
 
@@ -209,17 +247,29 @@ def inflight_key(variant_id: int) -> str:
     return f"{_prefix()}:{variant_id}:inflight"
 
 
+def admitted_key(variant_id: int) -> str:
+    return f"{_prefix()}:{variant_id}:admitted"
+
+
+def _keys(variant_id: int) -> tuple[str, str, str]:
+    return left_key(variant_id), inflight_key(variant_id), admitted_key(variant_id)
+
+
 def open_gate(variant_id: int, available: int) -> None:
     r = client()
     if r is None:
         return
-    r.mset({left_key(variant_id): max(available, 0), inflight_key(variant_id): 0})
+    # A gate opened afresh forgets earlier admissions: their late settlements change nothing.
+    with r.pipeline() as pipe:
+        pipe.mset({left_key(variant_id): max(available, 0), inflight_key(variant_id): 0})
+        pipe.delete(admitted_key(variant_id))
+        pipe.execute()
 
 
 def close_gate(variant_id: int) -> None:
     r = client()
     if r is not None:
-        r.delete(left_key(variant_id), inflight_key(variant_id))
+        r.delete(*_keys(variant_id))
 
 
 def gated_variants(variant_ids: list[int]) -> set[int]:
@@ -230,25 +280,46 @@ def gated_variants(variant_ids: list[int]) -> set[int]:
     return {v for v, value in zip(variant_ids, values, strict=True) if value is not None}
 
 
-def admit(wanted: dict[int, int]) -> bool | None:
+def new_admission_id(idempotency_key: str) -> str:
+    """An id for one checkout's own admission (a double submit of one key gets two)."""
+    return f"checkout:{idempotency_key}:{uuid.uuid4().hex[:12]}"
+
+
+def admit(wanted: dict[int, int], *, admission_id: str) -> bool | None:
     """Take ``wanted`` units per gated variant; False when one is sold out, None if no gate is open."""
     r = client()
     if r is None or not wanted:
         return None
     ids = sorted(wanted)
-    keys = [k for v in ids for k in (left_key(v), inflight_key(v))]
-    result = r.eval(_ADMIT, len(keys), *keys, *[wanted[v] for v in ids])
+    keys = [k for v in ids for k in _keys(v)]
+    result = r.eval(_ADMIT, len(keys), *keys, admission_id, time.time(), *[wanted[v] for v in ids])
     if result == -1:
         return None
     return result == 1
 
 
-def settle(wanted: dict[int, int], *, committed: bool) -> None:
+def settle(variant_ids: Iterable[int], *, admission_id: str, committed: bool) -> None:
+    """The admission's units leave flight: sold (``committed``) or back to the gate. Idempotent."""
     r = client()
     if r is None:
         return
-    for variant_id, quantity in wanted.items():
-        r.eval(_SETTLE, 2, left_key(variant_id), inflight_key(variant_id), quantity, 1 if committed else 0)
+    for variant_id in variant_ids:
+        r.eval(_SETTLE, 3, *_keys(variant_id), admission_id, 1 if committed else 0)
+
+
+def reap_stale(variant_id: int, *, older_than: float = STALE_ADMISSION_SECONDS) -> int:
+    """Give back the units of admissions older than ``older_than`` seconds (their checkout's
+    process died before settling); returns the units. The reconcile's count then corrects
+    the gate for any of them whose order did commit."""
+    r = client()
+    if r is None:
+        return 0
+    reaped = int(r.eval(_REAP, 3, *_keys(variant_id), time.time() - older_than))
+    if reaped:
+        logger.warning(
+            "Flash-sale gate for variant %s: %d units of unsettled admissions given back", variant_id, reaped
+        )
+    return reaped
 
 
 @dataclass
@@ -261,6 +332,8 @@ class DoorAdmission:
     """
 
     wanted: dict[int, int]
+    # The door's key: the admission's id in the gate's records.
+    id: str = ""
     claimed: bool = False
     returned: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -292,13 +365,14 @@ async def door_admit(idempotency_key: str, lines: dict[int, int]) -> DoorAdmissi
     if door is None or not lines:
         return None
     ids = sorted(lines)
-    keys = [f"{_prefix()}:door:{idempotency_key}"] + [k for v in ids for k in (left_key(v), inflight_key(v))]
-    result = await door[1].ask(keys, [DOOR_MEMORY_SECONDS, *[lines[v] for v in ids]])
+    door_key = f"{_prefix()}:door:{idempotency_key}"
+    keys = [door_key] + [k for v in ids for k in _keys(v)]
+    result = await door[1].ask(keys, [DOOR_MEMORY_SECONDS, time.time(), *[lines[v] for v in ids]])
     if result == 0:
         return False
     if not isinstance(result, list):
         return None
-    return DoorAdmission(wanted={ids[i - 1]: lines[ids[i - 1]] for i in result})
+    return DoorAdmission(wanted={ids[i - 1]: lines[ids[i - 1]] for i in result}, id=door_key)
 
 
 async def door_give_back(admission: DoorAdmission) -> None:
@@ -307,8 +381,8 @@ async def door_give_back(admission: DoorAdmission) -> None:
     if door is None or not admission.give_up():
         return
     r = door[0]
-    for variant_id, quantity in admission.wanted.items():
-        await r.eval(_SETTLE, 2, left_key(variant_id), inflight_key(variant_id), quantity, 0)
+    for variant_id in admission.wanted:
+        await r.eval(_SETTLE, 3, *_keys(variant_id), admission.id, 0)
 
 
 def give_back(variant_id: int, quantity: int) -> None:

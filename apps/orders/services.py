@@ -383,8 +383,10 @@ def checkout_place(
     gated_wanted = {v: q for v, q in wanted.items() if v in gated}
     if admission is not None and gated_wanted and admission.claim(gated_wanted):
         admitted: bool | None = True
+        admission_id = admission.id
     else:
-        admitted = gate.admit(gated_wanted) if gated_wanted else None
+        admission_id = gate.new_admission_id(idempotency_key)
+        admitted = gate.admit(gated_wanted, admission_id=admission_id) if gated_wanted else None
     if admitted is False:
         raise sold_out_error()
     committed = False
@@ -439,7 +441,7 @@ def checkout_place(
         committed = order.placed_now  # type: ignore[attr-defined]
     finally:
         if admitted:
-            gate.settle(gated_wanted, committed=committed)
+            gate.settle(gated_wanted, admission_id=admission_id, committed=committed)
     return order
 
 
@@ -1263,6 +1265,9 @@ def flash_sale_close(*, variant_id: int) -> None:
 
 def flash_sale_reconcile(*, variant_id: int) -> int | None:
     """Compare the gate with the database and repair drift (logged). Returns the drift."""
+    # Units of checkouts whose process died before settling go back first; if their order did
+    # commit, the count below takes them off again.
+    gate.reap_stale(variant_id)
     with transaction.atomic():
         # Locking the stock rows keeps checkouts of this variant from committing while we count.
         catalog.stocks_lock_for_variants(variant_ids=[variant_id])

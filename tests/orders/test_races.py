@@ -167,3 +167,43 @@ def _cart(variant, quantity: int):
     cart = services.cart_for()
     services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=quantity, country="US")
     return cart
+
+
+def test_units_of_a_checkout_that_died_before_settling_go_back_at_the_reconcile(stocked, caplog):
+    """The process died between the gate's admission and its settlement: without a record of the
+    admission its units stayed in flight for good (never oversold, but never sold either)."""
+    variant = stocked("died-gate", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    assert gate.admit({variant.pk: 2}, admission_id="checkout:died-before-commit:1") is True
+    assert gate.counts(variant.pk) == (8, 2)
+    assert services.flash_sales_reconcile() == {}  # a fresh admission belongs to a running checkout
+    assert gate.counts(variant.pk) == (8, 2)
+    # Time passes: the admission is older than any checkout runs.
+    gate.client().hset(gate.admitted_key(variant.pk), "checkout:died-before-commit:1", "2:0")
+    assert services.flash_sales_reconcile() == {}
+    assert gate.counts(variant.pk) == (10, 0)
+    assert "2 units of unsettled admissions given back" in caplog.text
+
+
+def test_a_checkout_that_died_after_its_commit_is_counted_once(stocked):
+    variant = stocked("died-after-commit", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    checkout(_cart(variant, 1))
+    # As if its settlement never ran: the unit still in flight, its admission on record, long ago.
+    gate.client().incrby(gate.inflight_key(variant.pk), 1)
+    gate.client().hset(gate.admitted_key(variant.pk), "checkout:died-after-commit:1", "1:0")
+    assert services.flash_sales_reconcile() == {variant.pk: 1}  # given back, then counted off again
+    assert gate.counts(variant.pk) == (9, 0) and available_units([variant.pk])[variant.pk] == 9
+
+
+def test_settling_twice_or_after_the_gate_was_reopened_changes_nothing(stocked):
+    variant = stocked("settle-once", 5)
+    services.flash_sale_open(variant_id=variant.pk)
+    assert gate.admit({variant.pk: 2}, admission_id="checkout:once:1") is True
+    gate.settle([variant.pk], admission_id="checkout:once:1", committed=False)
+    gate.settle([variant.pk], admission_id="checkout:once:1", committed=False)
+    assert gate.counts(variant.pk) == (5, 0)
+    assert gate.admit({variant.pk: 1}, admission_id="checkout:once:2") is True
+    services.flash_sale_open(variant_id=variant.pk)  # the merchant pins the product again
+    gate.settle([variant.pk], admission_id="checkout:once:2", committed=True)
+    assert gate.counts(variant.pk) == (5, 0)  # not -1 in flight
