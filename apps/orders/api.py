@@ -250,12 +250,13 @@ class CheckoutApi(APIView):
     def post(self, request: Request) -> Response:
         data = _valid(CheckoutIn, request.data)
         key = request.headers.get("Idempotency-Key", "")
-        if key and key in _placed_keys(request):
+        placed = selectors.order_placed_with_key(
+            idempotency_key=key, user=request.user, session_orders=session_orders(request._request)
+        )
+        if placed is not None and placed.status != Order.Status.CANCELLED:
             # A retried submit: the cart it came from is ordered, the answer is the same order
             # (one whose attempt ended, cancelled, is the checkout's to refuse).
-            order = Order.objects.get(idempotency_key=key)
-            if order.status != Order.Status.CANCELLED:
-                return Response(OrderOut(order).data, status=200)
+            return Response(OrderOut(placed).data, status=200)
         cart = request_cart(request._request)
         order = services.checkout_place(
             cart=cart,
@@ -275,14 +276,6 @@ class CheckoutApi(APIView):
         remember_order(request._request, order.reference)
         # 201 for the order this request placed; 200 for one an earlier submit with the key placed.
         return Response(OrderOut(order).data, status=201 if order.placed_now else 200)
-
-
-def _placed_keys(request: Request) -> set[str]:
-    """Idempotency keys of orders this shopper (user or session) placed."""
-    orders = Order.objects.filter(reference__in=session_orders(request._request))
-    if request.user.is_authenticated:
-        orders = orders | Order.objects.filter(user=request.user)
-    return set(orders.values_list("idempotency_key", flat=True)[:200])
 
 
 def _order_or_404(request: Request, reference: str) -> Order:

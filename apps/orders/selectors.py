@@ -386,6 +386,16 @@ def orders_for_user(*, user) -> QuerySet[Order]:
     return Order.objects.filter(user=user).prefetch_related("lines", "shipments").order_by("-created_at", "-pk")
 
 
+def order_placed_with_key(*, idempotency_key: str, user, session_orders: list[str]) -> Order | None:
+    """The order this shopper (their session's orders, or their account's) placed with a checkout key."""
+    if not idempotency_key:
+        return None
+    mine = Q(reference__in=session_orders)
+    if user is not None and user.is_authenticated:
+        mine |= Q(user=user)
+    return Order.objects.filter(mine, idempotency_key=idempotency_key).first()
+
+
 def order_for_viewer(*, reference: str, user, session_orders: list[str] | None = None) -> Order | None:
     """The order if this person may see it: its owner, or the anonymous session that placed it."""
     order = Order.objects.filter(reference=reference).prefetch_related("lines", "shipments", "events").first()

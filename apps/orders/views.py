@@ -8,7 +8,6 @@ import zoneinfo
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -70,13 +69,9 @@ QUOTE_FIELDS = ("state", "shipping_option", "coupon")
 
 
 def _placed_with(request: HttpRequest, idempotency_key: str) -> Order | None:
-    """This shopper's order (their session's or their account's) that the checkout key placed."""
-    if not idempotency_key:
-        return None
-    mine = Q(reference__in=session_orders(request))
-    if request.user.is_authenticated:
-        mine |= Q(user=request.user)
-    return Order.objects.filter(mine, idempotency_key=idempotency_key).first()
+    return selectors.order_placed_with_key(
+        idempotency_key=idempotency_key, user=request.user, session_orders=session_orders(request)
+    )
 
 
 def _attempt_ended(request: HttpRequest, idempotency_key: str) -> bool:
