@@ -187,9 +187,7 @@ class OrderAdmin(admin.ModelAdmin):
                 extra["refundable"] = services.order_refundable_minor(order=order)
                 # A refund the provider could not take (it was down) is retried by a beat task;
                 # until then the operator sees what the customer is still owed.
-                extra["refunds_owed"] = list(
-                    payment_selectors.refunds_unsettled_for_reference(order_reference=order.reference)
-                )
+                extra["refunds_owed"] = list(payment_selectors.refunds_unsettled(order_reference=order.reference))
         return super().change_view(request, object_id, form_url, extra)
 
     def step_view(self, request: HttpRequest, order_id: int, step: str) -> HttpResponse:

@@ -80,21 +80,18 @@ def refunds_for_payment(*, payment: Payment) -> QuerySet[Refund]:
     return payment.refunds.order_by("pk")
 
 
-def refunds_unsettled_for_reference(*, order_reference: str) -> QuerySet[Refund]:
-    """An order's refunds that no provider has acknowledged yet: money the customer is owed."""
-    return Refund.objects.filter(
-        payment__order_reference=order_reference, status=RefundStatus.PENDING, provider_refund_id=""
-    ).select_related("payment")
-
-
-def refunds_unsettled(*, created_before: dt.datetime) -> QuerySet[Refund]:
-    """Refunds we recorded but no provider has acknowledged (pending, no provider id), oldest first.
+def refunds_unsettled(
+    *, created_before: dt.datetime | None = None, order_reference: str | None = None
+) -> QuerySet[Refund]:
+    """Refunds we recorded but no provider has acknowledged (pending, no provider id), oldest
+    first: money a customer is still owed (of one order, with ``order_reference``).
 
     The normal path commits the row before it calls the provider, so these are refunds whose
     call failed or never finished; ``created_before`` leaves out those still under way.
     """
-    return (
-        Refund.objects.filter(status=RefundStatus.PENDING, provider_refund_id="", created_at__lt=created_before)
-        .select_related("payment")
-        .order_by("pk")
-    )
+    refunds = Refund.objects.filter(status=RefundStatus.PENDING, provider_refund_id="")
+    if created_before is not None:
+        refunds = refunds.filter(created_at__lt=created_before)
+    if order_reference is not None:
+        refunds = refunds.filter(payment__order_reference=order_reference)
+    return refunds.select_related("payment").order_by("pk")
