@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,21 +216,21 @@ class _DoorQueue:
                 results = await pipe.execute(raise_on_error=False)
         except Exception as exc:
             results = [exc] * len(batch)
-        for (keys, args, answer), result in zip(batch, results, strict=True):
+        for (keys, _args, answer), result in zip(batch, results, strict=True):
             if answer.done():  # the buyer left (the request was cancelled) while Redis answered
                 if isinstance(result, list):
-                    await self._give_back_abandoned(keys, args, result)
+                    await self._give_back_abandoned(keys)
                 continue
             if isinstance(result, Exception):
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
 
-    async def _give_back_abandoned(self, keys: list[str], args: list[int], admitted: list[int]) -> None:
-        """Units admitted for a buyer who is gone go back to the gate (keys and args as the script's)."""
+    async def _give_back_abandoned(self, keys: list[str]) -> None:
+        """Units admitted for a buyer who is gone go back to the gate (keys as the door script's:
+        the admission's id, then each line's three)."""
         try:
-            for i in admitted:
-                await self.client.eval(_SETTLE, 3, keys[3 * i - 2], keys[3 * i - 1], keys[3 * i], keys[0], 0)
+            await _give_back_async(self.client, [keys[i : i + 3] for i in range(1, len(keys), 3)], keys[0])
         except Exception as exc:  # the periodic reconcile repairs the gate
             logger.warning("Flash-sale door could not give back an abandoned admission: %s", exc)
 
@@ -380,9 +380,14 @@ async def door_give_back(admission: DoorAdmission) -> None:
     door = _async_client()
     if door is None or not admission.give_up():
         return
-    r = door[0]
-    for variant_id in admission.wanted:
-        await r.eval(_SETTLE, 3, *_keys(variant_id), admission.id, 0)
+    await _give_back_async(door[0], [_keys(v) for v in admission.wanted], admission.id)
+
+
+async def _give_back_async(r: redis.asyncio.Redis, lines: Iterable[Sequence[str]], admission_id: str) -> None:
+    """From the event loop: the admission's units on each line (its left, inflight and admitted
+    keys) go back to the gate; a line the admission did not take is left as it is."""
+    for keys in lines:
+        await r.eval(_SETTLE, 3, *keys, admission_id, 0)
 
 
 def give_back(variant_id: int, quantity: int) -> None:
