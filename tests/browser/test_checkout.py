@@ -40,6 +40,22 @@ def _shop_selling(make_user, country: str, *products: tuple[str, int, dict[str, 
     return variants
 
 
+def _to_checkout(page, base_url: str, product_id: int, *, quantity: int | None = None) -> None:
+    """From the product page: put it in the cart (``quantity`` typed if given) and go to checkout."""
+    page.goto(base_url + f"/products/{product_id}/")
+    if quantity is not None:
+        page.fill("[data-testid=add-quantity]", str(quantity))
+    page.click("[data-testid=add-to-cart] button")
+    page.wait_for_selector("[data-testid=cart]")
+    page.click("[data-testid=to-checkout]")
+
+
+def _serve_fake_stripe_js(page, api_url: str) -> None:
+    """Stripe.js from tests/browser/fake_stripe.js, talking to the local fake Stripe API."""
+    script = FAKE_STRIPE_JS.read_text().replace("__FAKE_STRIPE_API__", api_url)
+    page.route("https://js.stripe.com/**", lambda route: route.fulfill(content_type="text/javascript", body=script))
+
+
 def _fill_delivery(page, **fields: str) -> None:
     """Type the checkout form's fields (``data-testid`` = value) in the order given, as a shopper would."""
     for name, value in fields.items():
@@ -115,13 +131,9 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
         live_server.url + "/**",
         lambda route: route.continue_(headers={**route.request.headers, "cf-ipcountry": "DE"}),
     )
-    script = FAKE_STRIPE_JS.read_text().replace("__FAKE_STRIPE_API__", stripe_api.url)
-    page.route("https://js.stripe.com/**", lambda route: route.fulfill(content_type="text/javascript", body=script))
+    _serve_fake_stripe_js(page, stripe_api.url)
     try:
-        page.goto(live_server.url + f"/products/{teapot.product_id}/")
-        page.click("[data-testid=add-to-cart] button")
-        page.wait_for_selector("[data-testid=cart]")
-        page.click("[data-testid=to-checkout]")
+        _to_checkout(page, live_server.url, teapot.product_id)
         _fill_delivery(
             page,
             email="anna@example.test",
@@ -200,10 +212,7 @@ def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
     shopper = make_user(email="late@example.test")
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
     page.context.add_cookies([{"name": "sessionid", "value": session_key_for(shopper), "url": asgi_url}])
-    page.goto(asgi_url + f"/products/{variant.product_id}/")
-    page.click("[data-testid=add-to-cart] button")
-    page.wait_for_selector("[data-testid=cart]")
-    page.click("[data-testid=to-checkout]")
+    _to_checkout(page, asgi_url, variant.product_id)
     # (the e-mail is already there for a signed-in shopper; typing it again changes nothing)
     _fill_delivery(
         page, email="late@example.test", name="Lee Late", line1="1 Orchard Road", city="Singapore", postal_code="238823"
@@ -246,11 +255,7 @@ def test_a_us_shopper_sees_the_sales_tax_of_their_state_before_placing_the_order
     (board,) = _shop_selling(make_user, "US", ("bagel-board", 2500, {"en": "Bagel board"}), units=5)
 
     page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    page.goto(live_server.url + f"/products/{board.product_id}/")
-    page.fill("[data-testid=add-quantity]", "2")
-    page.click("[data-testid=add-to-cart] button")
-    page.wait_for_selector("[data-testid=cart]")
-    page.click("[data-testid=to-checkout]")
+    _to_checkout(page, live_server.url, board.product_id, quantity=2)
     assert page.inner_text("[data-testid=total]") == "$50.00"
     # the postal code comes after the state: leaving the state field re-quotes the total
     _fill_delivery(
@@ -285,13 +290,9 @@ def test_a_shopper_whose_payment_failed_tries_again_without_reloading_the_page(
     (jar,) = _shop_selling(make_user, "SG", ("pandan-jar", 1290, {"en": "Pandan Jar"}), units=3)
 
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
-    script = FAKE_STRIPE_JS.read_text().replace("__FAKE_STRIPE_API__", stripe_fake.url)
-    page.route("https://js.stripe.com/**", lambda route: route.fulfill(content_type="text/javascript", body=script))
+    _serve_fake_stripe_js(page, stripe_fake.url)
     try:
-        page.goto(live_server.url + f"/products/{jar.product_id}/")
-        page.click("[data-testid=add-to-cart] button")
-        page.wait_for_selector("[data-testid=cart]")
-        page.click("[data-testid=to-checkout]")
+        _to_checkout(page, live_server.url, jar.product_id)
         _fill_delivery(
             page,
             email="mei@example.test",
