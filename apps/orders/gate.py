@@ -309,8 +309,9 @@ def settle(variant_ids: Iterable[int], *, admission_id: str, committed: bool) ->
 
 def reap_stale(variant_id: int, *, older_than: float = STALE_ADMISSION_SECONDS) -> int:
     """Give back the units of admissions older than ``older_than`` seconds (their checkout's
-    process died before settling); returns the units. The reconcile's count then corrects
-    the gate for any of them whose order did commit."""
+    process died before settling); returns the units. The reconcile settles those whose order
+    committed first, and its count corrects the gate for any older order placed without a
+    record of its admission."""
     r = client()
     if r is None:
         return 0
@@ -320,6 +321,14 @@ def reap_stale(variant_id: int, *, older_than: float = STALE_ADMISSION_SECONDS) 
             "Flash-sale gate for variant %s: %d units of unsettled admissions given back", variant_id, reaped
         )
     return reaped
+
+
+def admissions_in_flight(variant_id: int) -> list[str]:
+    """The ids of the variant's admissions on record: their checkouts have not settled them."""
+    r = client()
+    if r is None:
+        return []
+    return [admission_id.decode() for admission_id in r.hkeys(admitted_key(variant_id))]
 
 
 @dataclass

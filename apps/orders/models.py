@@ -164,6 +164,10 @@ class Order(models.Model):
     payment_provider = models.CharField(max_length=30, blank=True)
     payment_method = models.CharField(max_length=30, blank=True)
     reserved_until = models.DateTimeField()
+    # The flash-sale gate's admission whose units this order took ("" when no line was gated):
+    # the gate's reconcile counts an admission whose order committed as sold, even before the
+    # checkout settled it (or if its process died first), instead of seeing drift.
+    flash_sale_admission = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
@@ -171,6 +175,13 @@ class Order(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(total_minor__gte=0), name="order_total_not_negative"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["flash_sale_admission"],
+                condition=~models.Q(flash_sale_admission=""),
+                name="order_by_flash_sale_admission",
+            ),
         ]
 
     def __str__(self) -> str:

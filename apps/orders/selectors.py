@@ -396,6 +396,15 @@ def order_placed_with_key(*, idempotency_key: str, user, session_orders: list[st
     return Order.objects.filter(mine, idempotency_key=idempotency_key).first()
 
 
+def orders_with_flash_sale_admissions(admission_ids: Collection[str]) -> list[str]:
+    """Of these flash-sale gate admissions, those whose order committed."""
+    if not admission_ids:
+        return []
+    return list(
+        Order.objects.filter(flash_sale_admission__in=admission_ids).values_list("flash_sale_admission", flat=True)
+    )
+
+
 def order_for_viewer(*, reference: str, user, session_orders: list[str] | None = None) -> Order | None:
     """The order if this person may see it: its owner, or the anonymous session that placed it."""
     order = Order.objects.filter(reference=reference).prefetch_related("lines", "shipments", "events").first()

@@ -40,6 +40,7 @@ from apps.orders.selectors import (
     coupon_sold_out_error,
     orders_delivered_with_cash_uncollected,
     orders_expired,
+    orders_with_flash_sale_admissions,
     quantities_by_variant,
     shipments_for_staff,
 )
@@ -429,6 +430,7 @@ def checkout_place(
             quote=quote,
             wanted=wanted,
             gated=set(gated_wanted) if admitted else set(),
+            admission_id=admission_id if admitted else "",
             idempotency_key=idempotency_key,
             shopper=shopper,
             email=email,
@@ -456,6 +458,7 @@ def _place(
     quote,
     wanted: dict[int, int],
     gated: set[int],
+    admission_id: str,
     idempotency_key: str,
     shopper: Shopper,
     email: str,
@@ -511,6 +514,7 @@ def _place(
                 payment_provider=payment_provider,
                 payment_method=payment_method,
                 reserved_until=reserved_until,
+                flash_sale_admission=admission_id,
             )
             order_lines = OrderLine.objects.bulk_create(
                 OrderLine(
@@ -1265,12 +1269,16 @@ def flash_sale_close(*, variant_id: int) -> None:
 
 def flash_sale_reconcile(*, variant_id: int) -> int | None:
     """Compare the gate with the database and repair drift (logged). Returns the drift."""
-    # Units of checkouts whose process died before settling go back first; if their order did
-    # commit, the count below takes them off again.
-    gate.reap_stale(variant_id)
     with transaction.atomic():
         # Locking the stock rows keeps checkouts of this variant from committing while we count.
         catalog.stocks_lock_for_variants(variant_ids=[variant_id])
+        # An admission whose order committed is sold, though its checkout has not settled it
+        # yet (it is about to, or its process died): settled here, it is not counted twice,
+        # once in flight and once reserved, which would look like drift and undersell.
+        for admission_id in orders_with_flash_sale_admissions(gate.admissions_in_flight(variant_id)):
+            gate.settle([variant_id], admission_id=admission_id, committed=True)
+        # What is still in flight after that long belongs to a checkout that died before its commit.
+        gate.reap_stale(variant_id)
         available = available_units([variant_id])[variant_id]
         return gate.repair(variant_id, available=available)
 

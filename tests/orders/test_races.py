@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import uuid
 
 import pytest
@@ -185,15 +187,45 @@ def test_units_of_a_checkout_that_died_before_settling_go_back_at_the_reconcile(
     assert "2 units of unsettled admissions given back" in caplog.text
 
 
-def test_a_checkout_that_died_after_its_commit_is_counted_once(stocked):
+def _unsettle(order: Order, variant, quantity: int, *, at: float) -> None:
+    """As if the checkout's settlement never ran: its units still in flight, its admission on record."""
+    gate.client().incrby(gate.inflight_key(variant.pk), quantity)
+    gate.client().hset(gate.admitted_key(variant.pk), order.flash_sale_admission, f"{quantity}:{at}")
+
+
+def test_a_checkout_that_died_after_its_commit_is_counted_once(stocked, caplog):
     variant = stocked("died-after-commit", 10)
     services.flash_sale_open(variant_id=variant.pk)
-    checkout(_cart(variant, 1))
-    # As if its settlement never ran: the unit still in flight, its admission on record, long ago.
-    gate.client().incrby(gate.inflight_key(variant.pk), 1)
-    gate.client().hset(gate.admitted_key(variant.pk), "checkout:died-after-commit:1", "1:0")
-    assert services.flash_sales_reconcile() == {variant.pk: 1}  # given back, then counted off again
+    order = checkout(_cart(variant, 1))
+    assert order.flash_sale_admission.startswith("checkout:")
+    _unsettle(order, variant, 1, at=0)  # long ago
+    assert services.flash_sales_reconcile() == {}  # its order is on record: sold, not given back
     assert gate.counts(variant.pk) == (9, 0) and available_units([variant.pk])[variant.pk] == 9
+    assert "given back" not in caplog.text and "drifted" not in caplog.text
+
+
+def test_a_reconcile_between_a_checkout_commit_and_its_settle_sees_no_drift(stocked, caplog):
+    """The reconcile ran after the order committed and before its checkout settled: the unit was
+    counted twice (in flight and reserved), looked like drift, and the gate sold one fewer."""
+    variant = stocked("commit-then-settle", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    order = checkout(_cart(variant, 2))
+    _unsettle(order, variant, 2, at=time.time())  # a moment ago: the checkout is about to settle
+    assert services.flash_sales_reconcile() == {}
+    assert gate.counts(variant.pk) == (8, 0)
+    gate.settle([variant.pk], admission_id=order.flash_sale_admission, committed=True)  # the late settle
+    assert gate.counts(variant.pk) == (8, 0) == (available_units([variant.pk])[variant.pk], 0)
+    assert "drifted" not in caplog.text
+
+
+def test_an_order_placed_through_the_door_records_the_door_admission(stocked):
+    variant = stocked("door-admission", 3)
+    services.flash_sale_open(variant_id=variant.pk)
+    admission = asyncio.run(gate.door_admit("door-admission-key-1", {variant.pk: 1}))
+    assert isinstance(admission, gate.DoorAdmission)
+    order = checkout(_cart(variant, 1), key="door-admission-key-1", admission=admission)
+    assert order.flash_sale_admission == admission.id
+    assert gate.admissions_in_flight(variant.pk) == [] and gate.counts(variant.pk) == (2, 0)
 
 
 def test_settling_twice_or_after_the_gate_was_reopened_changes_nothing(stocked):
