@@ -371,8 +371,9 @@ def checkout_place(
     wanted = quantities_by_variant((line.variant_id, line.quantity) for line in lines)
     # A cart can pass the limit without going through cart_line_add (merged at sign-in, a
     # lowered setting): refused here before the gate, nothing written.
-    if sum(wanted.values()) > max_units_per_order():
-        raise order_limit_error(sum(wanted.values()))
+    units = sum(wanted.values())
+    if units > max_units_per_order():
+        raise order_limit_error(units)
     if expected_lines is not None and expected_lines != wanted:
         raise ApplicationError(
             _("Your cart has changed; please review your order."),
@@ -382,12 +383,13 @@ def checkout_place(
         )
     gated = gate.gated_variants(sorted(wanted))
     gated_wanted = {v: q for v, q in wanted.items() if v in gated}
+    admitted: bool | None = None
+    admission_id = ""
     if admission is not None and gated_wanted and admission.claim(gated_wanted):
-        admitted: bool | None = True
-        admission_id = admission.id
-    else:
+        admitted, admission_id = True, admission.id
+    elif gated_wanted:
         admission_id = gate.new_admission_id(idempotency_key)
-        admitted = gate.admit(gated_wanted, admission_id=admission_id) if gated_wanted else None
+        admitted = gate.admit(gated_wanted, admission_id=admission_id)
     if admitted is False:
         raise sold_out_error()
     committed = False
