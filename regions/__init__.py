@@ -1,5 +1,7 @@
 """Region data and its loader. Imports no app: every other floor reads regions."""
 
+# Registers the holiday calendar check with Django's system checks (settings import this package).
+from regions import checks  # noqa: F401
 from regions.loader import (
     REGIONS_DIR,
     CountryDefaults,
@@ -7,6 +9,7 @@ from regions.loader import (
     PaymentMethods,
     Region,
     RegionError,
+    Subdivision,
     SupportChannel,
     TaxModel,
     all_regions,
@@ -24,6 +27,7 @@ __all__ = [
     "PaymentMethods",
     "Region",
     "RegionError",
+    "Subdivision",
     "SupportChannel",
     "TaxModel",
     "all_regions",

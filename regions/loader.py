@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ PAYMENT_PROVIDERS = ("stripe", "paypal", "cash_on_delivery")
 SUPPORT_CHANNEL_KINDS = ("email", "whatsapp", "line", "messenger", "phone")
 MIN_RECORDING_RETENTION_DAYS = 180
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
+# ISO 3166-2: the country's alpha-2 code, a hyphen, then one to three letters or digits (MY-03, US-NY).
+SUBDIVISION_CODE = re.compile(r"(?P<country>[A-Z]{2})-(?P<part>[A-Z0-9]{1,3})")
 
 
 class RegionError(Exception):
@@ -68,6 +71,14 @@ class SupportChannel:
 
 
 @dataclass(frozen=True)
+class Subdivision:
+    """A state or province whose calendar differs from its country's (ISO 3166-2 ``code``)."""
+
+    code: str
+    weekend_days: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CountryDefaults:
     """What a shopper from this country gets before they choose otherwise."""
 
@@ -76,6 +87,18 @@ class CountryDefaults:
     language: str
     # The country's own weekend; the loader fills in the region's when the file names none.
     weekend_days: tuple[str, ...] = ()
+    # Only the states that rest on other days than the country (Kelantan's Friday-Saturday).
+    subdivisions: tuple[Subdivision, ...] = ()
+
+    def weekend_in(self, subdivision: str = "") -> tuple[str, ...]:
+        """The weekend of ``subdivision``, given as an address's state ("03") or in full ("MY-03")."""
+        code = subdivision.strip().upper()
+        if code and "-" not in code:
+            code = f"{self.code}-{code}"
+        for sub in self.subdivisions:
+            if sub.code == code:
+                return sub.weekend_days
+        return self.weekend_days
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,8 @@ class Region:
     payment_methods: tuple[PaymentMethods, ...]
     support_channels: tuple[SupportChannel, ...]
     holidays: tuple[Holiday, ...]
+    # The last day the holiday lists cover: after it, working days are known from weekends only.
+    holidays_through: dt.date
     countries: tuple[CountryDefaults, ...]
 
     @property
@@ -130,16 +155,18 @@ class Region:
     def is_rtl(self, language: str) -> bool:
         return language.split("-")[0] in RTL_LANGUAGES
 
-    def is_working_day(self, day: dt.date, *, country: str) -> bool:
+    def is_working_day(self, day: dt.date, *, country: str, subdivision: str = "") -> bool:
         """Whether ``day`` counts in the destination ``country``'s working days.
 
         Weekends and holidays differ between the countries of one region (the UAE rests
-        Saturday-Sunday, Saudi Arabia Friday-Saturday), so the country is required. A country
-        the region does not serve gets the region's weekend and only the region-wide holidays.
+        Saturday-Sunday, Saudi Arabia Friday-Saturday), so the country is required; some
+        differ within a country too (Kelantan's Friday-Saturday in Malaysia), hence the
+        address's ``subdivision`` (its state). A country the region does not serve gets the
+        region's weekend and only the region-wide holidays.
         """
         code = country.upper()
         served = self.serves(code)
-        weekend = self.country(code).weekend_days if served else self.weekend_days
+        weekend = self.country(code).weekend_in(subdivision) if served else self.weekend_days
         if WEEKDAYS[day.weekday()] in weekend:
             return False
         if served:
@@ -246,6 +273,44 @@ def _weekend(f: _Fields) -> tuple[str, ...]:
     return days
 
 
+def _subdivisions(row: _Fields, country: str) -> tuple[Subdivision, ...]:
+    """``[countries.XX.subdivisions.XX-YY]`` tables: a state's own weekend, by ISO 3166-2 code."""
+    if "subdivisions" not in row.data:
+        return ()
+    table = row.table("subdivisions")
+    out = []
+    for code in table.data:
+        match = SUBDIVISION_CODE.fullmatch(code)
+        if match is None or match["country"] != country:
+            raise table.error(
+                code,
+                f"is not an ISO 3166-2 code of {country}: write the country code, a hyphen and the "
+                f"state's code, such as {country}-01",
+            )
+        sub = table.table(code)
+        out.append(Subdivision(code=code, weekend_days=_weekend(sub)))
+    return tuple(out)
+
+
+def _holidays_through(f: _Fields, holidays: list[Holiday]) -> dt.date:
+    """The last day the holiday lists cover, so that their running out can be seen coming."""
+    if "holidays_through" not in f.data:
+        raise f.error(
+            "holidays_through",
+            "is missing: give the last date the holiday lists cover, such as holidays_through = 2027-12-31",
+        )
+    through = f.data["holidays_through"]
+    if not isinstance(through, dt.date) or isinstance(through, dt.datetime):
+        raise f.error("holidays_through", f"must be a TOML date such as 2027-12-31, got {through!r}")
+    last = max(holidays, key=lambda h: h.date)
+    if through < last.date:
+        raise f.error(
+            "holidays_through",
+            f"is {through.isoformat()}, before the last listed holiday ({last.date.isoformat()}, {last.name})",
+        )
+    return through
+
+
 def parse_region_file(path: Path) -> Region:
     """Validate one region file into a :class:`Region`; raise :class:`RegionError`."""
     try:
@@ -297,6 +362,7 @@ def parse_region_file(path: Path) -> Region:
                 currency=row.str("currency", currencies),
                 language=row.str("language", languages),
                 weekend_days=_weekend(row) if "weekend_days" in row.data else weekend_days,
+                subdivisions=_subdivisions(row, cc),
             )
         )
     served = tuple(country_table.data)
@@ -340,6 +406,7 @@ def parse_region_file(path: Path) -> Region:
             for s in f.tables("support_channels")
         ),
         holidays=tuple(holidays),
+        holidays_through=_holidays_through(f, holidays),
         countries=tuple(countries),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 import tomllib
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from apps.money.types import round_minor
 from regions import Region
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -95,20 +98,47 @@ def shipping_option(code: str) -> ShippingOption | None:
     return next((o for o in shipping_options() if o.code == code), None)
 
 
-def add_working_days(region: Region, start: dt.date, days: int, *, country: str) -> dt.date:
-    """The date ``days`` working days after ``start`` in ``country`` (its weekend and holidays skipped)."""
+# Regions whose holiday lists an ETA has already counted past, in this process: the
+# operators need to hear it once, not on every quote of every checkout page.
+_calendar_end_warned: set[str] = set()
+
+
+def add_working_days(region: Region, start: dt.date, days: int, *, country: str, subdivision: str = "") -> dt.date:
+    """The date ``days`` working days after ``start`` in ``country`` (its weekend and holidays skipped).
+
+    ``subdivision`` is the address's state, for the states that keep another weekend than
+    their country. Past the end of the region's holiday lists the date is still given (a
+    checkout must not fail over it), from weekends alone, and a warning is logged once.
+    """
     day = start
     counted = 0
     while counted < days:
         day += dt.timedelta(days=1)
-        if region.is_working_day(day, country=country):
+        if region.is_working_day(day, country=country, subdivision=subdivision):
             counted += 1
+    if day > region.holidays_through and region.code not in _calendar_end_warned:
+        _calendar_end_warned.add(region.code)
+        logger.warning(
+            "Delivery dates in region %s count past %s, where the holidays in regions/%s.toml end; "
+            "they skip weekends only. Add the next year's holidays and move holidays_through.",
+            region.code,
+            region.holidays_through.isoformat(),
+            region.code,
+        )
     return day
 
 
-def delivery_eta(*, region: Region, option: ShippingOption, ordered_on: dt.date, country: str) -> dt.date:
-    """Handling plus carrier days in the destination country's working days, from the local order date."""
-    return add_working_days(region, ordered_on, option.handling_days + option.carrier_days, country=country)
+def delivery_eta(
+    *, region: Region, option: ShippingOption, ordered_on: dt.date, country: str, subdivision: str = ""
+) -> dt.date:
+    """Handling plus carrier days in the destination's working days, from the local order date.
+
+    ``subdivision`` is the delivery address's state (``state``), which decides the weekend
+    where a state keeps its own (Malaysia's Kelantan, Kedah and Terengganu rest Friday-Saturday).
+    """
+    return add_working_days(
+        region, ordered_on, option.handling_days + option.carrier_days, country=country, subdivision=subdivision
+    )
 
 
 def shipping_price(option: ShippingOption, *, products_minor_settlement: int) -> int:

@@ -374,7 +374,11 @@ def checkout_quote(
     quote.total_minor = taxable if tax.included else taxable + tax.amount_minor
     quote.fx_rate = prices.rate
     quote.eta = rules.delivery_eta(
-        region=region, option=option, ordered_on=local_today(shopper.time_zone), country=shopper.country
+        region=region,
+        option=option,
+        ordered_on=local_today(shopper.time_zone),
+        country=shopper.country,
+        subdivision=shopper.state,
     )
     return quote
 

@@ -158,6 +158,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                         option=o,
                         ordered_on=selectors.local_today(shopper.time_zone),
                         country=shopper.country,
+                        subdivision=address.get("state", ""),
                     ),
                     _locale(request),
                 ),
