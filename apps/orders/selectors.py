@@ -263,6 +263,7 @@ def cart_review(
                 price_lock_fx_snapshot_id=line.lock_fx_snapshot_id if unit == lock else None,
             )
         )
+    _cart_keep_to_the_limit(reviewed)
     quote = Quote(currency=shopper.currency, lines=reviewed)
     quote.subtotal_minor = sum(line.total_minor for line in reviewed if line.available)
     quote.fx_snapshot_id = prices.snapshot.id if prices.snapshot else None
@@ -272,6 +273,51 @@ def cart_review(
         unit * r.quantity for unit, r in zip(settlement_units, reviewed, strict=True) if r.available
     )
     return quote
+
+
+def _cart_keep_to_the_limit(reviewed: list[ReviewedLine]) -> None:
+    """Mark the lines that do not fit in one order (``ORDERS_MAX_UNITS_PER_ORDER``) with the reason.
+
+    Adding to a cart is refused past the limit, but a cart merged at sign-in or a lowered
+    setting can hold more; checkout refuses it (``order_limit``), and the cart says which
+    lines to lower before that. The shopper's latest choices are kept: units are counted
+    from the line added last, and lines that cannot be bought anyway (their own reason
+    shown) count after every line that can. The first line that does not fit is told how
+    far to lower it, the older ones to go, so that following every reason makes one order.
+    """
+    limit = settings.ORDERS_MAX_UNITS_PER_ORDER
+    if sum(line.quantity for line in reviewed) <= limit:
+        return
+    room = limit
+    newest_first = sorted(range(len(reviewed)), key=lambda i: (not reviewed[i].available, -i))
+    for line in (reviewed[i] for i in newest_first):
+        if line.quantity <= room:
+            room -= line.quantity
+            continue
+        if line.available:
+            line.available = False
+            if room:
+                line.reason = _("One order holds at most %(limit)d items: lower this to %(count)d.") % {
+                    "limit": limit,
+                    "count": room,
+                }
+            else:
+                line.reason = _("One order holds at most %(limit)d items: remove this or lower other items.") % {
+                    "limit": limit
+                }
+        room = 0
+
+
+def cart_units(*, user=None, cart_id: int | None = None) -> int:
+    """Units in the shopper's open cart (the signed-in user's, else the session's), in one
+    query; none when there is no cart to look at. Never creates a cart."""
+    if user is not None and user.is_authenticated:
+        lines = CartLine.objects.filter(cart__user=user, cart__status=Cart.Status.OPEN)
+    elif isinstance(cart_id, int) and not isinstance(cart_id, bool):
+        lines = CartLine.objects.filter(cart_id=cart_id, cart__user__isnull=True, cart__status=Cart.Status.OPEN)
+    else:
+        return 0
+    return lines.aggregate(units=Sum("quantity"))["units"] or 0
 
 
 def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, now: dt.datetime) -> int:

@@ -221,7 +221,15 @@ def cart_line_set(*, cart: Cart, variant_id: int, quantity: int, country: str) -
 
 @transaction.atomic
 def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
-    """Fold the session's anonymous cart into the user's at sign-in (quantities add up, capped)."""
+    """Fold the session's anonymous cart into the user's at sign-in (quantities add up, capped per line).
+
+    Nothing the shopper chose is dropped, even when both carts together pass the per-order
+    limit: which of their things to leave out is theirs to say. The cart review marks the
+    lines that do not fit, keeping the latest choices (``selectors._cart_keep_to_the_limit``),
+    so each line keeps the time it was last chosen, in either cart; and checkout refuses
+    such a cart with ``order_limit`` until it is lowered. Lines no longer on sale, or hidden
+    in the shopper's country, come along too and show their reason on the cart page.
+    """
     if not anonymous_cart_id:
         return None
     anonymous = (
@@ -235,10 +243,12 @@ def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
     cart = Cart.objects.select_for_update().get(pk=cart.pk)
     for line in anonymous.lines.all():
         mine = CartLine.objects.filter(cart=cart, variant_id=line.variant_id).first()
+        chosen_at = line.added_at
         if mine is None:
             mine = CartLine(cart=cart, variant_id=line.variant_id, quantity=min(line.quantity, max_quantity()))
         else:
             mine.quantity = min(mine.quantity + line.quantity, max_quantity())
+            chosen_at = max(chosen_at, mine.added_at)
         # A price promised before sign-in is still promised after it.
         if line.locked_until and (mine.locked_until is None or line.locked_until > mine.locked_until):
             mine.locked_prices = line.locked_prices
@@ -246,6 +256,9 @@ def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
             mine.lock_fx_snapshot_id = line.lock_fx_snapshot_id
             mine.locked_until = line.locked_until
         mine.save()
+        if mine.added_at != chosen_at:
+            # ``added_at`` is stamped when a row is created: a line moved in keeps its own time.
+            CartLine.objects.filter(pk=mine.pk).update(added_at=chosen_at)
     anonymous.status = Cart.Status.MERGED
     anonymous.save(update_fields=["status", "updated_at"])
     return cart
