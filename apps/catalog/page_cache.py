@@ -2,11 +2,12 @@
 
 A listing page is the same for every shopper of one (country, language, currency, address)
 but for a few small parts of its header: the account menu (name, console link, sign-out
-form), the messages waiting for this visitor, and the CSRF token of the preferences form.
+form), the cart link with its count, the messages waiting for this visitor, and the CSRF
+token of the preferences form.
 The page is rendered once with a marker in each of those places and cached as the pieces
 between them; every request, signed in or not, joins the pieces with its own parts, each
-rendered from its small partial (``templates/_account_nav.html``, ``templates/_messages.html``,
-the same partials ``base.html`` includes on every other page). Rendering the header, footer
+rendered from its small partial (``templates/_account_nav.html``, ``templates/_cart_link.html``,
+``templates/_messages.html``, the same partials ``base.html`` includes on every other page). Rendering the header, footer
 and forms around the listing for every request was half of the listing's time.
 
 The shared render sees an anonymous user and no messages, so if something personal is ever
@@ -37,7 +38,7 @@ from django.utils.functional import cached_property
 # release unpickles in the next; change the caller's key when this layout changes.
 SharedPage = tuple[tuple[bytes, ...], tuple[str, ...]]
 
-HOLES = ("csrf_token", "account_nav", "messages")
+HOLES = ("csrf_token", "account_nav", "cart_link", "messages")
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,7 +76,13 @@ def render_for_nobody(template_name: str, context: Mapping[str, Any], request: H
     CSRF token but the hole's.
     """
     markers = _markers(settings.SECRET_KEY)
-    nobody = {"user": AnonymousUser(), "messages": (), "perms": {}, "csrf_token": markers["csrf_token"]}
+    nobody = {
+        "user": AnonymousUser(),
+        "messages": (),
+        "perms": {},
+        "csrf_token": markers["csrf_token"],
+        "cart_count": None,
+    }
     return render_to_string(template_name, {**context, **nobody}, request=request)
 
 
@@ -112,6 +119,13 @@ class _OwnParts:
     def account_nav(self) -> bytes:
         context = {"user": self.request.user, "csrf_token": self._token, "request": self.request}
         return get_template("_account_nav.html").render(context).encode()
+
+    @cached_property
+    def cart_link(self) -> bytes:
+        # The count comes from the orders app's context processor (a floor above this one),
+        # so this partial is rendered with the request's context processors; they are cheap
+        # and lazy, and the count is read only here.
+        return get_template("_cart_link.html").render({}, self.request).encode()
 
     @cached_property
     def messages(self) -> bytes:

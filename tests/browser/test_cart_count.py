@@ -57,7 +57,7 @@ def test_the_cart_count_follows_each_shopper_and_reads_in_their_direction(
         page.goto(live_server.url + path)
         other.goto(live_server.url + path)
         assert other.locator("[data-testid=cart-count]").count() == 0, path
-    assert page.get_by_role("link", name=_label("ar", 3)).count() == 1
+        assert page.get_by_role("link", name=_label("ar", 3)).count() == 1, path
     neighbour.close()
 
     english = chromium.new_context(locale="en-US", extra_http_headers={"CF-IPCountry": "AE"}).new_page()
