@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -28,8 +30,50 @@ from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
 from apps.payments import selectors as payment_selectors
 
 
+class CouponForm(forms.ModelForm):
+    """Says what the JSON fields take, in this region's currencies and countries (``Coupon.clean`` checks them)."""
+
+    class Meta:
+        model = Coupon
+        fields = (
+            "code",
+            "percent_off",
+            "amounts_off",
+            "min_spend",
+            "countries",
+            "valid_from",
+            "valid_until",
+            "is_active",
+            "max_redemptions",
+        )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        region = settings.REGION
+        currency = region.currencies[0]
+        five = f"{Decimal(500).scaleb(-currency_digits(currency)):f}"
+        helps = {
+            "amounts_off": _(
+                "Minor units off per currency sold here (%(currencies)s): %(example)s is %(amount)s off. "
+                "Empty for a percentage coupon."
+            )
+            % {"currencies": ", ".join(region.currencies), "example": f'{{"{currency}": 500}}', "amount": five},
+            "min_spend": _(
+                "Minimum spend on products in minor units per currency, e.g. %(example)s. "
+                "With a minimum, shoppers paying in a currency not listed cannot use the coupon."
+            )
+            % {"example": f'{{"{currency}": 5000}}'},
+            "countries": _("Country codes served here (%(countries)s), e.g. %(example)s. Empty: every country.")
+            % {"countries": ", ".join(sorted(region.country_codes)), "example": f'["{region.default_country}"]'},
+        }
+        for name, text in helps.items():
+            if name in self.fields:
+                self.fields[name].help_text = text
+
+
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
+    form = CouponForm
     list_display = (
         "code",
         "percent_off",

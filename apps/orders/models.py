@@ -6,6 +6,8 @@ from the settlement-currency catalog prices with the FX snapshot recorded on the
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -13,6 +15,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Stock, Variant
+from apps.money.types import currency_digits
 
 
 class Cart(models.Model):
@@ -104,14 +107,84 @@ class Coupon(models.Model):
         return self.code
 
     def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
         # The count is not on the form, so the database constraint alone would answer a 500.
         if self.max_redemptions is not None and self.max_redemptions < self.redemptions:
-            raise ValidationError(
-                {
-                    "max_redemptions": _("Already used %(count)d times: the limit cannot be lower.")
-                    % {"count": self.redemptions}
-                }
-            )
+            errors["max_redemptions"] = [
+                _("Already used %(count)d times: the limit cannot be lower.") % {"count": self.redemptions}
+            ]
+        # Checkout reads these maps as they are stored: a wrong one would refuse every shopper
+        # or charge more than the order (a negative amount off), so the form refuses it.
+        region = settings.REGION
+        for name in ("amounts_off", "min_spend"):
+            cleaned, problems = self._per_currency(getattr(self, name), region.currencies)
+            if problems:
+                errors[name] = problems
+            else:
+                setattr(self, name, cleaned)
+        countries, problems = self._served_countries(self.countries, region.country_codes)
+        if problems:
+            errors["countries"] = problems
+        else:
+            self.countries = countries
+        has_amounts = bool(self.amounts_off) or "amounts_off" in errors
+        if (self.percent_off is None) == (not has_amounts):
+            one_kind = _("Give either a percentage off or amounts off per currency, not both.")
+            errors.setdefault("amounts_off" if has_amounts else "percent_off", []).append(one_kind)
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            errors.setdefault("valid_until", []).append(_("The coupon must end after it starts."))
+        if errors:
+            raise ValidationError(errors)
+
+    @staticmethod
+    def is_minor_amount(value: object) -> bool:
+        """An amount as coupons store it: whole minor units above zero (``500`` is 5.00 USD)."""
+        return type(value) is int and value > 0
+
+    @classmethod
+    def _per_currency(cls, value: object, currencies: tuple[str, ...]) -> tuple[dict[str, int], list[str]]:
+        """``{"usd": 500}`` as stored (``{"USD": 500}``), or what is wrong with it."""
+        example = f'{{"{currencies[0]}": 500}}'
+        if value in (None, ""):
+            return {}, []
+        if not isinstance(value, dict):
+            return {}, [_("Enter amounts per currency, like %(example)s.") % {"example": example}]
+        cleaned: dict[str, int] = {}
+        problems: list[str] = []
+        for raw_currency, amount in value.items():
+            currency = raw_currency.strip().upper() if isinstance(raw_currency, str) else ""
+            if currency not in currencies:
+                problems.append(
+                    _("%(currency)s is not a currency sold here: use %(currencies)s.")
+                    % {"currency": raw_currency, "currencies": ", ".join(currencies)}
+                )
+            elif currency in cleaned:
+                problems.append(_("%(currency)s is given twice.") % {"currency": currency})
+            elif not cls.is_minor_amount(amount):
+                example_minor = f"{Decimal(500).scaleb(-currency_digits(currency)):f}"
+                problems.append(
+                    _("%(currency)s: a whole number of minor units above zero (500 is %(example)s).")
+                    % {"currency": currency, "example": example_minor}
+                )
+            cleaned[currency] = amount
+        return cleaned, problems
+
+    @staticmethod
+    def _served_countries(value: object, served: frozenset[str]) -> tuple[list[str], list[str]]:
+        """``["us", "CA"]`` as stored (``["CA", "US"]``), or what is wrong with it."""
+        if value in (None, ""):
+            return [], []
+        if not isinstance(value, list):
+            example = "[" + ", ".join(f'"{code}"' for code in sorted(served)[:2]) + "]"
+            return [], [_("Enter a list of country codes, like %(example)s.") % {"example": example}]
+        codes = [c.strip().upper() if isinstance(c, str) else c for c in value]
+        unknown = [str(c) for c in codes if not isinstance(c, str) or c not in served]
+        if unknown:
+            return [], [
+                _("Not a country this region serves: %(unknown)s. Use %(countries)s.")
+                % {"unknown": ", ".join(unknown), "countries": ", ".join(sorted(served))}
+            ]
+        return sorted(set(codes)), []
 
     @property
     def remaining(self) -> int | None:

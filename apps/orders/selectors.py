@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from babel.dates import format_time, get_datetime_format
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import Combinable
@@ -19,6 +21,7 @@ from apps.accounts.selectors import merchants_for_user
 from apps.catalog.models import Stock, Variant, Warehouse
 from apps.catalog.selectors import products_visible_in
 from apps.errors import ApplicationError
+from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_money, numbering_system
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
@@ -26,6 +29,8 @@ from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderL
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from regions import Region
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -321,37 +326,117 @@ def cart_units(*, user=None, cart_id: int | None = None) -> int:
 
 
 def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, now: dt.datetime) -> int:
-    """The discount ``coupon`` gives on ``subtotal_minor``; raises a clear error when it does not apply."""
-    if not coupon.is_active or not (coupon.valid_from <= now <= coupon.valid_until):
+    """The discount ``coupon`` gives on ``subtotal_minor``; raises a clear error when it does not apply.
+
+    The admin form keeps coupons well-formed, but rows written before it did (or by hand)
+    are read as they are: a wrong value is logged for operators and the coupon refused,
+    never guessed at (a negative amount off would be a surcharge).
+    """
+    if not coupon.is_active or now > coupon.valid_until:
         raise coupon_expired_error(coupon.code)
+    if now < coupon.valid_from:
+        raise coupon_not_started_error(coupon, shopper)
     if coupon.remaining == 0:
         # Only a hint for the page: checkout takes the use with a conditional update.
         raise coupon_sold_out_error(coupon.code)
-    if coupon.countries and shopper.country not in coupon.countries:
-        raise ApplicationError(
-            _("This coupon cannot be used in your country."),
-            code="coupon_not_valid_here",
-            fields={"coupon": [coupon.code]},
-        )
-    minimum = (coupon.min_spend or {}).get(shopper.currency)
-    if minimum is not None and subtotal_minor < int(minimum):
-        raise ApplicationError(
-            _("Spend a little more to use this coupon."), code="coupon_min_spend", fields={"coupon": [coupon.code]}
-        )
+    not_in_country = ApplicationError(
+        _("This coupon cannot be used in your country."),
+        code="coupon_not_valid_here",
+        fields={"coupon": [coupon.code]},
+    )
+    not_in_currency = ApplicationError(
+        _("This coupon cannot be used in your currency."),
+        code="coupon_not_valid_here",
+        fields={"coupon": [coupon.code]},
+    )
+    countries = coupon.countries or []
+    if not (isinstance(countries, list) and all(isinstance(c, str) for c in countries)):
+        _coupon_stored_wrong(coupon, "countries")
+        raise not_in_country
+    if countries and shopper.country.upper() not in {c.strip().upper() for c in countries}:
+        raise not_in_country
+    min_spend = coupon.min_spend or {}
+    if not isinstance(min_spend, dict):
+        _coupon_stored_wrong(coupon, "min_spend")
+        raise not_in_currency
+    if min_spend:
+        # A minimum set in other currencies only: the threshold in this one is unknown.
+        # Converting at today's rate would move it every day, so the coupon is refused
+        # and the merchant lists the currencies it is meant for.
+        minimum = min_spend.get(shopper.currency)
+        if minimum is None:
+            raise not_in_currency
+        if not Coupon.is_minor_amount(minimum):
+            _coupon_stored_wrong(coupon, "min_spend")
+            raise not_in_currency
+        if subtotal_minor < minimum:
+            raise ApplicationError(
+                _("Spend at least %(amount)s to use this coupon.")
+                % {"amount": format_money(minimum, shopper.currency, _shopper_locale(shopper))},
+                code="coupon_min_spend",
+                fields={"coupon": [coupon.code]},
+            )
+    amounts_off = coupon.amounts_off or {}
+    if not isinstance(amounts_off, dict) or bool(coupon.percent_off) == bool(amounts_off):
+        # Both kinds (which did the merchant mean?) or neither: nothing to give.
+        _coupon_stored_wrong(coupon, "amounts_off")
+        raise not_in_currency
     if coupon.percent_off:
         return min(subtotal_minor, subtotal_minor * coupon.percent_off // 100)
-    amount = (coupon.amounts_off or {}).get(shopper.currency)
+    amount = amounts_off.get(shopper.currency)
     if amount is None:
-        raise ApplicationError(
-            _("This coupon cannot be used in your currency."),
-            code="coupon_not_valid_here",
-            fields={"coupon": [coupon.code]},
-        )
-    return min(subtotal_minor, int(amount))
+        raise not_in_currency
+    if not Coupon.is_minor_amount(amount):
+        _coupon_stored_wrong(coupon, "amounts_off")
+        raise not_in_currency
+    return min(subtotal_minor, amount)
+
+
+def _coupon_stored_wrong(coupon: Coupon, field_name: str) -> None:
+    """Tell operators which coupon to fix: shoppers only learn it cannot be used."""
+    logger.error(
+        "Coupon %s (id %s) has an unusable %s (%r): refused until it is corrected in the admin",
+        coupon.code,
+        coupon.pk,
+        field_name,
+        getattr(coupon, field_name),
+    )
+
+
+def _shopper_locale(shopper: Shopper) -> str:
+    """Babel locale such as ``es_MX``: the shopper's language in their country, as pages format it."""
+    language = shopper.language.replace("-", "_")
+    return ("zh_Hans" if language.lower() == "zh_hans" else language) + f"_{shopper.country}"
+
+
+def _shopper_zone(time_zone: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(settings.REGION.time_zone)
 
 
 def coupon_expired_error(code: str) -> ApplicationError:
     return ApplicationError(_("This coupon has expired."), code="coupon_expired", fields={"coupon": [code]})
+
+
+def coupon_not_started_error(coupon: Coupon, shopper: Shopper) -> ApplicationError:
+    """The answer to a shopper who came before a coupon starts, with when it does in their words and zone."""
+    locale = _shopper_locale(shopper)
+    starts = coupon.valid_from.astimezone(_shopper_zone(shopper.time_zone))
+    when = format_day(starts.date(), locale)
+    if starts.time() != dt.time(0, 0):
+        # A start later in the day: the date alone would be refused again that morning.
+        loc = babel_locale(locale)
+        zero = NATIVE_ZERO[numbering_system(loc)]
+        time = format_time(starts, format="short", locale=loc)
+        time = time.translate({ord("0") + i: chr(ord(zero) + i) for i in range(10)})
+        when = get_datetime_format("medium", locale=loc).format(time, when)
+    return ApplicationError(
+        _("This coupon can be used from %(date)s.") % {"date": when},
+        code="coupon_not_started",
+        fields={"coupon": [coupon.code]},
+    )
 
 
 def coupon_sold_out_error(code: str) -> ApplicationError:
