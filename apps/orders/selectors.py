@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from babel.dates import format_time, get_datetime_format
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
@@ -313,16 +314,35 @@ def _cart_keep_to_the_limit(reviewed: list[ReviewedLine]) -> None:
         room = 0
 
 
+# The header shows the cart's count on every page, the cached listings included, whose
+# requests otherwise make no query: the count is kept in the cache, and the services that
+# change a cart forget it when they commit (``cart_units_cache_keys``). The expiry bounds
+# what a missed change could show.
+CART_UNITS_CACHE_SECONDS = 10 * 60
+
+
+def cart_units_cache_keys(*, cart_id: int | None, user_id: int | None) -> list[str]:
+    """The cache keys under which a cart's count may be kept: by its id, and by its owner's."""
+    keys = [f"orders:cart_units:cart:{cart_id}"] if cart_id else []
+    return keys + ([f"orders:cart_units:user:{user_id}"] if user_id else [])
+
+
 def cart_units(*, user=None, cart_id: int | None = None) -> int:
-    """Units in the shopper's open cart (the signed-in user's, else the session's), in one
-    query; none when there is no cart to look at. Never creates a cart."""
+    """Units in the shopper's open cart (the signed-in user's, else the session's), from the
+    cache or one query; none when there is no cart to look at. Never creates a cart."""
     if user is not None and user.is_authenticated:
+        [key] = cart_units_cache_keys(cart_id=None, user_id=user.pk)
         lines = CartLine.objects.filter(cart__user=user, cart__status=Cart.Status.OPEN)
     elif isinstance(cart_id, int) and not isinstance(cart_id, bool):
+        [key] = cart_units_cache_keys(cart_id=cart_id, user_id=None)
         lines = CartLine.objects.filter(cart_id=cart_id, cart__user__isnull=True, cart__status=Cart.Status.OPEN)
     else:
         return 0
-    return lines.aggregate(units=Sum("quantity"))["units"] or 0
+    units = cache.get(key)
+    if units is None:
+        units = lines.aggregate(units=Sum("quantity"))["units"] or 0
+        cache.set(key, units, CART_UNITS_CACHE_SECONDS)
+    return units
 
 
 def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, now: dt.datetime) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
@@ -35,6 +36,7 @@ from apps.orders.selectors import (
     Shopper,
     available_units,
     cart_lines_for_review,
+    cart_units_cache_keys,
     checkout_quote,
     coupon_expired_error,
     coupon_sold_out_error,
@@ -113,6 +115,17 @@ def _check_quantity(quantity: object, *, allow_zero: bool = False) -> int:
             fields={"quantity": [str(quantity)]},
         )
     return quantity
+
+
+def _cart_count_changed(*carts: tuple[int, int | None]) -> None:
+    """Each (cart id, owner id)'s count in the header is read afresh after this change.
+
+    Forgotten now and again once the change commits: a page read in between may have kept
+    the count from before it.
+    """
+    keys = [key for cart_id, user_id in carts for key in cart_units_cache_keys(cart_id=cart_id, user_id=user_id)]
+    cache.delete_many(keys)
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def cart_for(*, user=None, cart_id: int | None = None, create: bool = True) -> Cart | None:
@@ -202,6 +215,7 @@ def cart_line_add(
         line.locked_until = timezone.now() + dt.timedelta(minutes=settings.ORDERS_PRICE_LOCK_MINUTES)
     line.save()
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    _cart_count_changed((cart.pk, cart.user_id))
     return line
 
 
@@ -209,6 +223,7 @@ def cart_line_add(
 def cart_line_set(*, cart: Cart, variant_id: int, quantity: int, country: str) -> CartLine | None:
     """Set a line's quantity; 0 removes the line."""
     quantity = _check_quantity(quantity, allow_zero=True)
+    _cart_count_changed((cart.pk, cart.user_id))
     if quantity == 0:
         CartLine.objects.filter(cart=cart, variant_id=variant_id).delete()
         return None
@@ -259,6 +274,7 @@ def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
         if mine.added_at != chosen_at:
             # ``added_at`` is stamped when a row is created: a line moved in keeps its own time.
             CartLine.objects.filter(pk=mine.pk).update(added_at=chosen_at)
+    _cart_count_changed((anonymous.pk, None), (cart.pk, cart.user_id))
     anonymous.status = Cart.Status.MERGED
     anonymous.save(update_fields=["status", "updated_at"])
     return cart
@@ -548,6 +564,7 @@ def _place(
             locked.status = Cart.Status.ORDERED
             locked.order = order
             locked.save(update_fields=["status", "order", "updated_at"])
+            _cart_count_changed((locked.pk, locked.user_id))
             _record(order, "", S.CREATED, actor=user, note=f"checkout {idempotency_key[:60]}")
             stock = stock or _StockInHand(wanted, country=shopper.country)
             stock.reserve(order, order_lines, gated=gated, until=reserved_until)
@@ -960,6 +977,7 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
                 if collect is not None:
                     payments.payment_cancel(payment_id=collect.pk)
         if reopen_cart:
+            _cart_count_changed(*Cart.objects.filter(order=order).values_list("pk", "user_id"))
             Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
     if refund_payment is not None:
         payments.payment_refund(payment_id=refund_payment.pk, reason="order cancelled")

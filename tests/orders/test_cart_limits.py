@@ -15,7 +15,7 @@ from apps.compliance.models import ProductRule
 from apps.orders import services
 from apps.orders.models import Cart, CartLine
 from apps.orders.selectors import cart_review
-from tests.orders.conftest import ADDRESSES, shopper_for
+from tests.orders.conftest import ADDRESSES, checkout, shopper_for
 
 pytestmark = pytest.mark.django_db
 
@@ -207,6 +207,9 @@ def test_the_header_counts_units_for_each_shopper_without_making_carts(client, s
         html = client.get("/").content.decode()
     assert _count_label(html) == "Cart, 1 item"
     assert len(_cart_queries(captured)) == 1
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get("/products/").content.decode()
+    assert _count_label(html) == "Cart, 1 item" and not _cart_queries(captured)  # kept in the cache
     _add(client, tee, 2)
     html = client.get("/cart/").content.decode()
     assert _count_label(html) == "Cart, 3 items"
@@ -237,3 +240,19 @@ def test_a_listing_shared_through_the_cache_shows_each_visitor_their_own_count(c
     assert _count_label(stranger) is None and 'data-testid="cart-count"' not in stranger
     assert _count_label(second) == "Cart, 1 item"
     assert _count_label(client.get("/products/", headers=edge).content.decode()) == "Cart, 3 items"
+
+
+def test_the_count_follows_every_change_to_the_cart_though_it_is_cached(client, stocked):
+    mug = stocked("cached-count-mug", 20)
+    _add(client, mug, 2)
+    assert _count_label(client.get("/products/").content.decode()) == "Cart, 2 items"
+    cart = Cart.objects.get(lines__variant=mug)
+    services.cart_line_set(cart=cart, variant_id=mug.pk, quantity=5, country="US")
+    assert _count_label(client.get("/products/").content.decode()) == "Cart, 5 items"
+    order = checkout(cart)
+    assert _count_label(client.get("/products/").content.decode()) is None  # ordered: the cart is gone
+    # Paying failed and the order was cancelled: the cart is open again, with its units.
+    services.order_cancel(order=order, reopen_cart=True)
+    assert _count_label(client.get("/products/").content.decode()) == "Cart, 5 items"
+    services.cart_line_set(cart=cart, variant_id=mug.pk, quantity=0, country="US")
+    assert _count_label(client.get("/products/").content.decode()) is None
