@@ -397,13 +397,54 @@ PAYPAL_WEBHOOK_ID = env("PAYPAL_WEBHOOK_ID")
 PAYPAL_API_BASE = env(
     "PAYPAL_API_BASE", "https://api-m.paypal.com" if PRODUCTION else "https://api-m.sandbox.paypal.com"
 )
-# Seconds per provider call, and retries (with backoff; safe: every write carries our key).
+# Seconds to open a connection to a provider: a refused or unroutable one fails within them.
+PAYMENT_PROVIDER_CONNECT_TIMEOUT = env_int("PAYMENT_PROVIDER_CONNECT_TIMEOUT", 3)
+# Seconds to wait for an answer per attempt, and retries (with backoff; safe: every write
+# carries our key), for calls nobody waits on (Celery tasks: refund sweep, captures from events).
 PAYMENT_PROVIDER_TIMEOUT = env_int("PAYMENT_PROVIDER_TIMEOUT", 10)
 PAYMENT_PROVIDER_RETRIES = env_int("PAYMENT_PROVIDER_RETRIES", 2)
-# Circuit breaker per provider: FAILURES failures within WINDOW seconds open it for COOLDOWN seconds.
+# The same while a shopper waits (checkout, return from the provider, capture; never more
+# than the above), and the worst case those may add up to, in seconds.
+PAYMENT_SHOPPER_TIMEOUT = env_int("PAYMENT_SHOPPER_TIMEOUT", 3)
+PAYMENT_SHOPPER_RETRIES = env_int("PAYMENT_SHOPPER_RETRIES", 1)
+PAYMENT_SHOPPER_BUDGET = env_int("PAYMENT_SHOPPER_BUDGET", 15)
+# Circuit breaker per provider: FAILURES failures within WINDOW seconds open it for COOLDOWN
+# seconds; so do TIMEOUTS timed-out calls in a row.
 PAYMENT_BREAKER_FAILURES = env_int("PAYMENT_BREAKER_FAILURES", 5)
+PAYMENT_BREAKER_TIMEOUTS = env_int("PAYMENT_BREAKER_TIMEOUTS", 2)
 PAYMENT_BREAKER_WINDOW = env_int("PAYMENT_BREAKER_WINDOW", 60)
 PAYMENT_BREAKER_COOLDOWN = env_int("PAYMENT_BREAKER_COOLDOWN", 30)
+_payment_positive = {
+    "PAYMENT_PROVIDER_CONNECT_TIMEOUT": PAYMENT_PROVIDER_CONNECT_TIMEOUT,
+    "PAYMENT_PROVIDER_TIMEOUT": PAYMENT_PROVIDER_TIMEOUT,
+    "PAYMENT_SHOPPER_TIMEOUT": PAYMENT_SHOPPER_TIMEOUT,
+    "PAYMENT_SHOPPER_BUDGET": PAYMENT_SHOPPER_BUDGET,
+    "PAYMENT_BREAKER_FAILURES": PAYMENT_BREAKER_FAILURES,
+    "PAYMENT_BREAKER_TIMEOUTS": PAYMENT_BREAKER_TIMEOUTS,
+    "PAYMENT_BREAKER_WINDOW": PAYMENT_BREAKER_WINDOW,
+    "PAYMENT_BREAKER_COOLDOWN": PAYMENT_BREAKER_COOLDOWN,
+}
+for _name, _value in _payment_positive.items():
+    if _value < 1:
+        raise ImproperlyConfigured(f"{_name}={_value!r}; expected a positive whole number")
+for _name, _value in {
+    "PAYMENT_PROVIDER_RETRIES": PAYMENT_PROVIDER_RETRIES,
+    "PAYMENT_SHOPPER_RETRIES": PAYMENT_SHOPPER_RETRIES,
+}.items():
+    if _value < 0:
+        raise ImproperlyConfigured(f"{_name}={_value!r}; expected 0 or a positive whole number")
+# A shopper's call: each attempt a connect and a read timeout, between attempts the SDKs'
+# backoff (at most 0.5 s doubling, never above 5 s).
+_shopper_retries = min(PAYMENT_SHOPPER_RETRIES, PAYMENT_PROVIDER_RETRIES)
+_shopper_worst = (_shopper_retries + 1) * (
+    PAYMENT_PROVIDER_CONNECT_TIMEOUT + min(PAYMENT_SHOPPER_TIMEOUT, PAYMENT_PROVIDER_TIMEOUT)
+) + sum(min(0.5 * 2**n, 5) for n in range(_shopper_retries))
+if _shopper_worst > PAYMENT_SHOPPER_BUDGET:
+    raise ImproperlyConfigured(
+        f"PAYMENT_SHOPPER_BUDGET={PAYMENT_SHOPPER_BUDGET!r} is less than a shopper's provider call may take: "
+        f"{_shopper_worst:g} s ((PAYMENT_SHOPPER_RETRIES + 1) x (PAYMENT_PROVIDER_CONNECT_TIMEOUT + "
+        "PAYMENT_SHOPPER_TIMEOUT) + backoff); lower those or raise the budget"
+    )
 # How far a webhook's signed timestamp may lie in the past or in the future, in seconds.
 PAYMENT_WEBHOOK_TOLERANCE = env_int("PAYMENT_WEBHOOK_TOLERANCE", 300)
 # The labelled test provider stands in when no keyed provider has keys; never by default in production.

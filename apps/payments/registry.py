@@ -5,11 +5,22 @@ a provider that needs keys is offered only when its keys are set. When none of t
 region's keyed providers has keys and test payments are allowed (the default outside
 production), the clearly labelled test provider stands in, so the demo can complete an
 order. Nothing here knows any region by name.
+
+Providers are built for one of two call profiles. By default, a shopper is waiting (a
+checkout, a return from the provider's page, a capture): few retries and a short read
+timeout, so an outage answers "try another method" within ``PAYMENT_SHOPPER_BUDGET``
+seconds. Inside :func:`background` (Celery tasks: the refund sweep, captures from events)
+nobody waits, and calls get the full ``PAYMENT_PROVIDER_TIMEOUT`` and
+``PAYMENT_PROVIDER_RETRIES``. Retries are safe in both: every write carries our
+idempotency key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -36,16 +47,52 @@ class OfferedMethod:
     is_test: bool = False
 
 
+@dataclass(frozen=True)
+class CallProfile:
+    """How long one provider call may take: seconds per attempt, and attempts after the first."""
+
+    connect_timeout: float
+    read_timeout: float
+    retries: int
+
+
+_in_background: contextvars.ContextVar[bool] = contextvars.ContextVar("payments_in_background", default=False)
+
+
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """Provider calls made inside are nobody's checkout: they get the full timeout and retries."""
+    token = _in_background.set(True)
+    try:
+        yield
+    finally:
+        _in_background.reset(token)
+
+
+def call_profile() -> CallProfile:
+    """The profile of calls made here: a shopper's (the default) or, inside :func:`background`, a task's."""
+    connect = settings.PAYMENT_PROVIDER_CONNECT_TIMEOUT
+    if _in_background.get():
+        return CallProfile(connect, settings.PAYMENT_PROVIDER_TIMEOUT, settings.PAYMENT_PROVIDER_RETRIES)
+    # Never more than a task gets: lowering the general settings lowers the shopper's too.
+    return CallProfile(
+        connect,
+        min(settings.PAYMENT_SHOPPER_TIMEOUT, settings.PAYMENT_PROVIDER_TIMEOUT),
+        min(settings.PAYMENT_SHOPPER_RETRIES, settings.PAYMENT_PROVIDER_RETRIES),
+    )
+
+
 @functools.lru_cache(maxsize=8)
 def _stripe(
-    secret_key: str, webhook_secret: str | None, api_base: str | None, timeout: float, retries: int, tolerance: int
+    secret_key: str, webhook_secret: str | None, api_base: str | None, profile: CallProfile, tolerance: int
 ) -> StripeProvider:
     return StripeProvider(
         secret_key=secret_key,
         webhook_secret=webhook_secret,
         api_base=api_base,
-        timeout=timeout,
-        max_retries=retries,
+        connect_timeout=profile.connect_timeout,
+        timeout=profile.read_timeout,
+        max_retries=profile.retries,
         webhook_tolerance=tolerance,
     )
 
@@ -56,8 +103,7 @@ def _paypal(
     client_secret: str,
     webhook_id: str | None,
     api_base: str,
-    timeout: float,
-    retries: int,
+    profile: CallProfile,
     tolerance: int,
 ) -> PayPalProvider:
     return PayPalProvider(
@@ -65,8 +111,9 @@ def _paypal(
         client_secret=client_secret,
         webhook_id=webhook_id,
         api_base=api_base,
-        timeout=timeout,
-        max_retries=retries,
+        connect_timeout=profile.connect_timeout,
+        timeout=profile.read_timeout,
+        max_retries=profile.retries,
         webhook_tolerance=tolerance,
     )
 
@@ -74,7 +121,8 @@ def _paypal(
 def configured_provider(name: str) -> Provider | None:
     """The provider called ``name`` built from the current settings, or None without its keys.
 
-    Instances are cached per settings, so a PayPal OAuth token and HTTP sessions are reused.
+    Built for the current :func:`call_profile`. Instances are cached per settings and
+    profile, so a PayPal OAuth token and HTTP sessions are reused.
     """
     if name == "stripe":
         if not settings.STRIPE_SECRET_KEY:
@@ -83,8 +131,7 @@ def configured_provider(name: str) -> Provider | None:
             settings.STRIPE_SECRET_KEY,
             settings.STRIPE_WEBHOOK_SECRET,
             settings.STRIPE_API_BASE,
-            settings.PAYMENT_PROVIDER_TIMEOUT,
-            settings.PAYMENT_PROVIDER_RETRIES,
+            call_profile(),
             settings.PAYMENT_WEBHOOK_TOLERANCE,
         )
     if name == "paypal":
@@ -95,8 +142,7 @@ def configured_provider(name: str) -> Provider | None:
             settings.PAYPAL_CLIENT_SECRET,
             settings.PAYPAL_WEBHOOK_ID,
             settings.PAYPAL_API_BASE,
-            settings.PAYMENT_PROVIDER_TIMEOUT,
-            settings.PAYMENT_PROVIDER_RETRIES,
+            call_profile(),
             settings.PAYMENT_WEBHOOK_TOLERANCE,
         )
     if name == "cash_on_delivery":

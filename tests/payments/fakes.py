@@ -533,3 +533,56 @@ class FakePayPal(FakeServer):
         """What happens when the shopper approves on PayPal's page."""
         with self.lock:
             self.orders[order_id]["status"] = "APPROVED"
+
+
+class SilentServer:
+    """A provider in an outage that takes every connection and never answers.
+
+    A real listening socket on 127.0.0.1: the kernel completes each connection into the
+    backlog and the client sends its request, but not a byte comes back, so the client's
+    read timeout gives up. Nothing runs in the background: ``connections`` accepts what is
+    waiting and counts every attempt so far (the count is exact once the client returned).
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.setblocking(False)
+        self._accepted: list[tuple[socket.socket, bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return
+            conn.setblocking(False)
+            try:
+                data = conn.recv(65536)
+            except BlockingIOError:
+                data = b""
+            self._accepted.append((conn, data))
+
+    @property
+    def connections(self) -> int:
+        self._drain()
+        return len(self._accepted)
+
+    def headers(self) -> list[dict[str, str]]:
+        """Each attempt's request headers (lower-case names)."""
+        self._drain()
+        result = []
+        for _, data in self._accepted:
+            head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
+            result.append({k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head)})
+        return result
+
+    def stop(self) -> None:
+        for conn, _ in self._accepted:
+            conn.close()
+        self.sock.close()

@@ -47,6 +47,10 @@ class ProviderUnavailable(Exception):
     """We could not get an answer (refused, timed out, 5xx, bad credentials): the outcome is unknown."""
 
 
+class ProviderTimedOut(ProviderUnavailable):
+    """The provider took the connection (or never completed it) but did not answer in time."""
+
+
 class ProviderDeclined(Exception):
     """The provider answered and refused (card declined, order not approved, bad request)."""
 

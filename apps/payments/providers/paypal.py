@@ -4,9 +4,9 @@ The SDK's base URL comes from ``PAYPAL_API_BASE`` (sandbox, live, or a local fak
 tests). Every write carries our deterministic ``PayPal-Request-Id``, so the SDK may retry
 POSTs too (PayPal answers a repeated id with the first result), with backoff.
 
-The SDK has no call for verify-webhook-signature, so that one call goes through the
-standard library's HTTP client, with the SDK's OAuth token, the same timeout and a
-short bounded retry (it reads, it never writes).
+The SDK has no call for verify-webhook-signature, so that one call goes through
+``requests`` directly, with the SDK's OAuth token, the same timeouts and a short bounded
+retry (it reads, it never writes).
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
+import urllib3
 from babel.numbers import get_currency_precision
 from paypalserversdk.api_helper import APIHelper
 from paypalserversdk.configuration import Configuration
@@ -46,6 +45,7 @@ from apps.payments.providers.base import (
     PaymentResult,
     PaymentStatus,
     ProviderDeclined,
+    ProviderTimedOut,
     ProviderUnavailable,
     RefundResult,
     RefundStatus,
@@ -121,6 +121,47 @@ def to_minor(value: Any, currency: str) -> int:
     return int(amount)
 
 
+# The SDK's own list: statuses worth another attempt.
+RETRY_STATUSES = (408, 413, 429, 500, 502, 503, 504, 521, 522, 524)
+
+
+def _timed_out(exc: requests.exceptions.RequestException) -> bool:
+    """Whether PayPal kept us waiting, rather than refusing the connection."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    # With retries, requests reports a last timed-out attempt as a ConnectionError around
+    # urllib3's MaxRetryError; a refused connection is a NewConnectionError, which urllib3
+    # derives from its connect timeout.
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
+
+
+def _session(max_retries: int) -> requests.Session:
+    """The SDK's HTTP session, retrying as the SDK would, but never waiting out a Retry-After.
+
+    A 429 or 503 may ask for minutes; a shopper's checkout must not sleep through them, so
+    the usual backoff applies and the breaker sees the failure.
+    """
+    retry = urllib3.util.Retry(
+        total=max_retries,
+        backoff_factor=0.25,
+        status_forcelist=RETRY_STATUSES,
+        # Safe because every POST carries a PayPal-Request-Id (the OAuth token request,
+        # which has none, only issues a token).
+        allowed_methods=["GET", "PUT", "POST"],
+        raise_on_status=False,
+        raise_on_redirect=False,
+        respect_retry_after_header=False,
+    )
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 class _Configuration(Configuration):
     """The SDK's configuration with the base URL we are told, instead of its two fixed ones."""
 
@@ -143,24 +184,25 @@ class PayPalProvider:
         client_secret: str,
         webhook_id: str | None,
         api_base: str,
+        connect_timeout: float,
         timeout: float,
         max_retries: int,
         webhook_tolerance: int,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.webhook_id = webhook_id
-        self.timeout = timeout
+        # requests' (connect, read): a refused or unroutable connection fails within the first.
+        self.timeout = (connect_timeout, timeout)
         self.max_retries = max_retries
         self.webhook_tolerance = webhook_tolerance
         self._token: Any = None
         self._token_lock = threading.Lock()
         config = _Configuration(
             api_base=self.api_base,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff_factor=0.25,
-            # Safe because every POST carries a PayPal-Request-Id.
-            retry_methods=["GET", "PUT", "POST"],
+            # Our session is used as it is (its retries above); the SDK passes the timeout on.
+            http_client_instance=_session(max_retries),
+            override_http_client_configuration=False,
+            timeout=self.timeout,
             client_credentials_auth_credentials=ClientCredentialsAuthCredentials(
                 o_auth_client_id=client_id,
                 o_auth_client_secret=client_secret,
@@ -185,6 +227,8 @@ class PayPalProvider:
         try:
             response = func(*args)
         except requests.exceptions.RequestException as exc:
+            if _timed_out(exc):
+                raise ProviderTimedOut(f"PayPal {what}: no answer in time") from exc
             raise ProviderUnavailable(f"PayPal {what}: {type(exc).__name__}") from exc
         except ApiException as exc:
             code = exc.response_code
@@ -375,27 +419,31 @@ class PayPalProvider:
         data = json.dumps(payload).encode()
         attempt = 0
         while True:
-            request = urllib.request.Request(  # noqa: S310 - the URL is our configured PayPal base
-                self.api_base + path,
-                data=data,
-                method="POST",
-                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-            )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                    return json.loads(response.read() or b"{}")
-            except urllib.error.HTTPError as exc:
-                if exc.code in (401, 403):
+                response = requests.post(
+                    self.api_base + path,
+                    data=data,
+                    headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+                    timeout=self.timeout,
+                )
+            except requests.exceptions.RequestException as exc:
+                failure: requests.exceptions.RequestException = exc
+            else:
+                code = response.status_code
+                if code in (401, 403):
                     logger.error("PayPal refused our credentials on webhook verification")
-                    raise ProviderUnavailable("PayPal verification: credentials refused") from exc
-                if exc.code < 500 and exc.code != 429:
-                    raise WebhookRejected(f"PayPal refused the verification call: HTTP {exc.code}") from exc
-                failure: Exception = exc
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                failure = exc
-            except ValueError as exc:
-                raise ProviderUnavailable("PayPal verification answered something that is not JSON.") from exc
+                    raise ProviderUnavailable("PayPal verification: credentials refused")
+                if 400 <= code < 500 and code != 429:
+                    raise WebhookRejected(f"PayPal refused the verification call: HTTP {code}")
+                if code < 400:
+                    try:
+                        return json.loads(response.content or b"{}")
+                    except ValueError as exc:
+                        raise ProviderUnavailable("PayPal verification answered something that is not JSON.") from exc
+                failure = requests.exceptions.HTTPError(f"HTTP {code}", response=response)
             if attempt >= self.max_retries:
+                if _timed_out(failure):
+                    raise ProviderTimedOut(f"PayPal verification call: no answer in time ({failure})") from failure
                 raise ProviderUnavailable(f"PayPal verification call failed: {failure}") from failure
             attempt += 1
             time.sleep(0.25 * 2 ** (attempt - 1))

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import requests
 import stripe
 from django.utils.translation import gettext as _
 
@@ -24,6 +25,7 @@ from apps.payments.providers.base import (
     PaymentResult,
     PaymentStatus,
     ProviderDeclined,
+    ProviderTimedOut,
     ProviderUnavailable,
     RefundResult,
     RefundStatus,
@@ -139,17 +141,20 @@ class StripeProvider:
         secret_key: str,
         webhook_secret: str | None,
         api_base: str | None,
+        connect_timeout: float,
         timeout: float,
         max_retries: int,
         webhook_tolerance: int,
     ) -> None:
         self.webhook_secret = webhook_secret
         self.webhook_tolerance = webhook_tolerance
+        # The SDK retries connection errors, timeouts, 409 and 5xx itself, with backoff
+        # (0.5 s doubling, at most 5 s; it does not wait out a Retry-After).
         self.client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base} if api_base else None,
             max_network_retries=max_retries,
-            http_client=stripe.RequestsClient(timeout=timeout),
+            http_client=stripe.RequestsClient(timeout=(connect_timeout, timeout)),
         )
 
     def supports_currency(self, currency: str) -> bool:
@@ -163,7 +168,11 @@ class StripeProvider:
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        except stripe.APIConnectionError as exc:
+            if isinstance(exc.__cause__, requests.exceptions.Timeout):
+                raise ProviderTimedOut(f"Stripe {what}: no answer in time") from exc
+            raise ProviderUnavailable(f"Stripe {what}: {exc.user_message or exc}") from exc
+        except stripe.RateLimitError as exc:
             raise ProviderUnavailable(f"Stripe {what}: {exc.user_message or exc}") from exc
         except (stripe.AuthenticationError, stripe.PermissionError) as exc:
             logger.error("Stripe refused our credentials on %s: %s", what, exc)
