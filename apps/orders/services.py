@@ -985,6 +985,22 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
 
 
 def order_release_expired(*, order_id: int) -> bool:
+    """Cancel one unpaid order whose reservation ran out; True when it did.
+
+    A provider's "processing" or "succeeded" webhook may be lost: before an order with a
+    payment its provider knows is cancelled, the provider is asked, outside the order's
+    lock (a slow provider must not hold it), and its answer recorded like a webhook's. A
+    provider that cannot be asked keeps the order for the next sweep, but only within
+    ``ORDERS_PAYMENT_IN_PROGRESS_DAYS`` of its reservation's end; after that it expires as
+    any other.
+    """
+    order = orders_expired().filter(pk=order_id).only("reference", "reserved_until").first()
+    if order is None:
+        return False
+    bound = timezone.now() - dt.timedelta(days=settings.ORDERS_PAYMENT_IN_PROGRESS_DAYS)
+    if order.reserved_until >= bound and not payments.payments_ask_providers(order_reference=order.reference):
+        logger.info("Order %s kept: its payment provider could not be asked; the next sweep asks", order.reference)
+        return False
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         # The same test as the sweep's, under the order lock: a payment that went under way at
@@ -1000,8 +1016,13 @@ def order_release_expired(*, order_id: int) -> bool:
 def reservations_expire() -> int:
     """Cancel unpaid orders whose reservation ran out; their units go back on sale. Returns the count."""
     released = 0
-    for order_id in orders_expired().values_list("pk", flat=True)[:1000]:
-        released += order_release_expired(order_id=order_id)
+    for order_id in list(orders_expired().values_list("pk", flat=True)[:1000]):
+        try:
+            released += order_release_expired(order_id=order_id)
+        except Exception:
+            # One order's trouble (an odd provider answer, a bug) must not keep the others'
+            # stock held: the next sweep tries it again.
+            logger.exception("Expiry of order %s failed; the next sweep tries again", order_id)
     return released
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.fields.json import KT
 
 from apps.payments.providers.base import NextAction, PaymentStatus, RefundStatus
 
@@ -17,12 +16,14 @@ S = PaymentStatus
 
 # Where a payment may go from each status. The provider's word that money moved is never
 # ignored, hence FAILED/CANCELLED → SUCCEEDED (Stripe lets the shopper retry a declined
-# intent; a superseded attempt may still be completed in another tab). Anything not listed
-# — a late "processing" after "succeeded", a replayed "failed" — changes nothing.
+# intent; a superseded attempt may still be completed in another tab). FAILED → PROCESSING
+# for the same reason: the shopper retried the declined intent with a debit. Anything not
+# listed — a late "processing" after "succeeded", a replayed "failed" — changes nothing.
 PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    S.PENDING: frozenset({S.AUTHORIZED, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.PENDING: frozenset({S.PROCESSING, S.AUTHORIZED, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
+    S.PROCESSING: frozenset({S.AUTHORIZED, S.SUCCEEDED, S.FAILED, S.CANCELLED}),
     S.AUTHORIZED: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
-    S.FAILED: frozenset({S.AUTHORIZED, S.SUCCEEDED, S.CANCELLED}),
+    S.FAILED: frozenset({S.PROCESSING, S.AUTHORIZED, S.SUCCEEDED, S.CANCELLED}),
     S.CANCELLED: frozenset({S.SUCCEEDED}),
     S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
@@ -31,6 +32,8 @@ PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
 
 # A reference with a payment in one of these is paid (or was, and was refunded).
 PAID_STATUSES = frozenset({S.AUTHORIZED, S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+# The shopper can still finish (or retry) these. PROCESSING is neither paid nor open: the
+# money is on its way, and a second attempt could take it twice.
 OPEN_STATUSES = frozenset({S.PENDING, S.FAILED})
 REFUNDABLE_STATUSES = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 
@@ -116,6 +119,15 @@ class Refund(models.Model):
                 name="refund_provider_id_unique",
             ),
         ]
+        indexes = [
+            # The refund-retry sweep (selectors.refunds_unsettled) runs every few minutes over
+            # the few refunds no provider acknowledged, among every refund ever made.
+            models.Index(
+                fields=["created_at"],
+                name="refund_unsettled",
+                condition=Q(status=RefundStatus.PENDING, provider_refund_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"refund {self.amount_minor} {self.currency} of payment {self.payment_id} ({self.status})"
@@ -140,16 +152,6 @@ class WebhookEvent(models.Model):
         ordering = ["pk"]
         constraints = [
             models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once_per_provider"),
-        ]
-        indexes = [
-            # The expiry sweep asks every minute whether an unpaid order's payment is processing
-            # at Stripe (selectors.payments_in_progress): without this, a scan of every event.
-            models.Index(
-                "provider",
-                KT("payload__data__object__id"),
-                name="webhook_processing_by_object",
-                condition=Q(event_type="payment_intent.processing"),
-            ),
         ]
 
     def __str__(self) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
-from django.db.models.fields.json import KT
+from django.db.models import QuerySet, Sum
 
 from apps.payments import registry
-from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund, WebhookEvent
+from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus, needs_phone
 from apps.payments.registry import OfferedMethod
 from regions import Region
@@ -45,29 +44,23 @@ def payment_open_for_reference(*, order_reference: str) -> Payment | None:
     return latest if latest is not None and latest.status in OPEN_STATUSES else None
 
 
-# The provider events that say the shopper paid and the provider is still at work on it (a
-# SEPA debit stays "processing" for days). Our status for such a payment is "pending", as
-# for an intent nobody has confirmed yet, so the stored event is the only record of the
-# difference. Stripe's event names its PaymentIntent at data.object.id.
-IN_PROGRESS_EVENTS = {"stripe": "payment_intent.processing"}
-
-
 def payments_in_progress() -> QuerySet[Payment]:
-    """Payments under way at the provider: pending, and the provider said it is processing them.
+    """Payments the shopper made that the provider is still at work on (a SEPA debit: days).
 
-    One query, for use in ``Exists`` by ``order_reference``. A payment that then fails or
-    is cancelled leaves "pending" (a late "processing" cannot bring it back), so it is no
-    longer in progress; one that succeeds is paid.
+    For use in ``Exists`` by ``order_reference``. One that then fails or is cancelled is no
+    longer in progress (a late "processing" cannot bring it back); one that succeeds is paid.
     """
-    said_processing = Q()
-    for provider, event_type in IN_PROGRESS_EVENTS.items():
-        said_processing |= Q(provider=provider, event_type=event_type)
-    events = (
-        WebhookEvent.objects.filter(said_processing, provider=OuterRef("provider"))
-        .annotate(provider_payment_id=KT("payload__data__object__id"))
-        .filter(provider_payment_id=OuterRef("provider_payment_id"))
+    return Payment.objects.filter(status=PaymentStatus.PROCESSING)
+
+
+def payments_to_ask_about(*, order_reference: str) -> QuerySet[Payment]:
+    """The attempts of ``order_reference`` the shopper may have paid without our hearing of it:
+    open, and known to their provider (a "processing" or "succeeded" webhook may be lost)."""
+    return (
+        payments_for_reference(order_reference=order_reference)
+        .filter(status__in=OPEN_STATUSES)
+        .exclude(provider_payment_id="")
     )
-    return Payment.objects.filter(status=PaymentStatus.PENDING).exclude(provider_payment_id="").filter(Exists(events))
 
 
 def payment_refundable_minor(*, payment: Payment) -> int:

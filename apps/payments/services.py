@@ -151,6 +151,9 @@ def _transition(
             currency=payment.currency,
         )
         _sync_refunded_status(payment)
+    elif status == PaymentStatus.PROCESSING:
+        # A retry of a declined intent is under way: the old decline no longer says anything.
+        payment.failure_reason = ""
     elif status == PaymentStatus.FAILED:
         payment.failure_reason = reason[:255]
         _send_on_commit(
@@ -293,6 +296,16 @@ def _attempt_for(*, order_reference: str, provider: str, method: str, amount_min
                 )
             for p in reversed(payments):
                 same = (p.provider, p.amount_minor, p.currency) == (provider, amount_minor, currency)
+                if p.status == PaymentStatus.PROCESSING:
+                    # The shopper's money is on its way: a second attempt could take it twice.
+                    if same:
+                        return p
+                    raise ApplicationError(
+                        _("A payment for this order is already being processed."),
+                        code="payment_in_progress",
+                        fields={"order_reference": [order_reference]},
+                        status=409,
+                    )
                 if same and p.status in OPEN_STATUSES:
                     if p.method != method:
                         p.method = method
@@ -420,6 +433,10 @@ def payment_cancel(*, payment_id: int) -> Payment:
 # --- the shopper comes back ---------------------------------------------------------------
 
 
+# What the provider may still move on its own: an open payment, or one it is processing.
+REFRESHABLE_STATUSES = OPEN_STATUSES | {PaymentStatus.PROCESSING}
+
+
 def payment_refresh(*, payment_id: int) -> Payment:
     """Bring a payment up to date with what its provider says now; capture one the shopper approved.
 
@@ -432,7 +449,7 @@ def payment_refresh(*, payment_id: int) -> Payment:
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:
         raise ApplicationError("No such payment.", code="not_found", status=404)
-    if payment.status not in OPEN_STATUSES or not payment.provider_payment_id:
+    if payment.status not in REFRESHABLE_STATUSES or not payment.provider_payment_id:
         return payment
     provider = _configured(payment.provider)
     result = _provider_call(
@@ -475,6 +492,35 @@ def _queue_refresh(payment_id: int) -> None:
     except Exception:
         # The broker is down: the shopper's return, or the provider's next delivery, refreshes it.
         logger.exception("Could not queue the refresh of payment %s", payment_id)
+
+
+def payments_ask_providers(*, order_reference: str) -> bool:
+    """Ask the providers how the open attempts of ``order_reference`` are, and record what they say.
+
+    For the expiry sweep: a "processing" or "succeeded" webhook that never arrived would let
+    it cancel an order the shopper has paid. Each attempt known to its provider is read
+    (a GET: :meth:`Provider.fetch`) and the answer recorded by :func:`payment_refresh`,
+    through the transitions webhooks take, so an answer its webhook also brings applies once.
+    Providers with nothing remote (test, cash on delivery) answer without a call: no news.
+
+    True when every provider answered, whatever it said. False when one could not be asked
+    (unreachable, its circuit open): nothing can be concluded this time. An answer that is a
+    refusal (an intent the provider does not know) is no news, logged. Call it outside your
+    own transaction: it calls providers.
+    """
+    answered = True
+    asked = selectors.payments_to_ask_about(order_reference=order_reference)
+    for payment_id in list(asked.values_list("pk", flat=True)):
+        try:
+            payment_refresh(payment_id=payment_id)
+        except ApplicationError as exc:
+            if exc.code == "provider_unavailable":
+                answered = False
+            else:
+                logger.warning("Asking about payment %s of %s: %s", payment_id, order_reference, exc.code)
+        except ProviderDeclined as exc:
+            logger.warning("The provider would not say how payment %s for %s is: %s", payment_id, order_reference, exc)
+    return answered
 
 
 # --- refund -------------------------------------------------------------------------------

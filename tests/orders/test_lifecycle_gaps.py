@@ -21,6 +21,7 @@ from apps.errors import ApplicationError
 from apps.orders import gate, services
 from apps.orders.models import Cart, CartLine, Order, OrderEvent, Reservation
 from apps.orders.selectors import available_units
+from apps.payments import breaker
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
 from tests.orders.conftest import cart_with, checkout
@@ -141,9 +142,9 @@ def test_a_debit_that_fails_after_processing_expires_at_the_next_sweep(sepa_orde
     assert available_units([variant.pk])[variant.pk] == 5
 
 
-def test_orders_without_a_processing_payment_expire_as_before(sepa_order, stocked, on_commit):
+def test_orders_without_a_processing_payment_expire_as_before(sepa_order, stocked, stripe_fake, on_commit):
     # An intent the shopper never confirmed is "pending" too: it must not hold stock for days.
-    abandoned_variant, abandoned, _payment = sepa_order("sepa-plate")
+    abandoned_variant, abandoned, payment = sepa_order("sepa-plate")
     unpaid_variant = stocked("no-payment", 5)
     unpaid = checkout(
         cart_with(unpaid_variant, 2, country="DE"), country="DE", payment_provider="stripe", payment_method="sepa_debit"
@@ -158,6 +159,86 @@ def test_orders_without_a_processing_payment_expire_as_before(sepa_order, stocke
         assert order.status == Order.Status.CANCELLED
         assert available_units([variant.pk])[variant.pk] == 5
     assert OrderEvent.objects.filter(to_status=Order.Status.CANCELLED, actor_label="system:expiry").count() == 2
+    # Stripe was asked about the intent it knows (still waiting for the shopper), once.
+    assert [r.path for r in stripe_fake.requests_to("/v1/payment_intents/", method="GET")] == [
+        f"/v1/payment_intents/{payment.provider_payment_id}"
+    ]
+
+
+def _intent_reads(stripe_fake) -> int:
+    return len(stripe_fake.requests_to("/v1/payment_intents/", method="GET"))
+
+
+def test_a_lost_processing_webhook_is_asked_for_and_the_order_kept(sepa_order, stripe_fake, on_commit):
+    variant, order, payment = sepa_order("sepa-lost")
+    # The shopper signed the mandate; Stripe's "processing" webhook never arrives.
+    stripe_fake.intents[payment.provider_payment_id]["status"] = "processing"
+    _reservation_ran_out(order)
+
+    assert services.reservations_expire() == 0
+
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert payment.status == PaymentStatus.PROCESSING
+    assert order.status == Order.Status.CREATED
+    assert available_units([variant.pk])[variant.pk] == 3
+    assert _intent_reads(stripe_fake) == 1
+    # Processing now: later sweeps keep the order without asking again.
+    assert services.reservations_expire() == 0
+    assert _intent_reads(stripe_fake) == 1
+
+    on_commit(_post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert stock_of(variant) == 3
+    assert not Refund.objects.exists()
+
+
+# Real commits: the payment's "succeeded" reaches the order (on commit) before the sweep
+# takes the order's lock, as in production.
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_succeeded_webhook_pays_the_order_instead_of_expiring_it(sepa_order, stripe_fake, on_commit):
+    variant, order, payment = sepa_order("sepa-paid")
+    stripe_fake.succeed(payment.provider_payment_id)
+    _reservation_ran_out(order)
+
+    assert services.reservations_expire() == 0
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert stock_of(variant) == 3
+    # Its webhook comes after all: paid once, nothing refunded.
+    on_commit(_post_stripe_event, "payment_intent.succeeded", dict(stripe_fake.intents[payment.provider_payment_id]))
+    assert order.events.filter(to_status=Order.Status.PAID).count() == 1
+    assert not order.events.filter(to_status=Order.Status.CANCELLED).exists()
+    assert not Refund.objects.exists()
+
+
+def test_while_stripe_cannot_be_asked_the_order_waits_but_not_past_the_bound(sepa_order, stripe_fake, settings):
+    settings.ORDERS_PAYMENT_IN_PROGRESS_DAYS = 14
+    variant, order, _payment = sepa_order("sepa-outage")
+    _reservation_ran_out(order)
+    stripe_fake.fail_next = [503] * 10
+
+    # Two failures open the breaker (PAYMENT_BREAKER_FAILURES); the third sweep is refused fast.
+    assert services.reservations_expire() == 0
+    assert services.reservations_expire() == 0
+    reads = _intent_reads(stripe_fake)
+    assert breaker.state("stripe") == "open"
+    assert services.reservations_expire() == 0
+    assert _intent_reads(stripe_fake) == reads
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.CREATED
+    assert available_units([variant.pk])[variant.pk] == 3
+
+    # Past the bound the order expires as it always did, without asking.
+    _reservation_ran_out(order, dt.timedelta(days=14, minutes=1))
+    assert services.reservations_expire() == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert available_units([variant.pk])[variant.pk] == 5
+    assert _intent_reads(stripe_fake) == reads
 
 
 # --- 2. a paid flash-sale order cancelled gives its units back to the gate -----------------------

@@ -368,6 +368,8 @@ class FakePayPal(FakeServer):
         self.webhook_id = "WH-LIVEMALL-TEST"
         self.signed: dict[str, str] = {}
         self.decline_captures = False
+        # What a capture answers when not declined; "PENDING" for one PayPal holds for review.
+        self.capture_status = "COMPLETED"
         super().__init__()
 
     def error_body(self, status: int) -> dict[str, Any]:
@@ -446,7 +448,7 @@ class FakePayPal(FakeServer):
         capture_id = f"CAP-FAKE{len(self.captures) + 1}"
         capture = {
             "id": capture_id,
-            "status": "DECLINED" if self.decline_captures else "COMPLETED",
+            "status": "DECLINED" if self.decline_captures else self.capture_status,
             "amount": unit["amount"],
             "custom_id": unit["custom_id"],
         }

@@ -20,6 +20,9 @@ from django.db import models
 
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # created; the shopper or the provider has yet to act
+    # The shopper paid and the provider is still at work (a SEPA debit takes days, a PayPal
+    # capture under review): neither paid nor open for another try.
+    PROCESSING = "processing", "Processing"
     AUTHORIZED = "authorized", "Authorized"  # funds held, not yet captured
     SUCCEEDED = "succeeded", "Succeeded"  # money moved to us
     FAILED = "failed", "Failed"  # the last attempt was declined; Stripe lets the shopper retry the same intent
@@ -145,7 +148,9 @@ class Provider(Protocol):
     ) -> PaymentResult: ...
 
     def fetch(self, *, provider_payment_id: str, currency: str) -> PaymentResult:
-        """The payment as the provider sees it now (when the shopper comes back, or an event says "approved")."""
+        """The payment as the provider sees it now: a read, never a change (when the shopper comes
+        back, an event says "approved", or the expiry sweep asks whether a webhook was lost).
+        Providers with nothing remote answer with what they know, which is no news."""
         ...
 
     def refund(

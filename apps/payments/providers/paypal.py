@@ -76,7 +76,7 @@ CAPTURE_STATUS = {
     "COMPLETED": PaymentStatus.SUCCEEDED,
     "PARTIALLY_REFUNDED": PaymentStatus.SUCCEEDED,
     "REFUNDED": PaymentStatus.SUCCEEDED,
-    "PENDING": PaymentStatus.PENDING,
+    "PENDING": PaymentStatus.PROCESSING,
     "DECLINED": PaymentStatus.FAILED,
     "FAILED": PaymentStatus.FAILED,
 }
@@ -90,7 +90,7 @@ REFUND_STATUS = {
 
 CAPTURE_EVENTS = {
     "PAYMENT.CAPTURE.COMPLETED": PaymentStatus.SUCCEEDED,
-    "PAYMENT.CAPTURE.PENDING": PaymentStatus.PENDING,
+    "PAYMENT.CAPTURE.PENDING": PaymentStatus.PROCESSING,
     "PAYMENT.CAPTURE.DENIED": PaymentStatus.FAILED,
     "PAYMENT.CAPTURE.DECLINED": PaymentStatus.FAILED,
 }

@@ -43,7 +43,7 @@ INTENT_STATUS = {
     "requires_payment_method": PaymentStatus.PENDING,
     "requires_confirmation": PaymentStatus.PENDING,
     "requires_action": PaymentStatus.PENDING,
-    "processing": PaymentStatus.PENDING,
+    "processing": PaymentStatus.PROCESSING,
     "requires_capture": PaymentStatus.AUTHORIZED,
     "succeeded": PaymentStatus.SUCCEEDED,
     "canceled": PaymentStatus.CANCELLED,
@@ -51,7 +51,7 @@ INTENT_STATUS = {
 
 EVENT_STATUS = {
     "payment_intent.created": PaymentStatus.PENDING,
-    "payment_intent.processing": PaymentStatus.PENDING,
+    "payment_intent.processing": PaymentStatus.PROCESSING,
     "payment_intent.requires_action": PaymentStatus.PENDING,
     "payment_intent.amount_capturable_updated": PaymentStatus.AUTHORIZED,
     "payment_intent.succeeded": PaymentStatus.SUCCEEDED,
@@ -193,7 +193,8 @@ class StripeProvider:
             next_action=NextAction.CONFIRM_IN_BROWSER if status == PaymentStatus.PENDING else NextAction.NONE,
             client_secret=intent.client_secret or "",
             captured_minor=intent.amount_received or 0,
-            failure_reason=(error.get("message", "") if error else "") or "",
+            # A StripeObject, not a dict: ``.get`` raises on it, a missing key is an AttributeError.
+            failure_reason=str(getattr(error, "message", None) or "") if error else "",
         )
 
     def create_payment(self, request: PaymentRequest) -> PaymentResult:
