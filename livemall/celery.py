@@ -23,6 +23,8 @@ app.conf.beat_schedule = {
     "orders-flash-sales-reconcile": {"task": "orders.flash_sales_reconcile", "schedule": 30.0},
     # Cash on delivery whose capture never ran after the delivery (process died, capture failed): recorded.
     "orders-cash-on-delivery-collect-missed": {"task": "orders.cash_on_delivery_collect_missed", "schedule": 600.0},
+    # Order e-mails owed and not sent (broker down at the commit, retries run out, a worker died): queued again.
+    "orders-emails-send-missed": {"task": "orders.emails_send_missed", "schedule": 300.0},
     # Concurrent viewers of each live show, one sample a minute, for the show's stats.
     "live-viewer-counts-sample": {"task": "live.viewer_counts_sample", "schedule": 60.0},
     # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.

@@ -243,6 +243,14 @@ class Order(models.Model):
     flash_sale_admission = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Each e-mail to the shopper goes out once: ``*_sent_at`` is set when it was handed to the
+    # mail server, ``*_claimed_at`` when a worker began sending it. Another worker (a broker
+    # redelivery, the sweep) leaves a fresh claim alone; a claim older than the lease is
+    # taken for a worker that died mid-send, and the mail is sent again rather than lost.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
+    shipped_email_sent_at = models.DateTimeField(null=True, blank=True)
+    shipped_email_claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -254,6 +262,22 @@ class Order(models.Model):
                 fields=["flash_sale_admission"],
                 condition=~models.Q(flash_sale_admission=""),
                 name="order_by_flash_sale_admission",
+            ),
+            # The sweep of e-mails owed (``order_emails_send_missed``): only orders whose mail is
+            # due and not yet sent are in these, so they stay small however many orders there are.
+            # The statuses are those of ``ORDER_EMAILS`` in services (a test keeps them equal).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(
+                    confirmation_sent_at__isnull=True,
+                    status__in=["confirmed", "paid", "fulfilled", "shipped", "delivered"],
+                ),
+                name="order_confirmation_unsent",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(shipped_email_sent_at__isnull=True, status="shipped"),
+                name="order_shipped_email_unsent",
             ),
         ]
 

@@ -21,15 +21,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet, Sum
-from django.utils import timezone
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from apps.catalog import services as catalog
 from apps.catalog.models import Variant
 from apps.catalog.selectors import product_is_visible_in
 from apps.errors import ApplicationError
+from apps.money.formatting import format_day, format_money
 from apps.orders import gate, rules
 from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
 from apps.orders.selectors import (
@@ -873,7 +877,151 @@ def _refund_quietly(payment_id: int) -> None:
         logger.error("Refund of late payment %s failed: %s", payment_id, exc.message)
 
 
-def _queue_email(task_name: str, order_id: int) -> None:
+# --- order e-mails ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderEmail:
+    """One e-mail the shopper gets about an order, and when it is owed."""
+
+    template: str
+    subject: str  # msgid, translated in the shopper's language when sent
+    sent_field: str
+    claimed_field: str
+    # Sent only while the order is in one of these: "thank you for your order" for a
+    # cancelled or refunded one, or "on its way" once it arrived or came back, would be wrong.
+    statuses: tuple[str, ...]
+    # The steps (history's ``to_status``) that made it owed: the sweep's grace and look-back count from them.
+    owed_from: tuple[str, ...]
+
+
+ORDER_EMAILS: dict[str, OrderEmail] = {
+    # Queued when the order is paid, or accepted to be paid on delivery.
+    "confirmation": OrderEmail(
+        template="confirmation",
+        subject=gettext_noop("Your LiveMall order %(reference)s"),
+        sent_field="confirmation_sent_at",
+        claimed_field="confirmation_claimed_at",
+        statuses=(S.CONFIRMED, S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED),
+        owed_from=(S.PAID, S.CONFIRMED),
+    ),
+    # Queued when the last parcel of the order left.
+    "shipped": OrderEmail(
+        template="shipped",
+        subject=gettext_noop("Your LiveMall order %(reference)s is on its way"),
+        sent_field="shipped_email_sent_at",
+        claimed_field="shipped_email_claimed_at",
+        statuses=(S.SHIPPED,),
+        owed_from=(S.SHIPPED,),
+    ),
+}
+
+# A worker sending a mail holds it this long; past it, the worker is taken for dead (killed
+# mid-send) and the mail may be sent again. Longer than any send may take (EMAIL_TIMEOUT).
+EMAIL_CLAIM_LEASE = dt.timedelta(minutes=10)
+# Mails owed for less than this are left to the task queued with them (still under way).
+EMAIL_RESEND_GRACE = dt.timedelta(minutes=5)
+# Only mails owed this recently are sent late: older news would confuse more than help.
+EMAIL_RESEND_WITHIN = dt.timedelta(days=3)
+EMAIL_RESEND_BATCH = 200
+
+
+def order_email_send(*, order_id: int, kind: str) -> bool:
+    """Send the order's ``kind`` e-mail unless it went out, is being sent, or is no longer owed.
+
+    Returns True when this call sent it. The mail is claimed first by a conditional UPDATE
+    (committed before sending), so two workers given the same mail (a broker redelivery,
+    a retry and the sweep) never both send it.
+    """
+    email = ORDER_EMAILS[kind]
+    claimed_at = timezone.now()
+    owed = Order.objects.filter(pk=order_id, status__in=email.statuses, **{f"{email.sent_field}__isnull": True})
+    if not owed.filter(_unclaimed(email, claimed_at)).update(**{email.claimed_field: claimed_at}):
+        return False
+    try:
+        _email_render_and_send(order_id, email)
+    except BaseException:
+        # Released so that the task's retry (or the sweep) sends it. A server that accepted
+        # the mail before the connection dropped gets it a second time: we cannot tell that
+        # from a mail it never got, and a confirmation twice is better than none.
+        Order.objects.filter(pk=order_id, **{email.claimed_field: claimed_at}).update(**{email.claimed_field: None})
+        raise
+    # A process that dies right here, after the server took the mail, sends it again after
+    # the lease: the same trade-off.
+    Order.objects.filter(pk=order_id, **{f"{email.sent_field}__isnull": True}).update(
+        **{email.sent_field: timezone.now()}
+    )
+    return True
+
+
+def _unclaimed(email: OrderEmail, now: dt.datetime) -> Q:
+    """Nobody is sending it: never claimed, released, or claimed by a worker past its lease."""
+    return Q(**{f"{email.claimed_field}__isnull": True}) | Q(**{f"{email.claimed_field}__lt": now - EMAIL_CLAIM_LEASE})
+
+
+def _email_locale(order: Order) -> str:
+    language = order.language.replace("-", "_")
+    return ("zh_Hans" if language.lower() == "zh_hans" else language) + f"_{order.country}"
+
+
+def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
+    """The mail in the shopper's language and formats, whatever language the worker runs in."""
+    order = Order.objects.prefetch_related("lines", "shipments").get(pk=order_id)
+    locale = _email_locale(order)
+    with translation.override(order.language):
+        context = {
+            "order": order,
+            "total": format_money(order.total_minor, order.currency, locale),
+            "eta": format_day(order.eta, locale),
+        }
+        body = render_to_string(f"orders/email/{email.template}.txt", context)
+        subject = _(email.subject) % {"reference": order.reference}
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+
+
+def orders_owed_email(*, kind: str, owed_since: dt.datetime, owed_before: dt.datetime) -> QuerySet[Order]:
+    """Orders owed their ``kind`` e-mail since ``owed_since`` and before ``owed_before``, not sent
+    and not being sent (a claim within the lease). Newest first: mails a broken address keeps
+    failing do not hold up the others."""
+    email = ORDER_EMAILS[kind]
+    owed = (
+        OrderEvent.objects.filter(order=OuterRef("pk"), to_status__in=email.owed_from, at__gte=owed_since)
+        .filter(at__lt=owed_before)
+        .exclude(from_status=F("to_status"))
+    )
+    # These two conditions are those of the partial index the query is read from.
+    return (
+        Order.objects.filter(status__in=email.statuses, **{f"{email.sent_field}__isnull": True})
+        .filter(_unclaimed(email, timezone.now()))
+        .filter(Exists(owed))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def order_emails_send_missed(
+    *,
+    older_than: dt.timedelta = EMAIL_RESEND_GRACE,
+    within: dt.timedelta = EMAIL_RESEND_WITHIN,
+    limit: int = EMAIL_RESEND_BATCH,
+) -> int:
+    """Queue again the order e-mails owed for ``older_than`` (up to ``within``) and not sent; returns how many.
+
+    A mail whose queueing failed (the broker was down at the commit), whose task ran out of
+    retries, or whose worker died mid-send would otherwise never go out. At most ``limit``
+    a run; the next run takes the rest. Mails owed before ``within`` are not sent any more.
+    """
+    now = timezone.now()
+    tried = queued = 0
+    for kind in ORDER_EMAILS:
+        owed = orders_owed_email(kind=kind, owed_since=now - within, owed_before=now - older_than)
+        for order_id in list(owed.values_list("pk", flat=True)[: max(limit - tried, 0)]):
+            tried += 1
+            queued += _queue_email(kind, order_id)
+    return queued
+
+
+def _queue_email(task_name: str, order_id: int) -> bool:
+    """Queue the order's e-mail task; False when it could not be (the sweep sends it later)."""
     # Imported here: tasks wrap services, so services only reach them at run time.
     from apps.orders import tasks
 
@@ -881,7 +1029,10 @@ def _queue_email(task_name: str, order_id: int) -> None:
     try:
         task.delay(order_id)
     except Exception:
-        logger.exception("Could not queue the %s e-mail for order %s", task_name, order_id)
+        # The broker is down, or (tasks run inline) the send failed: either way the sweep sends it.
+        logger.exception("The %s e-mail for order %s was not queued; the sweep sends it later", task_name, order_id)
+        return False
+    return True
 
 
 def order_record_refund(*, order_reference: str, refunded_minor: int, fully_refunded: bool, refund_id: int) -> None:
