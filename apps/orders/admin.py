@@ -253,11 +253,29 @@ class OrderAdmin(admin.ModelAdmin):
                 merchant_ids=_scope(request),
             )
         except ApplicationError as exc:
-            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
-            messages.error(request, f"{exc.message} {details}".strip())
+            if step == "refund" and exc.code == "provider_unavailable" and _refund_owed(order):
+                # The refund is written and waits for the provider: not an error to fix, nor a
+                # reason to "try another method"; asking again would retry the same refund.
+                messages.warning(request, _refund_retried())
+            else:
+                details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
+                messages.error(request, f"{exc.message} {details}".strip())
         else:
             messages.success(request, _("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
+            if step == "cancel" and _refund_owed(order):
+                messages.warning(request, _refund_retried())
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+
+def _refund_owed(order: Order) -> bool:
+    return payment_selectors.refunds_unsettled(order_reference=order.reference).exists()
+
+
+def _refund_retried() -> str:
+    return _(
+        "The payment provider is not answering, so the refund is not made yet: "
+        "it is sent again every 15 minutes until the provider takes it."
+    )
 
 
 def _amount_minor(raw: str, currency: str) -> int | None:

@@ -28,7 +28,7 @@ from apps.errors import ApplicationError
 from apps.orders import door, rules, selectors, services
 from apps.orders.models import Order
 from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_methods_offered
+from apps.payments.selectors import payment_methods_offered, refunds_unsettled
 
 
 class StrictSerializer(serializers.Serializer):
@@ -348,6 +348,12 @@ class OrderStepIn(StrictSerializer):
 
 class OrderStepOut(OrderOut):
     next_steps = serializers.ListField(child=serializers.CharField())
+    refund_owed_minor = serializers.IntegerField(
+        help_text=(
+            "Refunds the payment provider has not taken yet (it was not answering): the order stays as it is "
+            "(a cancel is done) and the refund is retried automatically until the provider takes it."
+        )
+    )
 
 
 class MerchantOrderStepOut(serializers.Serializer):
@@ -413,7 +419,8 @@ class OrderStepApi(APIView):
         )
         next_steps = services.order_next_steps(order=order, merchant_ids=scope)
         if scope is None:
-            return Response({**OrderOut(order).data, "next_steps": next_steps})
+            owed = sum(r.amount_minor for r in refunds_unsettled(order_reference=order.reference))
+            return Response({**OrderOut(order).data, "next_steps": next_steps, "refund_owed_minor": owed})
         part = {
             "reference": order.reference,
             "status": order.status,

@@ -1055,8 +1055,10 @@ def order_record_refund(*, order_reference: str, refunded_minor: int, fully_refu
 def _transition(order: Order, to: str, *, actor=None, label: str = "", note: str = "") -> None:
     if to not in ALLOWED.get(order.status, set()):
         raise ApplicationError(
-            _("An order that is %(status)s cannot become %(to)s.")
-            % {"status": order.get_status_display(), "to": S(to).label},
+            # Status labels are adjectives and phrases ("awaiting payment", "being packed"): this
+            # wording reads well with any of them on either side.
+            _("This order is %(status)s; it cannot move to “%(target)s”.")
+            % {"status": order.get_status_display(), "target": S(to).label},
             code="illegal_transition",
             status=409,
         )
@@ -1131,7 +1133,17 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
             _cart_count_changed(*Cart.objects.filter(order=order).values_list("pk", "user_id"))
             Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
     if refund_payment is not None:
-        payments.payment_refund(payment_id=refund_payment.pk, reason="order cancelled")
+        try:
+            payments.payment_refund(payment_id=refund_payment.pk, reason="order cancelled")
+        except ApplicationError as exc:
+            if exc.code != "provider_unavailable":
+                raise
+            # The cancellation stands and the refund is written, pending: the retry sweep
+            # (``payments.refunds_retry_unsettled``) sends it once the provider answers. The
+            # caller shows the refund still owed (``refunds_unsettled``) rather than an error.
+            logger.warning(
+                "Order %s cancelled; its refund waits for %s to answer", order.reference, refund_payment.provider
+            )
     return order
 
 
@@ -1177,12 +1189,35 @@ def reservations_expire() -> int:
     return released
 
 
-def order_refund(*, order: Order, amount_minor: int | None = None, actor=None):
-    """Refund all or part of a paid order through its payment."""
+def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -> payments.Refund:
+    """Refund all or part of a paid order through its payment; the order's history keeps who asked.
+
+    The settlement is recorded by :func:`order_record_refund` (the payment's signal), without
+    a person: the event written here is the staff member's, once the refund exists, also when
+    the provider could not be reached and the refund waits, pending, for the retry sweep.
+    """
     payment = _paid_payment(order)
     if payment is None:
         raise ApplicationError(_("This order has nothing to refund."), code="not_refundable", status=409)
-    return payments.payment_refund(payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}")
+    waiting = False
+    try:
+        refund = payments.payment_refund(
+            payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}"
+        )
+    except ApplicationError as exc:
+        refund = None
+        if exc.code == "provider_unavailable":
+            refund = payment_selectors.refunds_unsettled(order_reference=order.reference).last()
+        if refund is None:
+            raise
+        waiting, error = True, exc
+    # A full refund may have moved the order on meanwhile: the event shows where it is now.
+    order.refresh_from_db(fields=["status"])
+    note = f"refund {refund.pk} of {refund.amount_minor} asked"
+    _record(order, order.status, order.status, actor=actor, note=note + ("; provider unavailable" if waiting else ""))
+    if waiting:
+        raise error
+    return refund
 
 
 def order_next_steps(*, order: Order, merchant_ids: Collection[int] | None = None) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 import zoneinfo
 
@@ -19,7 +20,9 @@ from apps.money.formatting import format_day
 from apps.orders import rules, selectors, services
 from apps.orders.models import Order
 from apps.orders.web import form_int, remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_methods_offered, payment_open_for_reference
+from apps.payments.selectors import payment_methods_offered, payment_open_for_reference, payments_in_progress
+
+logger = logging.getLogger(__name__)
 
 
 def _locale(request: HttpRequest) -> str:
@@ -116,7 +119,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         message, errors, status = exc.message, exc.fields, 400
-        quote = selectors.checkout_quote(cart=the_cart, shopper=shopper, shipping_option="standard")
+        try:
+            quote = selectors.checkout_quote(cart=the_cart, shopper=shopper, shipping_option="standard")
+        except ApplicationError as unpriced:
+            # Nothing the shopper chose is at fault (no exchange rates for their currency, say):
+            # with no totals to show, the page says so instead of a form that cannot be priced.
+            return _checkout_unavailable(request, unpriced)
     if request.method == "POST" and not message:
         provider, _sep, method = (data.get("payment") or "").partition("/")
         try:
@@ -196,6 +204,13 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/checkout.html", context, status=status)
 
 
+def _checkout_unavailable(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    """The page for a checkout that cannot be priced now: the site's layout and a message, 503."""
+    logger.warning("Checkout could not be priced: %s (%s)", error.message, error.code)
+    messages.error(request, _("We cannot work out your order's total right now. Please try again in a little while."))
+    return render(request, "base.html", status=503)
+
+
 def _viewable(request: HttpRequest, reference: str):
     order = selectors.order_for_viewer(reference=reference, user=request.user, session_orders=session_orders(request))
     if order is None:
@@ -230,7 +245,15 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
                 messages.error(request, _("Your payment did not go through. Please try again."))
         # Without the provider's parameters, so a reload does not ask the provider again.
         return redirect("orders:detail", reference=order.reference)
-    return render(request, "orders/order_detail.html", {**_local(order, request), "pay_url": _pay_url(order)})
+    # A bank debit under way (SEPA: days): not paid yet, and nothing for the shopper to do.
+    processing = (
+        order.status == Order.Status.CREATED and payments_in_progress().filter(order_reference=order.reference).exists()
+    )
+    return render(
+        request,
+        "orders/order_detail.html",
+        {**_local(order, request), "pay_url": _pay_url(order), "payment_processing": processing},
+    )
 
 
 def _open_payment(order):

@@ -107,7 +107,7 @@ def test_sg_shopper_checks_out_with_the_test_provider(
     row = page.locator("[data-testid=order-row]")
     assert row.count() == 1
     assert row.locator("[data-testid=eta]").inner_text() == eta
-    assert row.locator("[data-testid=status]").inner_text() == "paid"
+    assert row.locator("[data-testid=status]").inner_text() == "Paid"
     page.close()
 
 

@@ -21,6 +21,7 @@ from apps.errors import ApplicationError
 from apps.orders import gate, services
 from apps.orders.models import Cart, CartLine, Order, OrderEvent, Reservation
 from apps.orders.selectors import available_units
+from apps.orders.web import SESSION_ORDERS_KEY
 from apps.payments import breaker
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
@@ -100,6 +101,13 @@ def test_a_processing_sepa_debit_keeps_the_order_and_succeeded_pays_it(sepa_orde
     assert available_units([variant.pk])[variant.pk] == 3  # still held for this order
     # Back on the pay page, the shopper finds the same payment, not "expired".
     assert on_commit(services.order_pay, order=order).pk == payment.pk
+    # The order's page says the debit is on its way, instead of only "awaiting payment".
+    shopper = Client()
+    session = shopper.session
+    session[SESSION_ORDERS_KEY] = [order.reference]
+    session.save()
+    page = shopper.get(reverse("orders:detail", kwargs={"reference": order.reference})).content.decode()
+    assert 'data-testid="payment-processing"' in page
 
     on_commit(_post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
 

@@ -83,9 +83,8 @@ def test_order_cancelled_while_stripe_was_down_is_refunded_once_by_the_sweep(
     assert order.status == Order.Status.PAID
 
     settings.STRIPE_API_BASE = closed_port_url()
-    with pytest.raises(ApplicationError) as err:
-        orders.order_cancel(order=order)
-    assert err.value.code == "provider_unavailable"
+    # The cancel stands; its refund waits, pending, for the sweep (the operator is told it is owed).
+    orders.order_cancel(order=order)
     order.refresh_from_db()
     assert (order.status, order.refunded_minor) == (Order.Status.CANCELLED, 0)
     refund = Refund.objects.get()
