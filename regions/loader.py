@@ -89,6 +89,9 @@ class CountryDefaults:
     weekend_days: tuple[str, ...] = ()
     # Only the states that rest on other days than the country (Kelantan's Friday-Saturday).
     subdivisions: tuple[Subdivision, ...] = ()
+    # The IANA zone a shopper from here sees times in until they choose their own; the loader
+    # fills in the region's when the file names none.
+    time_zone: str = ""
 
     def weekend_in(self, subdivision: str = "") -> tuple[str, ...]:
         """The weekend of ``subdivision``, given as an address's state ("03") or in full ("MY-03")."""
@@ -273,6 +276,15 @@ def _weekend(f: _Fields) -> tuple[str, ...]:
     return days
 
 
+def _time_zone(f: _Fields) -> str:
+    time_zone = f.str("time_zone")
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise f.error("time_zone", f"is not an IANA time zone such as Europe/Paris: {time_zone!r}") from exc
+    return time_zone
+
+
 def _subdivisions(row: _Fields, country: str) -> tuple[Subdivision, ...]:
     """``[countries.XX.subdivisions.XX-YY]`` tables: a state's own weekend, by ISO 3166-2 code."""
     if "subdivisions" not in row.data:
@@ -341,11 +353,7 @@ def parse_region_file(path: Path) -> Region:
             raise f.error("currencies", f"has unknown ISO 4217 code {cur!r}")
     settlement_currency = f.str("settlement_currency", currencies)
 
-    time_zone = f.str("time_zone")
-    try:
-        zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise f.error("time_zone", f"is not an IANA time zone: {time_zone!r}") from exc
+    time_zone = _time_zone(f)
 
     weekend_days = _weekend(f)
     countries = []
@@ -363,6 +371,7 @@ def parse_region_file(path: Path) -> Region:
                 language=row.str("language", languages),
                 weekend_days=_weekend(row) if "weekend_days" in row.data else weekend_days,
                 subdivisions=_subdivisions(row, cc),
+                time_zone=_time_zone(row) if "time_zone" in row.data else time_zone,
             )
         )
     served = tuple(country_table.data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from dataclasses import dataclass
 
@@ -35,6 +36,10 @@ class ShopperContext:
         return f"{language}_{self.country}"
 
 
+# Where an anonymous shopper's (or one without a profile choice) time zone is kept.
+TIME_ZONE_SESSION_KEY = "livemall_time_zone"
+
+
 def user_role(user: User) -> Role:
     if user.is_authenticated and user.is_superuser:
         return Role.OPERATOR
@@ -58,6 +63,24 @@ def _edge_country(request: HttpRequest) -> str | None:
     return value if len(value) == 2 and value.isalpha() else None
 
 
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    # Read from the disk's zone database once per process: it is scanned, file by file.
+    # "localtime" (the server's own clock) and "Factory" are files there but no place.
+    return frozenset(zoneinfo.available_timezones()) - {"localtime", "Factory"}
+
+
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """Every IANA zone a shopper may choose, sorted."""
+    return tuple(sorted(_known_time_zones()))
+
+
+def is_time_zone(value: object) -> bool:
+    """Whether ``value`` names a zone a shopper may choose (a stored profile or session may be stale)."""
+    return isinstance(value, str) and value in _known_time_zones()
+
+
 def accept_language(header: str, offered: tuple[str, ...]) -> str | None:
     """The first language of an ``Accept-Language`` header that is offered (``de-AT`` finds ``de``)."""
     for part in header.split(","):
@@ -78,7 +101,8 @@ def shopper_context(request: HttpRequest, region: Region) -> ShopperContext:
     """Resolve country, language, currency and time zone for this request.
 
     Order: the signed-in user's profile, then the choice stored in the session or
-    cookie, then the trusted edge header / browser, then the region's defaults.
+    cookie, then the trusted edge header / browser, then the country's defaults
+    (its time zone: the region's when its file names none).
     A value the region does not offer is ignored rather than trusted.
     """
     user = getattr(request, "user", None)
@@ -104,11 +128,12 @@ def shopper_context(request: HttpRequest, region: Region) -> ShopperContext:
         chosen(profile.currency if profile else "", settings.CURRENCY_COOKIE_NAME, region.currencies)
         or country_defaults.currency
     )
-    time_zone = region.time_zone
-    if profile and profile.time_zone:
-        try:
-            zoneinfo.ZoneInfo(profile.time_zone)
-            time_zone = profile.time_zone
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
+    time_zone = next(
+        (
+            value
+            for value in (profile.time_zone if profile else "", request.session.get(TIME_ZONE_SESSION_KEY, ""))
+            if is_time_zone(value)
+        ),
+        country_defaults.time_zone or region.time_zone,
+    )
     return ShopperContext(region=region, country=country, language=language, currency=currency, time_zone=time_zone)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import zoneinfo
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils.text import slugify
 
 from apps.accounts.models import Merchant, MerchantMembership, User
+from apps.accounts.selectors import is_time_zone
 from apps.errors import ApplicationError
 from regions import Region
 
@@ -27,11 +27,10 @@ def _check_preferences(
         fields["language"] = [f"Not offered here; valid values: {', '.join(region.languages)}"]
     if currency is not None and currency not in region.currencies:
         fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
-    if time_zone is not None:
-        try:
-            zoneinfo.ZoneInfo(time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            fields["time_zone"] = ["Not an IANA time zone such as Europe/Paris."]
+    # The zones the preferences page offers: one that only loads (a file name such as
+    # "posixrules") would be kept but never shown as the shopper's choice.
+    if time_zone is not None and not is_time_zone(time_zone):
+        fields["time_zone"] = ["Not an IANA time zone such as Europe/Paris."]
     return fields
 
 
@@ -69,6 +68,22 @@ def user_create(
     )
 
 
+def shopper_preferences_check(
+    *,
+    region: Region,
+    country: str | None = None,
+    language: str | None = None,
+    currency: str | None = None,
+    time_zone: str | None = None,
+) -> None:
+    """Refuse choices this region cannot keep (an anonymous shopper's, kept in the session, too)."""
+    fields = _check_preferences(
+        region=region, country=country, language=language, currency=currency, time_zone=time_zone
+    )
+    if fields:
+        raise ApplicationError("These preferences are not available in this region.", fields=fields)
+
+
 def shopper_preferences_update(
     *,
     user: User,
@@ -80,11 +95,7 @@ def shopper_preferences_update(
 ) -> User:
     """Store the shopper's own choices; ``None`` leaves a field as it is."""
     country = country.upper() if country else country
-    fields = _check_preferences(
-        region=region, country=country, language=language, currency=currency, time_zone=time_zone
-    )
-    if fields:
-        raise ApplicationError("These preferences are not available in this region.", fields=fields)
+    shopper_preferences_check(region=region, country=country, language=language, currency=currency, time_zone=time_zone)
     changed = []
     for name, value in (("country", country), ("language", language), ("currency", currency), ("time_zone", time_zone)):
         if value is not None and getattr(user, name) != value:

@@ -473,12 +473,13 @@ def coupon_by_code(code: str) -> Coupon:
     return coupon
 
 
-def local_today(time_zone: str) -> dt.date:
+def local_today(time_zone: str, *, now: dt.datetime | None = None) -> dt.date:
+    """The date it is (``now``, by default the clock's) in ``time_zone``, else in the region's."""
     try:
         zone = zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo(settings.REGION.time_zone)
-    return timezone.now().astimezone(zone).date()
+    return (now or timezone.now()).astimezone(zone).date()
 
 
 def checkout_quote(
@@ -527,7 +528,7 @@ def checkout_quote(
     quote.eta = rules.delivery_eta(
         region=region,
         option=option,
-        ordered_on=local_today(shopper.time_zone),
+        ordered_on=local_today(shopper.time_zone, now=now),
         country=shopper.country,
         subdivision=shopper.state,
     )

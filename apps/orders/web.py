@@ -30,7 +30,7 @@ def request_shopper(request: HttpRequest) -> Shopper:
             country=region.default_country,
             currency=defaults.currency,
             language=defaults.language,
-            time_zone=region.time_zone,
+            time_zone=defaults.time_zone or region.time_zone,
         )
     return Shopper(country=ctx.country, currency=ctx.currency, language=ctx.language, time_zone=ctx.time_zone)
 

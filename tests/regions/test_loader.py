@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -209,8 +210,8 @@ def _break(region_dir: Path, old: str, new: str, code: str = "me-south") -> Path
             "field 'countries' has unknown ISO 3166 country code 'XX'",
         ),
         (
-            'SA = { currency = "SAR", language = "ar" }',
-            'SA = { currency = "USD", language = "ar" }',
+            'SA = { currency = "SAR",',
+            'SA = { currency = "USD",',
             "field 'countries.SA.currency' has unknown value 'USD'; valid values: AED, SAR",
         ),
         ('code = "me-south"', 'code = "me-north"', "field 'code' is 'me-north' but the file is named me-south.toml"),
@@ -236,8 +237,7 @@ def test_each_kind_of_mistake_names_file_field_and_valid_values(region_dir, old,
 
 
 def test_a_country_claimed_by_two_regions_is_refused(region_dir):
-    om = 'OM = { currency = "AED", language = "ar" }'
-    _break(region_dir, om, f'{om}\nDE = {{ currency = "AED", language = "ar" }}')
+    _break(region_dir, "[countries]\n", '[countries]\nDE = { currency = "AED", language = "ar" }\n')
     load_region.cache_clear()
     all_regions.cache_clear()
     try:
@@ -246,6 +246,30 @@ def test_a_country_claimed_by_two_regions_is_refused(region_dir):
     finally:
         load_region.cache_clear()
         all_regions.cache_clear()
+
+
+def test_a_countrys_unknown_time_zone_names_file_and_country(region_dir):
+    path = _break(region_dir, 'time_zone = "America/Mexico_City"', 'time_zone = "America/Ciudad_Gotica"', "us-east")
+    with pytest.raises(RegionError) as excinfo:
+        parse_region_file(path)
+    assert str(excinfo.value) == (
+        "us-east.toml: field 'countries.MX.time_zone' is not an IANA time zone such as Europe/Paris: "
+        "'America/Ciudad_Gotica'"
+    )
+
+
+def test_a_country_without_a_time_zone_gets_the_regions(region_dir):
+    path = _break(region_dir, ', time_zone = "America/Mexico_City"', "", "us-east")
+    region = parse_region_file(path)
+    assert region.country("MX").time_zone == region.time_zone == "America/New_York"
+    assert region.country("BR").time_zone == "America/Sao_Paulo"
+
+
+@pytest.mark.parametrize("region", all_regions(), ids=lambda r: r.code)
+def test_every_country_names_its_own_time_zone(region):
+    # One missing would quietly show that country's shoppers the region's clock.
+    countries = tomllib.loads((Path(REGIONS_DIR) / f"{region.code}.toml").read_text())["countries"]
+    assert [code for code, row in countries.items() if "time_zone" not in row] == []
 
 
 def test_unknown_region_names_the_valid_ones():
