@@ -8,8 +8,6 @@ signs them and posted to our endpoint.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import time
 
 import pytest
 from django.test import Client
@@ -26,7 +24,7 @@ from apps.payments import breaker
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
 from tests.orders.conftest import cart_with, checkout
-from tests.payments.fakes import STRIPE_WEBHOOK_SECRET, stripe_signature
+from tests.payments.fakes import post_stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -36,25 +34,6 @@ def stock_of(variant) -> int:
 
 
 # --- 1. a payment processing at the provider keeps its order --------------------------------
-
-
-def _post_stripe_event(event_type: str, intent: dict) -> None:
-    event = {
-        "id": f"evt_{event_type}_{intent['id']}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "data": {"object": intent},
-    }
-    body = json.dumps(event).encode()
-    response = Client().post(
-        reverse("payments:webhook-stripe"),
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": stripe_signature(body, STRIPE_WEBHOOK_SECRET)},
-    )
-    assert response.status_code == 200, response.content
 
 
 @pytest.fixture
@@ -81,7 +60,7 @@ def _processing(stripe_fake, payment: Payment, on_commit) -> dict:
     """The shopper signed the mandate: Stripe moves the intent to "processing" and says so."""
     intent = stripe_fake.intents[payment.provider_payment_id]
     intent["status"] = "processing"
-    on_commit(_post_stripe_event, "payment_intent.processing", dict(intent))
+    on_commit(post_stripe_event, "payment_intent.processing", dict(intent))
     return intent
 
 
@@ -109,7 +88,7 @@ def test_a_processing_sepa_debit_keeps_the_order_and_succeeded_pays_it(sepa_orde
     page = shopper.get(reverse("orders:detail", kwargs={"reference": order.reference})).content.decode()
     assert 'data-testid="payment-processing"' in page
 
-    on_commit(_post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
+    on_commit(post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
 
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
@@ -140,7 +119,7 @@ def test_a_debit_that_fails_after_processing_expires_at_the_next_sweep(sepa_orde
     assert services.reservations_expire() == 0
 
     intent.update(status="requires_payment_method", last_payment_error={"message": "Insufficient funds."})
-    on_commit(_post_stripe_event, "payment_intent.payment_failed", dict(intent))
+    on_commit(post_stripe_event, "payment_intent.payment_failed", dict(intent))
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED
 
@@ -195,7 +174,7 @@ def test_a_lost_processing_webhook_is_asked_for_and_the_order_kept(sepa_order, s
     assert services.reservations_expire() == 0
     assert _intent_reads(stripe_fake) == 1
 
-    on_commit(_post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
+    on_commit(post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
     assert stock_of(variant) == 3
@@ -216,7 +195,7 @@ def test_a_lost_succeeded_webhook_pays_the_order_instead_of_expiring_it(sepa_ord
     assert order.status == Order.Status.PAID
     assert stock_of(variant) == 3
     # Its webhook comes after all: paid once, nothing refunded.
-    on_commit(_post_stripe_event, "payment_intent.succeeded", dict(stripe_fake.intents[payment.provider_payment_id]))
+    on_commit(post_stripe_event, "payment_intent.succeeded", dict(stripe_fake.intents[payment.provider_payment_id]))
     assert order.events.filter(to_status=Order.Status.PAID).count() == 1
     assert not order.events.filter(to_status=Order.Status.CANCELLED).exists()
     assert not Refund.objects.exists()

@@ -27,6 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.test import Client
+from django.urls import reverse
+
 # What the fakes and the settings pointed at them agree on.
 STRIPE_WEBHOOK_SECRET = "whsec_livemall_test_secret"
 STRIPE_PUBLISHABLE_KEY = "pk_test_livemall_fake"
@@ -68,6 +71,26 @@ def stripe_signature(body: bytes, secret: str, timestamp: int | None = None) -> 
     timestamp = int(time.time()) if timestamp is None else timestamp
     signed = f"{timestamp}.".encode() + body
     return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+
+
+def post_stripe_event(event_type: str, intent: dict, *, event_id: str | None = None) -> None:
+    """Deliver a Stripe event about ``intent`` to our webhook, signed with the test secret, as Stripe would."""
+    event = {
+        "id": event_id or f"evt_{event_type}_{intent['id']}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": intent},
+    }
+    body = json.dumps(event).encode()
+    response = Client().post(
+        reverse("payments:webhook-stripe"),
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": stripe_signature(body, STRIPE_WEBHOOK_SECRET)},
+    )
+    assert response.status_code == 200, response.content
 
 
 class FakeServer:

@@ -8,7 +8,6 @@ their webhooks signed and verified as the real ones are.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -24,28 +23,9 @@ from apps.payments.models import PAYMENT_TRANSITIONS, Payment, WebhookEvent
 from apps.payments.providers.base import PaymentStatus
 from tests.catalog.factories import make_product
 from tests.orders.conftest import cart_with, checkout
-from tests.payments.fakes import STRIPE_WEBHOOK_SECRET, stripe_signature
+from tests.payments.fakes import post_stripe_event
 
 S = PaymentStatus
-
-
-def _stripe_event(event_type: str, intent: dict, *, event_id: str | None = None) -> None:
-    event = {
-        "id": event_id or f"evt_{event_type}_{intent['id']}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "data": {"object": intent},
-    }
-    body = json.dumps(event).encode()
-    response = Client().post(
-        reverse("payments:webhook-stripe"),
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": stripe_signature(body, STRIPE_WEBHOOK_SECRET)},
-    )
-    assert response.status_code == 200, response.content
 
 
 def _sepa_payment(use_region, reference: str = "R-SEPA") -> Payment:
@@ -58,7 +38,7 @@ def _sepa_payment(use_region, reference: str = "R-SEPA") -> Payment:
 def _processing(stripe_fake, payment: Payment, committed) -> dict:
     intent = stripe_fake.intents[payment.provider_payment_id]
     intent["status"] = "processing"
-    committed(_stripe_event, "payment_intent.processing", dict(intent))
+    committed(post_stripe_event, "payment_intent.processing", dict(intent))
     return intent
 
 
@@ -114,7 +94,7 @@ def test_stripe_processing_event_makes_the_payment_processing_and_succeeded_pays
     assert WebhookEvent.objects.get().result == "pending -> processing"
     assert signals == []
 
-    committed(_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
+    committed(post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
 
     payment.refresh_from_db()
     assert (payment.status, payment.captured_minor) == (S.SUCCEEDED, 2500)
@@ -126,9 +106,9 @@ def test_stripe_processing_event_makes_the_payment_processing_and_succeeded_pays
 def test_a_late_processing_event_after_succeeded_changes_nothing(stripe_fake, use_region, committed, signals):
     payment = _sepa_payment(use_region)
     intent = dict(stripe_fake.intents[payment.provider_payment_id])
-    committed(_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
+    committed(post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
 
-    committed(_stripe_event, "payment_intent.processing", {**intent, "status": "processing"})
+    committed(post_stripe_event, "payment_intent.processing", {**intent, "status": "processing"})
 
     payment.refresh_from_db()
     assert payment.status == S.SUCCEEDED
@@ -143,7 +123,7 @@ def test_a_debit_that_fails_is_no_longer_in_progress_and_its_retry_is(stripe_fak
     intent = _processing(stripe_fake, payment, committed)
     intent.update(status="requires_payment_method", last_payment_error={"message": "Insufficient funds."})
 
-    committed(_stripe_event, "payment_intent.payment_failed", dict(intent))
+    committed(post_stripe_event, "payment_intent.payment_failed", dict(intent))
 
     payment.refresh_from_db()
     assert (payment.status, payment.failure_reason) == (S.FAILED, "Insufficient funds.")
@@ -152,7 +132,7 @@ def test_a_debit_that_fails_is_no_longer_in_progress_and_its_retry_is(stripe_fak
 
     # The shopper confirms the same intent again, with another debit.
     intent.update(status="processing", last_payment_error=None)
-    committed(_stripe_event, "payment_intent.processing", dict(intent), event_id="evt_processing_again")
+    committed(post_stripe_event, "payment_intent.processing", dict(intent), event_id="evt_processing_again")
 
     payment.refresh_from_db()
     assert (payment.status, payment.failure_reason) == (S.PROCESSING, "")
@@ -346,9 +326,9 @@ def test_after_a_failed_sepa_debit_the_shopper_pays_again_through_the_api(
     (payment,) = Payment.objects.all()
     intent = stripe_fake.intents[payment.provider_payment_id]
     intent["status"] = "processing"
-    committed(_stripe_event, "payment_intent.processing", dict(intent))
+    committed(post_stripe_event, "payment_intent.processing", dict(intent))
     intent.update(status="requires_payment_method", last_payment_error={"message": "Insufficient funds."})
-    committed(_stripe_event, "payment_intent.payment_failed", dict(intent))
+    committed(post_stripe_event, "payment_intent.payment_failed", dict(intent))
 
     again = committed(client.post, pay_url, {}, content_type="application/json")
 
@@ -363,8 +343,8 @@ def test_after_a_failed_sepa_debit_the_shopper_pays_again_through_the_api(
 
     # The retry with another debit goes through.
     intent.update(status="processing", last_payment_error=None)
-    committed(_stripe_event, "payment_intent.processing", dict(intent), event_id="evt_processing_retry")
-    committed(_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
+    committed(post_stripe_event, "payment_intent.processing", dict(intent), event_id="evt_processing_retry")
+    committed(post_stripe_event, "payment_intent.succeeded", stripe_fake.succeed(payment.provider_payment_id))
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
 
