@@ -7,6 +7,7 @@ from pathlib import Path
 
 from apps.money.providers.ecb import EcbFileProvider
 from apps.money.providers.pegged import PeggedProvider, load_pegs
+from apps.money.selectors import utc_today
 
 SHIPPED_DATA = Path(__file__).resolve().parents[2] / "apps" / "money" / "data"
 SHIPPED_DATE = dt.date(2026, 11, 20)
@@ -46,3 +47,13 @@ def shipped_provider() -> PeggedProvider:
 
 def file_provider(path: Path) -> PeggedProvider:
     return PeggedProvider(anchor=EcbFileProvider(path), pegs=load_pegs(SHIPPED_DATA / "pegs.toml"))
+
+
+def todays_provider(path: Path) -> PeggedProvider:
+    """The shipped rates dated today (UTC), written to ``path``: fresh on whatever day the suite
+    runs, for tests that check out in a converted currency (checkout refuses stale rates)."""
+    shipped = (SHIPPED_DATA / "eurofxref-daily.xml").read_text()
+    dated = shipped.replace(f"time='{SHIPPED_DATE.isoformat()}'", f"time='{utc_today().isoformat()}'")
+    assert dated != shipped, "the shipped rates file's date moved: update SHIPPED_DATE"
+    path.write_text(dated)
+    return file_provider(path)

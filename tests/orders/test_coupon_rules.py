@@ -167,11 +167,11 @@ def test_stored_lower_case_countries_still_apply(client, stocked):
     assert r.json()["discount_minor"] == 200
 
 
-def test_a_minimum_spend_in_other_currencies_refuses_the_coupon(client, stocked, settings):
+def test_a_minimum_spend_in_other_currencies_refuses_the_coupon(client, stocked, settings, tmp_path):
     from apps.money import services as money
-    from tests.money.factories import shipped_provider
+    from tests.money.factories import todays_provider
 
-    money.fx_rates_update(provider=shipped_provider(), today=timezone.localdate())
+    money.fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
     variant = stocked("rules-lamp", 5, price_minor=2000)
     _stored(min_spend={"USD": 100000})
     client.cookies[settings.CURRENCY_COOKIE_NAME] = "CAD"
