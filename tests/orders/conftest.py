@@ -59,6 +59,15 @@ ADDRESSES = {
     "SG": {"name": "Tan Wei", "line1": "1 Orchard Rd", "city": "Singapore", "postal_code": "238823", "country": "SG"},
 }
 
+# What an API checkout sends for a US shopper paying with the labelled test provider.
+API_CHECKOUT = {
+    "email": "buyer@example.test",
+    "address": ADDRESSES["US"],
+    "shipping_option": "standard",
+    "payment_provider": "test",
+    "payment_method": "test",
+}
+
 
 def checkout(cart, *, key: str | None = None, country: str | None = None, **kwargs):
     shopper = kwargs.pop("shopper", None) or shopper_for(country=country)

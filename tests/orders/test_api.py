@@ -9,18 +9,10 @@ from apps.orders.models import Order
 from apps.orders.selectors import available_units
 from apps.payments import breaker
 from apps.payments.models import Payment
-from tests.orders.conftest import ADDRESSES
+from tests.orders.conftest import API_CHECKOUT
 from tests.payments.fakes import closed_port_url
 
 pytestmark = pytest.mark.django_db
-
-CHECKOUT = {
-    "email": "buyer@example.test",
-    "address": ADDRESSES["US"],
-    "shipping_option": "standard",
-    "payment_provider": "test",
-    "payment_method": "test",
-}
 
 
 def post(client, url, data, **headers):
@@ -34,11 +26,11 @@ def test_cart_checkout_pay_flow(client, stocked, on_commit):
     assert r.json()["subtotal_minor"] == 3000
     assert client.get("/api/v1/cart").json()["lines"][0]["available"] is True
 
-    r = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "api-key-000001"})
+    r = post(client, "/api/v1/checkout", API_CHECKOUT, **{"Idempotency-Key": "api-key-000001"})
     assert r.status_code == 201, r.json()
     order = r.json()
     assert order["status"] == "created" and order["currency"] == "USD"
-    again = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "api-key-000001"})
+    again = post(client, "/api/v1/checkout", API_CHECKOUT, **{"Idempotency-Key": "api-key-000001"})
     assert again.status_code == 200 and again.json()["reference"] == order["reference"]
 
     r = on_commit(post, client, f"/api/v1/orders/{order['reference']}/pay", {})
@@ -57,7 +49,7 @@ def test_the_shopper_follows_the_parcels_through_the_api(client, stocked, operat
 
     variant = stocked("api-parcel-mug", 5, price_minor=1500)
     post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
-    placed = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "api-parcel-0001"}).json()
+    placed = post(client, "/api/v1/checkout", API_CHECKOUT, **{"Idempotency-Key": "api-parcel-0001"}).json()
     assert placed["shipments"] == []
     on_commit(post, client, f"/api/v1/orders/{placed['reference']}/pay", {})
     order = Order.objects.get(reference=placed["reference"])
@@ -74,7 +66,7 @@ def test_the_shopper_follows_the_parcels_through_the_api(client, stocked, operat
 def test_checkout_without_key_is_refused(client, stocked):
     variant = stocked("api-nokey", 5)
     post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
-    r = post(client, "/api/v1/checkout", CHECKOUT)
+    r = post(client, "/api/v1/checkout", API_CHECKOUT)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_idempotency_key"
     assert Order.objects.count() == 0
 
@@ -100,9 +92,11 @@ def test_bad_cart_input(client, stocked, body, code):
 def test_tampered_total_and_price_fields(client, stocked):
     variant = stocked("api-tamper", 5, price_minor=2000)
     post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
-    r = post(client, "/api/v1/checkout", {**CHECKOUT, "expected_total_minor": 1}, **{"Idempotency-Key": "tamper-0001"})
+    r = post(
+        client, "/api/v1/checkout", {**API_CHECKOUT, "expected_total_minor": 1}, **{"Idempotency-Key": "tamper-0001"}
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "total_changed"
-    r = post(client, "/api/v1/checkout", {**CHECKOUT, "total_minor": 1}, **{"Idempotency-Key": "tamper-0002"})
+    r = post(client, "/api/v1/checkout", {**API_CHECKOUT, "total_minor": 1}, **{"Idempotency-Key": "tamper-0002"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "unexpected_fields"
     assert Order.objects.count() == 0 and available_units([variant.pk])[variant.pk] == 5
 
@@ -116,7 +110,7 @@ def test_hidden_variant_is_refused(client, stocked):
 def test_someone_elses_order_is_not_found(client, stocked):
     variant = stocked("api-other", 5)
     post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
-    reference = post(client, "/api/v1/checkout", CHECKOUT, **{"Idempotency-Key": "other-00001"}).json()["reference"]
+    reference = post(client, "/api/v1/checkout", API_CHECKOUT, **{"Idempotency-Key": "other-00001"}).json()["reference"]
     client.cookies.clear()
     assert client.get(f"/api/v1/orders/{reference}").status_code == 404
     assert post(client, f"/api/v1/orders/{reference}/pay", {}).status_code == 404
@@ -129,7 +123,7 @@ def test_provider_down_fails_fast_releases_and_opens_breaker(client, stocked, se
     variant = stocked("api-down", 5)
     for attempt in range(2):
         post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
-        body = {**CHECKOUT, "payment_provider": "stripe", "payment_method": "card"}
+        body = {**API_CHECKOUT, "payment_provider": "stripe", "payment_method": "card"}
         order = post(client, "/api/v1/checkout", body, **{"Idempotency-Key": f"down-{attempt:06d}"}).json()
         r = post(client, f"/api/v1/orders/{order['reference']}/pay", {})
         assert r.status_code == 503 and r.json()["error"]["code"] == "provider_unavailable"

@@ -15,18 +15,11 @@ from apps.compliance.models import ProductRule
 from apps.orders import services
 from apps.orders.models import Cart, CartLine
 from apps.orders.selectors import cart_review
-from tests.orders.conftest import ADDRESSES, checkout, shopper_for
+from tests.orders.conftest import API_CHECKOUT, checkout, shopper_for
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "a-long-test-password"
-CHECKOUT = {
-    "email": "buyer@example.test",
-    "address": ADDRESSES["US"],
-    "shipping_option": "standard",
-    "payment_provider": "test",
-    "payment_method": "test",
-}
 PAGE_ADDRESS = {"name": "Ann", "line1": "1 Main St", "city": "Albany", "state": "NY", "postal_code": "12207"}
 
 
@@ -83,7 +76,7 @@ def test_a_merge_past_the_limit_keeps_every_line_and_the_cart_says_which_to_lowe
     # Checkout (API and page) refuses it with today's code and message.
     refusal = services.order_limit_error(14)
     response = client.post(
-        "/api/v1/checkout", CHECKOUT, content_type="application/json", headers={"Idempotency-Key": "limit-key-0001"}
+        "/api/v1/checkout", API_CHECKOUT, content_type="application/json", headers={"Idempotency-Key": "limit-key-0001"}
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "order_limit"
@@ -101,7 +94,7 @@ def test_a_merge_past_the_limit_keeps_every_line_and_the_cart_says_which_to_lowe
     response = on_commit(
         client.post,
         "/api/v1/checkout",
-        CHECKOUT,
+        API_CHECKOUT,
         content_type="application/json",
         headers={"Idempotency-Key": "limit-key-0002"},
     )

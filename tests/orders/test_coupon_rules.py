@@ -16,17 +16,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from apps.orders.models import Coupon, Order
-from tests.orders.conftest import ADDRESSES
+from tests.orders.conftest import API_CHECKOUT
 
 pytestmark = pytest.mark.django_db
-
-CHECKOUT = {
-    "email": "buyer@example.test",
-    "address": ADDRESSES["US"],
-    "shipping_option": "standard",
-    "payment_provider": "test",
-    "payment_method": "test",
-}
 
 
 def _admin_form(operator, changes: dict[str, str]):
@@ -129,7 +121,7 @@ def _stored(**fields) -> Coupon:
 def _checkout_with(client, variant, coupon: str, key: str = "coupon-rules-0001"):
     added = _post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
     assert added.status_code == 201, added.json()
-    return _post(client, "/api/v1/checkout", {**CHECKOUT, "coupon": coupon}, **{"Idempotency-Key": key})
+    return _post(client, "/api/v1/checkout", {**API_CHECKOUT, "coupon": coupon}, **{"Idempotency-Key": key})
 
 
 @pytest.mark.parametrize(
