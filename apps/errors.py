@@ -12,7 +12,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -41,6 +43,23 @@ class ApplicationError(Exception):
         return {"error": {"code": self.code, "message": self.message, "fields": self.fields}}
 
 
+class ErrorBody(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable and machine-readable, e.g. sold_out, total_changed.")
+    message = serializers.CharField(help_text="For the person, in their language.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="What is wrong with each named input; empty when no one field is at fault.",
+    )
+
+
+# What api_exception_handler answers, for the OpenAPI schema: every app documents its error
+# responses with this one component, so a client reads all errors the same way.
+class ErrorResponse(serializers.Serializer):
+    """The body of every error the API answers."""
+
+    error = ErrorBody()
+
+
 def _flatten(detail: Any) -> list[str]:
     if isinstance(detail, dict):
         return [f"{k}: {m}" for k, v in detail.items() for m in _flatten(v)]
@@ -60,7 +79,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
-        message = "; ".join(exc.messages) or "Invalid input."
+        message = "; ".join(exc.messages) or _("Invalid input.")
         err = ApplicationError(message, code="invalid", fields=fields)
         return Response(err.as_dict(), status=400)
     if isinstance(exc, Http404):
@@ -72,7 +91,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     detail = response.data
     if isinstance(exc, drf.ValidationError):
-        code, message, fields = "invalid", "Some fields are not valid.", _fields(detail)
+        code, message, fields = "invalid", _("Some fields are not valid."), _fields(detail)
         if not fields:
             message = "; ".join(_flatten(detail))
     else:

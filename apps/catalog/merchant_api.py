@@ -28,7 +28,6 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
     extend_schema_view,
-    inline_serializer,
 )
 from modeltranslation.utils import build_localized_fieldname
 from rest_framework import mixins, serializers, status, viewsets
@@ -51,7 +50,7 @@ from apps.catalog.selectors import (
     merchant_warehouses,
 )
 from apps.compliance.models import CertificationType, ProductAttribute
-from apps.errors import ApplicationError
+from apps.errors import ApplicationError, ErrorResponse
 
 # --- who may call it ----------------------------------------------------------------------
 
@@ -318,27 +317,14 @@ class WarehouseOut(serializers.Serializer):
     is_active = serializers.BooleanField()
 
 
-ErrorOut = inline_serializer(
-    "MerchantApiError",
-    {
-        "error": inline_serializer(
-            "MerchantApiErrorBody",
-            {
-                "code": serializers.CharField(),
-                "message": serializers.CharField(),
-                "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
-            },
-        )
-    },
-)
-
-
 def _answers(ok: Any, ok_status: int = 200, *, refused: tuple[int, ...] = (403, 404)) -> dict[int, Any]:
     described = {
-        400: OpenApiResponse(ErrorOut, description="Bad input: `fields` names each bad field"),
-        403: OpenApiResponse(ErrorOut, description="Not signed in as merchant staff or operator, or no CSRF token"),
-        404: OpenApiResponse(ErrorOut, description="Not found among your merchants' rows"),
-        409: OpenApiResponse(ErrorOut, description="In use by orders or live rooms: take it off sale instead"),
+        400: OpenApiResponse(ErrorResponse, description="Bad input: `fields` names each bad field"),
+        403: OpenApiResponse(
+            ErrorResponse, description="Not signed in as merchant staff or operator, or no CSRF token"
+        ),
+        404: OpenApiResponse(ErrorResponse, description="Not found among your merchants' rows"),
+        409: OpenApiResponse(ErrorResponse, description="In use by orders or live rooms: take it off sale instead"),
     }
     return {ok_status: ok, **{code: described[code] for code in refused}}
 

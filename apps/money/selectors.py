@@ -13,6 +13,7 @@ every :class:`Conversion` carries ``stale``, and ``allow_stale=False`` refuses i
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -20,11 +21,14 @@ from fractions import Fraction
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.cache_generations import Generation
 from apps.money.models import FxRate, RateSnapshot
 from apps.money.providers import primary_source
 from apps.money.types import Money, MoneyError, currency_code, currency_digits, price_step, round_minor
+
+logger = logging.getLogger(__name__)
 
 # Bumped by the update service after it commits new rates; keys from before go unread.
 RATES_GENERATION = Generation("money:fx:generation")
@@ -131,6 +135,11 @@ def _load(snapshot: RateSnapshot) -> FxSnapshot:
     )
 
 
+def _prices_unavailable_message() -> str:
+    """What a shopper is told when their currency cannot be priced: what to do is the operator's, in the log."""
+    return gettext("Prices in your currency are not available right now; please try again shortly.")
+
+
 def rates_generation() -> int:
     """Changes whenever new rates are stored; part of the keys of anything cached with prices."""
     return RATES_GENERATION.current()
@@ -139,8 +148,8 @@ def rates_generation() -> int:
 def rate_snapshot_current(*, today: dt.date | None = None, source: str | None = None) -> FxSnapshot:
     """The newest snapshot of the configured source dated ``today`` or earlier.
 
-    Raises ``MoneyError(code="no_fx_rates")`` when none has been loaded yet (run the
-    ``fx_rates_update`` command).
+    Raises ``MoneyError(code="no_fx_rates", status=503)`` when none has been loaded yet; the
+    shopper reads :func:`_prices_unavailable_message`, the log says to run ``fx_rates_update``.
     """
     today = today or utc_today()
     source = source or primary_source()
@@ -149,11 +158,8 @@ def rate_snapshot_current(*, today: dt.date | None = None, source: str | None = 
     if snapshot is None:
         row = RateSnapshot.objects.filter(source=source, rate_date__lte=today).order_by("-rate_date").first()
         if row is None:
-            raise MoneyError(
-                f"No {source} exchange rates are loaded yet; run `manage.py fx_rates_update`.",
-                code="no_fx_rates",
-                status=503,
-            )
+            logger.error("No %s exchange rates are loaded yet; run `manage.py fx_rates_update`.", source)
+            raise MoneyError(_prices_unavailable_message(), code="no_fx_rates", status=503)
         snapshot = _load(row)
         cache.set(key, snapshot, CACHE_TIMEOUT)
     return snapshot
@@ -193,12 +199,15 @@ def convert(
         return Conversion(money, money, snapshot.id, snapshot.rate_date, Decimal(1), stale=False)
     stale = snapshot.is_stale(today)
     if stale and not allow_stale:
-        raise MoneyError(
-            f"The newest exchange rates ({snapshot.source}, {snapshot.rate_date}) are {snapshot.age_days(today)} "
-            f"days old, more than the {settings.FX_STALE_AFTER_DAYS} allowed.",
-            code="stale_rates",
-            status=503,
+        logger.error(
+            "The newest exchange rates (%s, %s) are %d days old, more than the %d allowed (FX_STALE_AFTER_DAYS); "
+            "run `manage.py fx_rates_update` and check why the daily money.fx_rates_update task did not.",
+            snapshot.source,
+            snapshot.rate_date,
+            snapshot.age_days(today),
+            settings.FX_STALE_AFTER_DAYS,
         )
+        raise MoneyError(_prices_unavailable_message(), code="stale_rates", status=503)
     ratio = snapshot.ratio(money.currency, target)
     exact_minor = Fraction(money.amount_minor) * ratio * Fraction(10) ** (currency_digits(target) - money.digits)
     converted = Money(round_minor(exact_minor, step=price_step(target)), target)

@@ -32,7 +32,12 @@ def _locale(request: HttpRequest) -> str:
 def cart(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
     the_cart = request_cart(request)
-    review = selectors.cart_review(cart=the_cart, shopper=shopper)
+    try:
+        review = selectors.cart_review(cart=the_cart, shopper=shopper)
+    except ApplicationError as unpriced:
+        # Nothing the shopper did (no exchange rates for their currency, say): the same page as
+        # a checkout that cannot be priced.
+        return _checkout_unavailable(request, unpriced)
     return render(request, "orders/cart.html", {"review": review, "max_quantity": services.max_quantity()})
 
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.errors import ErrorResponse
 from apps.payments import services
 
 _Received = inline_serializer(
@@ -34,8 +35,17 @@ class _WebhookApi(APIView):
         request=None,
         responses={
             200: _Received,
-            400: OpenApiResponse(description="Unsigned, wrongly signed, too old or future-dated; nothing stored."),
-            503: OpenApiResponse(description="The provider's verification call could not be made; retry later."),
+            400: OpenApiResponse(
+                ErrorResponse,
+                description="`webhook_rejected`: unsigned, wrongly signed, too old or future-dated; nothing stored.",
+            ),
+            404: OpenApiResponse(
+                ErrorResponse, description="`webhook_not_configured`: this region takes no webhooks from the provider."
+            ),
+            503: OpenApiResponse(
+                ErrorResponse,
+                description="`provider_unavailable`: the provider's verification call could not be made; retry later.",
+            ),
         },
     )
     def post(self, request: Request) -> Response:

@@ -546,7 +546,8 @@ def payment_refund(
         # made in the provider's dashboard): the provider replays it or declines it.
         if payment.status not in REFUNDABLE_STATUSES and refund_id is None:
             raise ApplicationError(
-                f"A {payment.status} payment cannot be refunded; only a captured one can.", code="not_refundable"
+                _("A %(status)s payment cannot be refunded; only a captured one can.") % {"status": payment.status},
+                code="not_refundable",
             )
         refunds = list(payment.refunds.order_by("pk"))
         unsettled = [r for r in refunds if r.status == RefundStatus.PENDING and not r.provider_refund_id]
@@ -562,7 +563,8 @@ def payment_refund(
             refund = unsettled[0]
             if amount_minor is not None and amount_minor != refund.amount_minor:
                 raise ApplicationError(
-                    f"An earlier refund of {refund.amount_minor} is still unconfirmed; retry it first.",
+                    _("An earlier refund of %(amount)d is still unconfirmed; retry it first.")
+                    % {"amount": refund.amount_minor},
                     code="refund_in_progress",
                     status=409,
                 )
@@ -574,7 +576,9 @@ def payment_refund(
                 raise ApplicationError(
                     _("That is more than can be refunded."),
                     code="over_refund",
-                    fields={"amount_minor": [f"At most {max(refundable, 0)} can be refunded."]},
+                    fields={
+                        "amount_minor": [_("At most %(amount)d can be refunded.") % {"amount": max(refundable, 0)}]
+                    },
                 )
             refund = Refund.objects.create(
                 payment=payment,

@@ -1,0 +1,104 @@
+"""Missing or stale FX rates: the shopper reads a plain message, the operator reads what to run in the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from apps.money.models import RateSnapshot
+from apps.money.services import fx_rates_update
+from apps.orders.models import Order
+from tests.money.factories import RATES, file_provider, write_ecb_file
+
+pytestmark = pytest.mark.django_db
+
+CANADA = {"CF-IPCountry": "CA", "Accept-Language": "en"}
+PLAIN = "Prices in your currency are not available right now; please try again shortly."
+TOTAL_UNAVAILABLE = "We cannot work out your order's total right now. Please try again in a little while."
+ADDRESS_CA = {
+    "name": "Ann Buyer",
+    "line1": "1 King St W",
+    "city": "Toronto",
+    "state": "ON",
+    "postal_code": "M5H 1A1",
+    "country": "CA",
+}
+
+
+@pytest.fixture(autouse=True)
+def _country_from_the_header(settings):
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+
+
+@pytest.fixture
+def in_the_cart(client, stocked):
+    """A cart line added in the region's own currency (no rates needed), then the rates gone."""
+    variant = stocked("fx-mug", 5, price_minor=2500)
+    response = client.post(
+        "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    RateSnapshot.objects.all().delete()
+    return variant
+
+
+def _operator_told(caplog) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.ERROR and "manage.py fx_rates_update" in record.getMessage()
+    ]
+
+
+def test_the_cart_api_without_rates_answers_plainly_and_logs_what_to_run(client, in_the_cart, caplog):
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/api/v1/cart", headers=CANADA)
+    assert response.status_code == 503
+    assert response.json() == {"error": {"code": "no_fx_rates", "message": PLAIN, "fields": {}}}
+    assert _operator_told(caplog)
+
+
+def test_the_cart_page_without_rates_is_a_clear_503_page(client, in_the_cart, caplog):
+    with caplog.at_level(logging.ERROR):
+        page = client.get("/cart/", headers=CANADA)
+    assert page.status_code == 503
+    assert [str(m) for m in page.context["messages"]] == [TOTAL_UNAVAILABLE]
+    assert "fx_rates_update" not in page.content.decode()
+    assert _operator_told(caplog)
+    # In the region's own currency nothing needs converting: the cart shows as always.
+    page = client.get("/cart/")
+    assert page.status_code == 200 and page.content.decode().count('data-testid="cart-line"') == 1
+
+
+def test_a_checkout_on_stale_rates_is_refused_plainly_and_logged(client, stocked, caplog, tmp_path):
+    long_ago = timezone.now().date() - dt.timedelta(days=settings.FX_STALE_AFTER_DAYS + 5)
+    rates = write_ecb_file(tmp_path / "old.xml", {long_ago: {**RATES, "CAD": "1.6232"}})
+    fx_rates_update(provider=file_provider(rates), today=long_ago)
+    variant = stocked("fx-stale-mug", 5, price_minor=2500)
+    added = client.post(
+        "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json", headers=CANADA
+    )
+    assert added.status_code == 201 and added.json()["currency"] == "CAD"  # shown, flagged stale, not charged
+
+    with caplog.at_level(logging.ERROR):
+        response = client.post(
+            "/api/v1/checkout",
+            {
+                "email": "buyer@example.test",
+                "address": ADDRESS_CA,
+                "shipping_option": "standard",
+                "payment_provider": "test",
+                "payment_method": "test",
+            },
+            content_type="application/json",
+            headers={**CANADA, "Idempotency-Key": "fx-stale-0001"},
+        )
+    assert response.status_code == 503
+    assert response.json()["error"] == {"code": "stale_rates", "message": PLAIN, "fields": {}}
+    (told,) = _operator_told(caplog)
+    assert "days old" in told
+    assert Order.objects.count() == 0
