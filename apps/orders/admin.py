@@ -27,6 +27,7 @@ from apps.errors import ApplicationError
 from apps.money.types import currency_digits
 from apps.orders import selectors, services
 from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
+from apps.orders.selectors import RefundsOwed
 from apps.payments import selectors as payment_selectors
 
 
@@ -232,6 +233,14 @@ class OrderAdmin(admin.ModelAdmin):
                 # A refund the provider could not take (it was down) is retried by a beat task;
                 # until then the operator sees what the customer is still owed.
                 extra["refunds_owed"] = list(payment_selectors.refunds_unsettled(order_reference=order.reference))
+                held = selectors.order_refunds_owed(order=order)
+                if held.held_minor:
+                    # Nothing retries a declined refund and a cancelled order has no refund step:
+                    # said on every visit until the money has gone back.
+                    [notice] = RefundsOwed(held_minor=held.held_minor, provider=held.provider).notices(
+                        currency=order.currency, locale=request.shopper.locale
+                    )
+                    messages.error(request, notice)
         return super().change_view(request, object_id, form_url, extra)
 
     def step_view(self, request: HttpRequest, order_id: int, step: str) -> HttpResponse:
@@ -253,29 +262,25 @@ class OrderAdmin(admin.ModelAdmin):
                 merchant_ids=_scope(request),
             )
         except ApplicationError as exc:
-            if step == "refund" and exc.code == "provider_unavailable" and _refund_owed(order):
-                # The refund is written and waits for the provider: not an error to fix, nor a
-                # reason to "try another method"; asking again would retry the same refund.
-                messages.warning(request, _refund_retried())
-            else:
+            # A refund written and waiting for the provider is not an error to fix, nor a reason
+            # to "try another method": asking again would retry the same refund. Warned instead.
+            if not (step == "refund" and exc.code == "provider_unavailable" and _refund_waiting(request, order)):
                 details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
                 messages.error(request, f"{exc.message} {details}".strip())
         else:
             messages.success(request, _("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
-            if step == "cancel" and _refund_owed(order):
-                messages.warning(request, _refund_retried())
+            if step == "cancel":
+                _refund_waiting(request, order)
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 
-def _refund_owed(order: Order) -> bool:
-    return payment_selectors.refunds_unsettled(order_reference=order.reference).exists()
-
-
-def _refund_retried() -> str:
-    return _(
-        "The payment provider is not answering, so the refund is not made yet: "
-        "it is sent again every 15 minutes until the provider takes it."
-    )
+def _refund_waiting(request: HttpRequest, order: Order) -> bool:
+    """Warn that the order's refund waits for the provider (the retry sweep sends it); False if none does."""
+    waiting = selectors.order_refunds_owed(order=order).waiting_minor
+    if waiting:
+        [notice] = RefundsOwed(waiting_minor=waiting).notices(currency=order.currency, locale=request.shopper.locale)
+        messages.warning(request, notice)
+    return bool(waiting)
 
 
 def _amount_minor(raw: str, currency: str) -> int | None:

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiParameter,
+    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
@@ -24,11 +25,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.errors import ApplicationError
+from apps.errors import ApplicationError, ErrorResponse
 from apps.orders import door, rules, selectors, services
 from apps.orders.models import Order
 from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_methods_offered, refunds_unsettled
+from apps.payments.selectors import payment_methods_offered
 
 
 class StrictSerializer(serializers.Serializer):
@@ -38,10 +39,11 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
+                refused = _("Not accepted: prices and totals are computed by the server.")
                 raise ApplicationError(
-                    "The request has fields the server does not accept.",
+                    _("The request has fields the server does not accept."),
                     code="unexpected_fields",
-                    fields={name: ["Not accepted: prices and totals are computed by the server."] for name in unknown},
+                    fields={name: [refused] for name in unknown},
                 )
         return super().to_internal_value(data)
 
@@ -109,9 +111,9 @@ class CheckoutIn(StrictSerializer):
 
     def validate_expected_lines(self, value: list[dict[str, int]]) -> dict[int, int]:
         if not 0 < len(value) <= door.MAX_LINES:
-            raise serializers.ValidationError(f"Between 1 and {door.MAX_LINES} lines.")
+            raise serializers.ValidationError(_("Between 1 and %(count)d lines.") % {"count": door.MAX_LINES})
         if any(line["variant"] < 1 or line["quantity"] < 1 for line in value):
-            raise serializers.ValidationError("Variants and quantities are positive.")
+            raise serializers.ValidationError(_("Variants and quantities are positive."))
         return selectors.quantities_by_variant((line["variant"], line["quantity"]) for line in value)
 
 
@@ -167,14 +169,36 @@ def _cart_out(request: Request) -> dict[str, Any]:
     return CartOut(review).data
 
 
+# --- the errors each endpoint documents (one body for all: apps.errors.ErrorResponse) ------------
+
+
+def _refused(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorResponse, description=description)
+
+
+# The cart is priced in the shopper's currency on every answer, which needs the day's FX rates.
+_CART_NOT_PRICED = _refused("`no_fx_rates`: prices in the shopper's currency cannot be worked out now; retry later.")
+_CART_LINE_REFUSED = _refused(
+    "Bad input (`fields` names each bad field): `invalid`, `unexpected_fields`, `invalid_variant`, "
+    "`variant_unavailable` (not on sale in the shopper's country), `invalid_quantity`, `order_limit`."
+)
+_ORDER_NOT_FOUND = _refused("`not_found`: no such order among the shopper's (signed in, or this session's).")
+
+
 class CartApi(APIView):
-    @extend_schema(responses=CartOut, summary="The shopper's cart, re-validated and priced now")
+    @extend_schema(
+        responses={200: CartOut, 503: _CART_NOT_PRICED}, summary="The shopper's cart, re-validated and priced now"
+    )
     def get(self, request: Request) -> Response:
         return Response(_cart_out(request))
 
 
 class CartLinesApi(APIView):
-    @extend_schema(request=LineIn, responses={201: CartOut}, summary="Add units of a variant to the cart")
+    @extend_schema(
+        request=LineIn,
+        responses={201: CartOut, 400: _CART_LINE_REFUSED, 503: _CART_NOT_PRICED},
+        summary="Add units of a variant to the cart",
+    )
     def post(self, request: Request) -> Response:
         data = _valid(LineIn, request.data)
         shopper = request_shopper(request._request)
@@ -188,7 +212,11 @@ class CartLinesApi(APIView):
 
 
 class CartLineApi(APIView):
-    @extend_schema(request=QuantityIn, responses=CartOut, summary="Set a line's quantity (0 removes it)")
+    @extend_schema(
+        request=QuantityIn,
+        responses={200: CartOut, 400: _CART_LINE_REFUSED, 503: _CART_NOT_PRICED},
+        summary="Set a line's quantity (0 removes it)",
+    )
     def put(self, request: Request, variant_id: int) -> Response:
         data = _valid(QuantityIn, request.data)
         shopper = request_shopper(request._request)
@@ -200,7 +228,8 @@ class CartLineApi(APIView):
         )
         return Response(_cart_out(request))
 
-    @extend_schema(responses=CartOut, summary="Remove a line")
+    # Answers the cart, like the other cart calls (not 204: the page redraws from it).
+    @extend_schema(responses={200: CartOut, 503: _CART_NOT_PRICED}, summary="Remove a line")
     def delete(self, request: Request, variant_id: int) -> Response:
         services.cart_line_set(cart=request_cart(request._request), variant_id=variant_id, quantity=0, country="")
         return Response(_cart_out(request))
@@ -233,7 +262,26 @@ class CheckoutOptionsApi(APIView):
 class CheckoutApi(APIView):
     @extend_schema(
         request=CheckoutIn,
-        responses={201: OrderOut, 200: OrderOut},
+        responses={
+            201: OrderOut,
+            200: OrderOut,
+            400: _refused(
+                "Bad input (`fields` names each bad field): `invalid`, `unexpected_fields`, "
+                "`invalid_idempotency_key`, `invalid_address`, `invalid_shipping_option`, "
+                "`payment_method_not_offered`, `cart_empty`, `order_limit`, and the coupon's `coupon_unknown`, "
+                "`coupon_expired`, `coupon_not_started`, `coupon_not_valid_here`, `coupon_min_spend`."
+            ),
+            409: _refused(
+                "The cart, its prices or the attempt changed since the page was shown; nothing was written: "
+                "`sold_out`, `cart_changed`, `total_changed` (`fields` carries the current total), "
+                "`checkout_attempt_ended` (send a new Idempotency-Key), `idempotency_key_reused`, "
+                "`coupon_sold_out`, `cart_closed`."
+            ),
+            503: _refused(
+                "`no_fx_rates`, `stale_rates`: the order cannot be priced in the shopper's currency now "
+                "(checkout never charges on stale rates); retry later."
+            ),
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -297,7 +345,7 @@ class OrderListApi(APIView):
 
 
 class OrderDetailApi(APIView):
-    @extend_schema(responses=OrderOut, summary="One order")
+    @extend_schema(responses={200: OrderOut, 404: _ORDER_NOT_FOUND}, summary="One order")
     def get(self, request: Request, reference: str) -> Response:
         return Response(OrderOut(_order_or_404(request, reference)).data)
 
@@ -305,17 +353,33 @@ class OrderDetailApi(APIView):
 class OrderPayApi(APIView):
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "PaymentStarted",
-            {
-                "status": serializers.CharField(),
-                "provider": serializers.CharField(),
-                "next_action": serializers.CharField(),
-                "client_secret": serializers.CharField(),
-                "approval_url": serializers.CharField(),
-                "order_status": serializers.CharField(),
-            },
-        ),
+        responses={
+            200: inline_serializer(
+                "PaymentStarted",
+                {
+                    "status": serializers.CharField(),
+                    "provider": serializers.CharField(),
+                    "next_action": serializers.CharField(),
+                    "client_secret": serializers.CharField(),
+                    "approval_url": serializers.CharField(),
+                    "order_status": serializers.CharField(),
+                },
+            ),
+            400: _refused(
+                "The payment could not be started: `payment_declined` (the provider refused; the order is "
+                "cancelled and the cart open again), `payment_method_not_offered`, `currency_not_supported`, "
+                "`invalid`."
+            ),
+            404: _ORDER_NOT_FOUND,
+            409: _refused(
+                "`already_paid`, `not_payable` (cancelled), `expired` (the reservation ran out: check out again), "
+                "`payment_in_progress` (a payment is being processed), `conflict` (retry)."
+            ),
+            503: _refused(
+                "`provider_unavailable`: the payment provider is not answering; the order is cancelled and the "
+                "cart open again, so the shopper can check out with another method."
+            ),
+        },
         summary="Pay the order with its chosen method",
     )
     def post(self, request: Request, reference: str) -> Response:
@@ -354,6 +418,15 @@ class OrderStepOut(OrderOut):
             "(a cancel is done) and the refund is retried automatically until the provider takes it."
         )
     )
+    refund_declined_minor = serializers.IntegerField(
+        help_text=(
+            "A cancelled order: money paid that no refund is returning (the provider declined it) and nothing "
+            "will send again; staff return it another way."
+        )
+    )
+    notice = serializers.CharField(
+        allow_blank=True, help_text="For the staff member, in their language: what is still owed; empty when nothing."
+    )
 
 
 class MerchantOrderStepOut(serializers.Serializer):
@@ -380,11 +453,37 @@ class OrderStepApi(APIView):
 
     @extend_schema(
         request=OrderStepIn,
-        responses=PolymorphicProxySerializer(
-            component_name="OrderStepResult",
-            serializers=[OrderStepOut, MerchantOrderStepOut],
-            resource_type_field_name=None,
-        ),
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="OrderStepResult",
+                serializers=[OrderStepOut, MerchantOrderStepOut],
+                resource_type_field_name=None,
+            ),
+            202: OpenApiResponse(
+                OrderStepOut,
+                description=(
+                    "refund: the payment provider is not answering; the refund is recorded (`refund_owed_minor`) "
+                    "and sent again every 15 minutes until the provider takes it."
+                ),
+            ),
+            400: _refused(
+                "Bad input (`fields` names each bad field): `invalid`, `unexpected_fields`, `invalid_tracking`, "
+                "`invalid_amount`, `over_refund`; `not_refundable` (the payment is not captured) and, for a "
+                "refund, `refund_declined` (the provider refused it)."
+            ),
+            403: _refused(
+                "Not operator or merchant staff; `permission_denied` (merchant staff: a step that is the "
+                "operators'), `not_your_shipment` (a parcel leaving another merchant's warehouse)."
+            ),
+            404: _refused("`not_found`: no such order (for merchant staff: none with their products); `unknown_step`."),
+            409: _refused(
+                "The order is not at that step: `illegal_transition`, `not_refundable` (nothing to refund), "
+                "`refund_in_progress` (an earlier refund is still unconfirmed)."
+            ),
+            503: _refused(
+                "`provider_unavailable`: no refund could be recorded; look at the order's refunds before asking again."
+            ),
+        },
         parameters=[OpenApiParameter("step", str, OpenApiParameter.PATH, enum=list(services.ORDER_STEPS))],
         summary="Staff: take the order's next step (fulfil, ship, deliver, cancel, refund)",
         description=(
@@ -403,24 +502,43 @@ class OrderStepApi(APIView):
         for key, number in (data.get("tracking_numbers") or {}).items():
             if not str(key).isdigit():
                 raise ApplicationError(
-                    "Tracking numbers are keyed by shipment id.",
+                    _("Tracking numbers are keyed by shipment id."),
                     code="invalid_tracking",
-                    fields={"tracking_numbers": [f"Not a shipment id: {str(key)[:20]}"]},
+                    fields={"tracking_numbers": [_("Not a shipment id: %(key)s") % {"key": str(key)[:20]}]},
                 )
             tracking[int(key)] = number
-        order = services.order_take_step(
-            order=order,
-            step=step,
-            actor=request.user,
-            tracking_numbers=tracking,
-            amount_minor=data.get("amount_minor"),
-            note=data.get("note", ""),
-            merchant_ids=scope,
-        )
+        accepted = False
+        try:
+            order = services.order_take_step(
+                order=order,
+                step=step,
+                actor=request.user,
+                tracking_numbers=tracking,
+                amount_minor=data.get("amount_minor"),
+                note=data.get("note", ""),
+                merchant_ids=scope,
+            )
+        except ApplicationError as exc:
+            # A refund the provider could not take is written, pending, and the retry sweep sends
+            # it: 202 (accepted, not done), not a 503 inviting a retry by hand, which could only
+            # ask for that same refund again. Any other refusal is an error as it stands.
+            if step != "refund" or exc.code != "provider_unavailable" or scope is not None:
+                raise
+            order.refresh_from_db()
+            if not selectors.order_refunds_owed(order=order).waiting_minor:
+                raise
+            accepted = True
         next_steps = services.order_next_steps(order=order, merchant_ids=scope)
         if scope is None:
-            owed = sum(r.amount_minor for r in refunds_unsettled(order_reference=order.reference))
-            return Response({**OrderOut(order).data, "next_steps": next_steps, "refund_owed_minor": owed})
+            owed = selectors.order_refunds_owed(order=order)
+            body = {
+                **OrderOut(order).data,
+                "next_steps": next_steps,
+                "refund_owed_minor": owed.waiting_minor,
+                "refund_declined_minor": owed.held_minor,
+                "notice": " ".join(owed.notices(currency=order.currency, locale=request.shopper.locale)),
+            }
+            return Response(body, status=202 if accepted else 200)
         part = {
             "reference": order.reference,
             "status": order.status,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from apps.catalog.models import Stock, Variant
@@ -101,6 +102,14 @@ class Coupon(models.Model):
                 | models.Q(redemptions__lte=models.F("max_redemptions")),
                 name="coupon_redemptions_within_limit",
             ),
+            # Checkout finds a code case-insensitively (``code__iexact``, UPPER() on PostgreSQL):
+            # "flash-1" next to "FLASH-1" would shadow it. The same UPPER() lets that lookup use
+            # this index. ``clean`` says so on the form first; this holds for every writer.
+            models.UniqueConstraint(
+                Upper("code"),
+                name="coupon_code_unique_in_any_case",
+                violation_error_message=_("A coupon with this code exists."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -108,6 +117,8 @@ class Coupon(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
+        if self.code and Coupon.objects.filter(code__iexact=self.code).exclude(pk=self.pk).exists():
+            errors["code"] = [_("A coupon with this code exists.")]
         # The count is not on the form, so the database constraint alone would answer a 500.
         if self.max_redemptions is not None and self.max_redemptions < self.redemptions:
             errors["max_redemptions"] = [

@@ -577,6 +577,52 @@ def order_for_viewer(*, reference: str, user, session_orders: list[str] | None =
     return None
 
 
+@dataclass(frozen=True)
+class RefundsOwed:
+    """What an order's customer is still owed back.
+
+    ``waiting_minor``: refunds the provider has not taken yet (it was not answering); the
+    retry sweep sends them. ``held_minor``: for a cancelled order, money paid that no refund
+    is returning (declined by the provider, or never sent), held by ``provider``; nothing
+    sends it again, so staff must return it another way.
+    """
+
+    waiting_minor: int = 0
+    held_minor: int = 0
+    provider: str = ""
+
+    def notices(self, *, currency: str, locale: str) -> list[str]:
+        """What staff are told about it, in their language (the admin's messages, the API's notice)."""
+        said = []
+        if self.waiting_minor:
+            said.append(
+                _(
+                    "The payment provider is not answering, so the refund is not made yet: "
+                    "it is sent again every 15 minutes until the provider takes it."
+                )
+            )
+        if self.held_minor:
+            said.append(
+                _(
+                    "Refund owed: %(amount)s paid for this cancelled order has not been returned to the customer, "
+                    "and nothing will send it again. Return it another way, for example from the %(provider)s "
+                    "dashboard."
+                )
+                % {"amount": format_money(self.held_minor, currency, locale), "provider": self.provider}
+            )
+        return said
+
+
+def order_refunds_owed(*, order: Order) -> RefundsOwed:
+    """The refunds ``order``'s customer is still owed (see :class:`RefundsOwed`)."""
+    waiting = sum(r.amount_minor for r in payment_selectors.refunds_unsettled(order_reference=order.reference))
+    if order.status != Order.Status.CANCELLED:
+        return RefundsOwed(waiting_minor=waiting)
+    paid = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    held = payment_selectors.payment_refundable_minor(payment=paid) if paid is not None else 0
+    return RefundsOwed(waiting_minor=waiting, held_minor=held, provider=paid.provider if held else "")
+
+
 def orders_expired(*, now: dt.datetime | None = None) -> QuerySet[Order]:
     """Unpaid orders whose reservation ran out, to be cancelled and their stock freed.
 

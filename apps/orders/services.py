@@ -659,6 +659,16 @@ def coupon_create(
         fields["valid_until"] = [_("The coupon must end after it starts.")]
     if not all(isinstance(c, str) and re.fullmatch(r"[A-Z]{2}", c) for c in countries):
         fields["countries"] = [_("Two-letter country codes.")]
+    else:
+        # A country this region does not serve never reaches its checkout: the coupon
+        # would be handed out there and refuse every shopper.
+        served = settings.REGION.country_codes
+        unknown = sorted({c for c in countries if c not in served})
+        if unknown:
+            fields["countries"] = [
+                _("Not a country this region serves: %(unknown)s. Use %(countries)s.")
+                % {"unknown": ", ".join(unknown), "countries": ", ".join(sorted(served))}
+            ]
     if not isinstance(source, str) or len(source) > 40:
         fields["source"] = [_("At most 40 characters.")]
     if fields:
@@ -1100,7 +1110,12 @@ def _paid_and_on_its_way(order: Order) -> bool:
 
 
 def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", reopen_cart: bool = False) -> Order:
-    """Cancel: unpaid orders release their reservation; paid ones are refunded and restocked."""
+    """Cancel: unpaid orders release their reservation; paid ones are refunded and restocked.
+
+    The cancel stands whatever the refund's fate: one the provider could not take waits for
+    the retry sweep (``refunds_unsettled``); one it declined is recorded as failed and the
+    money stays with us (the paid payment's refundable amount) until staff return it.
+    """
     refund_payment = None
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
@@ -1136,6 +1151,26 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
         try:
             payments.payment_refund(payment_id=refund_payment.pk, reason="order cancelled")
         except ApplicationError as exc:
+            if exc.code == "refund_declined":
+                # The cancellation stands (its units are on sale again) and the refund is
+                # recorded as failed; nothing sends it again, so the money must go back another
+                # way. Raising now would tell the operator the cancel failed: the caller shows
+                # the money still held instead (the paid payment's refundable amount), and the
+                # history keeps the provider's reason.
+                logger.error(
+                    "Order %s cancelled but %s declined its refund: %s",
+                    order.reference,
+                    refund_payment.provider,
+                    exc.message,
+                )
+                _record(
+                    order,
+                    order.status,
+                    order.status,
+                    label="payment:refund",
+                    note=f"refund declined by {refund_payment.provider}: {exc.message}",
+                )
+                return order
             if exc.code != "provider_unavailable":
                 raise
             # The cancellation stands and the refund is written, pending: the retry sweep
@@ -1194,7 +1229,9 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -
 
     The settlement is recorded by :func:`order_record_refund` (the payment's signal), without
     a person: the event written here is the staff member's, once the refund exists, also when
-    the provider could not be reached and the refund waits, pending, for the retry sweep.
+    the provider could not be reached and the refund waits, pending, for the retry sweep. That
+    case still raises ``provider_unavailable`` (nothing is refunded yet), worded for staff:
+    the refund is sent again, there is nothing to retry by hand.
     """
     payment = _paid_payment(order)
     if payment is None:
@@ -1205,12 +1242,29 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -
             payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}"
         )
     except ApplicationError as exc:
-        refund = None
-        if exc.code == "provider_unavailable":
-            refund = payment_selectors.refunds_unsettled(order_reference=order.reference).last()
-        if refund is None:
+        if exc.code != "provider_unavailable":
             raise
-        waiting, error = True, exc
+        # Payments word this for a shopper ("try another method"); staff are told what
+        # becomes of the refund instead, with the same code (the caller tells them apart by it).
+        refund = payment_selectors.refunds_unsettled(order_reference=order.reference).last()
+        if refund is None:
+            # Settled by a concurrent ask meanwhile: another one now could refund twice.
+            raise ApplicationError(
+                _("The payment provider is not answering right now; look at the order's refunds before asking again."),
+                code="provider_unavailable",
+                fields=exc.fields,
+                status=503,
+            ) from exc
+        waiting = True
+        error = ApplicationError(
+            _(
+                "The payment provider is not answering, so the refund is not made yet: "
+                "it is sent again every 15 minutes until the provider takes it."
+            ),
+            code="provider_unavailable",
+            fields=exc.fields,
+            status=503,
+        )
     # A full refund may have moved the order on meanwhile: the event shows where it is now.
     order.refresh_from_db(fields=["status"])
     note = f"refund {refund.pk} of {refund.amount_minor} asked"

@@ -209,6 +209,8 @@ class FakeStripe(FakeServer):
         self.replies: dict[str, Answer] = {}
         # What a new refund answers with; "pending" for the banks that take days.
         self.refund_status = "succeeded"
+        # Refuse refunds as Stripe does a charge disputed meanwhile (a 400 the SDK raises as declined).
+        self.decline_refunds = False
         super().__init__()
         self.in_flight_header = "idempotency-key"
 
@@ -283,6 +285,11 @@ class FakeStripe(FakeServer):
         intent = self.intents.get(params.get("payment_intent", ""))
         if intent is None or intent["status"] != "succeeded":
             return Answer(400, {"error": {"type": "invalid_request_error", "message": "No such payment_intent."}})
+        if self.decline_refunds:
+            message = f"Charge for {intent['id']} has been charged back; cannot issue a refund."
+            return Answer(
+                400, {"error": {"type": "invalid_request_error", "code": "charge_disputed", "message": message}}
+            )
         amount = int(params.get("amount") or intent["amount_received"])
         refunded = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == intent["id"])
         if refunded + amount > intent["amount_received"]:
