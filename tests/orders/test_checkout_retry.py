@@ -15,6 +15,7 @@ import pytest
 from apps.orders.models import Order
 from apps.orders.selectors import available_units
 from tests.orders import test_api
+from tests.orders.conftest import API_CHECKOUT
 from tests.payments.fakes import closed_port_url
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +142,7 @@ def test_a_submit_refused_before_anything_was_placed_keeps_its_key(client, stock
 
 # --- the API, as static/js/checkout.js uses it -------------------------------------------------
 
-CHECKOUT = {**test_api.CHECKOUT, "payment_provider": "stripe", "payment_method": "card"}
+CHECKOUT = {**API_CHECKOUT, "payment_provider": "stripe", "payment_method": "card"}
 post = test_api.post
 
 

@@ -19,7 +19,7 @@ from apps.orders import door, gate, services
 from apps.orders.models import Order
 from apps.orders.selectors import available_units
 from livemall.asgi import application
-from tests.orders.test_api import CHECKOUT
+from tests.orders.conftest import API_CHECKOUT as CHECKOUT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
