@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -12,7 +14,7 @@ from apps.live import services
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import RedisRoomStore
 from apps.money import services as money_services
-from tests.money.factories import SHIPPED_DATE, shipped_provider
+from tests.money.factories import todays_provider
 
 
 def schedule_room(*, merchant, region, slug: str = "evening-show", playback_url: str = "https://cdn.example/live.m3u8"):
@@ -30,7 +32,9 @@ def schedule_room(*, merchant, region, slug: str = "evening-show", playback_url:
 
 
 def load_fx_rates() -> None:
-    money_services.fx_rates_update(provider=shipped_provider(), today=SHIPPED_DATE)
+    """The shipped rates dated today: a pin or a checkout refuses rates a few days old."""
+    with tempfile.TemporaryDirectory() as folder:
+        money_services.fx_rates_update(provider=todays_provider(Path(folder) / "rates.xml"))
 
 
 def report_viewers(room_id: int, *per_process: int) -> None:
