@@ -7,7 +7,9 @@ from django.conf import settings
 
 from apps.catalog import services as catalog
 from apps.orders import gate, services
+from apps.orders.models import Order
 from apps.orders.selectors import Shopper
+from apps.payments import services as payments
 from tests.catalog.factories import make_product
 
 
@@ -102,6 +104,24 @@ def on_commit(django_capture_on_commit_callbacks):
             return func(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def stripe_paid(stocked, stripe_fake, on_commit):
+    """``stripe_paid("slug")``: an order of three 40.00 units, paid by card at the fake Stripe."""
+
+    def make(slug: str) -> Order:
+        order = checkout(
+            cart_with(stocked(slug, 3, price_minor=4000)), payment_provider="stripe", payment_method="card"
+        )
+        payment = services.order_pay(order=order)
+        stripe_fake.succeed(payment.provider_payment_id)
+        on_commit(payments.payment_refresh, payment_id=payment.pk)
+        order = Order.objects.get(pk=order.pk)
+        assert order.status == Order.Status.PAID
+        return order
+
+    return make
 
 
 @pytest.fixture(autouse=True)

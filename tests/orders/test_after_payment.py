@@ -16,7 +16,6 @@ from apps.money.formatting import format_money
 from apps.money.models import RateSnapshot
 from apps.orders import services
 from apps.orders.models import Order, OrderEvent
-from apps.payments import services as payments
 from apps.payments.models import Refund
 from apps.payments.providers.base import RefundStatus
 from tests.orders.conftest import cart_with, checkout
@@ -144,22 +143,6 @@ def test_the_order_history_keeps_the_staff_member_who_asked_for_a_refund(client,
 
 
 # --- 4: cancelling a paid order while the provider is down ------------------------------------
-
-
-@pytest.fixture
-def stripe_paid(stocked, stripe_fake, on_commit):
-    def make(slug: str) -> Order:
-        order = checkout(
-            cart_with(stocked(slug, 3, price_minor=4000)), payment_provider="stripe", payment_method="card"
-        )
-        payment = services.order_pay(order=order)
-        stripe_fake.succeed(payment.provider_payment_id)
-        on_commit(payments.payment_refresh, payment_id=payment.pk)
-        order = Order.objects.get(pk=order.pk)
-        assert order.status == Order.Status.PAID
-        return order
-
-    return make
 
 
 def test_cancel_while_the_provider_is_down_answers_the_cancelled_order_with_the_refund_owed(

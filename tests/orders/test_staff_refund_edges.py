@@ -28,7 +28,6 @@ from apps.orders.selectors import available_units
 from apps.payments import services as payments
 from apps.payments.models import Refund
 from apps.payments.providers.base import RefundStatus
-from tests.orders.conftest import cart_with, checkout
 from tests.orders.test_coupon_rules import _admin_form
 from tests.payments.fakes import closed_port_url
 
@@ -137,22 +136,6 @@ def test_a_flash_coupon_for_a_country_this_region_does_not_serve_is_refused(sett
 
 
 # --- 3 and 4: refunds staff ask for, and cancels, when the provider will not refund ---------------
-
-
-@pytest.fixture
-def stripe_paid(stocked, stripe_fake, on_commit):
-    def make(slug: str) -> Order:
-        order = checkout(
-            cart_with(stocked(slug, 3, price_minor=4000)), payment_provider="stripe", payment_method="card"
-        )
-        payment = services.order_pay(order=order)
-        stripe_fake.succeed(payment.provider_payment_id)
-        on_commit(payments.payment_refresh, payment_id=payment.pk)
-        order = Order.objects.get(pk=order.pk)
-        assert order.status == Order.Status.PAID
-        return order
-
-    return make
 
 
 def _api_step(client, order: Order, step: str, data: dict | None = None):
