@@ -392,7 +392,11 @@ def coupon_discount(*, coupon: Coupon, shopper: Shopper, subtotal_minor: int, no
         if subtotal_minor < minimum:
             raise ApplicationError(
                 _("Spend at least %(amount)s to use this coupon.")
-                % {"amount": format_money(minimum, shopper.currency, _shopper_locale(shopper))},
+                % {
+                    "amount": format_money(
+                        minimum, shopper.currency, shopper_locale(language=shopper.language, country=shopper.country)
+                    )
+                },
                 code="coupon_min_spend",
                 fields={"coupon": [coupon.code]},
             )
@@ -423,13 +427,15 @@ def _coupon_stored_wrong(coupon: Coupon, field_name: str) -> None:
     )
 
 
-def _shopper_locale(shopper: Shopper) -> str:
-    """Babel locale such as ``es_MX``: the shopper's language in their country, as pages format it."""
-    language = shopper.language.replace("-", "_")
-    return ("zh_Hans" if language.lower() == "zh_hans" else language) + f"_{shopper.country}"
+def shopper_locale(*, language: str, country: str) -> str:
+    """Babel locale such as ``es_MX``: a shopper's language in their country, as pages format it
+    (for a shopper at checkout, or an order's e-mails)."""
+    language = language.replace("-", "_")
+    return ("zh_Hans" if language.lower() == "zh_hans" else language) + f"_{country}"
 
 
 def _shopper_zone(time_zone: str) -> zoneinfo.ZoneInfo:
+    """The shopper's zone; the region's if theirs is not one."""
     try:
         return zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -442,7 +448,7 @@ def coupon_expired_error(code: str) -> ApplicationError:
 
 def coupon_not_started_error(coupon: Coupon, shopper: Shopper) -> ApplicationError:
     """The answer to a shopper who came before a coupon starts, with when it does in their words and zone."""
-    locale = _shopper_locale(shopper)
+    locale = shopper_locale(language=shopper.language, country=shopper.country)
     starts = coupon.valid_from.astimezone(_shopper_zone(shopper.time_zone))
     when = format_day(starts.date(), locale)
     if starts.time() != dt.time(0, 0):
@@ -475,11 +481,7 @@ def coupon_by_code(code: str) -> Coupon:
 
 def local_today(time_zone: str, *, now: dt.datetime | None = None) -> dt.date:
     """The date it is (``now``, by default the clock's) in ``time_zone``, else in the region's."""
-    try:
-        zone = zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo(settings.REGION.time_zone)
-    return (now or timezone.now()).astimezone(zone).date()
+    return (now or timezone.now()).astimezone(_shopper_zone(time_zone)).date()
 
 
 def checkout_quote(

@@ -49,6 +49,7 @@ from apps.orders.selectors import (
     orders_with_flash_sale_admissions,
     quantities_by_variant,
     shipments_for_staff,
+    shopper_locale,
 )
 from apps.orders.signals import coupon_redemptions_changed
 from apps.payments import selectors as payment_selectors
@@ -969,15 +970,10 @@ def _unclaimed(email: OrderEmail, now: dt.datetime) -> Q:
     return Q(**{f"{email.claimed_field}__isnull": True}) | Q(**{f"{email.claimed_field}__lt": now - EMAIL_CLAIM_LEASE})
 
 
-def _email_locale(order: Order) -> str:
-    language = order.language.replace("-", "_")
-    return ("zh_Hans" if language.lower() == "zh_hans" else language) + f"_{order.country}"
-
-
 def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
     """The mail in the shopper's language and formats, whatever language the worker runs in."""
     order = Order.objects.prefetch_related("lines", "shipments").get(pk=order_id)
-    locale = _email_locale(order)
+    locale = shopper_locale(language=order.language, country=order.country)
     with translation.override(order.language):
         context = {
             "order": order,
