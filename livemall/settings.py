@@ -36,14 +36,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r} is not a boolean; use true or false")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """A whole number from the environment; with ``minimum`` (0 or 1), a smaller one stops start-up."""
     value = env(name)
     if value is None:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from exc
+    if minimum is not None and number < minimum:
+        expected = "a positive whole number" if minimum == 1 else "0 or a positive whole number"
+        raise ImproperlyConfigured(f"{name}={number!r}; expected {expected}")
+    return number
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -292,9 +297,7 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 # A hung mail server must give up well within the order e-mails' claim lease (10 minutes),
 # or a mail it did take could be sent again by the sweep.
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
-if EMAIL_TIMEOUT < 1:
-    raise ImproperlyConfigured(f"EMAIL_TIMEOUT={EMAIL_TIMEOUT!r}; expected a positive whole number of seconds")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 
 # --- Security (what `check --deploy` asks for in production) ----------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -409,41 +412,22 @@ PAYPAL_API_BASE = env(
     "PAYPAL_API_BASE", "https://api-m.paypal.com" if PRODUCTION else "https://api-m.sandbox.paypal.com"
 )
 # Seconds to open a connection to a provider: a refused or unroutable one fails within them.
-PAYMENT_PROVIDER_CONNECT_TIMEOUT = env_int("PAYMENT_PROVIDER_CONNECT_TIMEOUT", 3)
+PAYMENT_PROVIDER_CONNECT_TIMEOUT = env_int("PAYMENT_PROVIDER_CONNECT_TIMEOUT", 3, minimum=1)
 # Seconds to wait for an answer per attempt, and retries (with backoff; safe: every write
 # carries our key), for calls nobody waits on (Celery tasks: refund sweep, captures from events).
-PAYMENT_PROVIDER_TIMEOUT = env_int("PAYMENT_PROVIDER_TIMEOUT", 10)
-PAYMENT_PROVIDER_RETRIES = env_int("PAYMENT_PROVIDER_RETRIES", 2)
+PAYMENT_PROVIDER_TIMEOUT = env_int("PAYMENT_PROVIDER_TIMEOUT", 10, minimum=1)
+PAYMENT_PROVIDER_RETRIES = env_int("PAYMENT_PROVIDER_RETRIES", 2, minimum=0)
 # The same while a shopper waits (checkout, return from the provider, capture; never more
 # than the above), and the worst case those may add up to, in seconds.
-PAYMENT_SHOPPER_TIMEOUT = env_int("PAYMENT_SHOPPER_TIMEOUT", 3)
-PAYMENT_SHOPPER_RETRIES = env_int("PAYMENT_SHOPPER_RETRIES", 1)
-PAYMENT_SHOPPER_BUDGET = env_int("PAYMENT_SHOPPER_BUDGET", 15)
+PAYMENT_SHOPPER_TIMEOUT = env_int("PAYMENT_SHOPPER_TIMEOUT", 3, minimum=1)
+PAYMENT_SHOPPER_RETRIES = env_int("PAYMENT_SHOPPER_RETRIES", 1, minimum=0)
+PAYMENT_SHOPPER_BUDGET = env_int("PAYMENT_SHOPPER_BUDGET", 15, minimum=1)
 # Circuit breaker per provider: FAILURES failures within WINDOW seconds open it for COOLDOWN
 # seconds; so do TIMEOUTS timed-out calls in a row.
-PAYMENT_BREAKER_FAILURES = env_int("PAYMENT_BREAKER_FAILURES", 5)
-PAYMENT_BREAKER_TIMEOUTS = env_int("PAYMENT_BREAKER_TIMEOUTS", 2)
-PAYMENT_BREAKER_WINDOW = env_int("PAYMENT_BREAKER_WINDOW", 60)
-PAYMENT_BREAKER_COOLDOWN = env_int("PAYMENT_BREAKER_COOLDOWN", 30)
-_payment_positive = {
-    "PAYMENT_PROVIDER_CONNECT_TIMEOUT": PAYMENT_PROVIDER_CONNECT_TIMEOUT,
-    "PAYMENT_PROVIDER_TIMEOUT": PAYMENT_PROVIDER_TIMEOUT,
-    "PAYMENT_SHOPPER_TIMEOUT": PAYMENT_SHOPPER_TIMEOUT,
-    "PAYMENT_SHOPPER_BUDGET": PAYMENT_SHOPPER_BUDGET,
-    "PAYMENT_BREAKER_FAILURES": PAYMENT_BREAKER_FAILURES,
-    "PAYMENT_BREAKER_TIMEOUTS": PAYMENT_BREAKER_TIMEOUTS,
-    "PAYMENT_BREAKER_WINDOW": PAYMENT_BREAKER_WINDOW,
-    "PAYMENT_BREAKER_COOLDOWN": PAYMENT_BREAKER_COOLDOWN,
-}
-for _name, _value in _payment_positive.items():
-    if _value < 1:
-        raise ImproperlyConfigured(f"{_name}={_value!r}; expected a positive whole number")
-for _name, _value in {
-    "PAYMENT_PROVIDER_RETRIES": PAYMENT_PROVIDER_RETRIES,
-    "PAYMENT_SHOPPER_RETRIES": PAYMENT_SHOPPER_RETRIES,
-}.items():
-    if _value < 0:
-        raise ImproperlyConfigured(f"{_name}={_value!r}; expected 0 or a positive whole number")
+PAYMENT_BREAKER_FAILURES = env_int("PAYMENT_BREAKER_FAILURES", 5, minimum=1)
+PAYMENT_BREAKER_TIMEOUTS = env_int("PAYMENT_BREAKER_TIMEOUTS", 2, minimum=1)
+PAYMENT_BREAKER_WINDOW = env_int("PAYMENT_BREAKER_WINDOW", 60, minimum=1)
+PAYMENT_BREAKER_COOLDOWN = env_int("PAYMENT_BREAKER_COOLDOWN", 30, minimum=1)
 # A shopper's call: each attempt a connect and a read timeout, between attempts the SDKs'
 # backoff (at most 0.5 s doubling, never above 5 s).
 _shopper_retries = min(PAYMENT_SHOPPER_RETRIES, PAYMENT_PROVIDER_RETRIES)
