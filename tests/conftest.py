@@ -76,6 +76,14 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _rates_log_reset():
+    """Missing-rates errors are logged once per process per interval: each test starts unlogged."""
+    from apps.money.selectors import rates_log_reset
+
+    rates_log_reset()
+
+
 @pytest.fixture
 def make_user(db, region):
     from apps.accounts import services

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -36,6 +38,41 @@ CACHE_TIMEOUT = 60 * 10
 # Effective rates are shown and recorded with this many significant digits; the
 # conversion itself uses the exact ratio.
 RATE_DISPLAY_DIGITS = 12
+# Missing or stale rates fail every request (every price on a page) until the operator acts:
+# each (source, condition, rate date) is logged once per process in this many seconds, not
+# once per request.
+RATES_LOG_INTERVAL = 5 * 60.0
+
+_rates_logged: dict[tuple[str, str, dt.date | None], tuple[float, int]] = {}
+_rates_logged_lock = threading.Lock()
+
+
+def _log_rates_problem(key: tuple[str, str, dt.date | None], message: str, *args: object) -> None:
+    """``logger.error(message, *args)`` unless ``key`` was logged in the last ``RATES_LOG_INTERVAL``.
+
+    The next line after a quiet interval says how many were left out, so the log still shows
+    whether the outage went on.
+    """
+    now = time.monotonic()
+    with _rates_logged_lock:
+        last, skipped = _rates_logged.get(key, (None, 0))
+        if last is not None and now - last < RATES_LOG_INTERVAL:
+            _rates_logged[key] = (last, skipped + 1)
+            return
+        if len(_rates_logged) > 256:  # keys carry a date: drop the ones that went quiet
+            for old in [k for k, (at, _n) in _rates_logged.items() if now - at >= RATES_LOG_INTERVAL]:
+                del _rates_logged[old]
+        _rates_logged[key] = (now, 0)
+    if skipped and last is not None:
+        message += " (Not logged %d more times in the %d seconds before.)"
+        args = (*args, skipped, int(now - last))
+    logger.error(message, *args)
+
+
+def rates_log_reset() -> None:
+    """Forget what was logged, so the next rates problem is logged at once (tests start from here)."""
+    with _rates_logged_lock:
+        _rates_logged.clear()
 
 
 def utc_today() -> dt.date:
@@ -75,14 +112,28 @@ class FxSnapshot:
         return is_stale_date(self.rate_date, today)
 
     def ratio(self, from_currency: str, to_currency: str) -> Fraction:
-        """Exact units of ``to_currency`` per one unit of ``from_currency``."""
+        """Exact units of ``to_currency`` per one unit of ``from_currency``.
+
+        Without a rate for either, raises ``MoneyError(code="no_rate")`` (400): the shopper may pick
+        another currency; which source and date lack what is the operator's, in the log.
+        """
         missing = [c for c in (from_currency, to_currency) if c not in self.units_per_pivot]
         if missing:
+            _log_rates_problem(
+                (self.source, f"no_rate:{','.join(missing)}", self.rate_date),
+                "No exchange rate for %s in the %s rates of %s; rates exist for %s. Add it to the rates "
+                "source or FX_PEGS_FILE, or stop offering the currency in the region file.",
+                ", ".join(missing),
+                self.source,
+                self.rate_date,
+                ", ".join(sorted(self.units_per_pivot)),
+            )
+            # The shopper chose the currency they are shown: name that one, and what they can do.
+            names = {"currency": to_currency}
             raise MoneyError(
-                f"No exchange rate for {', '.join(missing)} in the {self.source} rates of {self.rate_date}; "
-                f"rates exist for {', '.join(sorted(self.units_per_pivot))}.",
+                gettext("Prices in %(currency)s cannot be shown right now; please choose another currency.") % names,
                 code="no_rate",
-                fields={"currency": [f"No exchange rate for {', '.join(missing)}."]},
+                fields={"currency": [gettext("%(currency)s is not available right now.") % names]},
             )
         return self.units_per_pivot[to_currency] / self.units_per_pivot[from_currency]
 
@@ -158,7 +209,11 @@ def rate_snapshot_current(*, today: dt.date | None = None, source: str | None = 
     if snapshot is None:
         row = RateSnapshot.objects.filter(source=source, rate_date__lte=today).order_by("-rate_date").first()
         if row is None:
-            logger.error("No %s exchange rates are loaded yet; run `manage.py fx_rates_update`.", source)
+            _log_rates_problem(
+                (source, "no_fx_rates", None),
+                "No %s exchange rates are loaded yet; run `manage.py fx_rates_update`.",
+                source,
+            )
             raise MoneyError(_prices_unavailable_message(), code="no_fx_rates", status=503)
         snapshot = _load(row)
         cache.set(key, snapshot, CACHE_TIMEOUT)
@@ -199,7 +254,8 @@ def convert(
         return Conversion(money, money, snapshot.id, snapshot.rate_date, Decimal(1), stale=False)
     stale = snapshot.is_stale(today)
     if stale and not allow_stale:
-        logger.error(
+        _log_rates_problem(
+            (snapshot.source, "stale_rates", snapshot.rate_date),
             "The newest exchange rates (%s, %s) are %d days old, more than the %d allowed (FX_STALE_AFTER_DAYS); "
             "run `manage.py fx_rates_update` and check why the daily money.fx_rates_update task did not.",
             snapshot.source,
