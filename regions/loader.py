@@ -44,6 +44,8 @@ class Holiday:
     name: str
     # Who keeps the day; the loader fills in every served country when the file names none.
     countries: frozenset[str] = frozenset()
+    # States of those countries that do not keep it (Deepavali is not a holiday in Sarawak, MY-13).
+    except_subdivisions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,22 @@ class SupportChannel:
 
 @dataclass(frozen=True)
 class Subdivision:
-    """A state or province whose calendar differs from its country's (ISO 3166-2 ``code``)."""
+    """A state or province of a served country (ISO 3166-2 ``code``), as its addresses name it.
+
+    ``name`` is what a shopper picks at checkout; ``weekend_days`` (the country's unless the
+    file says otherwise) and ``holidays`` (the state's own, on top of the country's) decide its
+    working days.
+    """
 
     code: str
     weekend_days: tuple[str, ...]
+    name: str = ""
+    holidays: tuple[Holiday, ...] = ()
+
+    @property
+    def address_code(self) -> str:
+        """The part an address's ``state`` holds: "02" for MY-02, as "NY" for US-NY."""
+        return self.code.split("-", 1)[1]
 
 
 @dataclass(frozen=True)
@@ -93,15 +107,19 @@ class CountryDefaults:
     # fills in the region's when the file names none.
     time_zone: str = ""
 
+    def subdivision(self, state: str) -> Subdivision | None:
+        """The subdivision an address's ``state`` names, as its part ("03") or in full ("MY-03")."""
+        code = state.strip().upper() if isinstance(state, str) else ""
+        if not code:
+            return None
+        if "-" not in code:
+            code = f"{self.code}-{code}"
+        return next((sub for sub in self.subdivisions if sub.code == code), None)
+
     def weekend_in(self, subdivision: str = "") -> tuple[str, ...]:
         """The weekend of ``subdivision``, given as an address's state ("03") or in full ("MY-03")."""
-        code = subdivision.strip().upper()
-        if code and "-" not in code:
-            code = f"{self.code}-{code}"
-        for sub in self.subdivisions:
-            if sub.code == code:
-                return sub.weekend_days
-        return self.weekend_days
+        sub = self.subdivision(subdivision)
+        return sub.weekend_days if sub is not None else self.weekend_days
 
 
 @dataclass(frozen=True)
@@ -163,18 +181,26 @@ class Region:
 
         Weekends and holidays differ between the countries of one region (the UAE rests
         Saturday-Sunday, Saudi Arabia Friday-Saturday), so the country is required; some
-        differ within a country too (Kelantan's Friday-Saturday in Malaysia), hence the
-        address's ``subdivision`` (its state). A country the region does not serve gets the
-        region's weekend and only the region-wide holidays.
+        differ within a country too (Kelantan's Friday-Saturday, Selangor's Sultan's Birthday,
+        Sarawak's lack of Deepavali), hence the address's ``subdivision`` (its state): the
+        state's weekend, the country's holidays it keeps and its own. A country the region does
+        not serve gets the region's weekend and only the region-wide holidays.
         """
         code = country.upper()
-        served = self.serves(code)
-        weekend = self.country(code).weekend_in(subdivision) if served else self.weekend_days
-        if WEEKDAYS[day.weekday()] in weekend:
+        if not self.serves(code):
+            if WEEKDAYS[day.weekday()] in self.weekend_days:
+                return False
+            return all(h.date != day or h.countries != self.country_codes for h in self.holidays)
+        defaults = self.country(code)
+        # An unknown state counts as none: the country's calendar, not an error at quote time
+        # (the address check refuses it before an order is placed).
+        sub = defaults.subdivision(subdivision)
+        if WEEKDAYS[day.weekday()] in (sub.weekend_days if sub is not None else defaults.weekend_days):
             return False
-        if served:
-            return all(h.date != day or code not in h.countries for h in self.holidays)
-        return all(h.date != day or h.countries != self.country_codes for h in self.holidays)
+        sub_code = sub.code if sub is not None else ""
+        if any(h.date == day and code in h.countries and sub_code not in h.except_subdivisions for h in self.holidays):
+            return False
+        return sub is None or all(h.date != day for h in sub.holidays)
 
     @property
     def payment_providers(self) -> tuple[str, ...]:
@@ -285,8 +311,16 @@ def _time_zone(f: _Fields) -> str:
     return time_zone
 
 
-def _subdivisions(row: _Fields, country: str) -> tuple[Subdivision, ...]:
-    """``[countries.XX.subdivisions.XX-YY]`` tables: a state's own weekend, by ISO 3166-2 code."""
+def _date(h: _Fields) -> dt.date:
+    day = h.raw("date")
+    if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+        raise h.error("date", f"must be a TOML date such as 2026-12-25, got {day!r}")
+    return day
+
+
+def _subdivisions(row: _Fields, country: str, weekend_days: tuple[str, ...]) -> tuple[Subdivision, ...]:
+    """``countries.XX.subdivisions.XX-YY`` tables, by ISO 3166-2 code: a state's name, and its own
+    weekend (``weekend_days``, the country's when absent) and holidays on top of the country's."""
     if "subdivisions" not in row.data:
         return ()
     table = row.table("subdivisions")
@@ -300,8 +334,23 @@ def _subdivisions(row: _Fields, country: str) -> tuple[Subdivision, ...]:
                 f"state's code, such as {country}-01",
             )
         sub = table.table(code)
-        out.append(Subdivision(code=code, weekend_days=_weekend(sub)))
+        weekend = _weekend(sub) if "weekend_days" in sub.data else weekend_days
+        holidays = []
+        for h in sub.tables("holidays") if "holidays" in sub.data else []:
+            for field in ("countries", "except_subdivisions"):
+                if field in h.data:
+                    raise h.error(field, f"does not belong to a holiday that only {code} keeps")
+            holidays.append(Holiday(date=_date(h), name=h.str("name"), countries=frozenset({country})))
+        out.append(Subdivision(code=code, weekend_days=weekend, name=sub.str("name"), holidays=tuple(holidays)))
     return tuple(out)
+
+
+def _except_subdivisions(h: _Fields, keepers: tuple[str, ...], countries: list[CountryDefaults]) -> frozenset[str]:
+    """A country-wide holiday's states that do not keep it: each one a listed state of a keeper."""
+    if "except_subdivisions" not in h.data:
+        return frozenset()
+    known = tuple(sub.code for c in countries if c.code in keepers for sub in c.subdivisions)
+    return frozenset(h.str_list("except_subdivisions", known))
 
 
 def _holidays_through(f: _Fields, holidays: list[Holiday]) -> dt.date:
@@ -364,13 +413,14 @@ def parse_region_file(path: Path) -> Region:
         if not _known_country(cc):
             raise f.error("countries", f"has unknown ISO 3166 country code {cc!r}")
         row = country_table.table(cc)
+        country_weekend = _weekend(row) if "weekend_days" in row.data else weekend_days
         countries.append(
             CountryDefaults(
                 code=cc,
                 currency=row.str("currency", currencies),
                 language=row.str("language", languages),
-                weekend_days=_weekend(row) if "weekend_days" in row.data else weekend_days,
-                subdivisions=_subdivisions(row, cc),
+                weekend_days=country_weekend,
+                subdivisions=_subdivisions(row, cc, country_weekend),
                 time_zone=_time_zone(row) if "time_zone" in row.data else time_zone,
             )
         )
@@ -380,14 +430,19 @@ def parse_region_file(path: Path) -> Region:
     tax = f.table("tax")
     holidays = []
     for h in f.tables("holidays"):
-        day = h.raw("date")
-        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-            raise h.error("date", f"must be a TOML date such as 2026-12-25, got {day!r}")
+        day = _date(h)
         keepers = h.str_list("countries") if "countries" in h.data else served
         for cc in keepers:
             if cc not in served:
                 raise h.error("countries", f"names country {cc!r}, which the region does not serve", served)
-        holidays.append(Holiday(date=day, name=h.str("name"), countries=frozenset(keepers)))
+        holidays.append(
+            Holiday(
+                date=day,
+                name=h.str("name"),
+                countries=frozenset(keepers),
+                except_subdivisions=_except_subdivisions(h, keepers, countries),
+            )
+        )
 
     return Region(
         code=code,
@@ -415,7 +470,10 @@ def parse_region_file(path: Path) -> Region:
             for s in f.tables("support_channels")
         ),
         holidays=tuple(holidays),
-        holidays_through=_holidays_through(f, holidays),
+        # A state's own holidays must be covered too, or the warning would come after they ran out.
+        holidays_through=_holidays_through(
+            f, [*holidays, *(h for c in countries for s in c.subdivisions for h in s.holidays)]
+        ),
         countries=tuple(countries),
     )
 

@@ -106,8 +106,8 @@ _calendar_end_warned: set[str] = set()
 def add_working_days(region: Region, start: dt.date, days: int, *, country: str, subdivision: str = "") -> dt.date:
     """The date ``days`` working days after ``start`` in ``country`` (its weekend and holidays skipped).
 
-    ``subdivision`` is the address's state, for the states that keep another weekend than
-    their country. Past the end of the region's holiday lists the date is still given (a
+    ``subdivision`` is the address's state, for the states that keep another weekend or
+    holidays than their country. Past the end of the region's holiday lists the date is still given (a
     checkout must not fail over it), from weekends alone, and a warning is logged once.
     """
     day = start
@@ -133,8 +133,9 @@ def delivery_eta(
 ) -> dt.date:
     """Handling plus carrier days in the destination's working days, from the local order date.
 
-    ``subdivision`` is the delivery address's state (``state``), which decides the weekend
-    where a state keeps its own (Malaysia's Kelantan, Kedah and Terengganu rest Friday-Saturday).
+    ``subdivision`` is the delivery address's state (``state``), which decides the weekend and
+    holidays where a state keeps its own (Malaysia's Kelantan, Kedah and Terengganu rest
+    Friday-Saturday; Kuala Lumpur keeps Federal Territory Day).
     """
     return add_working_days(
         region, ordered_on, option.handling_days + option.carrier_days, country=country, subdivision=subdivision
@@ -181,10 +182,25 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
         states = _data("tax_rates.toml").get(f"{country.lower()}_states")
         if not state or (states and state not in states):
             errors["state"] = [_("Choose a valid state or province.")]
+    # The state decides the delivery calendar (Kelantan's weekend, Selangor's holidays): one the
+    # region does not list would quietly give the country's.
+    known = subdivision_choices(region, country)
+    if state and known and "state" not in errors and region.country(country).subdivision(state) is None:
+        errors["state"] = [_("Choose a valid state or province.")]
     phone = address.get("phone")
     if phone not in (None, "") and phone_e164(phone, country) is None:
         errors["phone"] = [_("Enter a phone number we can call (with the country code if it is not from here).")]
     return errors
+
+
+def subdivision_choices(region: Region, country: str) -> list[tuple[str, str]]:
+    """The states a delivery address in ``country`` may name, as (address ``state``, name) pairs.
+
+    Empty when the region's file lists none for the country (it has no calendar by state).
+    """
+    if not region.serves(country):
+        return []
+    return [(sub.address_code, sub.name) for sub in region.country(country).subdivisions]
 
 
 def phone_e164(raw: object, country: str) -> str | None:

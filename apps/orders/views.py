@@ -190,6 +190,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "errors": errors,
         "message": message,
         "state_required": rules.address_rule(shopper.country).get("state_required", False),
+        # A country whose region data lists its states gets a list to choose from: the state
+        # decides the delivery dates (a state's weekend and holidays).
+        "subdivisions": rules.subdivision_choices(settings.REGION, shopper.country),
         # The lines this page shows, which the API checkout (static/js/checkout.js) names.
         "expected_lines": json.dumps(
             [
