@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -149,12 +149,31 @@ class OrderEventInline(PartOfTheOrder):
         return super().get_fields(request, obj)
 
 
+class EmailRefusedFilter(admin.SimpleListFilter):
+    """Orders whose shopper never got a mail because the mail server refused it for good (a
+    mistyped address, say): nothing sends it again, so someone has to reach the shopper."""
+
+    title = gettext_lazy("e-mail refused")
+    parameter_name = "email_refused"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return [("yes", gettext_lazy("yes"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() != "yes":
+            return queryset
+        return queryset.filter(
+            Q(**{f"{email.refused_field}__isnull": False for email in services.ORDER_EMAILS.values()}, _connector=Q.OR)
+        )
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """Read-only here: status changes go through the services, which record who and when."""
 
     list_display = ("reference", "status", "country", "currency", "total_minor", "created_at")
-    list_filter = ("status", "country", "currency")
+    # The refusal fields themselves show, read-only like the rest, on the order's page.
+    list_filter = ("status", "country", "currency", EmailRefusedFilter)
     search_fields = ("reference", "email")
     inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
 
@@ -188,6 +207,12 @@ class OrderAdmin(admin.ModelAdmin):
         if _scope(request) is not None:
             return ("reference",)
         return super().get_search_fields(request)
+
+    def get_list_filter(self, request: HttpRequest):
+        if _scope(request) is not None:
+            # Whether the shopper's mail went out is not a merchant's business (nor on their page).
+            return [f for f in super().get_list_filter(request) if f is not EmailRefusedFilter]
+        return super().get_list_filter(request)
 
     @admin.display(description=gettext_lazy("ship to"))
     def ship_to(self, order: Order) -> str:

@@ -262,6 +262,15 @@ class Order(models.Model):
     confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
     shipped_email_sent_at = models.DateTimeField(null=True, blank=True)
     shipped_email_claimed_at = models.DateTimeField(null=True, blank=True)
+    # A mail the mail server refused for good (a 5xx answer: no such mailbox, say) is not
+    # sent again: ``*_refused_at`` is when, ``*_refusal`` the server's code and answer, for
+    # staff to read. A passing failure (4xx, no connection) records nothing and is retried.
+    confirmation_refused_at = models.DateTimeField(_("confirmation e-mail refused at"), null=True, blank=True)
+    confirmation_refusal = models.CharField(_("mail server's refusal of the confirmation"), max_length=500, blank=True)
+    shipped_email_refused_at = models.DateTimeField(_("shipping e-mail refused at"), null=True, blank=True)
+    shipped_email_refusal = models.CharField(
+        _("mail server's refusal of the shipping e-mail"), max_length=500, blank=True
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import re
 import secrets
+import smtplib
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -899,6 +900,8 @@ class OrderEmail:
     subject: str  # msgid, translated in the shopper's language when sent
     sent_field: str
     claimed_field: str
+    refused_field: str  # when the mail server refused it for good
+    refusal_field: str  # what it answered
     # Sent only while the order is in one of these: "thank you for your order" for a
     # cancelled or refunded one, or "on its way" once it arrived or came back, would be wrong.
     statuses: tuple[str, ...]
@@ -913,6 +916,8 @@ ORDER_EMAILS: dict[str, OrderEmail] = {
         subject=gettext_noop("Your LiveMall order %(reference)s"),
         sent_field="confirmation_sent_at",
         claimed_field="confirmation_claimed_at",
+        refused_field="confirmation_refused_at",
+        refusal_field="confirmation_refusal",
         statuses=(S.CONFIRMED, S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED),
         owed_from=(S.PAID, S.CONFIRMED),
     ),
@@ -922,6 +927,8 @@ ORDER_EMAILS: dict[str, OrderEmail] = {
         subject=gettext_noop("Your LiveMall order %(reference)s is on its way"),
         sent_field="shipped_email_sent_at",
         claimed_field="shipped_email_claimed_at",
+        refused_field="shipped_email_refused_at",
+        refusal_field="shipped_email_refusal",
         statuses=(S.SHIPPED,),
         owed_from=(S.SHIPPED,),
     ),
@@ -938,24 +945,39 @@ EMAIL_RESEND_BATCH = 200
 
 
 def order_email_send(*, order_id: int, kind: str) -> bool:
-    """Send the order's ``kind`` e-mail unless it went out, is being sent, or is no longer owed.
+    """Send the order's ``kind`` e-mail unless it went out, is being sent, was refused by the
+    mail server for good, or is no longer owed.
 
     Returns True when this call sent it. The mail is claimed first by a conditional UPDATE
     (committed before sending), so two workers given the same mail (a broker redelivery,
-    a retry and the sweep) never both send it.
+    a retry and the sweep) never both send it. A permanent refusal is recorded on the order
+    and not raised (there is nothing to retry); any other failure is raised for the task's retry.
     """
     email = ORDER_EMAILS[kind]
     claimed_at = timezone.now()
-    owed = Order.objects.filter(pk=order_id, status__in=email.statuses, **{f"{email.sent_field}__isnull": True})
+    owed = _owed(email).filter(pk=order_id)
     if not owed.filter(_unclaimed(email, claimed_at)).update(**{email.claimed_field: claimed_at}):
         return False
     try:
         _email_render_and_send(order_id, email)
+    except smtplib.SMTPException as exc:
+        refusal = _permanent_refusal(exc)
+        if refusal is None:
+            _email_release(order_id, email, claimed_at)
+            raise
+        refusal = refusal[: Order._meta.get_field(email.refusal_field).max_length]
+        # Written only while the claim is still ours: were it taken over (this send outlived
+        # the lease), the worker now holding it records what the server says to that send.
+        Order.objects.filter(
+            pk=order_id, **{email.claimed_field: claimed_at, f"{email.sent_field}__isnull": True}
+        ).update(**{email.refused_field: timezone.now(), email.refusal_field: refusal, email.claimed_field: None})
+        logger.warning("The mail server refused the %s e-mail of order %s for good: %s", kind, order_id, refusal)
+        return False
     except BaseException:
         # Released so that the task's retry (or the sweep) sends it. A server that accepted
         # the mail before the connection dropped gets it a second time: we cannot tell that
         # from a mail it never got, and a confirmation twice is better than none.
-        Order.objects.filter(pk=order_id, **{email.claimed_field: claimed_at}).update(**{email.claimed_field: None})
+        _email_release(order_id, email, claimed_at)
         raise
     # A process that dies right here, after the server took the mail, sends it again after
     # the lease: the same trade-off.
@@ -963,6 +985,43 @@ def order_email_send(*, order_id: int, kind: str) -> bool:
         **{email.sent_field: timezone.now()}
     )
     return True
+
+
+def _email_release(order_id: int, email: OrderEmail, claimed_at: dt.datetime) -> None:
+    Order.objects.filter(pk=order_id, **{email.claimed_field: claimed_at}).update(**{email.claimed_field: None})
+
+
+def _owed(email: OrderEmail) -> QuerySet[Order]:
+    """Orders in a state that owes the mail, which has neither gone out nor been refused for good."""
+    # The first two conditions are those of the mail's partial index; refused mails are few.
+    return Order.objects.filter(
+        status__in=email.statuses,
+        **{f"{email.sent_field}__isnull": True, f"{email.refused_field}__isnull": True},
+    )
+
+
+# The refusals that say this mail will never be taken: the recipient (no such mailbox) or the
+# message. A 5xx to our own sender (MAIL FROM) or before the mail is named (the greeting, HELO,
+# STARTTLS, the login) is about our server settings: recorded, it would drop every order's mail
+# for good, so those are retried until the operator mends them.
+_REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
+
+
+def _permanent_refusal(exc: smtplib.SMTPException) -> str | None:
+    """The server's code and answer when it refused the mail for good (5xx), else None (4xx: try again)."""
+    if not isinstance(exc, _REFUSALS):
+        return None
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = list(exc.recipients.values())
+    else:
+        answers = [(exc.smtp_code, exc.smtp_error)]
+    # One recipient per order mail; were there more, one passing refusal is worth a retry.
+    if not answers or not all(500 <= code <= 599 for code, _answer in answers):
+        return None
+    code, answer = answers[0]
+    if isinstance(answer, bytes):
+        answer = answer.decode("utf-8", errors="replace")
+    return f"{code} {' '.join(str(answer).split())}"
 
 
 def _unclaimed(email: OrderEmail, now: dt.datetime) -> Q:
@@ -986,22 +1045,16 @@ def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
 
 
 def orders_owed_email(*, kind: str, owed_since: dt.datetime, owed_before: dt.datetime) -> QuerySet[Order]:
-    """Orders owed their ``kind`` e-mail since ``owed_since`` and before ``owed_before``, not sent
-    and not being sent (a claim within the lease). Newest first: mails a broken address keeps
-    failing do not hold up the others."""
+    """Orders owed their ``kind`` e-mail since ``owed_since`` and before ``owed_before``, not sent,
+    not refused for good and not being sent (a claim within the lease). Newest first: mails a
+    mail server keeps putting off (4xx) do not hold up the others."""
     email = ORDER_EMAILS[kind]
     owed = (
         OrderEvent.objects.filter(order=OuterRef("pk"), to_status__in=email.owed_from, at__gte=owed_since)
         .filter(at__lt=owed_before)
         .exclude(from_status=F("to_status"))
     )
-    # These two conditions are those of the partial index the query is read from.
-    return (
-        Order.objects.filter(status__in=email.statuses, **{f"{email.sent_field}__isnull": True})
-        .filter(_unclaimed(email, timezone.now()))
-        .filter(Exists(owed))
-        .order_by("-created_at", "-pk")
-    )
+    return _owed(email).filter(_unclaimed(email, timezone.now())).filter(Exists(owed)).order_by("-created_at", "-pk")
 
 
 def order_emails_send_missed(

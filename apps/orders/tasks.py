@@ -26,8 +26,10 @@ def cash_on_delivery_collect_missed() -> int:
     return services.cash_on_delivery_collect_missed()
 
 
-# Retried on a mail server's error (smtplib's errors are OSErrors); the service releases its
-# claim on the mail first. Once out of retries, the sweep below queues it again.
+# Retried on a mail server's passing error (smtplib's errors are OSErrors: a 4xx answer, a
+# refused or dropped connection); the service releases its claim on the mail first. Once out
+# of retries, the sweep below queues it again. A refusal for good (5xx: no such mailbox) is
+# recorded on the order by the service and not raised: neither a retry nor the sweep resends it.
 @shared_task(name="orders.send_order_confirmation", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_order_confirmation(order_id: int) -> bool:
     return services.order_email_send(order_id=order_id, kind="confirmation")
