@@ -238,6 +238,11 @@ class OrderAdmin(admin.ModelAdmin):
                 wrap(require_POST(self.step_view)),
                 name="orders_order_step",
             ),
+            path(
+                "<int:order_id>/refund-returned-outside/",
+                wrap(require_POST(self.refund_settled_view)),
+                name="orders_order_refund_settled",
+            ),
             *super().get_urls(),
         ]
 
@@ -261,7 +266,9 @@ class OrderAdmin(admin.ModelAdmin):
                 held = selectors.order_refunds_owed(order=order)
                 if held.held_minor:
                     # Nothing retries a declined refund and a cancelled order has no refund step:
-                    # said on every visit until the money has gone back.
+                    # said on every visit until the money has gone back, and the page offers to
+                    # record that staff returned it another way.
+                    extra["refund_held_minor"] = held.held_minor
                     [notice] = RefundsOwed(held_minor=held.held_minor, provider=held.provider).notices(
                         currency=order.currency, locale=request.shopper.locale
                     )
@@ -296,6 +303,30 @@ class OrderAdmin(admin.ModelAdmin):
             messages.success(request, _("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
             if step == "cancel":
                 _refund_waiting(request, order)
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def refund_settled_view(self, request: HttpRequest, order_id: int) -> HttpResponse:
+        """Operators record that they returned a declined refund another way (a bank transfer)."""
+        if _scope(request) is not None:
+            # Money and how it went back are the operators' business, not a merchant's.
+            raise PermissionDenied
+        order = get_object_or_404(self.get_queryset(request), pk=order_id)
+        raw = request.POST.get("owed_minor", "").strip()
+        try:
+            if not raw.isdigit() or len(raw) > 18:
+                raise ApplicationError(
+                    _("The page is out of date; look at the order again."),
+                    code="invalid_amount",
+                    fields={"owed_minor": [raw[:40]]},
+                )
+            services.order_refund_settle_outside(
+                order=order, amount_minor=int(raw), note=request.POST.get("note", ""), actor=request.user
+            )
+        except ApplicationError as exc:
+            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
+            messages.error(request, f"{exc.message} {details}".strip())
+        else:
+            messages.success(request, _("Recorded: the refund owed was returned to the customer another way."))
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
 

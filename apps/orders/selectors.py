@@ -585,8 +585,9 @@ class RefundsOwed:
 
     ``waiting_minor``: refunds the provider has not taken yet (it was not answering); the
     retry sweep sends them. ``held_minor``: for a cancelled order, money paid that no refund
-    is returning (declined by the provider, or never sent), held by ``provider``; nothing
-    sends it again, so staff must return it another way.
+    is returning (declined by the provider), held by ``provider``; nothing sends it again,
+    so staff must return it another way and record that they did
+    (``services.order_refund_settle_outside``).
     """
 
     waiting_minor: int = 0
@@ -620,9 +621,15 @@ def order_refunds_owed(*, order: Order) -> RefundsOwed:
     waiting = sum(r.amount_minor for r in payment_selectors.refunds_unsettled(order_reference=order.reference))
     if order.status != Order.Status.CANCELLED:
         return RefundsOwed(waiting_minor=waiting)
-    paid = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
-    held = payment_selectors.payment_refundable_minor(payment=paid) if paid is not None else 0
-    return RefundsOwed(waiting_minor=waiting, held_minor=held, provider=paid.provider if held else "")
+    # Every payment of the reference, not only the first paid one: one paid twice owes both,
+    # and a first attempt only authorized (being voided) holds nothing to refund.
+    held, provider = 0, ""
+    for payment in payment_selectors.payments_for_reference(order_reference=order.reference):
+        owed = payment_selectors.payment_refundable_minor(payment=payment)
+        if owed:
+            held += owed
+            provider = provider or payment.provider
+    return RefundsOwed(waiting_minor=waiting, held_minor=held, provider=provider)
 
 
 def orders_expired(*, now: dt.datetime | None = None) -> QuerySet[Order]:

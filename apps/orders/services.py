@@ -55,7 +55,7 @@ from apps.orders.selectors import (
 from apps.orders.signals import coupon_redemptions_changed
 from apps.payments import selectors as payment_selectors
 from apps.payments import services as payments
-from apps.payments.providers.base import NextAction
+from apps.payments.providers.base import NextAction, PaymentStatus
 from regions import Region
 
 logger = logging.getLogger(__name__)
@@ -883,8 +883,15 @@ def _sell_held(order: Order) -> None:
 
 
 def _refund_quietly(payment_id: int) -> None:
+    """Give back a payment the order cannot keep (it came after the cancel, or does not match).
+
+    Everything no refund covers is written first, then every refund still waiting is sent:
+    a refund the cancel wrote and this one never overlap, and one the provider could not
+    take is left to the retry sweep.
+    """
     try:
-        payments.payment_refund(payment_id=payment_id, reason="order cancelled before payment arrived")
+        payments.payment_refund_remaining(payment_id=payment_id, reason="order cancelled before payment arrived")
+        payments.payment_refunds_send(payment_id=payment_id)
     except ApplicationError as exc:
         logger.error("Refund of late payment %s failed: %s", payment_id, exc.message)
 
@@ -1161,11 +1168,17 @@ def _paid_and_on_its_way(order: Order) -> bool:
 def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", reopen_cart: bool = False) -> Order:
     """Cancel: unpaid orders release their reservation; paid ones are refunded and restocked.
 
-    The cancel stands whatever the refund's fate: one the provider could not take waits for
-    the retry sweep (``refunds_unsettled``); one it declined is recorded as failed and the
-    money stays with us (the paid payment's refundable amount) until staff return it.
+    Whatever was paid goes back, exactly once: within the cancel's own transaction the whole
+    amount no refund covers yet is written as one pending refund (a partial refund still
+    waiting for its provider keeps its own), and an authorization nobody will capture is
+    marked to be voided. After the commit they are sent; the cancel stands whatever their
+    fate. One the provider could not take waits for the retry sweep
+    (``payments.refunds_retry_unsettled``), with its own deterministic key; one it declined
+    is recorded as failed and the money stays with us (``order_refunds_owed``) until staff
+    return it (:func:`order_refund_settle_outside`).
     """
-    refund_payment = None
+    refund_ids: list[int] = []
+    void_ids: list[int] = []
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         was = order.status
@@ -1187,48 +1200,77 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
             # Restocked units are free again: a gate still open must count them too, or it
             # turns buyers away from stock the database has until the reconcile repairs it.
             _give_back_to_gate(sold)
-            refund_payment = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
-            if refund_payment is None:
+            if payment_selectors.payment_paid_for_reference(order_reference=order.reference) is None:
                 # Cash on delivery, cancelled before the courier collected: nothing to collect now.
                 collect = payment_selectors.payment_open_for_reference(order_reference=order.reference)
                 if collect is not None:
-                    payments.payment_cancel(payment_id=collect.pk)
+                    payments.payment_void_request(payment_id=collect.pk)
+        refund_ids, void_ids = _payments_owed_back(order)
         if reopen_cart:
             _cart_count_changed(*Cart.objects.filter(order=order).values_list("pk", "user_id"))
             Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
-    if refund_payment is not None:
-        try:
-            payments.payment_refund(payment_id=refund_payment.pk, reason="order cancelled")
-        except ApplicationError as exc:
-            if exc.code == "refund_declined":
-                # The cancellation stands (its units are on sale again) and the refund is
-                # recorded as failed; nothing sends it again, so the money must go back another
-                # way. Raising now would tell the operator the cancel failed: the caller shows
-                # the money still held instead (the paid payment's refundable amount), and the
-                # history keeps the provider's reason.
-                logger.error(
-                    "Order %s cancelled but %s declined its refund: %s",
-                    order.reference,
-                    refund_payment.provider,
-                    exc.message,
-                )
-                _record(
-                    order,
-                    order.status,
-                    order.status,
-                    label="payment:refund",
-                    note=f"refund declined by {refund_payment.provider}: {exc.message}",
-                )
-                return order
-            if exc.code != "provider_unavailable":
-                raise
-            # The cancellation stands and the refund is written, pending: the retry sweep
-            # (``payments.refunds_retry_unsettled``) sends it once the provider answers. The
-            # caller shows the refund still owed (``refunds_unsettled``) rather than an error.
-            logger.warning(
-                "Order %s cancelled; its refund waits for %s to answer", order.reference, refund_payment.provider
-            )
+    for payment_id in void_ids:
+        _void_quietly(order, payment_id)
+    for payment_id in refund_ids:
+        _send_refunds_of_cancelled(order, payment_id)
     return order
+
+
+def _payments_owed_back(order: Order) -> tuple[list[int], list[int]]:
+    """Within the cancel: write what each payment of ``order`` owes back; the (refund, void) payment ids to send.
+
+    Every captured payment, not only the first: a reference paid twice (a stale tab) owes both.
+    An authorization (a manual-capture intent; its order never became paid) is voided, not
+    refunded: nothing was taken, and a refund of it would be refused.
+    """
+    refund_ids, void_ids = [], []
+    for payment in payment_selectors.payments_for_reference(order_reference=order.reference):
+        if payment.status == PaymentStatus.AUTHORIZED:
+            payments.payment_void_request(payment_id=payment.pk)
+            void_ids.append(payment.pk)
+        elif payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
+            payments.payment_refund_remaining(payment_id=payment.pk, reason="order cancelled")
+            # Sent even when nothing new was written: an earlier refund may still wait for its provider.
+            refund_ids.append(payment.pk)
+    return refund_ids, void_ids
+
+
+def _void_quietly(order: Order, payment_id: int) -> None:
+    """Void a cancelled order's authorization now; a provider that cannot leaves it to the sweep."""
+    try:
+        payments.payment_cancel(payment_id=payment_id)
+    except ApplicationError as exc:
+        # The shopper's cancel went through: the authorization is marked, and the retry sweep
+        # (``payments.refunds_retry_unsettled``) voids it once the provider answers.
+        logger.warning("Order %s cancelled; the void of payment %s waits: %s", order.reference, payment_id, exc.code)
+
+
+def _send_refunds_of_cancelled(order: Order, payment_id: int) -> None:
+    try:
+        payments.payment_refunds_send(payment_id=payment_id)
+    except ApplicationError as exc:
+        provider = payment_selectors.payment_get(payment_id=payment_id).provider
+        if exc.code == "refund_declined":
+            # The cancellation stands (its units are on sale again) and the refund is recorded
+            # as failed; nothing sends it again, so the money must go back another way. Raising
+            # now would tell the operator the cancel failed: the caller shows the money still
+            # held instead (``order_refunds_owed``), and the history keeps the provider's reason.
+            logger.error("Order %s cancelled but %s declined its refund: %s", order.reference, provider, exc.message)
+            _record(
+                order,
+                order.status,
+                order.status,
+                label="payment:refund",
+                note=f"refund declined by {provider}: {exc.message}",
+            )
+            return
+        if exc.code != "provider_unavailable":
+            # Not the shopper's nor the operator's to fix, and the cancel stands: said to operators.
+            logger.error("Order %s cancelled; refunds of payment %s refused: %s", order.reference, payment_id, exc.code)
+            return
+        # The refunds are written, pending: the retry sweep sends them once the provider
+        # answers. The caller shows the refund still owed (``refunds_unsettled``), not an error.
+        logger.warning("Order %s cancelled; its refund waits for %s to answer", order.reference, provider)
 
 
 def order_release_expired(*, order_id: int) -> bool:
@@ -1321,6 +1363,55 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -
     if waiting:
         raise error
     return refund
+
+
+def order_refund_settle_outside(*, order: Order, amount_minor: int, note: str, actor=None) -> list[payments.Refund]:
+    """Staff returned a cancelled order's refund owed another way (a bank transfer): record it.
+
+    For the money ``order_refunds_owed`` shows as held (refunds the provider declined): it is
+    recorded as refunded outside the provider, with who, when and ``note`` (how it was paid
+    back) on the refund and in the order's history; "Refund owed" is gone and no sweep ever
+    sends it. ``amount_minor`` is the amount staff saw and returned; refused (``owed_changed``)
+    if the owed amount is another by now, and (``not_owed``) when nothing is owed.
+    """
+    note = payments.refund_outside_note_clean(note)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        held = []
+        if order.status == S.CANCELLED:
+            for payment in payment_selectors.payments_for_reference(order_reference=order.reference):
+                owed = payment_selectors.payment_refundable_minor(payment=payment)
+                if owed:
+                    held.append((payment, owed))
+        total = sum(owed for _payment, owed in held)
+        if not total:
+            raise ApplicationError(
+                _("This order owes the customer no refund that could be recorded as returned another way."),
+                code="not_owed",
+                status=409,
+            )
+        if amount_minor != total:
+            raise ApplicationError(
+                _("The refund owed has changed since you looked; look at the order again before recording it."),
+                code="owed_changed",
+                fields={"amount_minor": [str(total)]},
+                status=409,
+            )
+        by = (getattr(actor, "email", "") if actor is not None else "") or "staff"
+        refunds = [
+            payments.payment_refund_settle_outside(payment_id=payment.pk, amount_minor=owed, note=note, by=by)
+            for payment, owed in held
+        ]
+        numbers = ", ".join(str(r.pk) for r in refunds)
+        providers = ", ".join(sorted({payment.provider for payment, _owed in held}))
+        _record(
+            order,
+            order.status,
+            order.status,
+            actor=actor,
+            note=f"refund {numbers} of {total} returned outside {providers}: {note}",
+        )
+    return refunds
 
 
 def order_next_steps(*, order: Order, merchant_ids: Collection[int] | None = None) -> list[str]:

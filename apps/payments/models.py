@@ -65,11 +65,23 @@ class Payment(models.Model):
     client_secret = models.CharField(max_length=255, blank=True, default="")
     approval_url = models.URLField(max_length=1000, blank=True, default="")
     failure_reason = models.CharField(max_length=255, blank=True, default="")
+    # Set when the authorization is to be voided (its order was cancelled): while the payment
+    # is still AUTHORIZED, the refund-retry sweep asks the provider again, with the same key.
+    void_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["pk"]
+        indexes = [
+            # The sweep (services.payments_void_unsettled) reads the few authorizations whose
+            # void the provider has not taken, among every payment ever made.
+            models.Index(
+                fields=["void_requested_at"],
+                name="payment_void_unsettled",
+                condition=Q(status=PaymentStatus.AUTHORIZED, void_requested_at__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
@@ -105,6 +117,11 @@ class Refund(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True)
     provider_refund_id = models.CharField(max_length=255, blank=True, default="")
     reason = models.CharField(max_length=255, blank=True, default="")
+    # Money staff returned outside the provider (a bank transfer after the provider declined):
+    # when, who (their label) and how, in their words. Such a refund never goes to a provider.
+    settled_outside_at = models.DateTimeField(null=True, blank=True)
+    settled_outside_by = models.CharField(max_length=255, blank=True, default="")
+    settled_outside_note = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +130,12 @@ class Refund(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_known"),
+            # Returned outside the provider: done, with a note of how, and nothing a provider knows.
+            models.CheckConstraint(
+                condition=Q(settled_outside_at__isnull=True)
+                | (Q(status=RefundStatus.SUCCEEDED, provider_refund_id="") & ~Q(settled_outside_note="")),
+                name="refund_settled_outside_is_done",
+            ),
             models.UniqueConstraint(
                 fields=["payment", "provider_refund_id"],
                 condition=~Q(provider_refund_id=""),

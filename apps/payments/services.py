@@ -413,12 +413,18 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
 # --- cancel -------------------------------------------------------------------------------
 
 
-def payment_cancel(*, payment_id: int) -> Payment:
-    """An open payment nobody will complete any more (the order was cancelled): recorded as cancelled.
+def void_key(order_reference: str, attempt: int = 1) -> str:
+    return f"{_key_base(order_reference, attempt)}:void"
 
-    No provider call: nothing was taken. Should the provider still report money for it (a
-    stale Stripe page confirmed after all), that succeeds over the cancellation, and the
-    order, being cancelled, refunds it.
+
+def payment_void_request(*, payment_id: int) -> Payment:
+    """Note that nobody will take the money of this payment any more (its order was cancelled).
+
+    No provider call, so it may run inside the caller's transaction (the order's cancel): the
+    cancel and what it leaves to do commit together. An open payment is cancelled at once
+    (nothing was taken); an authorized one is marked to be voided, which :func:`payment_cancel`
+    does after the commit or, if the provider cannot be reached then, the retry sweep does
+    (:func:`payments_void_unsettled`). Anything else is returned as it is.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
@@ -427,7 +433,91 @@ def payment_cancel(*, payment_id: int) -> Payment:
         if payment.status in OPEN_STATUSES:
             _transition(payment, PaymentStatus.CANCELLED)
             payment.save()
+        elif payment.status == PaymentStatus.AUTHORIZED and payment.void_requested_at is None:
+            payment.void_requested_at = timezone.now()
+            payment.save(update_fields=["void_requested_at", "updated_at"])
     return payment
+
+
+def payment_cancel(*, payment_id: int) -> Payment:
+    """A payment nobody will complete or capture any more (the order was cancelled): cancelled.
+
+    An open one is recorded as cancelled without a provider call: nothing was taken. Should
+    the provider still report money for it (a stale Stripe page confirmed after all), that
+    succeeds over the cancellation, and the order, being cancelled, refunds it.
+
+    An authorized one holds the shopper's money: the provider voids it (Stripe cancels the
+    intent) with the key ``order:<ref>:void``, the reference's payments locked over the call
+    so that no capture crosses it. The request is committed first: if the provider cannot be
+    reached, ``provider_unavailable`` is raised and the retry sweep asks again with the same
+    key. A provider that will not void it (the intent was captured meanwhile) is asked what
+    the payment is now, and that is recorded; money captured after all is then refunded
+    through the order, as any payment of a cancelled order is.
+    """
+    payment = payment_void_request(payment_id=payment_id)
+    if payment.status != PaymentStatus.AUTHORIZED:
+        return payment
+    with transaction.atomic():
+        locked = list(
+            Payment.objects.select_for_update().filter(order_reference=payment.order_reference).order_by("pk")
+        )
+        payment = next(p for p in locked if p.pk == payment_id)
+        if payment.status != PaymentStatus.AUTHORIZED:
+            return payment
+        provider = _configured(payment.provider)
+        void = getattr(provider, "cancel", None)
+        if void is None or not payment.provider_payment_id:
+            # Nothing remote holds it (the provider has no authorizations to void, or never
+            # heard of this one): cancelled here.
+            _transition(payment, PaymentStatus.CANCELLED)
+            payment.save()
+            return payment
+        key = void_key(payment.order_reference, payment.attempt)
+        try:
+            result = _provider_call(
+                provider, lambda: void(provider_payment_id=payment.provider_payment_id, idempotency_key=key)
+            )
+        except ProviderDeclined as exc:
+            logger.warning("%s would not void payment %s: %s; asking how it is", provider.name, payment.pk, exc.message)
+            try:
+                result = _provider_call(
+                    provider,
+                    lambda: provider.fetch(provider_payment_id=payment.provider_payment_id, currency=payment.currency),
+                )
+            except ProviderDeclined as unknown:
+                raise ApplicationError(unknown.message, code="void_declined", status=409) from unknown
+        _record_result(payment, result)
+        _save_captured(payment)
+    if payment.status == PaymentStatus.AUTHORIZED:
+        logger.error("Payment %s for %s is still authorized after its void", payment.pk, payment.order_reference)
+    return payment
+
+
+def payments_void_unsettled(*, older_than: dt.timedelta) -> int:
+    """Void again the authorizations of cancelled orders no provider has voided; returns how many it has now.
+
+    Each goes through :func:`payment_cancel` with its own key, so a void the provider made
+    (its answer lost) comes back the same. A provider still down keeps them for the next run.
+    """
+    cutoff = timezone.now() - older_than
+    waiting = Payment.objects.filter(
+        status=PaymentStatus.AUTHORIZED, void_requested_at__isnull=False, void_requested_at__lt=cutoff
+    )
+    done = 0
+    for payment_id, reference in list(waiting.order_by("pk").values_list("pk", "order_reference")):
+        try:
+            payment = payment_cancel(payment_id=payment_id)
+        except ApplicationError as exc:
+            logger.warning(
+                "Void of payment %s for %s still waits: %s (%s)", payment_id, reference, exc.message, exc.code
+            )
+            continue
+        except Exception:
+            # Our own trouble with one payment must not keep the others' money held.
+            logger.exception("Void of payment %s for %s failed; the next run tries again", payment_id, reference)
+            continue
+        done += payment.status != PaymentStatus.AUTHORIZED
+    return done
 
 
 # --- the shopper comes back ---------------------------------------------------------------
@@ -613,6 +703,117 @@ def payment_refund(
     return refund
 
 
+def payment_refund_remaining(*, payment_id: int, reason: str = "") -> Refund | None:
+    """Write, pending, one refund of everything of a captured payment that no refund covers yet.
+
+    No provider call, so it may run inside the caller's transaction (the order's cancel): the
+    cancel and the money it owes commit together, and nothing owed depends on a call made
+    afterwards. :func:`payment_refunds_send` sends it after the commit; if nobody does, the
+    retry sweep does. Covered means succeeded or under way (a refund still waiting for its
+    provider keeps its own amount and key); a declined refund's amount is owed again.
+    ``None`` when nothing is left (another call wrote it already): twice writes once.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise ApplicationError("No such payment.", code="not_found", status=404)
+        if payment.status not in REFUNDABLE_STATUSES:
+            return None
+        refunds = list(payment.refunds.order_by("pk"))
+        owed = payment.captured_minor - sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
+        if owed <= 0:
+            return None
+        return Refund.objects.create(
+            payment=payment,
+            amount_minor=owed,
+            currency=payment.currency,
+            reason=reason[:255],
+            idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
+        )
+
+
+def payment_refunds_send(*, payment_id: int) -> list[Refund]:
+    """Send every refund of the payment no provider has acknowledged yet, oldest first, each with its key.
+
+    Call it outside your transaction. Raises ``provider_unavailable`` at the first one the
+    provider cannot take (they all wait, pending, for the retry sweep), and
+    ``refund_declined`` after the others went out if the provider declined one.
+    """
+    waiting = Refund.objects.filter(payment_id=payment_id, status=RefundStatus.PENDING, provider_refund_id="")
+    sent: list[Refund] = []
+    declined: ApplicationError | None = None
+    for refund_id in list(waiting.order_by("pk").values_list("pk", flat=True)):
+        try:
+            sent.append(payment_refund(payment_id=payment_id, refund_id=refund_id))
+        except ApplicationError as exc:
+            if exc.code != "refund_declined":
+                raise
+            declined = declined or exc
+    if declined is not None:
+        raise declined
+    return sent
+
+
+REFUND_OUTSIDE_NOTE_MAX = 500
+
+
+def refund_outside_note_clean(note: object) -> str:
+    """Staff's note of how they returned money outside the provider, checked: required, bounded."""
+    note = note.strip() if isinstance(note, str) else ""
+    if not note:
+        raise ApplicationError(
+            _("Say how the money was returned to the customer (for example: bank transfer, its reference)."),
+            code="invalid_note",
+            fields={"note": [_("This field is required.")]},
+        )
+    if len(note) > REFUND_OUTSIDE_NOTE_MAX:
+        raise ApplicationError(
+            _("Say how the money was returned in at most %(max)d characters.") % {"max": REFUND_OUTSIDE_NOTE_MAX},
+            code="invalid_note",
+            fields={"note": [_("At most %(max)d characters.") % {"max": REFUND_OUTSIDE_NOTE_MAX}]},
+        )
+    return note
+
+
+def payment_refund_settle_outside(*, payment_id: int, amount_minor: int, note: str, by: str) -> Refund:
+    """Record that staff returned ``amount_minor`` of a payment outside its provider (a bank transfer).
+
+    For money no refund covers (the provider declined it): ``amount_minor`` must be exactly
+    that, so a page read before a refund went through, or a second click, is refused
+    (``not_owed``) instead of recording money twice. The refund is written succeeded with
+    who, when and ``note`` (how it was returned), never sent to a provider nor retried, and
+    ``payment_refunded`` tells orders as for any refund.
+    """
+    note = refund_outside_note_clean(note)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise ApplicationError("No such payment.", code="not_found", status=404)
+        refunds = list(payment.refunds.order_by("pk"))
+        owed = payment.captured_minor - sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
+        if payment.status not in REFUNDABLE_STATUSES or owed <= 0 or amount_minor != owed:
+            raise ApplicationError(
+                _("This refund is not owed any more: nothing of this payment is waiting to be returned."),
+                code="not_owed",
+                status=409,
+            )
+        refund = Refund.objects.create(
+            payment=payment,
+            amount_minor=owed,
+            currency=payment.currency,
+            reason=f"returned outside {payment.provider}"[:255],
+            idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
+        )
+        _settle_refund(
+            payment, refund, RefundResult(provider_refund_id="", status=RefundStatus.SUCCEEDED, amount_minor=owed)
+        )
+        refund.settled_outside_at = timezone.now()
+        refund.settled_outside_by = by[:255]
+        refund.settled_outside_note = note
+        refund.save(update_fields=["settled_outside_at", "settled_outside_by", "settled_outside_note", "updated_at"])
+    return refund
+
+
 def _settle_refund(payment: Payment, refund: Refund, result: RefundResult) -> bool:
     """Record what the provider says of ``refund`` (payment locked); True if its status changed."""
     update = ["updated_at"]
@@ -658,9 +859,12 @@ def refunds_retry_unsettled(*, older_than: dt.timedelta = REFUND_RETRY_GRACE) ->
     provider did make (its answer lost) comes back the same, never twice. A provider still
     down (its breaker refuses fast) keeps its refunds for the next run; the others go on.
     Refunds unsettled for ``REFUND_OVERDUE_AFTER`` are logged at ERROR on every run.
+    Authorizations whose void the provider has not taken are voided first
+    (:func:`payments_void_unsettled`) and counted with the refunds.
     """
     now = timezone.now()
-    settled = 0
+    # Authorizations of cancelled orders are money held too: voided by the same run.
+    settled = payments_void_unsettled(older_than=older_than)
     for refund in list(selectors.refunds_unsettled(created_before=now - older_than)):
         reference = refund.payment.order_reference
         try:

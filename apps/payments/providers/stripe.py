@@ -266,6 +266,17 @@ class StripeProvider:
             provider_payment_id=provider_payment_id,
         )
 
+    def cancel(self, *, provider_payment_id: str, idempotency_key: str) -> PaymentResult:
+        """Void an intent nobody will capture (its order was cancelled): the card's hold is released."""
+        intent = self._call(
+            "cancel intent",
+            self.client.v1.payment_intents.cancel,
+            provider_payment_id,
+            params={"cancellation_reason": "abandoned"},
+            options={"idempotency_key": idempotency_key},
+        )
+        return self._result(intent)
+
     def parse_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         if not self.webhook_secret:
             raise WebhookRejected("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET).")
