@@ -253,7 +253,7 @@ class CheckoutOptionsApi(APIView):
                 "shipping_options": [o.code for o in rules.shipping_options()],
                 "payment_methods": [
                     {"provider": m.provider, "method": m.method, "is_test": m.is_test}
-                    for m in payment_methods_offered(currency=shopper.currency)
+                    for m in payment_methods_offered(currency=shopper.currency, country=shopper.country)
                 ],
             }
         )

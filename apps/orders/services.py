@@ -387,7 +387,10 @@ def checkout_place(
         time_zone=shopper.time_zone,
         state=address["state"],
     )
-    offered = {(o.provider, o.method) for o in payment_selectors.payment_methods_offered(currency=shopper.currency)}
+    offered = {
+        (o.provider, o.method)
+        for o in payment_selectors.payment_methods_offered(currency=shopper.currency, country=shopper.country)
+    }
     if (payment_provider, payment_method) not in offered:
         raise ApplicationError(
             _("This payment method is not offered here."),
@@ -788,6 +791,7 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
             description=f"LiveMall {order.reference}",
             return_url=return_url,
             cancel_url=cancel_url,
+            country=order.country,
         )
     except ApplicationError as exc:
         if exc.code in ("provider_unavailable", "payment_declined"):

@@ -103,7 +103,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if placed is not None and placed.status != Order.Status.CANCELLED:
             return redirect("orders:detail", reference=placed.reference)
         return redirect("orders:cart")
-    methods = payment_methods_offered(currency=shopper.currency)
+    methods = payment_methods_offered(currency=shopper.currency, country=shopper.country)
     # A GET may ask for the totals with a state, shipping option or coupon the shopper has just
     # chosen (the page re-quotes as they change; nothing else is taken from the query string).
     data = request.POST if request.method == "POST" else {k: request.GET[k] for k in QUOTE_FIELDS if k in request.GET}

@@ -68,6 +68,9 @@ class Payment(models.Model):
     # Set when the authorization is to be voided (its order was cancelled): while the payment
     # is still AUTHORIZED, the refund-retry sweep asks the provider again, with the same key.
     void_requested_at = models.DateTimeField(null=True, blank=True)
+    # The provider's time of the newest webhook event applied to the status: an event older
+    # than it (providers do not deliver in order) cannot move the payment back.
+    status_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -159,11 +159,14 @@ def _test_provider_stands_in(region: Region) -> bool:
     return not any(configured_provider(p) is not None for p in keyed)
 
 
-def offered_methods(*, region: Region | None = None, currency: str | None = None) -> tuple[OfferedMethod, ...]:
+def offered_methods(
+    *, region: Region | None = None, currency: str | None = None, country: str | None = None
+) -> tuple[OfferedMethod, ...]:
     """Every (provider, method) a shopper here may pay with, in the region file's order.
 
     With ``currency``, only the methods that take it (PayPal takes no AED, SAR or IDR;
-    Stripe's iDEAL takes only EUR).
+    Stripe's iDEAL takes only EUR); with ``country`` too, only those that take it from a
+    shopper of that country (Stripe's Klarna takes EUR from DE, not from US).
     """
     region = region or settings.REGION
     offered: list[OfferedMethod] = []
@@ -174,19 +177,25 @@ def offered_methods(*, region: Region | None = None, currency: str | None = None
         offered.extend(
             OfferedMethod(provider=entry.provider, method=m)
             for m in entry.methods
-            if not currency or method_takes_currency(provider, m, currency)
+            if not currency or method_takes_currency(provider, m, currency, country)
         )
     if _test_provider_stands_in(region):
         offered.append(OfferedMethod(provider=TEST_PROVIDER, method=TEST_METHOD, is_test=True))
     return tuple(offered)
 
 
-def provider_methods(name: str, *, region: Region | None = None, currency: str | None = None) -> tuple[str, ...]:
-    """The methods the region offers with provider ``name`` (for ``currency``, if given; empty when none)."""
-    return tuple(o.method for o in offered_methods(region=region, currency=currency) if o.provider == name)
+def provider_methods(
+    name: str, *, region: Region | None = None, currency: str | None = None, country: str | None = None
+) -> tuple[str, ...]:
+    """The methods the region offers with provider ``name`` (for ``currency`` from ``country``, if
+    given; empty when none)."""
+    offered = offered_methods(region=region, currency=currency, country=country)
+    return tuple(o.method for o in offered if o.provider == name)
 
 
-def offered_provider(name: str, *, method: str, currency: str, region: Region | None = None) -> Provider:
+def offered_provider(
+    name: str, *, method: str, currency: str, region: Region | None = None, country: str | None = None
+) -> Provider:
     """The provider to pay with, or a clear error when this region does not offer it so."""
     region = region or settings.REGION
     offered = offered_methods(region=region)
@@ -195,18 +204,31 @@ def offered_provider(name: str, *, method: str, currency: str, region: Region | 
         raise ApplicationError(
             _("This payment method is not offered here."),
             code="payment_method_not_offered",
-            fields={"method": [f"Offered: {', '.join(choices) or 'none'}."]},
+            fields={
+                "method": [
+                    _("Offered: %(methods)s.") % {"methods": ", ".join(choices)}
+                    if choices
+                    else _("No payment method is offered here.")
+                ]
+            },
         )
     provider = configured_provider(name)
     assert provider is not None  # offered implies configured
-    if not method_takes_currency(provider, method, currency):
-        takes = sorted(f"{o.provider}/{o.method}" for o in offered_methods(region=region, currency=currency))
+    if not method_takes_currency(provider, method, currency, country):
+        takes = sorted(
+            f"{o.provider}/{o.method}" for o in offered_methods(region=region, currency=currency, country=country)
+        )
+        names = {"provider": name, "method": method, "currency": currency, "methods": ", ".join(takes)}
         raise ApplicationError(
-            _("This payment method does not accept %(currency)s; try another method.") % {"currency": currency},
+            _("This payment method does not accept %(currency)s; try another method.") % names,
             code="currency_not_supported",
             fields={
                 "currency": [
-                    f"{name}/{method} does not accept {currency}; {currency} is taken by: {', '.join(takes) or 'none'}."
+                    _("%(provider)s/%(method)s does not accept %(currency)s; %(currency)s is taken by: %(methods)s.")
+                    % names
+                    if takes
+                    else _("%(provider)s/%(method)s does not accept %(currency)s; no payment method here takes it.")
+                    % names
                 ]
             },
         )
@@ -219,6 +241,8 @@ def webhook_provider(name: str, *, region: Region | None = None) -> Provider:
     provider = configured_provider(name) if name in region.payment_providers else None
     if provider is None:
         raise ApplicationError(
-            f"Webhooks from {name} are not accepted here.", code="webhook_not_configured", status=404
+            _("Webhooks from %(provider)s are not accepted here.") % {"provider": name},
+            code="webhook_not_configured",
+            status=404,
         )
     return provider

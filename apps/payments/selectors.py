@@ -13,9 +13,12 @@ from apps.payments.registry import OfferedMethod
 from regions import Region
 
 
-def payment_methods_offered(*, region: Region | None = None, currency: str | None = None) -> tuple[OfferedMethod, ...]:
-    """What the checkout offers here (for ``currency``, if given), in the region file's order."""
-    return registry.offered_methods(region=region, currency=currency)
+def payment_methods_offered(
+    *, region: Region | None = None, currency: str | None = None, country: str | None = None
+) -> tuple[OfferedMethod, ...]:
+    """What the checkout offers here, in the region file's order: for ``currency`` from a shopper
+    in ``country``, when given."""
+    return registry.offered_methods(region=region, currency=currency, country=country)
 
 
 def provider_needs_phone(*, provider: str) -> bool:

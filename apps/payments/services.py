@@ -64,6 +64,7 @@ T = TypeVar("T")
 
 # Letters, digits, '.', '_' and '-': a reference never contains the ':' our keys are built with.
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 # --- keys ---------------------------------------------------------------------------------
@@ -232,8 +233,12 @@ def payment_create(
     description: str = "",
     return_url: str = "",
     cancel_url: str = "",
+    country: str = "",
 ) -> Payment:
     """Start paying ``amount_minor`` ``currency`` for ``order_reference`` with ``provider``/``method``.
+
+    ``country`` is the shopper's (ISO 3166 alpha-2): some methods take a currency only from
+    some countries (Stripe's Klarna), and the intent offers only what the shopper can use.
 
     Returns the :class:`Payment`; its ``next_action`` says what the page does next
     (``client_secret`` for the Stripe Payment Element, ``approval_url`` for PayPal, nothing
@@ -249,10 +254,15 @@ def payment_create(
     region = settings.REGION
     if currency not in region.currencies:
         fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
+    country = country.upper() if isinstance(country, str) else "" if country is None else "?"
+    if country and not COUNTRY_RE.fullmatch(country):
+        fields["country"] = [_("A country code of two letters, like DE.")]
     if fields:
         raise ApplicationError(_("The payment could not be started."), fields=fields)
     amount_minor = _check_amount(amount_minor)
-    gateway = registry.offered_provider(provider, method=method, currency=currency, region=region)
+    gateway = registry.offered_provider(
+        provider, method=method, currency=currency, region=region, country=country or None
+    )
 
     payment = _attempt_for(
         order_reference=order_reference, provider=provider, method=method, amount_minor=amount_minor, currency=currency
@@ -265,11 +275,12 @@ def payment_create(
         amount_minor=amount_minor,
         currency=currency,
         method=method,
-        methods=registry.provider_methods(provider, region=region, currency=currency),
+        methods=registry.provider_methods(provider, region=region, currency=currency, country=country or None),
         idempotency_key=payment.idempotency_key,
         description=description[:500],
         return_url=return_url,
         cancel_url=cancel_url,
+        country=country,
     )
     try:
         result = _provider_call(gateway, lambda: gateway.create_payment(request))
@@ -1039,6 +1050,12 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
         payment.save()
         return _apply_refund(payment, refund)
     before = payment.status
+    if outcome.status != before and payment.can_become(outcome.status) and _stale(payment, outcome):
+        payment.save()
+        logger.info(
+            "%s event %s is older than one already applied to payment %s", provider, outcome.event_id, payment.pk
+        )
+        return f"no change: {before} stays (older than an event already applied)"
     changed = _transition(
         payment,
         outcome.status,
@@ -1048,12 +1065,31 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
     )
     if outcome.provider_capture_id and not payment.provider_capture_id:
         payment.provider_capture_id = outcome.provider_capture_id
+    if outcome.occurred_at is not None and (
+        payment.status_event_at is None or outcome.occurred_at > payment.status_event_at
+    ):
+        payment.status_event_at = outcome.occurred_at
     payment.save()
     if outcome.approved and payment.status in OPEN_STATUSES:
         payment_id = payment.pk
         transaction.on_commit(lambda: _queue_refresh(payment_id))
         return f"{before}: approved, capture queued"
     return f"{before} -> {payment.status}" if changed else f"no change: {before} stays"
+
+
+def _stale(payment: Payment, outcome: WebhookOutcome) -> bool:
+    """Whether ``outcome`` happened before the newest event already applied to ``payment``.
+
+    Providers do not deliver events in order: a "processing" sent before a "failed" may come
+    after it, and moving the payment back would hold its order for days. The events' own
+    times (the provider's clock) decide. Never for "succeeded": the provider's word that
+    money moved is not ignored, and the transitions already keep it from going backward.
+    Stripe dates events in whole seconds: one from the same second as the newest applied is
+    not older, and the transitions decide, as they did before.
+    """
+    if outcome.occurred_at is None or outcome.status == PaymentStatus.SUCCEEDED:
+        return False
+    return payment.status_event_at is not None and outcome.occurred_at < payment.status_event_at
 
 
 def _apply_refund(payment: Payment, result: RefundResult) -> str:

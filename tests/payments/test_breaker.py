@@ -288,6 +288,8 @@ def test_the_try_another_method_message_speaks_the_shoppers_language():
     from apps.payments.services import _unavailable
 
     with translation.override("de"):
-        assert _unavailable("stripe").message == "Diese Zahlungsart antwortet gerade nicht; bitte wähle eine andere."
+        assert (
+            _unavailable("stripe").message == "Diese Zahlungsart antwortet gerade nicht; bitte wählen Sie eine andere."
+        )
     with translation.override("ar"):
         assert _unavailable("stripe").message == "طريقة الدفع هذه لا تستجيب الآن؛ يُرجى تجربة طريقة أخرى."

@@ -11,6 +11,7 @@ provider said no" (no retry helps) from "we could not reach it" (try another met
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -80,6 +81,9 @@ class PaymentRequest:
     description: str = ""
     return_url: str = ""
     cancel_url: str = ""
+    # The shopper's country (ISO 3166 alpha-2), when known: some methods take a currency only
+    # from some countries (Klarna).
+    country: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,9 @@ class WebhookOutcome:
     refund: RefundResult | None = None
     # The shopper approved at the provider: we capture now, whether or not they come back.
     approved: bool = False
+    # When the provider says the event happened (its clock, not ours); None when it does not
+    # say. Providers do not deliver events in order: this is what tells a stale one.
+    occurred_at: dt.datetime | None = None
 
 
 @runtime_checkable
@@ -131,8 +138,8 @@ class Provider(Protocol):
     """What the gateway calls.
 
     A provider whose methods take different currencies (Stripe: iDEAL only in euros) may
-    also define ``method_supports_currency(method, currency) -> bool``; ask through
-    :func:`method_takes_currency`, which falls back to ``supports_currency`` for the others.
+    also define ``method_supports_currency(method, currency, country=None) -> bool``; ask
+    through :func:`method_takes_currency`, which falls back to ``supports_currency`` for the others.
     """
 
     name: str
@@ -176,10 +183,10 @@ def needs_phone(provider: Provider) -> bool:
     return bool(getattr(provider, "needs_phone", False))
 
 
-def method_takes_currency(provider: Provider, method: str, currency: str) -> bool:
-    """Whether ``provider`` takes ``currency`` when the shopper pays with ``method``."""
+def method_takes_currency(provider: Provider, method: str, currency: str, country: str | None = None) -> bool:
+    """Whether ``provider`` takes ``currency`` when a shopper in ``country`` (if known) pays with ``method``."""
     if not provider.supports_currency(currency):
         return False
     # Optional, so that providers whose every method takes the same currencies stay as they are.
     per_method = getattr(provider, "method_supports_currency", None)
-    return per_method is None or bool(per_method(method, currency))
+    return per_method is None or bool(per_method(method, currency, country))

@@ -471,6 +471,18 @@ def _event_amount(resource: Mapping[str, Any]) -> int | None:
         raise WebhookRejected(exc.message) from exc
 
 
+def _create_time(event: Mapping[str, Any]) -> dt.datetime | None:
+    """When PayPal says the event happened (``create_time``), or None when it does not say (usably)."""
+    value = event.get("create_time")
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
 def _capture_id_from_links(resource: Mapping[str, Any]) -> str:
     for link in resource.get("links") or []:
         href = str(link.get("href") or "")
@@ -499,6 +511,7 @@ def _outcome(event: dict[str, Any]) -> WebhookOutcome:
             payment_key=str(resource.get("custom_id") or ""),
             status=status,
             captured_minor=_event_amount(resource) if status == PaymentStatus.SUCCEEDED else None,
+            occurred_at=_create_time(event),
         )
     if event_type in REFUND_EVENTS:
         capture_id = _capture_id_from_links(resource)
@@ -525,5 +538,6 @@ def _outcome(event: dict[str, Any]) -> WebhookOutcome:
             payment_key=str((units[0] or {}).get("custom_id") or ""),
             status=ORDER_EVENTS[event_type],
             approved=event_type == "CHECKOUT.ORDER.APPROVED",
+            occurred_at=_create_time(event),
         )
     return WebhookOutcome(event_id=event_id, event_type=event_type, payload=event)

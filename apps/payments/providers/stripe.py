@@ -9,6 +9,7 @@ which the gateway counts towards the circuit breaker, and "declined", which it d
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -70,6 +71,39 @@ REFUND_STATUS = {
 }
 
 
+# Klarna through Stripe takes a shopper from these customer countries only, and only in the
+# currency of that country: "Supported currencies and countries" / "provided the presentment
+# currency matches the currency of the customer's country", https://docs.stripe.com/payments/klarna
+# (with Klarna's own table, "We only support the local currency of each country":
+# https://docs.klarna.com/klarna-payments/before-you-start/data-requirements/puchase-countries-currencies-locales).
+# Stripe adds that a business outside the EEA, UK and Switzerland may take only customers of
+# its own country (AU, CA, NZ, US below are for such accounts); eu-west's account is in the EEA.
+_KLARNA_COUNTRY_CURRENCIES: Mapping[str, frozenset[str]] = {
+    "AT": frozenset({"EUR"}),
+    "AU": frozenset({"AUD"}),
+    "BE": frozenset({"EUR"}),
+    "CA": frozenset({"CAD"}),
+    "CH": frozenset({"CHF"}),
+    "CZ": frozenset({"CZK"}),
+    "DE": frozenset({"EUR"}),
+    "DK": frozenset({"DKK"}),
+    "ES": frozenset({"EUR"}),
+    "FI": frozenset({"EUR"}),
+    "FR": frozenset({"EUR"}),
+    "GB": frozenset({"GBP"}),
+    "GR": frozenset({"EUR"}),
+    "IE": frozenset({"EUR"}),
+    "IT": frozenset({"EUR"}),
+    "NL": frozenset({"EUR"}),
+    "NO": frozenset({"NOK"}),
+    "NZ": frozenset({"NZD"}),
+    "PL": frozenset({"PLN"}),
+    "PT": frozenset({"EUR"}),
+    "RO": frozenset({"RON"}),
+    "SE": frozenset({"SEK"}),
+    "US": frozenset({"USD"}),
+}
+
 # The presentment currencies Stripe takes with each payment method type: Stripe's facts,
 # not a region's. ``None``: any currency the account settles. A PaymentIntent that lists
 # a type with a currency it does not take is refused whole ("payment method type ... is
@@ -85,10 +119,9 @@ METHOD_CURRENCIES: Mapping[str, frozenset[str] | None] = {
     "ideal": frozenset({"EUR"}),
     # "Prices ... must be expressed in Euro": https://docs.stripe.com/payments/bancontact/accept-a-payment
     "bancontact": frozenset({"EUR"}),
-    # Klarna takes only the local currency of the shopper's country; this is the union of
-    # those Stripe lists: https://docs.stripe.com/payments/klarna (and Klarna's country and
-    # currency table, docs.klarna.com/klarna-payments/.../puchase-countries-currencies-locales).
-    "klarna": frozenset({"AUD", "CAD", "CHF", "CZK", "DKK", "EUR", "GBP", "NOK", "NZD", "PLN", "RON", "SEK", "USD"}),
+    # Klarna: any currency some customer country pays in (the union of the table below); which
+    # one a shopper may use depends on their country, see METHOD_COUNTRY_CURRENCIES.
+    "klarna": frozenset().union(*_KLARNA_COUNTRY_CURRENCIES.values()),
     # Presentment currencies: https://docs.stripe.com/payments/alipay/accept-a-payment
     "alipay": frozenset({"AUD", "CAD", "CNY", "EUR", "GBP", "HKD", "JPY", "MYR", "NZD", "SGD", "USD"}),
     # "Presentment currency SGD, MYR": https://docs.stripe.com/payments/grabpay
@@ -101,32 +134,51 @@ METHOD_CURRENCIES: Mapping[str, frozenset[str] | None] = {
     "promptpay": frozenset({"THB"}),
 }
 
+# Payment method types whose currency depends on the shopper's country: customer country ->
+# the currencies Stripe takes from it. A country missing from a type's table is not served by it.
+METHOD_COUNTRY_CURRENCIES: Mapping[str, Mapping[str, frozenset[str]]] = {
+    "klarna": _KLARNA_COUNTRY_CURRENCIES,
+}
+
 
 def stripe_type(method: str) -> str:
     """The Stripe ``payment_method_types`` entry for one of our method names."""
     return "card" if method in WALLETS_ON_CARD else method
 
 
-def method_takes_currency(method: str, currency: str) -> bool:
-    """Whether Stripe takes ``currency`` with ``method`` (an unknown method: no)."""
+def method_takes_currency(method: str, currency: str, country: str | None = None) -> bool:
+    """Whether Stripe takes ``currency`` with ``method`` from a shopper in ``country`` (an unknown method: no).
+
+    Without ``country``, a method whose currency depends on the country (Klarna) is judged by
+    currency alone: Stripe accepts such an intent and the method checks the billing country itself.
+    """
     kind = stripe_type(method)
     if kind not in METHOD_CURRENCIES:
         return False
+    currency = currency.upper()
     currencies = METHOD_CURRENCIES[kind]
-    return currencies is None or currency.upper() in currencies
+    if currencies is not None and currency not in currencies:
+        return False
+    by_country = METHOD_COUNTRY_CURRENCIES.get(kind)
+    if by_country is None or not country:
+        return True
+    return currency in by_country.get(country.upper(), frozenset())
 
 
-def payment_method_types(methods: tuple[str, ...], *, currency: str, chosen: str) -> list[str]:
+def payment_method_types(
+    methods: tuple[str, ...], *, currency: str, chosen: str, country: str | None = None
+) -> list[str]:
     """The Stripe ``payment_method_types`` for an intent in ``currency``, the shopper's choice first.
 
-    Only the region's methods that take ``currency`` are listed (Stripe refuses the whole
-    intent otherwise), in the region's order after the chosen one, without repeats; the
-    Payment Element opens on the first.
+    Only the region's methods that take ``currency`` (from ``country``, when known) are
+    listed (Stripe refuses the whole intent otherwise, and the Payment Element should not
+    show a method the shopper cannot use), in the region's order after the chosen one,
+    without repeats; the Payment Element opens on the first.
     """
     types = [stripe_type(chosen)]
     for method in methods:
         kind = stripe_type(method)
-        if kind not in types and method_takes_currency(method, currency):
+        if kind not in types and method_takes_currency(method, currency, country):
             types.append(kind)
     return types
 
@@ -162,8 +214,8 @@ class StripeProvider:
         # each take only some, see method_supports_currency.
         return True
 
-    def method_supports_currency(self, method: str, currency: str) -> bool:
-        return method_takes_currency(method, currency)
+    def method_supports_currency(self, method: str, currency: str, country: str | None = None) -> bool:
+        return method_takes_currency(method, currency, country)
 
     def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -198,18 +250,25 @@ class StripeProvider:
         )
 
     def create_payment(self, request: PaymentRequest) -> PaymentResult:
+        country = request.country or None
+        # The checkout refuses both before; never ask Stripe for an intent it refuses.
         if not method_takes_currency(request.method, request.currency):
-            # The checkout refuses this before; never ask Stripe for an intent it refuses.
             raise ProviderDeclined(
                 _("This payment method does not accept %(currency)s; try another method.")
                 % {"currency": request.currency},
+                code="currency_not_supported",
+            )
+        if not method_takes_currency(request.method, request.currency, country):
+            raise ProviderDeclined(
+                _("This payment method does not accept %(currency)s from %(country)s; try another method.")
+                % {"currency": request.currency, "country": country},
                 code="currency_not_supported",
             )
         params: dict[str, Any] = {
             "amount": request.amount_minor,
             "currency": request.currency.lower(),
             "payment_method_types": payment_method_types(
-                request.methods, currency=request.currency, chosen=request.method
+                request.methods, currency=request.currency, chosen=request.method, country=country
             ),
             "metadata": {"order_reference": request.order_reference, "payment_key": request.idempotency_key},
         }
@@ -318,6 +377,17 @@ def _minor(value: Any, field: str) -> int:
     return value
 
 
+def _created(payload: dict[str, Any]) -> dt.datetime | None:
+    """When Stripe created the event (whole seconds), or None for an event that does not say."""
+    created = payload.get("created")
+    if isinstance(created, bool) or not isinstance(created, int) or created <= 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(created, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _signed_timestamp(header: str) -> int:
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
@@ -352,6 +422,7 @@ def _outcome(payload: dict[str, Any]) -> WebhookOutcome:
             if status == PaymentStatus.SUCCEEDED
             else None,
             failure_reason=str(error.get("message") or "") if isinstance(error, dict) else "",
+            occurred_at=_created(payload),
         )
     if event_type in REFUND_EVENTS and obj.get("object") == "refund":
         return WebhookOutcome(
