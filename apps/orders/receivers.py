@@ -1,4 +1,5 @@
-"""Orders listens: payments' outcomes, and sign-in (to merge the anonymous cart)."""
+"""Orders listens: payments' outcomes, and sign-in (to merge the anonymous cart and take the
+session's guest orders into the account)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from apps.orders import services
 from apps.payments.signals import payment_refunded, payment_succeeded
 
 SESSION_CART_KEY = "orders:cart_id"
+# The references of the orders this browser session placed (``web.remember_order``).
+SESSION_ORDERS_KEY = "orders:placed"
 
 
 @receiver(payment_succeeded, dispatch_uid="orders.payment_succeeded")
@@ -44,3 +47,15 @@ def on_sign_in(sender, *, request, user, **kwargs) -> None:
     cart_id = session.pop(SESSION_CART_KEY, None)
     if isinstance(cart_id, int):
         services.cart_merge(user=user, anonymous_cart_id=cart_id)
+
+
+@receiver(user_logged_in, dispatch_uid="orders.attach_session_orders")
+def on_sign_in_attach_orders(sender, *, request, user, **kwargs) -> None:
+    # Sign-up signs the new account in too, so this covers both. Only the orders this session
+    # placed: an e-mail typed at checkout proves nothing about who typed it.
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    references = session.get(SESSION_ORDERS_KEY)
+    if isinstance(references, list) and references:
+        services.orders_attach_to_user(user=user, references=references)

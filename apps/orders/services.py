@@ -209,7 +209,14 @@ def cart_line_add(
     cart = Cart.objects.select_for_update().get(pk=cart.pk)
     line = CartLine.objects.filter(cart=cart, variant=variant).first()
     total = quantity + (line.quantity if line else 0)
-    _check_quantity(total)
+    if total > max_quantity():
+        # The quantity asked for is fine on its own: say what the cart already holds.
+        raise ApplicationError(
+            _("You can buy at most %(limit)d of this; your cart already has %(count)d.")
+            % {"limit": max_quantity(), "count": total - quantity},
+            code="invalid_quantity",
+            fields={"quantity": [str(quantity)]},
+        )
     _check_cart_units(cart, variant_id=variant.pk, quantity=total)
     if line is None:
         line = CartLine(cart=cart, variant=variant)
@@ -284,6 +291,35 @@ def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
     anonymous.status = Cart.Status.MERGED
     anonymous.save(update_fields=["status", "updated_at"])
     return cart
+
+
+# --- guest orders -------------------------------------------------------------------------
+
+# A session remembers at most 20 orders (``web.remember_order``); more is not a session's list.
+ATTACH_AT_MOST = 50
+
+
+@transaction.atomic
+def orders_attach_to_user(*, user, references: Collection[str]) -> list[Order]:
+    """Give a signed-in shopper the guest orders their browser session placed; the ones attached.
+
+    ``references`` must come from the session that placed the orders (the caller's proof):
+    never pick orders by e-mail, which anyone can type at checkout. Only orders with no owner
+    are taken; another account's order is never moved. Attaching again attaches nothing, and
+    each order's history records the attachment once, with the account as actor.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    wanted = {r for r in list(references)[:ATTACH_AT_MOST] if isinstance(r, str) and r}
+    if not wanted:
+        return []
+    # Locked and re-read: two sign-ins at once in one session (two tabs) attach each order once.
+    orders = list(Order.objects.select_for_update().filter(reference__in=wanted, user__isnull=True).order_by("pk"))
+    for order in orders:
+        order.user = user
+        order.save(update_fields=["user"])
+        _record(order, order.status, order.status, actor=user, note="guest order attached to the account at sign-in")
+    return orders
 
 
 # --- checkout -----------------------------------------------------------------------------

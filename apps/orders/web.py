@@ -7,10 +7,8 @@ from django.http import HttpRequest
 
 from apps.orders import services
 from apps.orders.models import Cart
-from apps.orders.receivers import SESSION_CART_KEY
+from apps.orders.receivers import SESSION_CART_KEY, SESSION_ORDERS_KEY
 from apps.orders.selectors import Shopper
-
-SESSION_ORDERS_KEY = "orders:placed"
 
 
 def form_int(value: str | None) -> int | None:

@@ -1,0 +1,190 @@
+"""QA5: a guest's orders join the account made or signed into in the same browser session (and
+only those); quantities out of bounds on the cart pages are refused with the service's message."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.orders import services
+from apps.orders.models import CartLine, Order, OrderEvent
+from apps.orders.web import SESSION_ORDERS_KEY
+from tests.orders.conftest import API_CHECKOUT
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-test-password"
+LAYLA = "layla@example.ae"
+
+
+def _post_json(client: Client, url: str, data: dict, **headers):
+    return client.post(url, data, content_type="application/json", headers=headers)
+
+
+def _guest_order(client: Client, variant, key: str, email: str = LAYLA) -> Order:
+    """An order placed by the anonymous shopper of ``client``'s session (this session remembers it)."""
+    assert _post_json(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}).status_code == 201
+    response = _post_json(client, "/api/v1/checkout", {**API_CHECKOUT, "email": email}, **{"Idempotency-Key": key})
+    assert response.status_code == 201, response.content
+    return Order.objects.get(reference=response.json()["reference"])
+
+
+def _listed(client: Client) -> list[str]:
+    return [row["order"].reference for row in client.get("/orders/").context["rows"]]
+
+
+def _attached_events(order: Order) -> list[OrderEvent]:
+    return [e for e in order.events.all() if e.from_status == e.to_status and e.actor_id is not None]
+
+
+# --- 1. guest orders after sign-up / sign-in -----------------------------------------------------
+
+
+def test_sign_up_takes_this_sessions_guest_orders_and_no_one_elses(stocked):
+    variant = stocked("qa5-scarf", 10)
+    layla, stranger = Client(), Client()
+    mine = _guest_order(layla, variant, "qa5-layla-0001")
+    # Someone else, in another browser, typed the same e-mail: that proves nothing.
+    theirs = _guest_order(stranger, variant, "qa5-stranger-0001")
+
+    response = layla.post("/accounts/signup/", {"email": LAYLA, "password": PASSWORD, "display_name": "Layla"})
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.user is not None and mine.user.email == LAYLA
+    assert theirs.user is None
+    assert _listed(layla) == [mine.reference]
+    # The history says who took it, and when.
+    [event] = _attached_events(mine)
+    assert event.actor == mine.user and event.to_status == mine.status and event.note
+    # The stranger still sees their own order, as a guest.
+    assert stranger.get(f"/orders/{theirs.reference}/").status_code == 200
+    assert layla.get(f"/orders/{theirs.reference}/").status_code == 404
+
+
+def test_sign_in_takes_this_sessions_guest_orders(stocked, make_user):
+    variant = stocked("qa5-mug", 10)
+    user = make_user(email="omar@example.ae", password=PASSWORD)
+    client = Client()
+    first = _guest_order(client, variant, "qa5-omar-00001", email="omar.other@example.ae")
+    second = _guest_order(client, variant, "qa5-omar-00002", email="omar.other@example.ae")
+
+    response = client.post("/accounts/login/", {"username": "omar@example.ae", "password": PASSWORD})
+    assert response.status_code == 302
+
+    assert set(Order.objects.filter(user=user).values_list("reference", flat=True)) == {
+        first.reference,
+        second.reference,
+    }
+    assert sorted(_listed(client)) == sorted([first.reference, second.reference])
+    assert client.get(f"/orders/{first.reference}/").status_code == 200
+
+
+def test_an_order_of_another_account_is_never_moved(stocked, make_user):
+    variant = stocked("qa5-cup", 10)
+    owner = make_user(email="owner@example.ae", password=PASSWORD)
+    other = make_user(email="other@example.ae", password=PASSWORD)
+    client = Client()
+    assert client.login(email="owner@example.ae", password=PASSWORD)
+    owned = _guest_order(client, variant, "qa5-owned-0001")
+    assert owned.user == owner
+    # The owner's reference still in a session (say, copied along) signed into by someone else.
+    client.logout()
+    session = client.session
+    session[SESSION_ORDERS_KEY] = [owned.reference]
+    session.save()
+
+    response = client.post("/accounts/login/", {"username": "other@example.ae", "password": PASSWORD})
+    assert response.status_code == 302
+
+    owned.refresh_from_db()
+    assert owned.user == owner and not other.orders.exists()
+    assert _listed(client) == []
+    assert not _attached_events(owned)
+
+
+def test_attaching_is_idempotent_and_asks_for_an_account(stocked, make_user):
+    variant = stocked("qa5-bowl", 10)
+    client = Client()
+    order = _guest_order(client, variant, "qa5-idem-00001")
+    user = make_user(email="idem@example.ae", password=PASSWORD)
+
+    assert [o.pk for o in services.orders_attach_to_user(user=user, references=[order.reference])] == [order.pk]
+    assert services.orders_attach_to_user(user=user, references=[order.reference]) == []
+    assert len(_attached_events(order)) == 1
+    # Junk from a session (not a list of references) attaches nothing and raises nothing.
+    assert services.orders_attach_to_user(user=user, references=["", "LM-NOPE", 7]) == []  # type: ignore[list-item]
+
+
+def test_signing_in_twice_records_one_attachment(stocked, make_user):
+    variant = stocked("qa5-plate", 10)
+    user = make_user(email="twice@example.ae", password=PASSWORD)
+    client = Client()
+    order = _guest_order(client, variant, "qa5-twice-0001")
+    assert client.login(email="twice@example.ae", password=PASSWORD)
+    # Signed in again over the same session (the session still lists the order): nothing more.
+    assert client.login(email="twice@example.ae", password=PASSWORD)
+    assert order.reference in client.session[SESSION_ORDERS_KEY]
+    order.refresh_from_db()
+    assert order.user == user and len(_attached_events(order)) == 1
+
+
+# --- 2. quantities out of bounds on the pages -----------------------------------------------------
+
+
+@pytest.fixture
+def ten_per_line(settings):
+    settings.ORDERS_MAX_QUANTITY_PER_LINE = 10
+    settings.ORDERS_MAX_UNITS_PER_ORDER = 30
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
+
+
+def _lines(client: Client) -> dict[int, int]:
+    return {line.variant_id: line.quantity for line in client.get("/cart/").context["review"].lines}
+
+
+@pytest.mark.parametrize("quantity", [999, -3])
+def test_product_page_add_out_of_bounds_says_what_the_api_says(client, stocked, ten_per_line, quantity):
+    variant = stocked("qa5-add", 50)
+    client.post("/cart/add", {"variant": variant.pk, "quantity": 2}, follow=True)
+
+    page = client.post("/cart/add", {"variant": variant.pk, "quantity": str(quantity)}, follow=True)
+    api = _post_json(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": quantity})
+
+    assert page.status_code == 200 and api.status_code == 400
+    assert _messages(page) == [("error", api.json()["error"]["message"])]
+    assert api.json()["error"]["message"] == "Choose a quantity from 1 to 10."
+    assert _lines(client) == {variant.pk: 2}
+
+
+@pytest.mark.parametrize("quantity", [999, -3])
+def test_cart_update_out_of_bounds_says_what_the_api_says(client, stocked, ten_per_line, quantity):
+    variant = stocked("qa5-set", 50)
+    client.post("/cart/add", {"variant": variant.pk, "quantity": 2}, follow=True)
+
+    page = client.post("/cart/update", {"variant": variant.pk, "quantity": str(quantity)}, follow=True)
+    api = client.put(f"/api/v1/cart/lines/{variant.pk}", {"quantity": quantity}, content_type="application/json")
+
+    assert page.status_code == 200 and api.status_code == 400
+    assert _messages(page) == [("error", api.json()["error"]["message"])]
+    assert api.json()["error"]["message"] == "Choose a quantity from 0 to 10."
+    assert _lines(client) == {variant.pk: 2}
+
+
+def test_adding_past_the_line_limit_says_how_many_are_already_in_the_cart(client, stocked, ten_per_line):
+    variant = stocked("qa5-more", 50)
+    client.post("/cart/add", {"variant": variant.pk, "quantity": 8}, follow=True)
+
+    # 5 is a fine quantity on its own: the message names the limit and what the cart holds.
+    page = client.post("/cart/add", {"variant": variant.pk, "quantity": "5"}, follow=True)
+    api = _post_json(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 5})
+
+    assert api.status_code == 400 and api.json()["error"]["code"] == "invalid_quantity"
+    expected = "You can buy at most 10 of this; your cart already has 8."
+    assert api.json()["error"]["message"] == expected
+    assert _messages(page) == [("error", expected)]
+    assert CartLine.objects.get(variant=variant).quantity == 8
