@@ -13,16 +13,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import operator
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import reduce
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.lists import format_list
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.utils.translation import get_language
+from django.utils.functional import Promise
+from django.utils.translation import get_language, pgettext, pgettext_lazy
 from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts.models import User
@@ -48,6 +53,7 @@ from apps.compliance.selectors import (
     product_violations,
     rules_for_country,
 )
+from apps.money.formatting import babel_locale, format_measure
 from apps.money.selectors import RATES_GENERATION
 
 
@@ -414,3 +420,111 @@ def merchant_warehouses(*, user: User) -> QuerySet[Warehouse]:
 
 def merchant_stock(*, user: User) -> QuerySet[Stock]:
     return Stock.objects.filter(_owned_by(user, "variant__merchant")).select_related("warehouse", "variant")
+
+
+# --- a variant's options, in the shopper's words --------------------------------------------------
+
+# The option names merchants use as ``Variant.attributes`` keys, in the shopper's language. Any
+# other key is the merchant's own word, shown as written.
+OPTION_NAMES: Mapping[str, str | Promise] = {
+    "size": pgettext_lazy("product option", "Size"),
+    "colour": pgettext_lazy("product option", "Colour"),
+    "color": pgettext_lazy("product option", "Colour"),
+    "flavour": pgettext_lazy("product option", "Flavour"),
+    "flavor": pgettext_lazy("product option", "Flavour"),
+    "material": pgettext_lazy("product option", "Material"),
+    "weight": pgettext_lazy("product option", "Weight"),
+    "volume": pgettext_lazy("product option", "Volume"),
+    "length": pgettext_lazy("product option", "Length"),
+    "width": pgettext_lazy("product option", "Width"),
+    "pattern": pgettext_lazy("product option", "Pattern"),
+    "style": pgettext_lazy("product option", "Style"),
+    "scent": pgettext_lazy("product option", "Scent"),
+    "capacity": pgettext_lazy("product option", "Capacity"),
+}
+COLOUR_KEYS = frozenset({"colour", "color"})
+# Common colour words a merchant writes as a colour option's value (in English, the catalog's
+# working language), in the shopper's language; any other value is shown as written.
+COLOUR_NAMES: Mapping[str, str | Promise] = {
+    "black": pgettext_lazy("colour", "black"),
+    "white": pgettext_lazy("colour", "white"),
+    "grey": pgettext_lazy("colour", "grey"),
+    "gray": pgettext_lazy("colour", "grey"),
+    "silver": pgettext_lazy("colour", "silver"),
+    "gold": pgettext_lazy("colour", "gold"),
+    "red": pgettext_lazy("colour", "red"),
+    "pink": pgettext_lazy("colour", "pink"),
+    "orange": pgettext_lazy("colour", "orange"),
+    "yellow": pgettext_lazy("colour", "yellow"),
+    "green": pgettext_lazy("colour", "green"),
+    "blue": pgettext_lazy("colour", "blue"),
+    "navy": pgettext_lazy("colour", "navy"),
+    "purple": pgettext_lazy("colour", "purple"),
+    "brown": pgettext_lazy("colour", "brown"),
+    "beige": pgettext_lazy("colour", "beige"),
+    "ivory": pgettext_lazy("colour", "ivory"),
+    "cream": pgettext_lazy("colour", "cream"),
+}
+# Measures written "500 g", "750 ml", "1.5 l": the CLDR unit of each symbol, so that Babel writes
+# the amount in the shopper's script and words ("500 غرام", "1,5 l").
+MEASURE_UNITS: Mapping[str, str] = {
+    "mg": "mass-milligram",
+    "g": "mass-gram",
+    "kg": "mass-kilogram",
+    "oz": "mass-ounce",
+    "lb": "mass-pound",
+    "ml": "volume-milliliter",
+    "cl": "volume-centiliter",
+    "l": "volume-liter",
+    "mm": "length-millimeter",
+    "cm": "length-centimeter",
+    "m": "length-meter",
+    "in": "length-inch",
+}
+_MEASURE = re.compile(r"^\s*(\d{1,7}(?:\.\d{1,3})?)\s?([a-z]{1,2})\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class VariantOption:
+    name: str
+    value: str
+
+
+def _option_value(key: str, value: str, locale: str) -> str:
+    measure = _MEASURE.match(value)
+    if measure and measure.group(2).lower() in MEASURE_UNITS:
+        return format_measure(Decimal(measure.group(1)), MEASURE_UNITS[measure.group(2).lower()], locale)
+    if key in COLOUR_KEYS and value.strip().lower() in COLOUR_NAMES:
+        return str(COLOUR_NAMES[value.strip().lower()])
+    return value
+
+
+def _merchant_option_name(key: str) -> str:
+    # Keys are lower-case ASCII words (Variant.clean); written as a label, like the known ones.
+    words = key.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def variant_options(attributes: Mapping[str, Any] | None, *, locale: str) -> list[VariantOption]:
+    """A variant's options (``{"size": "500 g"}``) as the shopper reads them: names and known
+    values in the active language, measures written by Babel in ``locale`` (``ar_AE``)."""
+    if not isinstance(attributes, Mapping):
+        return []
+    return [
+        VariantOption(
+            name=str(OPTION_NAMES.get(key) or _merchant_option_name(str(key))),
+            value=_option_value(str(key), str(value), locale),
+        )
+        for key, value in attributes.items()
+    ]
+
+
+def variant_options_text(attributes: Mapping[str, Any] | None, *, locale: str) -> str:
+    """``Size: 500 g``; several options joined as ``locale`` lists units ("Colour: navy, Size: M");
+    empty for a variant without options."""
+    parts = [
+        # Translators: one option of a product variant, e.g. "Size: 500 g" or "Colour: ivory".
+        pgettext("product option", "%(name)s: %(value)s") % {"name": option.name, "value": option.value}
+        for option in variant_options(attributes, locale=locale)
+    ]
+    return format_list(parts, style="unit", locale=babel_locale(locale)) if parts else ""

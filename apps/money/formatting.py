@@ -23,7 +23,8 @@ import functools
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_time, get_datetime_format
+from babel.units import format_unit
 
 from apps.money.types import Money, currency_code, currency_digits, price_step
 
@@ -113,4 +114,29 @@ def format_day(day: dt.date, locale: str) -> str:
     return _native_digits(format_date(day, format="medium", locale=loc), numbering_system(loc))
 
 
-__all__ = ["babel_locale", "currency_code", "format_day", "format_money", "minor_to_decimal"]
+def format_moment(moment: dt.datetime, locale: str, zone: dt.tzinfo | None = None) -> str:
+    """A date and time as the shopper writes them, in ``zone`` (else the moment's own): the date as
+    :func:`format_day` writes it, the short time, joined as the locale joins them (``24.11.2026, 03:26``)."""
+    loc = babel_locale(locale)
+    local = moment.astimezone(zone) if zone is not None else moment
+    time = _native_digits(format_time(local, format="short", locale=loc), numbering_system(loc))
+    return get_datetime_format("medium", locale=loc).format(time, format_day(local.date(), locale))
+
+
+def format_measure(value: Decimal, unit: str, locale: str) -> str:
+    """A quantity of a CLDR unit (``mass-gram``, ``volume-milliliter``) as the shopper writes it
+    (``500 غرام``), in the same digits as their prices."""
+    loc = babel_locale(locale)
+    system = numbering_system(loc)
+    return _native_digits(format_unit(value, unit, length="short", locale=loc, numbering_system=system), system)
+
+
+__all__ = [
+    "babel_locale",
+    "currency_code",
+    "format_day",
+    "format_measure",
+    "format_moment",
+    "format_money",
+    "minor_to_decimal",
+]

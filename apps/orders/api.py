@@ -29,7 +29,7 @@ from apps.errors import ApplicationError, ErrorResponse
 from apps.orders import door, rules, selectors, services
 from apps.orders.models import Order
 from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_methods_offered
+from apps.payments.selectors import payment_method_label, payment_methods_offered
 
 
 class StrictSerializer(serializers.Serializer):
@@ -241,7 +241,20 @@ class CheckoutOptionsApi(APIView):
             "CheckoutOptions",
             {
                 "shipping_options": serializers.ListField(child=serializers.CharField()),
-                "payment_methods": serializers.ListField(child=serializers.DictField()),
+                "payment_methods": serializers.ListField(
+                    child=inline_serializer(
+                        "PaymentMethodOffered",
+                        {
+                            "provider": serializers.CharField(),
+                            "method": serializers.CharField(),
+                            "label": serializers.CharField(
+                                help_text="What to show the shopper (Card, Cash on delivery, PayPal …) in the request's "
+                                "language; checkout takes `provider` and `method`."
+                            ),
+                            "is_test": serializers.BooleanField(),
+                        },
+                    )
+                ),
             },
         ),
         summary="Shipping options and payment methods offered for this shopper",
@@ -252,7 +265,12 @@ class CheckoutOptionsApi(APIView):
             {
                 "shipping_options": [o.code for o in rules.shipping_options()],
                 "payment_methods": [
-                    {"provider": m.provider, "method": m.method, "is_test": m.is_test}
+                    {
+                        "provider": m.provider,
+                        "method": m.method,
+                        "label": payment_method_label(method=m.method),
+                        "is_test": m.is_test,
+                    }
                     for m in payment_methods_offered(currency=shopper.currency, country=shopper.country)
                 ],
             }

@@ -153,6 +153,8 @@ class ReviewedLine:
     # Set when a promised price (a live show's pinned price) is what this line costs.
     price_lock: str = ""
     price_lock_fx_snapshot_id: int | None = None
+    # The variant's options ({"size": "500 g"}), so that a line says which one it is.
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -267,6 +269,7 @@ def cart_review(
                 short_of_stock=short,
                 price_lock=line.lock_source if unit == lock else "",
                 price_lock_fx_snapshot_id=line.lock_fx_snapshot_id if unit == lock else None,
+                attributes=dict(variant.attributes or {}),
             )
         )
     _cart_keep_to_the_limit(reviewed)
@@ -565,7 +568,7 @@ def orders_with_flash_sale_admissions(admission_ids: Collection[str]) -> list[st
 
 def order_for_viewer(*, reference: str, user, session_orders: list[str] | None = None) -> Order | None:
     """The order if this person may see it: its owner, or the anonymous session that placed it."""
-    order = Order.objects.filter(reference=reference).prefetch_related("lines", "shipments", "events").first()
+    order = Order.objects.filter(reference=reference).prefetch_related("lines__variant", "shipments", "events").first()
     if order is None:
         return None
     if user is not None and user.is_authenticated and order.user_id == user.pk:

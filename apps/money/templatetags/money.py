@@ -1,17 +1,20 @@
 """``{% money amount currency %}`` shows an amount as is; ``{% money_local amount currency %}``
-shows it converted into the shopper's currency with today's FX snapshot."""
+shows it converted into the shopper's currency with today's FX snapshot; ``{% local_datetime moment %}``
+shows a moment in the shopper's time zone and words, its date as delivery dates are written."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django import template
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
-from apps.money.formatting import format_day, format_money
+from apps.money.formatting import format_day, format_moment, format_money
 from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError
 
@@ -25,6 +28,15 @@ _SNAPSHOT_ATTR = "_money_fx_snapshot"
 def money(context: template.Context, amount_minor: int, currency: str) -> str:
     shopper = context["request"].shopper
     return format_money(amount_minor, currency, shopper.locale)
+
+
+@register.simple_tag(takes_context=True)
+def local_datetime(context: template.Context, moment: dt.datetime | None) -> str:
+    """``24.11.2026, 03:26`` / ``24/11/2026، 6:24 ص``: a moment in the zone the request activated
+    (the shopper's), in their locale, the date as :func:`format_day` writes delivery dates."""
+    if not isinstance(moment, dt.datetime):
+        return ""
+    return format_moment(moment, context["request"].shopper.locale, timezone.get_current_timezone())
 
 
 def _current_snapshot(request: HttpRequest) -> FxSnapshot | None:
