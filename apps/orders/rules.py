@@ -175,7 +175,9 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
     rule = address_rule(country)
     postal = str(address.get("postal_code") or "").strip()
     pattern = rule.get("postal_code")
-    if pattern and not re.fullmatch(pattern, postal):
+    if pattern and not postal:
+        errors["postal_code"] = [_("This field is required.")]
+    elif pattern and not re.fullmatch(pattern, postal):
         errors["postal_code"] = [_("This is not a valid postal code for the country.")]
     state = str(address.get("state") or "").strip().upper()
     if rule.get("state_required"):

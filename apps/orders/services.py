@@ -368,6 +368,30 @@ def _existing(idempotency_key: str, *, cart: Cart, user=None) -> Order | None:
     return order
 
 
+def checkout_details_errors(
+    *, address: object, email: object, country: str, payment_provider: str, region: Region | None = None
+) -> dict[str, list[str]]:
+    """Every problem with a checkout's address, e-mail and phone at once, by field (empty when none).
+
+    The checkout refuses an order with any; the checkout page shows them all together, so the
+    shopper does not correct one thing per submit.
+    """
+    region = region or settings.REGION
+    errors = rules.address_errors(address, region=region)
+    if isinstance(address, dict) and not errors and str(address.get("country", "")).upper() != country:
+        errors["country"] = [_("The delivery country must be your shopping country.")]
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        errors["email"] = [_("Enter a valid e-mail address.")]
+    phone = address.get("phone") if isinstance(address, dict) else None
+    if (
+        "phone" not in errors
+        and not (phone.strip() if isinstance(phone, str) else phone)
+        and payment_selectors.provider_needs_phone(provider=payment_provider)
+    ):
+        errors["phone"] = [_("Give a phone number: the courier calls before delivering an order paid in cash.")]
+    return errors
+
+
 def checkout_place(
     *,
     cart: Cart,
@@ -408,11 +432,9 @@ def checkout_place(
         existing.placed_now = False  # type: ignore[attr-defined]
         return existing
 
-    errors = rules.address_errors(address, region=region)
-    if isinstance(address, dict) and not errors and address.get("country", "").upper() != shopper.country:
-        errors["country"] = [_("The delivery country must be your shopping country.")]
-    if not isinstance(email, str) or "@" not in email or len(email) > 254:
-        errors["email"] = [_("Enter a valid e-mail address.")]
+    errors = checkout_details_errors(
+        address=address, email=email, country=shopper.country, payment_provider=payment_provider, region=region
+    )
     if errors:
         raise ApplicationError(_("Check the delivery details."), code="invalid_address", fields=errors)
     address = rules.clean_address(address)
@@ -432,12 +454,6 @@ def checkout_place(
             _("This payment method is not offered here."),
             code="payment_method_not_offered",
             fields={"payment_method": [", ".join(f"{p}/{m}" for p, m in sorted(offered))]},
-        )
-    if not address["phone"] and payment_selectors.provider_needs_phone(provider=payment_provider):
-        raise ApplicationError(
-            _("Check the delivery details."),
-            code="invalid_address",
-            fields={"phone": [_("Give a phone number: the courier calls before delivering an order paid in cash.")]},
         )
 
     # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.

@@ -18,9 +18,13 @@ from django.views.decorators.http import require_POST
 from apps.errors import ApplicationError
 from apps.money.formatting import format_day
 from apps.orders import rules, selectors, services
-from apps.orders.models import Order
+from apps.orders.models import Cart, CartLine, Order
 from apps.orders.web import form_int, remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_methods_offered, payment_open_for_reference, payments_in_progress
+from apps.payments.selectors import (
+    payment_methods_offered,
+    payment_open_for_reference,
+    payments_in_progress,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,11 @@ def cart_update(request: HttpRequest) -> HttpResponse:
 
 ADDRESS_FORM_FIELDS = ("name", "line1", "line2", "city", "state", "postal_code", "phone")
 QUOTE_FIELDS = ("state", "shipping_option", "coupon")
+# The form's fields in page order: the first one with an error is the one focused.
+CHECKOUT_FORM_FIELDS = ("email", *ADDRESS_FORM_FIELDS, "shipping_option", "coupon")
+# Where an error's ``fields`` hold data for API clients (the code typed, the codes offered),
+# not words for the shopper: the page shows the error's own message next to that field.
+_FIELDS_GIVING_DATA = ("shipping_option", "coupon")
 
 
 def _placed_with(request: HttpRequest, idempotency_key: str) -> Order | None:
@@ -93,15 +102,59 @@ def _attempt_ended(request: HttpRequest, idempotency_key: str) -> bool:
     return placed is not None and placed.status == Order.Status.CANCELLED
 
 
+def _shown_errors(error: ApplicationError) -> dict[str, list[str]]:
+    """``error``'s field errors as the form shows them, by form field."""
+    shown: dict[str, list[str]] = {}
+    for name, said in (error.fields or {}).items():
+        if name in _FIELDS_GIVING_DATA:
+            shown[name] = [error.message]
+        elif name in CHECKOUT_FORM_FIELDS:
+            shown[name] = [str(text) for text in said]
+    return shown
+
+
+def _quote_or_plain(
+    *, cart: Cart, shopper: selectors.Shopper, lines: list[CartLine], shipping_option: str, coupon: str
+) -> tuple[selectors.Quote, ApplicationError | None]:
+    """The totals for the option ticked and the coupon typed, and the error if those cannot be had.
+
+    A coupon that does not apply leaves the totals of the option ticked without it (never
+    another option's price and date); an option that does not exist leaves Standard's. An error
+    no choice explains (no exchange rates) is raised.
+    """
+    try:
+        quote = selectors.checkout_quote(
+            cart=cart, shopper=shopper, shipping_option=shipping_option, coupon_code=coupon, lines=lines
+        )
+    except ApplicationError as refused:
+        plain = shipping_option if rules.shipping_option(shipping_option) else "standard"
+        return selectors.checkout_quote(cart=cart, shopper=shopper, shipping_option=plain, lines=lines), refused
+    return quote, None
+
+
+def _shipping_choices(
+    *, cart: Cart, shopper: selectors.Shopper, lines: list[CartLine], locale: str
+) -> list[tuple[rules.ShippingOption, int, str]]:
+    """Each shipping option with its price in the shopper's currency and its date, as choosing it would quote."""
+    choices = []
+    for option in rules.shipping_options():
+        quoted = selectors.checkout_quote(cart=cart, shopper=shopper, shipping_option=option.code, lines=lines)
+        choices.append((option, quoted.shipping_minor, format_day(quoted.eta, locale) if quoted.eta else ""))
+    return choices
+
+
 def checkout(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
     the_cart = request_cart(request)
-    if not the_cart.lines.exists():
-        # The form sent twice (a double click without JavaScript): the first press placed the
-        # order and emptied the cart, so the second shows that order, not an empty cart.
-        placed = _placed_with(request, request.POST.get("idempotency_key", "")) if request.method == "POST" else None
+    if request.method == "POST":
+        # The form of an attempt whose order is placed (sent twice, or again after Back): the
+        # shopper is shown that order, theirs, not an error about paying it twice.
+        placed = _placed_with(request, request.POST.get("idempotency_key", ""))
         if placed is not None and placed.status != Order.Status.CANCELLED:
+            messages.info(request, _("You have already placed this order. Here it is."))
             return redirect("orders:detail", reference=placed.reference)
+    lines = selectors.cart_lines_for_review(cart=the_cart, country=shopper.country)
+    if not lines:
         return redirect("orders:cart")
     methods = payment_methods_offered(currency=shopper.currency, country=shopper.country)
     # A GET may ask for the totals with a state, shipping option or coupon the shopper has just
@@ -112,32 +165,37 @@ def checkout(request: HttpRequest) -> HttpResponse:
     address["country"] = shopper.country
     chosen_option = data.get("shipping_option") or "standard"
     coupon = (data.get("coupon") or "").strip()
-    errors: dict[str, list[str]] = {}
-    message = ""
-    status = 200
+    email = data.get("email") or getattr(request.user, "email", "") or ""
+    provider, _sep, method = (data.get("payment") or "").partition("/")
+    quoted_for = selectors.Shopper(**{**shopper.__dict__, "state": address["state"].upper()})
     try:
-        quote = selectors.checkout_quote(
-            cart=the_cart,
-            shopper=selectors.Shopper(**{**shopper.__dict__, "state": address["state"].upper()}),
-            shipping_option=chosen_option,
-            coupon_code=coupon,
+        quote, refused = _quote_or_plain(
+            cart=the_cart, shopper=quoted_for, lines=lines, shipping_option=chosen_option, coupon=coupon
         )
-    except ApplicationError as exc:
-        message, errors, status = exc.message, exc.fields, 400
-        try:
-            quote = selectors.checkout_quote(cart=the_cart, shopper=shopper, shipping_option="standard")
-        except ApplicationError as unpriced:
-            # Nothing the shopper chose is at fault (no exchange rates for their currency, say):
-            # with no totals to show, the page says so instead of a form that cannot be priced.
-            return _checkout_unavailable(request, unpriced)
-    if request.method == "POST" and not message:
-        provider, _sep, method = (data.get("payment") or "").partition("/")
+    except ApplicationError as unpriced:
+        # Nothing the shopper chose is at fault (no exchange rates for their currency, say):
+        # with no totals to show, the page says so instead of a form that cannot be priced.
+        return _checkout_unavailable(request, unpriced)
+    # The option the totals are for is the one ticked.
+    chosen_option = quote.shipping_option
+    notices = [refused.message] if refused is not None else []
+    errors = _shown_errors(refused) if refused is not None else {}
+    status = 400 if refused is not None else 200
+    if request.method == "POST":
+        delivery = services.checkout_details_errors(
+            address=address, email=email, country=shopper.country, payment_provider=provider
+        )
+        if delivery:
+            notices.insert(0, _("Check the delivery details."))
+            errors = {**delivery, **errors}
+            status = 400
+    if request.method == "POST" and not notices:
         try:
             order = services.checkout_place(
                 cart=the_cart,
                 idempotency_key=idempotency_key,
                 shopper=shopper,
-                email=data.get("email") or getattr(request.user, "email", "") or "",
+                email=email,
                 address=address,
                 shipping_option=chosen_option,
                 coupon_code=coupon,
@@ -156,28 +214,17 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 return redirect("orders:pay", reference=order.reference)
             return redirect("orders:detail", reference=order.reference)
         except ApplicationError as exc:
-            message, errors, status = exc.message, exc.fields, exc.status if exc.status < 500 else 400
+            notices, errors, status = [exc.message], _shown_errors(exc), exc.status if exc.status < 500 else 400
+    try:
+        shipping_choices = _shipping_choices(cart=the_cart, shopper=quoted_for, lines=lines, locale=_locale(request))
+    except ApplicationError as unpriced:
+        return _checkout_unavailable(request, unpriced)
     context = {
         "quote": quote,
         "eta": format_day(quote.eta, _locale(request)) if quote.eta else "",
         "address": address,
-        "email": data.get("email") or getattr(request.user, "email", ""),
-        "options": [
-            (
-                o,
-                format_day(
-                    rules.delivery_eta(
-                        region=settings.REGION,
-                        option=o,
-                        ordered_on=selectors.local_today(shopper.time_zone),
-                        country=shopper.country,
-                        subdivision=address.get("state", ""),
-                    ),
-                    _locale(request),
-                ),
-            )
-            for o in rules.shipping_options()
-        ],
+        "email": email,
+        "shipping_choices": shipping_choices,
         "chosen_option": chosen_option,
         "coupon": coupon,
         "methods": methods,
@@ -188,8 +235,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
             idempotency_key if idempotency_key and not _attempt_ended(request, idempotency_key) else uuid.uuid4().hex
         ),
         "errors": errors,
-        "message": message,
+        "first_error": next((name for name in CHECKOUT_FORM_FIELDS if name in errors), ""),
+        "message": notices[0] if notices else "",
         "state_required": rules.address_rule(shopper.country).get("state_required", False),
+        # A country with a postal code pattern needs a postal code.
+        "postal_code_required": bool(rules.address_rule(shopper.country).get("postal_code")),
         # A country whose region data lists its states gets a list to choose from: the state
         # decides the delivery dates (a state's weekend and holidays).
         "subdivisions": rules.subdivision_choices(settings.REGION, shopper.country),
@@ -204,11 +254,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         ),
     }
     if request.method != "POST":
-        # A re-quote with a coupon that does not apply shows the plain totals; the error is
-        # the submit's to show.
+        # A re-quote with a coupon that does not apply shows the plain totals and the coupon's
+        # error next to it; the banner is the submit's.
         status = 200
-    elif message:
-        messages.error(request, message)
+    else:
+        for notice in notices:
+            messages.error(request, notice)
     return render(request, "orders/checkout.html", context, status=status)
 
 

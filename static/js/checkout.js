@@ -9,6 +9,9 @@
 // One Idempotency-Key is one checkout attempt: a retry of the same attempt gets the same order.
 // When paying fails the server cancels that order and opens the cart again ("try another
 // method"), so the attempt is over and the next press is a new attempt, with a new key.
+//
+// The same form sent again once its order is paid (Back, then "Place order" again) is not an
+// error: the form takes the shopper to that order, with a notice, as the server answers it.
 (() => {
   "use strict";
   const form = document.querySelector("form[data-api-checkout]");
@@ -18,6 +21,8 @@
   const key = form.querySelector("[name=idempotency_key]");
   // The answers after which the attempt's order can no longer be paid.
   const ATTEMPT_ENDED = ["provider_unavailable", "payment_declined", "expired", "not_payable", "checkout_attempt_ended"];
+  const coupon = form.querySelector("[name=coupon]");
+  const couponError = form.querySelector("#error-coupon");
   let viaForm = false;
 
   function newAttempt() {
@@ -33,8 +38,28 @@
 
   async function post(url, headers, body) {
     const response = await fetch(url, { method: "POST", headers, body, credentials: "same-origin" });
-    return { ok: response.ok, answer: await response.json() };
+    return { ok: response.ok, status: response.status, answer: await response.json() };
   }
+
+  function byForm() {
+    viaForm = true;
+    button.disabled = false;
+    form.requestSubmit ? form.requestSubmit(button) : form.submit();
+  }
+
+  // The coupon's error is re-quoted with the totals (htmx); the field says whether it is wrong.
+  document.body.addEventListener("htmx:afterSettle", () => {
+    if (!coupon || !couponError) return;
+    if (couponError.textContent.trim()) coupon.setAttribute("aria-invalid", "true");
+    else coupon.removeAttribute("aria-invalid");
+  });
+
+  // Back to this page from the browser's cache: the button pressed before works again.
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    viaForm = false;
+    button.disabled = false;
+  });
 
   form.addEventListener("submit", async (event) => {
     if (viaForm) return;
@@ -68,8 +93,12 @@
       const placed = await post(form.dataset.apiCheckout, headers, JSON.stringify(order));
       if (placed.ok) {
         const reference = placed.answer.reference;
+        // An earlier press of this attempt placed the order and it is paid for (or on its way):
+        // nothing to pay; the form shows that order.
+        if (placed.status === 200 && placed.answer.status !== "created") return byForm();
         const paid = await post(`${form.dataset.apiOrders}${encodeURIComponent(reference)}/pay`, headers, "{}");
         if (!paid.ok) {
+          if (paid.answer.error.code === "already_paid") return byForm();
           if (ATTEMPT_ENDED.includes(paid.answer.error.code)) newAttempt();
           return say(paid.answer.error.message);
         }
@@ -85,8 +114,6 @@
     } catch (error) {
       // No answer, or not JSON: the form tries the same order (same Idempotency-Key).
     }
-    viaForm = true;
-    button.disabled = false;
-    form.requestSubmit ? form.requestSubmit(button) : form.submit();
+    byForm();
   });
 })();

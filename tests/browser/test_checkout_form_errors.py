@@ -1,0 +1,171 @@
+"""QA3 in a real browser: the coupon's error and the totals while re-quoting, and a submit's errors
+each under its field, tied to it, the first one focused: German (left to right, desktop) and
+Arabic (right to left, a phone's width)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import translation
+
+from tests.browser.test_checkout import _shop_selling
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SHOPPERS = {
+    # region, country, browser locale, language, viewport, the fields an empty submit gets wrong
+    # (in the page's order; the first is focused): the UAE has no postal codes.
+    "eu-west German": (
+        "eu-west",
+        "IE",
+        "de-DE",
+        "de",
+        {"width": 1280, "height": 900},
+        ("email", "name", "line1", "city", "postal_code"),
+    ),
+    "me-south Arabic mobile": (
+        "me-south",
+        "AE",
+        "ar-AE",
+        "ar",
+        {"width": 390, "height": 844},
+        ("email", "name", "line1", "city"),
+    ),
+}
+
+
+# The address fields as the page shows them, one under the other.
+PAGE_ORDER = ("email", "name", "line1", "line2", "city", "postal_code", "phone")
+
+
+def _said(language: str, msgid: str) -> str:
+    with translation.override(language):
+        return translation.gettext(msgid)
+
+
+def _box(page, selector: str) -> dict:
+    box = page.locator(selector).bounding_box()
+    assert box, f"{selector} is not shown"
+    return box
+
+
+@pytest.mark.parametrize("shopper", SHOPPERS, ids=list(SHOPPERS))
+def test_coupon_error_and_field_errors_in_the_browser(
+    shopper, chromium, live_server, use_region, settings, make_user, artifacts_dir
+):
+    region_code, country, locale, language, viewport, empty = SHOPPERS[shopper]
+    use_region(region_code)
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = True
+    names = {"en": "Mug", language: {"de": "Tasse", "ar": "كوب"}[language]}
+    [mug] = _shop_selling(make_user, country, ("qa3-mug", 1850, names), units=5)
+    context = chromium.new_context(locale=locale, viewport=viewport, extra_http_headers={"CF-IPCountry": country})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + f"/products/{mug.product_id}/")
+        page.click("[data-testid=add-to-cart] button")
+        page.wait_for_selector("[data-testid=cart]")
+        page.click("[data-testid=to-checkout]")
+        rtl = page.get_attribute("html", "dir") == "rtl"
+        assert rtl == (language == "ar")
+        standard_eta = page.inner_text("[data-testid=eta]")
+
+        # 1. Express, then a coupon that does not exist: the totals stay Express's, the coupon says why.
+        page.check("input[name=shipping_option][value=express]")
+        page.wait_for_function(
+            "standard => document.querySelector('[data-testid=eta]').textContent.trim() !== standard",
+            arg=standard_eta,
+        )
+        express_eta = page.inner_text("[data-testid=eta]")
+        express_total = page.inner_text("[data-testid=total]")
+        assert express_eta in page.inner_text("#option-eta-express")
+        page.fill("[data-testid=coupon]", "NOPE2026")
+        page.press("[data-testid=coupon]", "Tab")
+        no_such_coupon = _said(language, "There is no such coupon.")
+        page.wait_for_function(
+            "said => document.querySelector('#error-coupon').textContent.trim() === said", arg=no_such_coupon
+        )
+        assert page.is_checked("input[name=shipping_option][value=express]")
+        assert page.inner_text("[data-testid=eta]") == express_eta
+        assert page.inner_text("[data-testid=total]") == express_total
+        assert page.get_attribute("[data-testid=coupon]", "aria-invalid") == "true"
+        page.screenshot(path=str(artifacts_dir / f"qa3-coupon-{language}.png"), full_page=True)
+
+        # 2. Submitted empty (the coupon still wrong): every error at once, each under its own field.
+        page.check("[data-testid=pay-test]")
+        page.click("[data-testid=place-order]")
+        page.wait_for_selector("[data-testid=email-error]")
+        page.screenshot(path=str(artifacts_dir / f"qa3-errors-{language}.png"), full_page=True)
+        assert page.evaluate("document.activeElement.name") == "email"
+        required = _said(language, "This field is required.")
+        for name in empty:
+            field = page.locator(f"[data-testid={name}]")
+            assert field.get_attribute("aria-invalid") == "true", name
+            error = page.locator(f"#{field.get_attribute('aria-describedby')}")
+            assert error.get_attribute("data-testid") == f"{name}-error"
+            if name != "email":
+                assert error.inner_text().strip() == required, name
+            field_box, error_box = _box(page, f"[data-testid={name}]"), _box(page, f"[data-testid={name}-error]")
+            assert error_box["y"] >= field_box["y"] + field_box["height"] - 1, f"{name}'s error is not under it"
+            # Starts where its field starts: the right edge when read right to left.
+            if rtl:
+                start_gap = (field_box["x"] + field_box["width"]) - (error_box["x"] + error_box["width"])
+            else:
+                start_gap = error_box["x"] - field_box["x"]
+            assert abs(start_gap) < 2, f"{name}'s error does not line up with its field ({start_gap}px)"
+            # Not running into the next label.
+            following = PAGE_ORDER[PAGE_ORDER.index(name) + 1]
+            label_box = _box(page, f"label:has([data-testid={following}]) .field-label")
+            assert label_box["y"] >= error_box["y"] + error_box["height"] - 1, f"{name}'s error runs into {following}"
+            # An error by more than its colour: an icon before the words.
+            icon = page.locator(f"[data-testid={name}-error]").evaluate(
+                "el => getComputedStyle(el, '::before').content"
+            )
+            assert icon not in ("none", "normal", ""), name
+        assert page.inner_text("#error-coupon").strip() == no_such_coupon
+        assert "NOPE2026" not in page.inner_text("#error-coupon")
+        # The totals are still Express's, as ticked.
+        assert page.is_checked("input[name=shipping_option][value=express]")
+        assert page.inner_text("[data-testid=eta]") == express_eta
+    finally:
+        context.close()
+
+
+def test_back_after_paying_and_placing_again_shows_the_order(
+    chromium, live_server, use_region, settings, make_user, artifacts_dir
+):
+    """The order placed through the API and paid at once (the test provider); Back to the form and
+    "Place order" again: the shopper is shown that order with a notice, not "already paid"."""
+    use_region("eu-west")
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = True
+    [mug] = _shop_selling(make_user, "IE", ("qa3-back", 1850, {"en": "Mug"}), units=5)
+    context = chromium.new_context(locale="en-IE", extra_http_headers={"CF-IPCountry": "IE"})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + f"/products/{mug.product_id}/")
+        page.click("[data-testid=add-to-cart] button")
+        page.wait_for_selector("[data-testid=cart]")
+        page.click("[data-testid=to-checkout]")
+        fields = {"email": "jonas@example.test", "name": "Jonas", "line1": "1 Main St", "city": "Dublin"}
+        for name, value in {**fields, "postal_code": "D02 X285"}.items():
+            page.fill(f"[data-testid={name}]", value)
+        page.check("[data-testid=pay-test]")
+        page.click("[data-testid=place-order]")
+        page.wait_for_selector("[data-testid=confirmation]")
+        order_url = page.url
+
+        page.go_back()
+        page.wait_for_selector("[data-testid=place-order]")
+        page.click("[data-testid=place-order]")
+
+        page.wait_for_selector("[data-testid=confirmation]")
+        assert page.url == order_url
+        assert "You have already placed this order. Here it is." in page.inner_text(".messages")
+        assert "already paid" not in page.inner_text("body")
+        page.screenshot(path=str(artifacts_dir / "qa3-placed-again.png"), full_page=True)
+    finally:
+        context.close()
