@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import selectors, services
@@ -9,25 +10,45 @@ from apps.errors import ApplicationError
 
 
 class PreferencesForm(forms.Form):
-    """Language, currency and/or time zone; only the region's own languages and currencies are valid.
+    """Country, language, currency and/or time zone; only the region's own countries, languages
+    and currencies are valid.
 
-    The header sends language and currency; the preferences page sends all three. A field
+    The header sends language and currency; the preferences page sends all four. A field
     left out or empty leaves that choice as it is.
     """
 
+    # The countries this region serves, by their names in the shopper's language; another
+    # region's country is refused here (sending the shopper to that region is not this form's job).
+    country = forms.ChoiceField(
+        required=False,
+        label=_("Deliver to"),
+        help_text=_("Prices, taxes and what can be delivered depend on this country."),
+        error_messages={"invalid_choice": _("We do not deliver to that country from this site.")},
+    )
     language = forms.ChoiceField(required=False, label=_("Language"))
     currency = forms.ChoiceField(required=False, label=_("Currency"))
-    # A select of every zone, but checked by the accounts service (one rule, signed in or not).
+    # A select of the zones, but checked by the accounts service (one rule, signed in or not).
     time_zone = forms.CharField(required=False, max_length=64, label=_("Time zone"), widget=forms.Select)
     next = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         region = settings.REGION
+        language = get_language() or region.default_language
         names = dict(settings.LANGUAGES)
+        self.fields["country"].choices = selectors.country_choices(region, language)
         self.fields["language"].choices = [("", "")] + [(c, names.get(c, c)) for c in region.languages]
         self.fields["currency"].choices = [("", "")] + [(c, c) for c in region.currencies]
-        self.fields["time_zone"].widget.choices = [(z, z.replace("_", " ")) for z in selectors.time_zones()]
+        own, others = selectors.time_zone_choices(region, language)
+        # A zone kept from before (an alias such as "Asia/Calcutta" the list leaves out) is still
+        # shown as the one chosen, so that saving the page for something else does not change it.
+        current = self.data.get("time_zone") if self.is_bound else self.initial.get("time_zone")
+        if selectors.is_time_zone(current) and all(current != zone for zone, _label in own + others):
+            others = ((current, current.replace("_", " ")), *others)
+        self.fields["time_zone"].widget.choices = [
+            (_("Time zones in %(region)s") % {"region": region.name_in(language)}, list(own)),
+            (_("Other time zones"), list(others)),
+        ]
 
     def clean_time_zone(self) -> str:
         time_zone = self.cleaned_data["time_zone"]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 
+from babel import Locale
+from babel.core import get_global
+from babel.dates import get_timezone_gmt, get_timezone_location, get_timezone_name
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import to_locale
 
 from apps.accounts.models import Merchant, Role, User
 from regions import Region
@@ -38,6 +44,9 @@ class ShopperContext:
 
 # Where an anonymous shopper's (or one without a profile choice) time zone is kept.
 TIME_ZONE_SESSION_KEY = "livemall_time_zone"
+# The country a shopper chose to shop from: the session's key and the cookie's name (the cookie
+# outlives the session, as the language's and the currency's do).
+COUNTRY_COOKIE_NAME = "livemall_country"
 
 
 def user_role(user: User) -> Role:
@@ -53,6 +62,27 @@ def merchants_for_user(user: User):
     if user.is_superuser:
         return Merchant.objects.all()
     return Merchant.objects.filter(memberships__user=user)
+
+
+def _babel_locale(language: str) -> Locale:
+    return Locale.parse(to_locale(language))
+
+
+def sort_key(text: str) -> str:
+    """A key that sorts names as a reader expects, near enough without ICU ("Österreich" with "O")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+@functools.lru_cache(maxsize=64)
+def _country_choices(codes: tuple[str, ...], language: str) -> tuple[tuple[str, str], ...]:
+    names = _babel_locale(language).territories
+    return tuple(sorted(((code, names.get(code, code)) for code in codes), key=lambda choice: sort_key(choice[1])))
+
+
+def country_choices(region: Region, language: str) -> tuple[tuple[str, str], ...]:
+    """The countries ``region`` serves as (code, name in ``language``), sorted by that name."""
+    return _country_choices(tuple(country.code for country in region.countries), language)
 
 
 def _edge_country(request: HttpRequest) -> str | None:
@@ -74,6 +104,67 @@ def _known_time_zones() -> frozenset[str]:
 def time_zones() -> tuple[str, ...]:
     """Every IANA zone a shopper may choose, sorted."""
     return tuple(sorted(_known_time_zones()))
+
+
+@functools.cache
+def _offered_time_zones() -> tuple[str, ...]:
+    # Babel's (CLDR's) aliases are the backward-compatible names ("Africa/Asmera", "US/Pacific",
+    # "Asia/Calcutta"): listing them shows the same place twice. They stay valid (is_time_zone).
+    aliases = get_global("zone_aliases")
+    return tuple(sorted(zone for zone in _known_time_zones() if zone not in aliases))
+
+
+def _time_zone_label(zone: str, locale: Locale) -> str:
+    territory = get_global("zone_territories").get(zone)
+    try:
+        if territory in ("001", "ZZ"):
+            # Etc/UTC, Etc/GMT+5 (which is five hours *behind*): their offset says what they are.
+            return (
+                "UTC"
+                if zone == "Etc/UTC"
+                else get_timezone_gmt(dt.datetime(2000, 1, 1, tzinfo=zoneinfo.ZoneInfo(zone)), locale=locale)
+            )
+        if not territory or territory not in locale.territories:
+            # Newer in the zone database than in Babel's data (America/Coyhaique): its own name.
+            return zone.replace("_", " ")
+        city = get_timezone_location(zone, locale=locale, return_city=True)
+        name = get_timezone_name(zone, locale=locale)
+        # A zone without a name of its own gets the location form ("United Arab Emirates Time").
+        fallback = get_timezone_location(zone, locale=locale)
+    except (LookupError, ValueError):
+        return zone.replace("_", " ")
+    country = locale.territories[territory]
+    # "Qatar · Qatar" says nothing more than "Qatar".
+    label = country if city == country else f"{country} · {city}"
+    return label if name == fallback else f"{label} ({name})"
+
+
+@functools.lru_cache(maxsize=64)
+def _time_zone_groups(
+    region_zones: tuple[str, ...], language: str
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    locale = _babel_locale(language)
+
+    def labelled(zones: object) -> tuple[tuple[str, str], ...]:
+        pairs = ((zone, _time_zone_label(zone, locale)) for zone in zones)
+        return tuple(sorted(pairs, key=lambda pair: (sort_key(pair[1]), pair[0])))
+
+    own = set(region_zones)
+    return labelled(own), labelled(zone for zone in _offered_time_zones() if zone not in own)
+
+
+def time_zone_choices(region: Region, language: str) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """The zones a shopper may pick as (zone, label in ``language``): the region's countries' first,
+    then every other; each list sorted by its label. Backward-compatible aliases are left out."""
+    by_country = get_global("territory_zones")
+    known = _known_time_zones()
+    zones: dict[str, None] = {}
+    for country in region.countries:
+        # The country's own default first: it is offered even if Babel files it under an alias.
+        for zone in (country.time_zone or region.time_zone, *by_country.get(country.code, ())):
+            if zone in known:
+                zones[zone] = None
+    return _time_zone_groups(tuple(sorted(zones)), language)
 
 
 def is_time_zone(value: object) -> bool:
@@ -102,15 +193,26 @@ def shopper_context(request: HttpRequest, region: Region) -> ShopperContext:
 
     Order: the signed-in user's profile, then the choice stored in the session or
     cookie, then the trusted edge header / browser, then the country's defaults
-    (its time zone: the region's when its file names none).
+    (its time zone: the region's when its file names none). Language, currency and time
+    zone the shopper did not choose therefore follow the country, chosen or not.
     A value the region does not offer is ignored rather than trusted.
     """
     user = getattr(request, "user", None)
     profile = user if user is not None and user.is_authenticated else None
 
-    country = (profile.country if profile else "") or _edge_country(request) or ""
-    if not region.serves(country):
-        country = region.default_country
+    country = next(
+        (
+            value.upper()
+            for value in (
+                profile.country if profile else "",
+                request.session.get(COUNTRY_COOKIE_NAME, ""),
+                request.COOKIES.get(COUNTRY_COOKIE_NAME, ""),
+                _edge_country(request) or "",
+            )
+            if isinstance(value, str) and value and region.serves(value)
+        ),
+        region.default_country,
+    )
     country_defaults = region.country(country)
 
     def chosen(profile_value: str, key: str, offered: tuple[str, ...]) -> str | None:

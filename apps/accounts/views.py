@@ -8,13 +8,14 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from apps.accounts import services
 from apps.accounts.forms import PreferencesForm, SignUpForm
-from apps.accounts.selectors import TIME_ZONE_SESSION_KEY, is_time_zone
+from apps.accounts.selectors import COUNTRY_COOKIE_NAME, TIME_ZONE_SESSION_KEY, is_time_zone, shopper_context
 from apps.errors import ApplicationError
 
 
@@ -24,14 +25,23 @@ def _safe_next(request: HttpRequest, target: str) -> str:
     return "/"
 
 
+PREFERENCES = ("country", "language", "currency", "time_zone")
+
+
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
-    """Keep the language/currency/time-zone choice: session always (language and currency in a
-    cookie too), profile when signed in. GET shows the page with all three."""
+    """Keep the country/language/currency/time-zone choice: session always (country, language and
+    currency in a cookie too), profile when signed in. GET shows the page with all four.
+
+    Only what the shopper changed is kept: a value sent as it was shown (the page sends every
+    field) is not a choice, so it goes on following the country, e.g. the time zone after a move
+    from Ireland to Germany.
+    """
+    shopper = request.shopper
     if request.method == "GET":
-        shopper = request.shopper
         form = PreferencesForm(
             initial={
+                "country": shopper.country,
                 "language": shopper.language,
                 "currency": shopper.currency,
                 "time_zone": shopper.time_zone,
@@ -44,15 +54,16 @@ def preferences(request: HttpRequest) -> HttpResponse:
     # The page's own form shows what is wrong next to the field; the header's, on every page,
     # goes back where it came from with a message.
     from_page = "time_zone" in request.POST
-    if form.is_valid() and request.user.is_authenticated:
+    changed: dict[str, str] = {}
+    if form.is_valid():
+        changed = {
+            name: form.cleaned_data[name]
+            for name in PREFERENCES
+            if form.cleaned_data[name] and form.cleaned_data[name] != getattr(shopper, name)
+        }
+    if changed and request.user.is_authenticated:
         try:
-            services.shopper_preferences_update(
-                user=request.user,
-                region=settings.REGION,
-                language=form.cleaned_data["language"] or None,
-                currency=form.cleaned_data["currency"] or None,
-                time_zone=form.cleaned_data["time_zone"] or None,
-            )
+            services.shopper_preferences_update(user=request.user, region=settings.REGION, **changed)
         except ApplicationError as exc:
             for field, errors in exc.fields.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -61,16 +72,21 @@ def preferences(request: HttpRequest) -> HttpResponse:
             return render(request, "accounts/preferences.html", {"form": form}, status=400)
         messages.error(request, _("That choice is not available in this region."))
         return HttpResponseRedirect(target)
-    language = form.cleaned_data["language"] or None
-    currency = form.cleaned_data["currency"] or None
-    time_zone = form.cleaned_data["time_zone"] or None
     response = HttpResponseRedirect(target)
-    for key, value in ((settings.LANGUAGE_COOKIE_NAME, language), (settings.CURRENCY_COOKIE_NAME, currency)):
-        if value:
-            request.session[key] = value
-            response.set_cookie(key, value, max_age=settings.PREFERENCE_COOKIE_AGE, samesite="Lax")
-    if time_zone:
-        request.session[TIME_ZONE_SESSION_KEY] = time_zone
+    for key, name in (
+        (COUNTRY_COOKIE_NAME, "country"),
+        (settings.LANGUAGE_COOKIE_NAME, "language"),
+        (settings.CURRENCY_COOKIE_NAME, "currency"),
+    ):
+        if name in changed:
+            request.session[key] = changed[name]
+            response.set_cookie(key, changed[name], max_age=settings.PREFERENCE_COOKIE_AGE, samesite="Lax")
+    if "time_zone" in changed:
+        request.session[TIME_ZONE_SESSION_KEY] = changed["time_zone"]
+    if from_page:
+        # Said in the language the next page speaks, which may be the one just chosen.
+        with translation.override(shopper_context(request, settings.REGION).language):
+            messages.success(request, _("Your preferences are saved."))
     return response
 
 
