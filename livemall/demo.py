@@ -16,6 +16,7 @@ import random
 import zoneinfo
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,10 +25,13 @@ from apps.accounts.models import Merchant, User
 from apps.catalog import services as catalog
 from apps.catalog.models import Category, Product, Warehouse
 from apps.compliance.models import CertificationType, ProductAttribute
+from apps.errors import ApplicationError
 from apps.live import services as live
 from apps.live.models import LiveRoom, RoomVisit, ViewerSample
 from apps.live.realtime.ids import message_id
 from apps.live.realtime.writer import insert_danmaku, insert_watch_sessions
+from apps.money.selectors import currencies_priced_now
+from apps.money.services import fx_rates_update
 from apps.orders import services as orders
 from apps.orders.selectors import Shopper
 from apps.payments.selectors import payment_methods_offered
@@ -452,6 +456,35 @@ def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLog
     if not LiveRoom.objects.filter(slug=past_slug).exists():
         _past_show(region=region, merchant=Merchant.objects.get(slug=PAST_SHOW_MERCHANT), slug=past_slug, now=now)
     return logins
+
+
+def demo_rates_load(*, region: Region) -> str:
+    """Store the configured providers' FX rates (``FX_PROVIDERS``) as they are; say what they allow.
+
+    The embedded default reads the shipped ``apps/money/data/eurofxref-daily.xml``, whose
+    illustrative figures carry the date written in it. They are loaded with that date, not
+    re-dated to today: a snapshot says which day's rates it holds and orders record it, so
+    re-dated figures would claim the source published them today, and would be kept over the
+    real ones if those were loaded later the same day (snapshots are never rewritten). So the
+    region's other currencies are offered while that date is within ``FX_STALE_AFTER_DAYS``;
+    afterwards the shop prices in the settlement currency only, as production does when the
+    day's rates are missing, and this says how to load current ones.
+    """
+    try:
+        result = fx_rates_update()
+    except ApplicationError as exc:  # an unreadable file, the ECB unreachable: the shop still runs
+        return f"FX rates not loaded ({exc.message}); prices are shown in {region.settlement_currency} only."
+    offered = currencies_priced_now(region)
+    loaded = f"FX rates: {result.source} of {result.latest_rate_date or 'no day'}"
+    if len(offered) == len(region.currencies):
+        return f"{loaded}; prices can be shown in {', '.join(offered)}."
+    why = f"older than FX_STALE_AFTER_DAYS={settings.FX_STALE_AFTER_DAYS} days" if result.stale else "incomplete"
+    return (
+        f"{loaded} ({why}): prices are shown in {', '.join(offered)} only. For "
+        f"{', '.join(c for c in region.currencies if c not in offered)}, load current rates: "
+        "FX_PROVIDERS=ecb_http,pegged, or FX_RATES_FILE=<a downloaded eurofxref-daily.xml>, then "
+        "`manage.py fx_rates_update`."
+    )
 
 
 def _past_show(*, region: Region, merchant: Merchant, slug: str, now: dt.datetime) -> LiveRoom:

@@ -110,6 +110,8 @@ MIDDLEWARE = [
     # apps/accounts/user_cache.py): a signed-in page that needs nothing else makes no query.
     "apps.accounts.middleware.AuthenticationMiddleware",
     "apps.accounts.middleware.ShopperPreferencesMiddleware",
+    # A currency without a fresh rate today is shown as the settlement currency, with a notice.
+    "apps.money.middleware.PricedCurrencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -93,7 +93,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        shopper = request.shopper
+        # Their choices, even the currency prices are not shown in right now (apps.money.middleware).
+        shopper = getattr(request, "shopper_chosen", None) or request.shopper
         chosen_time_zone = request.session.get(TIME_ZONE_SESSION_KEY, "")
         try:
             validate_password(form.cleaned_data["password"])

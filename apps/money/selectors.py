@@ -29,6 +29,7 @@ from apps.cache_generations import Generation
 from apps.money.models import FxRate, RateSnapshot
 from apps.money.providers import primary_source
 from apps.money.types import Money, MoneyError, currency_code, currency_digits, price_step, round_minor
+from regions import Region
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ RATE_DISPLAY_DIGITS = 12
 # once per request.
 RATES_LOG_INTERVAL = 5 * 60.0
 
+# A rates problem for the log: (once-per-interval key, message, arguments).
+_RatesProblem = tuple[tuple[str, str, dt.date | None], str, tuple[object, ...]]
 _rates_logged: dict[tuple[str, str, dt.date | None], tuple[float, int]] = {}
 _rates_logged_lock = threading.Lock()
 
@@ -191,6 +194,14 @@ def _prices_unavailable_message() -> str:
     return gettext("Prices in your currency are not available right now; please try again shortly.")
 
 
+def _no_rates_problem(source: str) -> _RatesProblem:
+    return (
+        (source, "no_fx_rates", None),
+        "No %s exchange rates are loaded yet; run `manage.py fx_rates_update`.",
+        (source,),
+    )
+
+
 def rates_generation() -> int:
     """Changes whenever new rates are stored; part of the keys of anything cached with prices."""
     return RATES_GENERATION.current()
@@ -209,11 +220,8 @@ def rate_snapshot_current(*, today: dt.date | None = None, source: str | None = 
     if snapshot is None:
         row = RateSnapshot.objects.filter(source=source, rate_date__lte=today).order_by("-rate_date").first()
         if row is None:
-            _log_rates_problem(
-                (source, "no_fx_rates", None),
-                "No %s exchange rates are loaded yet; run `manage.py fx_rates_update`.",
-                source,
-            )
+            problem_key, message, args = _no_rates_problem(source)
+            _log_rates_problem(problem_key, message, *args)
             raise MoneyError(_prices_unavailable_message(), code="no_fx_rates", status=503)
         snapshot = _load(row)
         cache.set(key, snapshot, CACHE_TIMEOUT)
@@ -276,3 +284,81 @@ def convert(
         rate=round(shown_rate, RATE_DISPLAY_DIGITS - shown_rate.adjusted() - 1),
         stale=stale,
     )
+
+
+# --- the currencies a shopper may be shown right now ---------------------------------------
+
+# (region, its currencies, source, day, FX_STALE_AFTER_DAYS, rates generation) -> (offered,
+# what to log). Every input is in the key, so an entry is never wrong, only unused: new rates
+# bump the generation, midnight changes the day. A few hundred bytes; cleared when it grows.
+_priced_memo: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[_RatesProblem, ...]]] = {}
+_PRICED_MEMO_MAX = 64
+
+
+def currencies_priced_now(region: Region | None = None, *, today: dt.date | None = None) -> tuple[str, ...]:
+    """The region's currencies that prices can be shown and charged in now, in the region's order.
+
+    The settlement currency always (catalog prices are in it: no rate needed); every other one
+    only while the current snapshot has a rate for it and is not stale, since checkout refuses
+    stale rates and a shopper should not be offered a currency they cannot pay in. Read on
+    every request: one cache round trip (the rates generation) once the answer for this day and
+    generation is memoised in the process. What is missing is logged once per interval for as
+    long as it lasts, as a failed conversion would be.
+    """
+    region = region or settings.REGION
+    settlement = region.settlement_currency
+    if region.currencies == (settlement,):
+        return region.currencies
+    today = today or utc_today()
+    source = primary_source()
+    key = (region.code, region.currencies, settlement, source, today, settings.FX_STALE_AFTER_DAYS, rates_generation())
+    memo = _priced_memo.get(key)
+    if memo is None:
+        memo = _priced(region, today=today, source=source)
+        if len(_priced_memo) >= _PRICED_MEMO_MAX:
+            _priced_memo.clear()
+        _priced_memo[key] = memo
+    offered, problems = memo
+    for problem_key, message, args in problems:
+        _log_rates_problem(problem_key, message, *args)
+    return offered
+
+
+def _priced(region: Region, *, today: dt.date, source: str) -> tuple[tuple[str, ...], tuple[_RatesProblem, ...]]:
+    settlement = region.settlement_currency
+    try:
+        snapshot = rate_snapshot_current(today=today, source=source)
+    except MoneyError as exc:
+        if exc.code != "no_fx_rates":
+            raise
+        return (settlement,), (_no_rates_problem(source),)
+    if snapshot.is_stale(today):
+        return (settlement,), (
+            (
+                (snapshot.source, "stale_rates", snapshot.rate_date),
+                "The newest exchange rates (%s, %s) are %d days old, more than the %d allowed "
+                "(FX_STALE_AFTER_DAYS); prices are shown in %s only until `manage.py fx_rates_update` "
+                "loads fresh ones.",
+                (
+                    snapshot.source,
+                    snapshot.rate_date,
+                    snapshot.age_days(today),
+                    settings.FX_STALE_AFTER_DAYS,
+                    settlement,
+                ),
+            ),
+        )
+    missing = [code for code in region.currencies if code not in snapshot.currencies]
+    problems: tuple[_RatesProblem, ...] = ()
+    if missing:
+        problems = (
+            (
+                (snapshot.source, f"no_rate:{','.join(missing)}", snapshot.rate_date),
+                "No exchange rate for %s in the %s rates of %s; rates exist for %s. Add it to the rates "
+                "source or FX_PEGS_FILE, or stop offering the currency in the region file.",
+                (", ".join(missing), snapshot.source, snapshot.rate_date, ", ".join(sorted(snapshot.currencies))),
+            ),
+        )
+    if settlement in missing:  # nothing converts from it
+        return (settlement,), problems
+    return tuple(code for code in region.currencies if code not in missing), problems

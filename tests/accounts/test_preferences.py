@@ -7,11 +7,20 @@ from django.conf import settings
 
 from apps.accounts import services
 from apps.errors import ApplicationError
+from apps.money.services import fx_rates_update
+from tests.money.factories import todays_provider
 
 pytestmark = pytest.mark.django_db
 
 
-def test_home_page_header_lists_the_regions_languages_and_currencies(client, use_region):
+@pytest.fixture
+def fresh_rates(tmp_path, django_capture_on_commit_callbacks):
+    """Today's rates: only currencies that can be priced now are offered (apps.money.middleware)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
+
+
+def test_home_page_header_lists_the_regions_languages_and_currencies(client, use_region, fresh_rates):
     use_region("ap-southeast")
     html = client.get("/").content.decode()
     for code in ("en", "th", "id", "ms", "zh-hans"):
@@ -36,7 +45,7 @@ def test_arabic_is_the_default_for_a_gulf_shopper_without_a_choice(client, use_r
     assert '<html lang="en" dir="ltr">' in client.get("/", HTTP_ACCEPT_LANGUAGE="en-GB").content.decode()
 
 
-def test_currency_choice_persists_across_requests_for_an_anonymous_shopper(client):
+def test_currency_choice_persists_across_requests_for_an_anonymous_shopper(client, fresh_rates):
     client.post("/accounts/preferences/", {"currency": "BRL", "next": "/"})
     for _ in range(2):
         html = client.get("/").content.decode()
@@ -44,7 +53,7 @@ def test_currency_choice_persists_across_requests_for_an_anonymous_shopper(clien
     assert client.cookies["livemall_currency"].value == "BRL"
 
 
-def test_currency_choice_persists_in_the_profile_of_a_signed_in_shopper(client, make_user):
+def test_currency_choice_persists_in_the_profile_of_a_signed_in_shopper(client, make_user, fresh_rates):
     user = make_user()
     client.force_login(user)
     client.post("/accounts/preferences/", {"currency": "CAD", "language": "es", "next": "/"})

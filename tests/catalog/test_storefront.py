@@ -18,7 +18,7 @@ from apps.compliance.models import CertificationType
 from apps.compliance.models import ProductAttribute as A
 from apps.money.services import fx_rates_update
 from tests.catalog.factories import make_product, today
-from tests.money.factories import SHIPPED_DATA, shipped_provider
+from tests.money.factories import SHIPPED_DATA, todays_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -209,11 +209,12 @@ def _assert_listing_query_count_is_constant(client, merchant, edge_country, use_
 
 
 @pytest.fixture
-def fx_rates(settings):
+def fx_rates(settings, tmp_path):
     settings.FX_PROVIDERS = ["ecb_file", "pegged"]
     settings.FX_RATES_FILE = str(SHIPPED_DATA / "eurofxref-daily.xml")
     settings.FX_PEGS_FILE = str(SHIPPED_DATA / "pegs.toml")
-    fx_rates_update(provider=shipped_provider())
+    # Today's: a currency is offered only while its rates are fresh (apps.money.middleware).
+    fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
 
 
 def test_prices_follow_the_chosen_currency(client, gulf_shelf, edge_country, fx_rates):

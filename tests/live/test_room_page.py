@@ -8,6 +8,9 @@ import pytest
 from django.urls import reverse
 from modeltranslation.utils import build_localized_fieldname
 
+from apps.money.services import fx_rates_update
+from tests.money.factories import todays_provider
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -44,7 +47,9 @@ def test_a_room_without_video_yet_says_when_it_starts(client, make_room):
     assert 'data-status="scheduled"' in body
 
 
-def test_the_viewer_gets_their_own_country_currency_and_language(client, make_room, make_user, region):
+def test_the_viewer_gets_their_own_country_currency_and_language(client, make_room, make_user, region, tmp_path):
+    # Another currency than the settlement one is used only while its rate is fresh: apps.money.middleware.
+    fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
     room = make_room()
     other_currency = next(c for c in region.currencies if c != region.settlement_currency)
     user = make_user(country=region.countries[-1].code, currency=other_currency)

@@ -11,11 +11,13 @@ import pytest
 from django.conf import settings
 
 from apps.errors import ApplicationError
+from apps.money.services import fx_rates_update
 from apps.payments import registry, services
 from apps.payments.models import Payment
 from apps.payments.providers.stripe import METHOD_CURRENCIES, stripe_type
 from apps.payments.selectors import payment_methods_offered
 from regions import available_region_codes, load_region
+from tests.money.factories import todays_provider
 
 EURO_ONLY = {"sepa_debit", "ideal", "bancontact"}
 
@@ -118,8 +120,10 @@ def test_checkout_offers_a_pound_shopper_no_euro_only_method(use_region, setting
 
 
 @pytest.mark.django_db
-def test_checkout_options_api_follows_the_shoppers_currency(client, use_region, stripe_fake):
+def test_checkout_options_api_follows_the_shoppers_currency(client, use_region, stripe_fake, tmp_path):
     use_region("eu-west")
+    # GBP is offered (and so used) only while its rate is fresh: apps.money.middleware.
+    fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
     client.cookies[settings.CURRENCY_COOKIE_NAME] = "GBP"
 
     r = client.get("/api/v1/checkout/options")

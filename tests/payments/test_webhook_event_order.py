@@ -23,10 +23,12 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.errors import ApplicationError
+from apps.money.services import fx_rates_update
 from apps.payments import registry, selectors, services
 from apps.payments.models import Payment, WebhookEvent
 from apps.payments.providers.base import PaymentStatus
 from apps.payments.providers.stripe import METHOD_COUNTRY_CURRENCIES, METHOD_CURRENCIES, method_takes_currency
+from tests.money.factories import todays_provider
 from tests.payments.fakes import STRIPE_WEBHOOK_SECRET, stripe_signature
 
 STRIPE_URL = reverse("payments:webhook-stripe")
@@ -356,9 +358,11 @@ def test_a_malformed_country_is_a_clear_error(stripe_fake, use_region, country):
     ("country", "currency", "klarna"), [("DE", "EUR", True), ("DE", "GBP", False), ("SE", "EUR", False)]
 )
 def test_checkout_options_api_follows_the_shoppers_country(
-    client, use_region, stripe_fake, settings, country, currency, klarna
+    client, use_region, stripe_fake, settings, country, currency, klarna, tmp_path
 ):
     use_region("eu-west")
+    # GBP is offered (and so used) only while its rate is fresh: apps.money.middleware.
+    fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
     client.cookies[settings.CURRENCY_COOKIE_NAME] = currency
 

@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from livemall.demo import DEMO_PASSWORD, seed_demo
+from livemall.demo import DEMO_PASSWORD, demo_rates_load, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Create demo merchants, staff logins, products and upcoming shows for the current region (idempotent)."
+    help = (
+        "Create demo merchants, staff logins, products and upcoming shows for the current region, and load "
+        "the configured FX rates (idempotent)."
+    )
 
     def handle(self, *args, **options) -> None:
         region = settings.REGION
@@ -14,3 +17,5 @@ class Command(BaseCommand):
         for login in logins:
             merchant = f" — {login.merchant}" if login.merchant else ""
             self.stdout.write(f"  {login.role:<15} {login.email}{merchant}")
+        # After the seed's own transaction: the rates commit on their own, as the daily task's do.
+        self.stdout.write(demo_rates_load(region=region))
