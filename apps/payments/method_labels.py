@@ -3,7 +3,7 @@
 
 A common noun is translated ("Card", "Cash on delivery"); a brand is written as its owner
 writes it, in every language (iDEAL, Klarna, PayPal). A method added to a region file needs
-a row here (tests/orders/test_qa4_labels.py checks every region's methods have one).
+a row here (tests/orders/test_labels_and_dates.py checks every region's methods have one).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""QA3 in a real browser: the coupon's error and the totals while re-quoting, and a submit's errors
+"""In a real browser: the coupon's error and the totals while re-quoting, and a submit's errors
 each under its field, tied to it, the first one focused: German (left to right, desktop) and
 Arabic (right to left, a phone's width)."""
 
@@ -59,7 +59,7 @@ def test_coupon_error_and_field_errors_in_the_browser(
     settings.PAYPAL_CLIENT_ID = None
     settings.PAYMENT_TEST_PROVIDER = True
     names = {"en": "Mug", language: {"de": "Tasse", "ar": "كوب"}[language]}
-    [mug] = _shop_selling(make_user, country, ("qa3-mug", 1850, names), units=5)
+    [mug] = _shop_selling(make_user, country, ("form-mug", 1850, names), units=5)
     context = chromium.new_context(locale=locale, viewport=viewport, extra_http_headers={"CF-IPCountry": country})
     page = context.new_page()
     try:
@@ -90,13 +90,13 @@ def test_coupon_error_and_field_errors_in_the_browser(
         assert page.inner_text("[data-testid=eta]") == express_eta
         assert page.inner_text("[data-testid=total]") == express_total
         assert page.get_attribute("[data-testid=coupon]", "aria-invalid") == "true"
-        page.screenshot(path=str(artifacts_dir / f"qa3-coupon-{language}.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / f"form-coupon-{language}.png"), full_page=True)
 
         # 2. Submitted empty (the coupon still wrong): every error at once, each under its own field.
         page.check("[data-testid=pay-test]")
         page.click("[data-testid=place-order]")
         page.wait_for_selector("[data-testid=email-error]")
-        page.screenshot(path=str(artifacts_dir / f"qa3-errors-{language}.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / f"form-errors-{language}.png"), full_page=True)
         assert page.evaluate("document.activeElement.name") == "email"
         required = _said(language, "This field is required.")
         for name in empty:
@@ -142,7 +142,7 @@ def test_back_after_paying_and_placing_again_shows_the_order(
     settings.STRIPE_SECRET_KEY = None
     settings.PAYPAL_CLIENT_ID = None
     settings.PAYMENT_TEST_PROVIDER = True
-    [mug] = _shop_selling(make_user, "IE", ("qa3-back", 1850, {"en": "Mug"}), units=5)
+    [mug] = _shop_selling(make_user, "IE", ("form-back", 1850, {"en": "Mug"}), units=5)
     context = chromium.new_context(locale="en-IE", extra_http_headers={"CF-IPCountry": "IE"})
     page = context.new_page()
     try:
@@ -166,6 +166,6 @@ def test_back_after_paying_and_placing_again_shows_the_order(
         assert page.url == order_url
         assert "You have already placed this order. Here it is." in page.inner_text(".messages")
         assert "already paid" not in page.inner_text("body")
-        page.screenshot(path=str(artifacts_dir / "qa3-placed-again.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / "form-placed-again.png"), full_page=True)
     finally:
         context.close()

@@ -1,4 +1,4 @@
-"""QA1 in a real browser: a German shopper on eu-west (no edge country header) says "Deliver to:
+"""In a real browser: a German shopper on eu-west (no edge country header) says "Deliver to:
 Deutschland" on the preferences page, and checkout then quotes, checks and delivers to Germany."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_a_german_shopper_chooses_germany_and_checks_out_with_german_vat(
     assert page.url == live_server.url + f"/accounts/preferences/?next={product_path}"
     assert page.input_value("#id_country") == "IE"
     page.select_option("#id_country", label="Deutschland")
-    page.screenshot(path=str(artifacts_dir / "qa1-preferences-country.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "country-preferences-country.png"), full_page=True)
     with page.expect_navigation():
         page.click("[data-testid=preferences-form] button[type=submit]")
     assert page.url == live_server.url + product_path
@@ -65,7 +65,7 @@ def test_a_german_shopper_chooses_germany_and_checks_out_with_german_vat(
     }.items():
         page.fill(f"[data-testid={name}]", value)
     page.check("[data-testid=pay-test]")
-    page.screenshot(path=str(artifacts_dir / "qa1-checkout-germany.png"), full_page=True)
+    page.screenshot(path=str(artifacts_dir / "country-checkout-germany.png"), full_page=True)
     page.click("[data-testid=place-order]")
     page.wait_for_selector("[data-testid=confirmation]")
     order = Order.objects.get()

@@ -1,4 +1,4 @@
-"""QA4: a product page names the variant's options and the shopper's country in the shopper's
+"""A product page names the variant's options and the shopper's country in the shopper's
 language: "الحجم: 500 غرام", not "size: 500 g"; "الإمارات العربية المتحدة", not "AE".
 
 No .po file may be edited here, so the new msgids get a stand-in translation
@@ -103,7 +103,7 @@ def test_the_variant_options_are_in_the_shoppers_language(
 ):
     use_region(region)
     translations(language, texts)
-    product = _product(merchant, "qa4-gift", [{"colour": "ivory"}, {"size": "500 g"}, {"size": "750 ml"}])
+    product = _product(merchant, "label-gift", [{"colour": "ivory"}, {"size": "500 g"}, {"size": "750 ml"}])
     page = client.get(product.get_absolute_url(), headers=edge_country(country, language))
     assert page.status_code == 200
     assert _cells(page.content, "variant-options") == expected
@@ -131,7 +131,7 @@ def test_a_blocked_product_names_the_country_in_arabic(
 ):
     use_region("me-south")
     # Food without a Halal certificate: not sold anywhere in the Gulf.
-    product = _product(merchant, "qa4-wine", [{"size": "750 ml"}], attributes=(A.IS_FOOD, A.CONTAINS_ALCOHOL))
+    product = _product(merchant, "label-wine", [{"size": "750 ml"}], attributes=(A.IS_FOOD, A.CONTAINS_ALCOHOL))
     page = client.get(product.get_absolute_url(), headers=edge_country("AE", "ar"))
     assert page.status_code == 404
     assert _reason_paragraph(page.content) == "لا يمكن بيع هذا المنتج للمتسوقين في الإمارات العربية المتحدة."
@@ -142,7 +142,7 @@ def test_a_blocked_product_names_the_country_in_german(
 ):
     use_region("eu-west")
     # Titanium dioxide (E171) is no longer authorised in the EU.
-    product = _product(merchant, "qa4-sweets", [{"size": "500 g"}], attributes=(A.IS_FOOD,), e_numbers=("E171",))
+    product = _product(merchant, "label-sweets", [{"size": "500 g"}], attributes=(A.IS_FOOD,), e_numbers=("E171",))
     page = client.get(product.get_absolute_url(), headers=edge_country("DE", "de"))
     assert page.status_code == 404
     assert _reason_paragraph(page.content) == "Dieses Produkt darf nicht an Kunden in Deutschland verkauft werden."

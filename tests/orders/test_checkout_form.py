@@ -1,4 +1,4 @@
-"""QA3: the checkout form's errors, totals and coupon.
+"""The checkout form's errors, totals and coupon.
 
 The totals are always those of the option ticked; a coupon's own error is shown next to it (while
 re-quoting too); every error of a submit is shown at once, each under its field and tied to it;
@@ -54,7 +54,7 @@ def _error_text(html: str, field: str) -> str:
 
 
 def test_a_re_quote_with_an_unknown_coupon_keeps_express_and_says_why_next_to_the_coupon(client, stocked):
-    _cart(client, stocked, "qa3-express")
+    _cart(client, stocked, "form-express")
     express = client.get("/checkout/", {"state": "NY", "shipping_option": "express"}).context["quote"]
 
     page = client.get("/checkout/", {"state": "NY", "shipping_option": "express", "coupon": "NOPE2026"})
@@ -75,7 +75,7 @@ def test_a_re_quote_with_an_unknown_coupon_keeps_express_and_says_why_next_to_th
 
 
 def test_a_submit_with_an_unknown_coupon_shows_its_message_next_to_the_field(client, stocked):
-    _cart(client, stocked, "qa3-submit")
+    _cart(client, stocked, "form-submit")
     page = client.get("/checkout/", {"state": "NY"})
     form = {**ADDRESS, "email": "ann@example.test", "shipping_option": "express", "payment": "test/test"}
     form |= {"coupon": "NOPE2026", "idempotency_key": _hidden(page, "idempotency_key")}
@@ -93,7 +93,7 @@ def test_a_submit_with_an_unknown_coupon_shows_its_message_next_to_the_field(cli
 
 
 def test_a_coupon_that_applies_clears_the_error_and_takes_its_discount(client, stocked):
-    _cart(client, stocked, "qa3-good")
+    _cart(client, stocked, "form-good")
     now = timezone.now()
     Coupon.objects.create(
         code="TENOFF", percent_off=10, valid_from=now - dt.timedelta(days=1), valid_until=now + dt.timedelta(days=1)
@@ -111,7 +111,7 @@ def test_a_coupon_that_applies_clears_the_error_and_takes_its_discount(client, s
 
 
 def test_a_bad_coupon_does_not_hide_the_address_errors(client, stocked):
-    _cart(client, stocked, "qa3-all")
+    _cart(client, stocked, "form-all")
     page = client.get("/checkout/")
     form = {
         "email": "not-an-email",
@@ -162,13 +162,13 @@ def test_an_empty_postal_code_is_required_and_a_wrong_one_invalid():
 
 
 def test_the_postal_code_field_is_marked_required_where_the_country_has_postal_codes(client, stocked):
-    _cart(client, stocked, "qa3-postal")
+    _cart(client, stocked, "form-postal")
     assert "required" in _tag(client.get("/checkout/").content.decode(), "postal_code")
 
 
 def test_cash_on_delivery_without_a_phone_is_told_with_the_other_errors(client, stocked, use_region):
     use_region("me-south")
-    _cart(client, stocked, "qa3-cod")
+    _cart(client, stocked, "form-cod")
     page = client.get("/checkout/")
     cod = next(m for m in page.context["methods"] if m.provider == "cash_on_delivery")
     form = {"email": "layla@example.test", "name": "Layla", "line1": "", "city": "Dubai", "phone": ""}
@@ -189,7 +189,7 @@ def test_cash_on_delivery_without_a_phone_is_told_with_the_other_errors(client, 
 
 
 def test_each_shipping_option_shows_its_price_in_the_shoppers_money(client, stocked):
-    _cart(client, stocked, "qa3-prices", price_minor=2000)
+    _cart(client, stocked, "form-prices", price_minor=2000)
 
     page = client.get("/checkout/")
 
@@ -205,7 +205,7 @@ def test_each_shipping_option_shows_its_price_in_the_shoppers_money(client, stoc
 
 
 def test_a_shipping_option_that_costs_nothing_says_free(client, stocked):
-    _cart(client, stocked, "qa3-free", price_minor=6000)  # over standard's free-from 50.00
+    _cart(client, stocked, "form-free", price_minor=6000)  # over standard's free-from 50.00
 
     page = client.get("/checkout/")
 
@@ -226,7 +226,7 @@ def shopper_client(request, client, make_user):
 
 def test_the_form_sent_again_after_paying_shows_the_order_with_a_notice(shopper_client, stocked, on_commit):
     client = shopper_client
-    _cart(client, stocked, "qa3-again")
+    _cart(client, stocked, "form-again")
     page = client.get("/checkout/", {"state": "NY"})
     form = {**ADDRESS, "email": "ann@example.test", "shipping_option": "standard", "payment": "test/test"}
     form |= {"idempotency_key": _hidden(page, "idempotency_key")}
@@ -235,7 +235,7 @@ def test_the_form_sent_again_after_paying_shows_the_order_with_a_notice(shopper_
     order = Order.objects.get()
     assert placed.status_code == 302 and order.status == Order.Status.PAID
     # Back, something new in the cart, and the old page's "Place order" pressed again.
-    _cart(client, stocked, "qa3-again-new")
+    _cart(client, stocked, "form-again-new")
 
     again = client.post("/checkout/", form, follow=True)
 
@@ -250,7 +250,7 @@ def test_the_form_sent_again_after_paying_shows_the_order_with_a_notice(shopper_
 def test_someone_elses_key_places_nothing_and_shows_no_order(client, stocked, on_commit, make_user):
     other = make_user(email="other@example.test")
     client.force_login(other)
-    _cart(client, stocked, "qa3-theirs")
+    _cart(client, stocked, "form-theirs")
     page = client.get("/checkout/", {"state": "NY"})
     form = {**ADDRESS, "email": "other@example.test", "shipping_option": "standard", "payment": "test/test"}
     form |= {"idempotency_key": _hidden(page, "idempotency_key")}
@@ -258,7 +258,7 @@ def test_someone_elses_key_places_nothing_and_shows_no_order(client, stocked, on
     on_commit(client.post, "/checkout/", form)
     theirs = Order.objects.get()
     client.logout()
-    _cart(client, stocked, "qa3-mine")
+    _cart(client, stocked, "form-mine")
 
     response = client.post("/checkout/", {**form, "email": "ann@example.test"})
 

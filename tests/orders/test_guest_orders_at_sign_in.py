@@ -1,4 +1,4 @@
-"""QA5: a guest's orders join the account made or signed into in the same browser session (and
+"""A guest's orders join the account made or signed into in the same browser session (and
 only those); quantities out of bounds on the cart pages are refused with the service's message."""
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ def _attached_events(order: Order) -> list[OrderEvent]:
 
 
 def test_sign_up_takes_this_sessions_guest_orders_and_no_one_elses(stocked):
-    variant = stocked("qa5-scarf", 10)
+    variant = stocked("guest-scarf", 10)
     layla, stranger = Client(), Client()
-    mine = _guest_order(layla, variant, "qa5-layla-0001")
+    mine = _guest_order(layla, variant, "guest-layla-0001")
     # Someone else, in another browser, typed the same e-mail: that proves nothing.
-    theirs = _guest_order(stranger, variant, "qa5-stranger-0001")
+    theirs = _guest_order(stranger, variant, "guest-stranger-0001")
 
     response = layla.post("/accounts/signup/", {"email": LAYLA, "password": PASSWORD, "display_name": "Layla"})
     assert response.status_code == 302, response.context["form"].errors if response.context else response
@@ -64,11 +64,11 @@ def test_sign_up_takes_this_sessions_guest_orders_and_no_one_elses(stocked):
 
 
 def test_sign_in_takes_this_sessions_guest_orders(stocked, make_user):
-    variant = stocked("qa5-mug", 10)
+    variant = stocked("guest-mug", 10)
     user = make_user(email="omar@example.ae", password=PASSWORD)
     client = Client()
-    first = _guest_order(client, variant, "qa5-omar-00001", email="omar.other@example.ae")
-    second = _guest_order(client, variant, "qa5-omar-00002", email="omar.other@example.ae")
+    first = _guest_order(client, variant, "guest-omar-00001", email="omar.other@example.ae")
+    second = _guest_order(client, variant, "guest-omar-00002", email="omar.other@example.ae")
 
     response = client.post("/accounts/login/", {"username": "omar@example.ae", "password": PASSWORD})
     assert response.status_code == 302
@@ -82,12 +82,12 @@ def test_sign_in_takes_this_sessions_guest_orders(stocked, make_user):
 
 
 def test_an_order_of_another_account_is_never_moved(stocked, make_user):
-    variant = stocked("qa5-cup", 10)
+    variant = stocked("guest-cup", 10)
     owner = make_user(email="owner@example.ae", password=PASSWORD)
     other = make_user(email="other@example.ae", password=PASSWORD)
     client = Client()
     assert client.login(email="owner@example.ae", password=PASSWORD)
-    owned = _guest_order(client, variant, "qa5-owned-0001")
+    owned = _guest_order(client, variant, "guest-owned-0001")
     assert owned.user == owner
     # The owner's reference still in a session (say, copied along) signed into by someone else.
     client.logout()
@@ -105,9 +105,9 @@ def test_an_order_of_another_account_is_never_moved(stocked, make_user):
 
 
 def test_attaching_is_idempotent_and_asks_for_an_account(stocked, make_user):
-    variant = stocked("qa5-bowl", 10)
+    variant = stocked("guest-bowl", 10)
     client = Client()
-    order = _guest_order(client, variant, "qa5-idem-00001")
+    order = _guest_order(client, variant, "guest-idem-00001")
     user = make_user(email="idem@example.ae", password=PASSWORD)
 
     assert [o.pk for o in services.orders_attach_to_user(user=user, references=[order.reference])] == [order.pk]
@@ -118,10 +118,10 @@ def test_attaching_is_idempotent_and_asks_for_an_account(stocked, make_user):
 
 
 def test_signing_in_twice_records_one_attachment(stocked, make_user):
-    variant = stocked("qa5-plate", 10)
+    variant = stocked("guest-plate", 10)
     user = make_user(email="twice@example.ae", password=PASSWORD)
     client = Client()
-    order = _guest_order(client, variant, "qa5-twice-0001")
+    order = _guest_order(client, variant, "guest-twice-0001")
     assert client.login(email="twice@example.ae", password=PASSWORD)
     # Signed in again over the same session (the session still lists the order): nothing more.
     assert client.login(email="twice@example.ae", password=PASSWORD)
@@ -149,7 +149,7 @@ def _lines(client: Client) -> dict[int, int]:
 
 @pytest.mark.parametrize("quantity", [999, -3])
 def test_product_page_add_out_of_bounds_says_what_the_api_says(client, stocked, ten_per_line, quantity):
-    variant = stocked("qa5-add", 50)
+    variant = stocked("guest-add", 50)
     client.post("/cart/add", {"variant": variant.pk, "quantity": 2}, follow=True)
 
     page = client.post("/cart/add", {"variant": variant.pk, "quantity": str(quantity)}, follow=True)
@@ -163,7 +163,7 @@ def test_product_page_add_out_of_bounds_says_what_the_api_says(client, stocked, 
 
 @pytest.mark.parametrize("quantity", [999, -3])
 def test_cart_update_out_of_bounds_says_what_the_api_says(client, stocked, ten_per_line, quantity):
-    variant = stocked("qa5-set", 50)
+    variant = stocked("guest-set", 50)
     client.post("/cart/add", {"variant": variant.pk, "quantity": 2}, follow=True)
 
     page = client.post("/cart/update", {"variant": variant.pk, "quantity": str(quantity)}, follow=True)
@@ -176,7 +176,7 @@ def test_cart_update_out_of_bounds_says_what_the_api_says(client, stocked, ten_p
 
 
 def test_adding_past_the_line_limit_says_how_many_are_already_in_the_cart(client, stocked, ten_per_line):
-    variant = stocked("qa5-more", 50)
+    variant = stocked("guest-more", 50)
     client.post("/cart/add", {"variant": variant.pk, "quantity": 8}, follow=True)
 
     # 5 is a fine quantity on its own: the message names the limit and what the cart holds.

@@ -30,7 +30,7 @@ def _sent_types(stripe_fake) -> list[str]:
 
 
 def _order(stocked, country: str, method: str) -> Order:
-    variant = stocked(f"h5-{country.lower()}-{method}", 5)
+    variant = stocked(f"klarna-{country.lower()}-{method}", 5)
     address = ADDRESSES.get(country) or SWEDISH
     return checkout(
         cart_with(variant, 1, country=country),

@@ -1,4 +1,4 @@
-"""QA4: the buying pages speak the shopper's language: payment methods by name, not code; one
+"""The buying pages speak the shopper's language: payment methods by name, not code; one
 date and one date-and-time style per locale (Babel, the shopper's zone); each line says which
 variant it is.
 
@@ -27,7 +27,7 @@ from tests.orders.conftest import ADDRESSES, cart_with, checkout
 
 pytestmark = pytest.mark.django_db
 
-# What a translator would write for the msgids QA4 adds (context, msgid) → text.
+# What a translator would write for the msgids these pages add (context, msgid) → text.
 ARABIC = {
     ("payment method", "Card"): "بطاقة",
     ("payment method", "Cash on delivery"): "الدفع عند الاستلام",
@@ -105,7 +105,7 @@ def test_checkout_names_the_payment_methods_in_arabic(client, use_region, stocke
     use_region("me-south")
     translations("ar", ARABIC)
     headers = _shopper_client(client, "AE", "ar")
-    client.post("/cart/add", {"variant": stocked("qa4-cod-lamp", 3).pk, "quantity": 1}, headers=headers)
+    client.post("/cart/add", {"variant": stocked("label-cod-lamp", 3).pk, "quantity": 1}, headers=headers)
     page = client.get("/checkout/", headers=headers)
     assert page.status_code == 200 and '<html lang="ar" dir="rtl">' in page.content.decode()
     payment = _payment_fieldset(page.content)
@@ -120,7 +120,7 @@ def test_checkout_names_the_payment_methods_in_german(
     use_region("eu-west")
     translations("de", GERMAN)
     headers = _shopper_client(client, "DE", "de")
-    client.post("/cart/add", {"variant": stocked("qa4-de-lamp", 3).pk, "quantity": 1}, headers=headers)
+    client.post("/cart/add", {"variant": stocked("label-de-lamp", 3).pk, "quantity": 1}, headers=headers)
     page = client.get("/checkout/", headers=headers)
     assert page.status_code == 200
     labels = re.findall(r'name="payment" value="[^"]+"[^>]*>\s*([^<]+?)\s*</label>', page.content.decode())
@@ -163,13 +163,15 @@ def test_the_order_date_reads_the_same_in_my_orders_and_on_the_order_page(
     use_region(region)
     user = accounts.user_create(
         region=settings.REGION,
-        email=f"qa4-{country.lower()}@example.test",
+        email=f"label-{country.lower()}@example.test",
         password="a-long-test-password",
         country=country,
         language=language,
     )
     order = checkout(
-        cart_with(sized(f"qa4-date-{country.lower()}", "500 g"), user=user, country=country), user=user, country=country
+        cart_with(sized(f"label-date-{country.lower()}", "500 g"), user=user, country=country),
+        user=user,
+        country=country,
     )
     Order.objects.filter(pk=order.pk).update(created_at=PLACED_AT)
     client.force_login(user)
@@ -207,13 +209,13 @@ def test_cart_checkout_and_order_lines_say_which_variant(
     use_region(region)
     translations(language, texts)
     headers = _shopper_client(client, country, language)
-    variant = sized(f"qa4-line-{country.lower()}", "500 g")
+    variant = sized(f"label-line-{country.lower()}", "500 g")
     client.post("/cart/add", {"variant": variant.pk, "quantity": 1}, headers=headers)
     assert _text(client.get("/cart/", headers=headers).content, "line-options") == options
     assert _text(client.get("/checkout/", headers=headers).content, "line-options") == options
     user = accounts.user_create(
         region=settings.REGION,
-        email=f"qa4-line-{country.lower()}@example.test",
+        email=f"label-line-{country.lower()}@example.test",
         password="a-long-test-password",
         country=country,
         language=language,
@@ -228,13 +230,13 @@ def test_the_order_page_names_the_payment_method(client, use_region, sized, tran
     translations("ar", ARABIC)
     user = accounts.user_create(
         region=settings.REGION,
-        email="qa4-cod@example.test",
+        email="label-cod@example.test",
         password="a-long-test-password",
         country="AE",
         language="ar",
     )
     order = checkout(
-        cart_with(sized("qa4-cod", "1 kg"), user=user, country="AE"),
+        cart_with(sized("label-cod", "1 kg"), user=user, country="AE"),
         user=user,
         country="AE",
         address=ADDRESSES["AE"],

@@ -209,7 +209,7 @@ def _form(client, **fields) -> dict:
 
 @pytest.mark.django_db
 def test_the_checkout_lists_malaysias_states_from_the_region_data(my_shopper, stocked):
-    _cart(my_shopper, stocked, "h3-list")
+    _cart(my_shopper, stocked, "my-list")
     page = my_shopper.get("/checkout/")
     html = page.content.decode()
     region = load_region("ap-southeast")
@@ -227,7 +227,7 @@ def test_the_checkout_lists_malaysias_states_from_the_region_data(my_shopper, st
 @pytest.mark.django_db
 def test_a_country_without_states_in_its_data_gets_no_state_field(client, use_region, stocked):
     use_region("ap-southeast")  # Singapore, the region's default country
-    _cart(client, stocked, "h3-sg")
+    _cart(client, stocked, "my-sg")
     page = client.get("/checkout/")
     assert page.context["subdivisions"] == []
     assert 'name="state"' not in page.content.decode()
@@ -235,7 +235,7 @@ def test_a_country_without_states_in_its_data_gets_no_state_field(client, use_re
 
 @pytest.mark.django_db
 def test_the_form_refuses_a_bogus_state_and_writes_nothing(my_shopper, stocked):
-    _cart(my_shopper, stocked, "h3-bogus")
+    _cart(my_shopper, stocked, "my-bogus")
     for bogus in ("99", "MY-99", "Kedah"):
         page = my_shopper.post("/checkout/", _form(my_shopper, state=bogus))
         assert page.status_code == 400, bogus
@@ -247,7 +247,7 @@ def test_the_form_refuses_a_bogus_state_and_writes_nothing(my_shopper, stocked):
 @pytest.mark.django_db
 def test_a_kedah_order_skips_friday_and_keeps_its_state(my_shopper, stocked, on_commit):
     my_shopper.at(dt.datetime(2026, 11, 25, 10, 0, tzinfo=MYT))  # Wednesday morning in Alor Setar
-    _cart(my_shopper, stocked, "h3-kedah")
+    _cart(my_shopper, stocked, "my-kedah")
     # The re-quote as the state is chosen: Thu 26, (Fri 27, Sat 28), Sun 29.
     assert my_shopper.get("/checkout/", {"state": "02", "shipping_option": "express"}).context["quote"].eta == (
         dt.date(2026, 11, 29)
@@ -262,7 +262,7 @@ def test_a_kedah_order_skips_friday_and_keeps_its_state(my_shopper, stocked, on_
 @pytest.mark.django_db
 def test_a_kuala_lumpur_order_skips_federal_territory_day(my_shopper, stocked, on_commit):
     my_shopper.at(dt.datetime(2027, 1, 28, 10, 0, tzinfo=MYT))  # Thursday
-    _cart(my_shopper, stocked, "h3-kl")
+    _cart(my_shopper, stocked, "my-kl")
     response = on_commit(my_shopper.post, "/checkout/", _form(my_shopper, state="14", city="Kuala Lumpur"))
     assert response.status_code == 302, response.context and response.context["errors"]
     order = Order.objects.get()
@@ -273,7 +273,7 @@ def test_a_kuala_lumpur_order_skips_federal_territory_day(my_shopper, stocked, o
 
 @pytest.mark.django_db
 def test_the_api_refuses_the_same_bogus_state(my_shopper, stocked):
-    variant = stocked("h3-api", 5, price_minor=2500)
+    variant = stocked("my-api", 5, price_minor=2500)
     added = my_shopper.post(
         "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json"
     )
@@ -286,7 +286,7 @@ def test_the_api_refuses_the_same_bogus_state(my_shopper, stocked):
         "payment_method": "test",
     }
     r = my_shopper.post(
-        "/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": "h3-api-000001"}
+        "/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": "my-api-000001"}
     )
     assert r.status_code == 400, r.json()
     assert r.json()["error"]["code"] == "invalid_address"

@@ -112,7 +112,7 @@ def _sweep(on_commit) -> int:
 def test_a_cancel_after_a_pending_partial_refund_refunds_the_rest_once(
     stripe_paid, stripe_fake, down, operator, on_commit
 ):
-    order = stripe_paid("h2-rest")
+    order = stripe_paid("cancel-rest")
     total = order.total_minor
     with down(), pytest.raises(ApplicationError) as err:
         services.order_refund(order=order, amount_minor=1000, actor=operator)
@@ -140,7 +140,7 @@ def test_a_cancel_after_a_pending_partial_refund_refunds_the_rest_once(
 def test_a_cancel_while_the_provider_is_down_leaves_the_whole_rest_to_the_sweep(
     stripe_paid, stripe_fake, down, operator, on_commit
 ):
-    order = stripe_paid("h2-rest-down")
+    order = stripe_paid("cancel-rest-down")
     total = order.total_minor
     with down():
         with pytest.raises(ApplicationError):
@@ -171,7 +171,7 @@ def test_a_cancel_while_the_provider_is_down_leaves_the_whole_rest_to_the_sweep(
 def test_the_sweep_first_then_the_cancel_still_refunds_the_rest_once(
     stripe_paid, stripe_fake, down, operator, on_commit
 ):
-    order = stripe_paid("h2-sweep-first")
+    order = stripe_paid("cancel-sweep-first")
     total = order.total_minor
     with down(), pytest.raises(ApplicationError):
         services.order_refund(order=order, amount_minor=1500, actor=operator)
@@ -184,7 +184,7 @@ def test_the_sweep_first_then_the_cancel_still_refunds_the_rest_once(
 
 
 def test_a_payment_arriving_again_after_the_cancel_adds_no_refund(stripe_paid, stripe_fake, down, on_commit):
-    order = stripe_paid("h2-late-again")
+    order = stripe_paid("cancel-late-again")
     with down():
         on_commit(services.order_cancel, order=order)
     payment = _payment(order)
@@ -221,7 +221,7 @@ def _voids(stripe_fake) -> list[str]:
 
 
 def test_cancelling_an_order_whose_payment_is_only_authorized_voids_it(stocked, stripe_fake, on_commit):
-    order = _authorized(stocked, stripe_fake, on_commit, "h2-auth")
+    order = _authorized(stocked, stripe_fake, on_commit, "cancel-auth")
     cancelled = on_commit(services.order_cancel, order=order, note="changed my mind")
     assert cancelled.status == Order.Status.CANCELLED
     payment = _payment(order)
@@ -235,7 +235,7 @@ def test_cancelling_an_order_whose_payment_is_only_authorized_voids_it(stocked, 
 
 def test_a_paid_order_holding_only_an_authorization_is_cancelled_without_an_error(stocked, stripe_fake, on_commit):
     """Before: ``not_refundable`` after the cancel had gone through."""
-    order = _authorized(stocked, stripe_fake, on_commit, "h2-auth-paid")
+    order = _authorized(stocked, stripe_fake, on_commit, "cancel-auth-paid")
     payment = _payment(order)
     # Orders told "paid" of the authorization (as a capture-later flow would be).
     assert services.order_mark_paid(
@@ -256,7 +256,7 @@ def test_a_paid_order_holding_only_an_authorization_is_cancelled_without_an_erro
 
 
 def test_a_void_the_provider_could_not_take_is_retried_by_the_sweep_once(stocked, stripe_fake, down, on_commit):
-    order = _authorized(stocked, stripe_fake, on_commit, "h2-auth-down")
+    order = _authorized(stocked, stripe_fake, on_commit, "cancel-auth-down")
     with down():
         cancelled = on_commit(services.order_cancel, order=order)
         assert cancelled.status == Order.Status.CANCELLED
@@ -272,7 +272,7 @@ def test_a_void_the_provider_could_not_take_is_retried_by_the_sweep_once(stocked
 
 
 def test_an_authorization_captured_meanwhile_is_refunded_instead(stocked, stripe_fake, on_commit):
-    order = _authorized(stocked, stripe_fake, on_commit, "h2-auth-captured")
+    order = _authorized(stocked, stripe_fake, on_commit, "cancel-auth-captured")
     payment = _payment(order)
     stripe_fake.capture_elsewhere(payment.provider_payment_id)
     on_commit(services.order_cancel, order=order)
@@ -303,7 +303,7 @@ def declined(stripe_paid, stripe_fake, on_commit):
 
 
 def test_staff_record_a_declined_refund_returned_by_bank_transfer(declined, stripe_fake, operator, on_commit):
-    order = declined("h2-settle")
+    order = declined("cancel-settle")
     total = order.total_minor
     (refund,) = on_commit(
         services.order_refund_settle_outside,
@@ -334,7 +334,7 @@ def test_staff_record_a_declined_refund_returned_by_bank_transfer(declined, stri
 
 @pytest.mark.parametrize("note", ["", "   ", None, "x" * 501])
 def test_settling_outside_needs_a_note_of_how(declined, operator, note):
-    order = declined(f"h2-note-{len(note or '')}")
+    order = declined(f"cancel-note-{len(note or '')}")
     with pytest.raises(ApplicationError) as err:
         services.order_refund_settle_outside(order=order, amount_minor=order.total_minor, note=note, actor=operator)
     assert (err.value.code, list(err.value.fields)) == ("invalid_note", ["note"])
@@ -343,13 +343,13 @@ def test_settling_outside_needs_a_note_of_how(declined, operator, note):
 
 
 def test_settling_outside_is_refused_when_nothing_is_owed(stripe_paid, down, operator, on_commit):
-    paid = stripe_paid("h2-not-owed-paid")
+    paid = stripe_paid("cancel-not-owed-paid")
     with pytest.raises(ApplicationError) as err:
         services.order_refund_settle_outside(order=paid, amount_minor=paid.total_minor, note="bank", actor=operator)
     assert err.value.code == "not_owed"
 
     # A refund only waiting for its provider is not owed by staff: the sweep sends it.
-    waiting = stripe_paid("h2-not-owed-waiting")
+    waiting = stripe_paid("cancel-not-owed-waiting")
     with down():
         on_commit(services.order_cancel, order=waiting)
     waiting.refresh_from_db()
@@ -362,7 +362,7 @@ def test_settling_outside_is_refused_when_nothing_is_owed(stripe_paid, down, ope
 
 
 def test_settling_outside_an_amount_other_than_owed_is_refused(declined, operator):
-    order = declined("h2-changed")
+    order = declined("cancel-changed")
     with pytest.raises(ApplicationError) as err:
         services.order_refund_settle_outside(
             order=order, amount_minor=order.total_minor - 1, note="bank transfer", actor=operator
@@ -372,7 +372,7 @@ def test_settling_outside_an_amount_other_than_owed_is_refused(declined, operato
 
 
 def test_the_order_page_records_it_and_stops_saying_refund_owed(client, declined, operator):
-    order = declined("h2-admin")
+    order = declined("cancel-admin")
     client.force_login(operator)
     page = client.get(reverse("admin:orders_order_change", args=[order.pk]))
     assert page.context["refund_held_minor"] == order.total_minor
@@ -397,7 +397,7 @@ def test_the_order_page_records_it_and_stops_saying_refund_owed(client, declined
 
 
 def test_merchant_staff_cannot_record_money_returned(client, declined, merchant, make_user):
-    order = declined("h2-merchant")
+    order = declined("cancel-merchant")
     staff = make_user(email="packer@shop-a.test")
     accounts.merchant_staff_add(merchant=merchant, user=staff)
     client.force_login(staff)

@@ -177,7 +177,7 @@ def test_another_rate_date_is_logged_again(without_cad, tmp_path, caplog):
 
 @pytest.fixture
 def in_the_cart(client, merchant, without_cad):
-    product = make_product(merchant, "h1-mug", price_minor=2500)
+    product = make_product(merchant, "rate-mug", price_minor=2500)
     variant = product.variants.get()
     warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
     catalog.stock_set(variant=variant, warehouse=warehouse, quantity=5)
@@ -202,7 +202,7 @@ def test_the_cart_and_checkout_api_answer_in_usd_naming_cad(client, in_the_cart,
             "payment_method": "test",
         },
         content_type="application/json",
-        headers={**CANADA, "Idempotency-Key": "h1-no-cad-0001"},
+        headers={**CANADA, "Idempotency-Key": "rate-no-cad-0001"},
     )
     assert checkout.status_code == 201, checkout.content
     assert checkout.json()["currency"] == "USD" and Order.objects.get().currency == "USD"
