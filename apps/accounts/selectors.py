@@ -101,12 +101,6 @@ def _known_time_zones() -> frozenset[str]:
 
 
 @functools.cache
-def time_zones() -> tuple[str, ...]:
-    """Every IANA zone a shopper may choose, sorted."""
-    return tuple(sorted(_known_time_zones()))
-
-
-@functools.cache
 def _offered_time_zones() -> tuple[str, ...]:
     # Babel's (CLDR's) aliases are the backward-compatible names ("Africa/Asmera", "US/Pacific",
     # "Asia/Calcutta"): listing them shows the same place twice. They stay valid (is_time_zone).

@@ -226,6 +226,8 @@ def clean_address(address: dict) -> dict[str, str]:
     cleaned = {name: str(address.get(name) or "").strip()[:200] for name in ADDRESS_FIELDS}
     cleaned["country"] = cleaned["country"].upper()
     cleaned["state"] = cleaned["state"].upper()
+    # A state sent in full ("MY-02") is stored as the form sends it ("02"): one spelling per state.
+    cleaned["state"] = cleaned["state"].removeprefix(f"{cleaned['country']}-")
     # One form for the courier and the carrier's systems, whatever the shopper typed.
     cleaned["phone"] = phone_e164(cleaned["phone"], cleaned["country"]) or ""
     return cleaned

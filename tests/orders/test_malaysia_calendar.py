@@ -292,3 +292,25 @@ def test_the_api_refuses_the_same_bogus_state(my_shopper, stocked):
     assert r.json()["error"]["code"] == "invalid_address"
     assert r.json()["error"]["fields"] == {"state": ["Choose a valid state or province."]}
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_state_sent_in_full_is_stored_as_the_form_stores_it(my_shopper, stocked):
+    """Kedah through the API as "MY-02" and through the form as "02" is one state, spelled one way."""
+    variant = stocked("my-api-full", 5, price_minor=2500)
+    added = my_shopper.post(
+        "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json"
+    )
+    assert added.status_code == 201, added.json()
+    body = {
+        "email": "siti@example.test",
+        "address": {**MY_ADDRESS, "country": "MY", "state": "my-02"},
+        "shipping_option": "express",
+        "payment_provider": "test",
+        "payment_method": "test",
+    }
+    r = my_shopper.post(
+        "/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": "my-api-full-01"}
+    )
+    assert r.status_code == 201, r.json()
+    assert Order.objects.get().address["state"] == "02"
