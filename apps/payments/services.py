@@ -627,6 +627,22 @@ def payments_ask_providers(*, order_reference: str) -> bool:
 # --- refund -------------------------------------------------------------------------------
 
 
+def _refundable(payment: Payment, refunds: list[Refund]) -> int:
+    """Captured, less the refunds that succeeded or are under way (``refunds``: all of the payment's)."""
+    return payment.captured_minor - sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
+
+
+def _refund_write(payment: Payment, refunds: list[Refund], *, amount_minor: int, reason: str) -> Refund:
+    """A pending refund of ``amount_minor`` with the payment's next refund key (payment locked)."""
+    return Refund.objects.create(
+        payment=payment,
+        amount_minor=amount_minor,
+        currency=payment.currency,
+        reason=reason[:255],
+        idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
+    )
+
+
 def payment_refund(
     *, payment_id: int, amount_minor: int | None = None, reason: str = "", refund_id: int | None = None
 ) -> Refund:
@@ -670,8 +686,7 @@ def payment_refund(
                     status=409,
                 )
         else:
-            reserved = sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
-            refundable = payment.captured_minor - reserved
+            refundable = _refundable(payment, refunds)
             amount = refundable if amount_minor is None else _check_amount(amount_minor)
             if amount <= 0 or amount > refundable:
                 raise ApplicationError(
@@ -681,13 +696,7 @@ def payment_refund(
                         "amount_minor": [_("At most %(amount)d can be refunded.") % {"amount": max(refundable, 0)}]
                     },
                 )
-            refund = Refund.objects.create(
-                payment=payment,
-                amount_minor=amount,
-                currency=payment.currency,
-                reason=reason[:255],
-                idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
-            )
+            refund = _refund_write(payment, refunds, amount_minor=amount, reason=reason)
     provider = _configured(payment.provider)
     try:
         result = _provider_call(
@@ -731,16 +740,10 @@ def payment_refund_remaining(*, payment_id: int, reason: str = "") -> Refund | N
         if payment.status not in REFUNDABLE_STATUSES:
             return None
         refunds = list(payment.refunds.order_by("pk"))
-        owed = payment.captured_minor - sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
+        owed = _refundable(payment, refunds)
         if owed <= 0:
             return None
-        return Refund.objects.create(
-            payment=payment,
-            amount_minor=owed,
-            currency=payment.currency,
-            reason=reason[:255],
-            idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
-        )
+        return _refund_write(payment, refunds, amount_minor=owed, reason=reason)
 
 
 def payment_refunds_send(*, payment_id: int) -> list[Refund]:
@@ -801,20 +804,14 @@ def payment_refund_settle_outside(*, payment_id: int, amount_minor: int, note: s
         if payment is None:
             raise ApplicationError("No such payment.", code="not_found", status=404)
         refunds = list(payment.refunds.order_by("pk"))
-        owed = payment.captured_minor - sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
+        owed = _refundable(payment, refunds)
         if payment.status not in REFUNDABLE_STATUSES or owed <= 0 or amount_minor != owed:
             raise ApplicationError(
                 _("This refund is not owed any more: nothing of this payment is waiting to be returned."),
                 code="not_owed",
                 status=409,
             )
-        refund = Refund.objects.create(
-            payment=payment,
-            amount_minor=owed,
-            currency=payment.currency,
-            reason=f"returned outside {payment.provider}"[:255],
-            idempotency_key=refund_key(payment.order_reference, len(refunds) + 1, payment.attempt),
-        )
+        refund = _refund_write(payment, refunds, amount_minor=owed, reason=f"returned outside {payment.provider}")
         _settle_refund(
             payment, refund, RefundResult(provider_refund_id="", status=RefundStatus.SUCCEEDED, amount_minor=owed)
         )
