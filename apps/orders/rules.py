@@ -158,6 +158,17 @@ def address_rule(country: str) -> dict:
     return _data("addresses.toml")["countries"].get(country, {})
 
 
+def postal_code_asked(country: str) -> bool:
+    """Whether an address in ``country`` has a postal code at all (the UAE's and Qatar's do not)."""
+    return address_rule(country).get("postal_code") is not False
+
+
+def postal_code_required(country: str) -> bool:
+    """Whether an address in ``country`` needs a postal code: it has a pattern and is not optional."""
+    rule = address_rule(country)
+    return bool(rule.get("postal_code")) and not rule.get("postal_code_optional", False)
+
+
 def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
     """Country-aware checks of a delivery address; an empty dict when it is fine."""
     errors: dict[str, list[str]] = {}
@@ -174,15 +185,18 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
             errors[name] = [_("This is too long.")]
     rule = address_rule(country)
     postal = str(address.get("postal_code") or "").strip()
-    pattern = rule.get("postal_code")
-    if pattern and not postal:
-        errors["postal_code"] = [_("This field is required.")]
-    elif pattern and not re.fullmatch(pattern, postal):
+    # A country without postal codes has no pattern: what is sent is dropped by clean_address.
+    pattern = rule.get("postal_code") or ""
+    if pattern and postal and not re.fullmatch(pattern, postal):
         errors["postal_code"] = [_("This is not a valid postal code for the country.")]
+    elif not postal and postal_code_required(country):
+        errors["postal_code"] = [_("This field is required.")]
     state = str(address.get("state") or "").strip().upper()
     if rule.get("state_required"):
         states = _data("tax_rates.toml").get(f"{country.lower()}_states")
-        if not state or (states and state not in states):
+        if not state:
+            errors["state"] = [_("This field is required.")]
+        elif states and state not in states:
             errors["state"] = [_("Choose a valid state or province.")]
     # The state decides the delivery calendar (Kelantan's weekend, Selangor's holidays): one the
     # region does not list would quietly give the country's.
@@ -228,6 +242,12 @@ def clean_address(address: dict) -> dict[str, str]:
     cleaned["state"] = cleaned["state"].upper()
     # A state sent in full ("MY-02") is stored as the form sends it ("02"): one spelling per state.
     cleaned["state"] = cleaned["state"].removeprefix(f"{cleaned['country']}-")
+    # A postal code sent for a country that has none (the UAE, Qatar) is dropped rather than
+    # refused: it is an autofill, an app's saved profile or the "00000" shoppers learn to type
+    # into foreign forms, it tells the courier nothing, and refusing it would stop an order over
+    # a field the checkout page never shows.
+    if not postal_code_asked(cleaned["country"]):
+        cleaned["postal_code"] = ""
     # One form for the courier and the carrier's systems, whatever the shopper typed.
     cleaned["phone"] = phone_e164(cleaned["phone"], cleaned["country"]) or ""
     return cleaned

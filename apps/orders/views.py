@@ -133,12 +133,20 @@ def _quote_or_plain(
 
 
 def _shipping_choices(
-    *, cart: Cart, shopper: selectors.Shopper, lines: list[CartLine], locale: str
+    *, cart: Cart, shopper: selectors.Shopper, lines: list[CartLine], locale: str, chosen: selectors.Quote
 ) -> list[tuple[rules.ShippingOption, int, str]]:
-    """Each shipping option with its price in the shopper's currency and its date, as choosing it would quote."""
+    """Each shipping option with its price in the shopper's currency and its date, as choosing it would quote.
+
+    ``chosen`` is the totals' quote: without a coupon it is the quote choosing its option gives,
+    so that option is not quoted twice. A coupon may change what shipping costs, so with one the
+    options are quoted plain.
+    """
     choices = []
     for option in rules.shipping_options():
-        quoted = selectors.checkout_quote(cart=cart, shopper=shopper, shipping_option=option.code, lines=lines)
+        if chosen.coupon is None and option.code == chosen.shipping_option:
+            quoted = chosen
+        else:
+            quoted = selectors.checkout_quote(cart=cart, shopper=shopper, shipping_option=option.code, lines=lines)
         choices.append((option, quoted.shipping_minor, format_day(quoted.eta, locale) if quoted.eta else ""))
     return choices
 
@@ -216,7 +224,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             notices, errors, status = [exc.message], _shown_errors(exc), exc.status if exc.status < 500 else 400
     try:
-        shipping_choices = _shipping_choices(cart=the_cart, shopper=quoted_for, lines=lines, locale=_locale(request))
+        shipping_choices = _shipping_choices(
+            cart=the_cart, shopper=quoted_for, lines=lines, locale=_locale(request), chosen=quote
+        )
     except ApplicationError as unpriced:
         return _checkout_unavailable(request, unpriced)
     context = {
@@ -238,8 +248,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "first_error": next((name for name in CHECKOUT_FORM_FIELDS if name in errors), ""),
         "message": notices[0] if notices else "",
         "state_required": rules.address_rule(shopper.country).get("state_required", False),
-        # A country with a postal code pattern needs a postal code.
-        "postal_code_required": bool(rules.address_rule(shopper.country).get("postal_code")),
+        # A country with no postal codes in addresses.toml (the UAE, Qatar) is not asked for one.
+        "postal_code_asked": rules.postal_code_asked(shopper.country),
+        "postal_code_required": rules.postal_code_required(shopper.country),
         # A country whose region data lists its states gets a list to choose from: the state
         # decides the delivery dates (a state's weekend and holidays).
         "subdivisions": rules.subdivision_choices(settings.REGION, shopper.country),

@@ -159,8 +159,13 @@ MY_ADDRESS = {"name": "Siti Aminah", "line1": "12 Jalan Tunku", "city": "Alor Se
 def test_the_address_check_knows_the_states_of_the_region_data():
     region = load_region("ap-southeast")
     address = {**MY_ADDRESS, "country": "MY"}
-    for state in ("", "02", "MY-02", "my-02", " 14 "):
+    for state in ("02", "MY-02", "my-02", " 14 "):
         assert rules.address_errors({**address, "state": state}, region=region) == {}, state
+    # The delivery calendar follows the state: a Malaysian address without one is refused.
+    for state in ("", "  "):
+        assert rules.address_errors({**address, "state": state}, region=region) == {
+            "state": ["This field is required."]
+        }, state
     for state in ("99", "MY-99", "SG-02", "Kedah", "KDH"):
         assert set(rules.address_errors({**address, "state": state}, region=region)) == {"state"}, state
     # A country with no states in its region data keeps taking the field as it is.
@@ -215,7 +220,7 @@ def test_the_checkout_lists_malaysias_states_from_the_region_data(my_shopper, st
     region = load_region("ap-southeast")
     expected = [(s.code.split("-")[1], s.name) for s in region.country("MY").subdivisions]
     assert page.context["subdivisions"] == expected
-    assert '<select name="state" data-testid="state">' in html
+    assert '<select name="state" required data-testid="state">' in html
     assert '<option value="02">Kedah</option>' in html
     assert '<option value="14">Wilayah Persekutuan Kuala Lumpur</option>' in html
     # Chosen (a re-quote), the state stays selected.
