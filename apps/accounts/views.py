@@ -90,23 +90,37 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _guest_choice(request: HttpRequest, key: str, offered: tuple[str, ...]) -> str:
+    """What a guest chose for ``key`` with the preferences form (session, else cookie), or ``""``.
+
+    Read as :func:`apps.accounts.selectors.shopper_context` reads it. A value resolved from the
+    browser or the country is not a choice: stored in a profile, it would stop following them.
+    Even a currency prices are not shown in right now (apps.money.middleware) is kept.
+    """
+    for value in (request.session.get(key, ""), request.COOKIES.get(key, "")):
+        if value in offered:
+            return value
+    return ""
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        # Their choices, even the currency prices are not shown in right now (apps.money.middleware).
+        region = settings.REGION
+        # As resolved, before apps.money.middleware puts the settlement currency in: no price here.
         shopper = getattr(request, "shopper_chosen", None) or request.shopper
         chosen_time_zone = request.session.get(TIME_ZONE_SESSION_KEY, "")
         try:
             validate_password(form.cleaned_data["password"])
             user = services.user_create(
-                region=settings.REGION,
+                region=region,
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
                 display_name=form.cleaned_data["display_name"],
                 country=shopper.country,
-                language=shopper.language,
-                currency=shopper.currency,
-                # Only a zone the shopper chose: one from their country stays empty, to follow it.
+                # Only what the shopper chose; the rest stays empty, to go on following the country.
+                language=_guest_choice(request, settings.LANGUAGE_COOKIE_NAME, region.languages),
+                currency=_guest_choice(request, settings.CURRENCY_COOKIE_NAME, region.currencies),
                 time_zone=chosen_time_zone if is_time_zone(chosen_time_zone) else "",
             )
         except ValidationError as exc:

@@ -2,12 +2,14 @@
 
 ``country``, ``lang`` and ``currency`` default to what the request resolves (profile,
 cookie, edge header, region defaults) and, when given, must be ones this region serves;
-anything else answers 400 with the valid values. Responses carry an ETag
-(``ConditionalGetMiddleware``), so an unchanged page answers 304.
+anything else answers 400 with the valid values. A currency the day's rates cannot price is
+answered in the settlement currency with ``X-Currency-Unavailable``, as pages are. Responses
+carry an ETag (``ConditionalGetMiddleware``), so an unchanged page answers 304.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -83,14 +85,25 @@ class ListingParams(ShopperParams):
 
 
 def _viewpoint(request: Request, params: dict[str, Any]) -> ShopperContext:
-    base: ShopperContext = request._request.shopper
-    return ShopperContext(
-        region=base.region,
+    """The request's shopper with the parameters' choices, in a currency that can be priced now.
+
+    ``?currency=`` is one more way of choosing, and is treated as the pages treat every choice
+    (apps.money.middleware): one the rates cannot price today (stale or missing) is answered in
+    the settlement currency, each price saying so in its ``currency``, with
+    ``X-Currency-Unavailable`` naming the one asked for. Not a 400: the request is not wrong (an
+    unknown currency is, and is refused), the rates are late, and a client whose address always
+    carries its currency keeps working through the night its rates go stale.
+    """
+    http = request._request
+    base: ShopperContext = http.shopper_chosen  # as resolved: the currency chosen, priceable or not
+    chosen = dataclasses.replace(
+        base,
         country=params.get("country", base.country),
         language=params.get("lang", base.language),
         currency=params.get("currency", base.currency),
-        time_zone=base.time_zone,
     )
+    http.priced_currency = http.priced_currency.choosing(chosen)
+    return http.priced_currency.shopper
 
 
 def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from apps.compliance.selectors import (
     rules_for_country,
 )
 from apps.money.formatting import babel_locale, format_measure
-from apps.money.selectors import RATES_GENERATION
+from apps.money.selectors import RATES_GENERATION, currencies_priced_now
 
 
 @dataclass(frozen=True)
@@ -362,12 +362,17 @@ def listing_cache_key(kind: str, *, country: str, language: str, currency: str, 
     """A key for what every shopper of one (region, country, language, currency) sees for ``params``.
 
     The catalog, the country rules and the exchange rates each have a generation in the key,
-    so a change to any of them is visible on the next request, not after a timeout.
+    so a change to any of them is visible on the next request, not after a timeout. So are the
+    currencies that can be priced now (the currency menu): rates go stale at midnight with no
+    new generation. Known per day and generation in the process, they cost no round trip more.
     """
+    generations = current_generations(CATALOG_GENERATION, RULES_GENERATION, RATES_GENERATION)
+    priced = currencies_priced_now(settings.REGION, generation=generations[-1])
     parts = [
         kind,
         settings.REGION.code,
-        *(str(value) for value in current_generations(CATALOG_GENERATION, RULES_GENERATION, RATES_GENERATION)),
+        *(str(value) for value in generations),
+        ",".join(priced),
         country,
         language,
         currency,

@@ -60,13 +60,25 @@ class PricedCurrency:
         fallback = self.fallback
         return self.chosen if fallback is None else dataclasses.replace(self.chosen, currency=fallback.shown)
 
+    def choosing(self, chosen: Any) -> PricedCurrency:
+        """The same request priced for other choices (the catalog API's ``?currency=``).
+
+        The offered currencies are this request's: read once, the same for every answer it gives.
+        Put the result in ``request.priced_currency`` if it is what the answer shows, so the
+        header names the currency chosen there.
+        """
+        other = PricedCurrency(chosen)
+        other.offered = self.offered
+        return other
+
 
 class PricedCurrencyMiddleware:
     """Make ``request.shopper`` one whose currency can be priced now (the settlement one if theirs cannot).
 
     Goes after ``apps.accounts.middleware.ShopperPreferencesMiddleware`` (which resolves the
     shopper) and before anything that prices. Sets ``request.priced_currency`` (a
-    :class:`PricedCurrency`: the menu lists its ``offered``, the notice reads its ``fallback``)
+    :class:`PricedCurrency`: the menu lists its ``offered``, the notice and the header read its
+    ``fallback``; a view that prices for other choices puts its own there)
     and ``request.shopper_chosen`` (the shopper as resolved, for whatever stores their choices,
     such as sign-up). Accounts sits below money, so the shopper is replaced without knowing its
     class: it is a frozen dataclass with ``region`` and ``currency``.
@@ -84,8 +96,10 @@ class PricedCurrencyMiddleware:
         request.priced_currency = priced
         request.shopper = SimpleLazyObject(lambda: priced.shopper)
         response = self.get_response(request)
+        # The view's, if it priced for other choices (PricedCurrency.choosing).
+        shown = getattr(request, "priced_currency", priced)
         # Only if something asked for the currency: an answer without prices names none.
-        fallback = priced.__dict__.get("fallback")
+        fallback = shown.__dict__.get("fallback")
         if fallback is not None:
             response[UNAVAILABLE_HEADER] = fallback.chosen
         return response

@@ -295,15 +295,18 @@ _priced_memo: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[_RatesProble
 _PRICED_MEMO_MAX = 64
 
 
-def currencies_priced_now(region: Region | None = None, *, today: dt.date | None = None) -> tuple[str, ...]:
+def currencies_priced_now(
+    region: Region | None = None, *, today: dt.date | None = None, generation: int | None = None
+) -> tuple[str, ...]:
     """The region's currencies that prices can be shown and charged in now, in the region's order.
 
     The settlement currency always (catalog prices are in it: no rate needed); every other one
     only while the current snapshot has a rate for it and is not stale, since checkout refuses
     stale rates and a shopper should not be offered a currency they cannot pay in. Read on
     every request: one cache round trip (the rates generation) once the answer for this day and
-    generation is memoised in the process. What is missing is logged once per interval for as
-    long as it lasts, as a failed conversion would be.
+    generation is memoised in the process; none at all for a caller that read the rates
+    ``generation`` already (with others, in one round trip: the listing cache keys). What is
+    missing is logged once per interval for as long as it lasts, as a failed conversion would be.
     """
     region = region or settings.REGION
     settlement = region.settlement_currency
@@ -311,7 +314,9 @@ def currencies_priced_now(region: Region | None = None, *, today: dt.date | None
         return region.currencies
     today = today or utc_today()
     source = primary_source()
-    key = (region.code, region.currencies, settlement, source, today, settings.FX_STALE_AFTER_DAYS, rates_generation())
+    if generation is None:
+        generation = rates_generation()
+    key = (region.code, region.currencies, settlement, source, today, settings.FX_STALE_AFTER_DAYS, generation)
     memo = _priced_memo.get(key)
     if memo is None:
         memo = _priced(region, today=today, source=source)

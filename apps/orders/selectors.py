@@ -12,15 +12,15 @@ from decimal import Decimal
 from babel.dates import format_time, get_datetime_format
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, prefetch_related_objects
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.accounts.selectors import merchants_for_user
-from apps.catalog.models import Stock, Variant, Warehouse
-from apps.catalog.selectors import products_visible_in
+from apps.accounts.selectors import country_choices, merchants_for_user
+from apps.catalog.models import Product, Stock, Variant, Warehouse
+from apps.catalog.selectors import product_visibility, products_visible_in
 from apps.errors import ApplicationError
 from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_money, numbering_system
 from apps.money.selectors import convert, rate_snapshot_current
@@ -209,6 +209,17 @@ def _honoured_lock(line: CartLine, *, currency: str, now: dt.datetime) -> int | 
     return amount if type(amount) is int else None
 
 
+def _forbidden_in_country(product: Product, *, shopper: Shopper, region: Region) -> str:
+    """Why the shopper's country forbids ``product``, in the product page's words: the country by
+    its name in the shopper's language, then each rule's own message in that language."""
+    violations = product_visibility(product, shopper.country, language=shopper.language)
+    if not violations:  # the rules changed between the cart's query and this one
+        return _("Not available in your country.")
+    country = dict(country_choices(region, shopper.language)).get(shopper.country, shopper.country)
+    sentence = _("This product cannot be sold to shoppers in %(country)s.") % {"country": country}
+    return " ".join([sentence, *(violation.message for violation in violations)])
+
+
 def cart_review(
     *,
     cart: Cart,
@@ -231,6 +242,10 @@ def cart_review(
         lines = cart_lines_for_review(cart=cart, country=shopper.country)
     counted = {line.variant_id for line in lines} - set(admitted)
     free = available_units(counted) if counted else {}
+    # What the rules read of a forbidden product, for all of them at once (usually none).
+    forbidden = [line.variant.product for line in lines if not line.visible]  # type: ignore[attr-defined]
+    if forbidden:
+        prefetch_related_objects(forbidden, "ingredients", "certifications")
     now = timezone.now()
     reviewed: list[ReviewedLine] = []
     settlement_units: list[int] = []
@@ -242,7 +257,7 @@ def cart_review(
         if not (variant.is_active and product.is_active):
             reason = _("No longer on sale.")
         elif not line.visible:  # type: ignore[attr-defined]  # annotated by cart_lines_for_review
-            reason = _("Not available in your country.")
+            reason = _forbidden_in_country(product, shopper=shopper, region=region)
         elif variant.pk in counted and free.get(variant.pk, 0) <= 0:
             reason, short = _("Sold out."), True
         elif variant.pk in counted and free[variant.pk] < line.quantity:

@@ -205,7 +205,7 @@ def test_api_docs_page_renders(client):
     assert reverse("api-schema") in response.content.decode()
 
 
-def test_prices_in_another_currency_carry_the_stale_rate_flag(client, merchant, use_region, settings):
+def test_prices_in_another_currency_are_never_converted_with_stale_rates(client, merchant, use_region, settings):
     from apps.money.services import fx_rates_update
     from tests.money.factories import SHIPPED_DATE, shipped_provider
 
@@ -221,6 +221,8 @@ def test_prices_in_another_currency_carry_the_stale_rate_flag(client, merchant, 
 
     settings.FX_STALE_AFTER_DAYS = 0  # the shipped rates are older than today
     CATALOG_GENERATION.bump()
-    stale = client.get(url, {"country": "IE", "currency": "GBP"}).json()["results"][0]["price_from"]
-    assert stale["stale_rate"] is True
-    assert stale["amount_minor"] == fresh["amount_minor"]  # flagged, still the same numbers
+    response = client.get(url, {"country": "IE", "currency": "GBP"})
+    stale = response.json()["results"][0]["price_from"]
+    # As on the pages: in euros, the settlement currency, saying which one could not be used.
+    assert (stale["currency"], stale["amount_minor"], stale["stale_rate"]) == ("EUR", 1000, False)
+    assert response["X-Currency-Unavailable"] == "GBP"
