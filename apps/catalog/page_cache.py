@@ -18,17 +18,19 @@ contains one cannot open a hole of its own.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import get_messages
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.middleware.csrf import get_token
 from django.template.loader import get_template, render_to_string
 from django.utils.functional import cached_property
@@ -66,6 +68,20 @@ def render_shared(template_name: str, context: Mapping[str, Any], request: HttpR
     by_marker = {marker: hole for hole, marker in markers.items()}
     parts = _marker_pattern(settings.SECRET_KEY).split(html)
     return tuple(part.encode() for part in parts[::2]), tuple(by_marker[marker] for marker in parts[1::2])
+
+
+def asking_for(request: HttpRequest, query: Mapping[str, str]) -> HttpRequest:
+    """``request`` as if its query string had been ``query`` and nothing else, for a shared render.
+
+    A shared page repeats its own address (the search box, the preferences form's way back);
+    that must be the address its cache key holds, never the raw query string of whichever
+    visitor happened to render it first.
+    """
+    shown = copy.copy(request)
+    query_string = urlencode(list(query.items()))
+    shown.META = {**request.META, "QUERY_STRING": query_string}
+    shown.GET = QueryDict(query_string)
+    return shown
 
 
 def render_for_nobody(template_name: str, context: Mapping[str, Any], request: HttpRequest) -> str:

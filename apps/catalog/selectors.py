@@ -358,6 +358,34 @@ def catalog_changed() -> None:
     transaction.on_commit(CATALOG_GENERATION.bump)
 
 
+def search_text(query: str) -> str:
+    """A search as the listing runs, caches and shows it: one spelling for what finds the same products.
+
+    Both ways :func:`_search` matches ignore case and runs of spaces. ``lower()``, not
+    ``casefold()``: case-folding turns "Straße" into "strasse", which PostgreSQL's
+    case-insensitive match does not equate with the "Straße" in a product's name.
+    """
+    return " ".join(query.split()).lower()
+
+
+def listing_address(cleaned: Mapping[str, Any]) -> dict[str, str]:
+    """A listing's validated parameters in one spelling, sorted, without those that say the default.
+
+    The listing's cache keys and every address its shared page shows (page links, the
+    preferences form's way back, the search box) are built from this alone, so two addresses
+    that ask for the same listing share one entry, and nothing a visitor typed that the form
+    does not know reaches another visitor's page.
+    """
+    defaults = {"sort": ListingFilters().sort, "page": 1}
+    address = {}
+    for name, value in cleaned.items():
+        if name == "q":
+            value = search_text(value or "")
+        if value not in (None, "") and value != defaults.get(name):
+            address[name] = str(value)
+    return dict(sorted(address.items()))
+
+
 def listing_cache_key(kind: str, *, country: str, language: str, currency: str, params: dict[str, Any]) -> str:
     """A key for what every shopper of one (region, country, language, currency) sees for ``params``.
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from apps.catalog.selectors import (
     categories_tree,
     category_by_slug,
     certifications_to_show,
+    listing_address,
     listing_cache_key,
     product_for_page,
     product_hidden_in,
@@ -37,8 +39,9 @@ def _listing(request: HttpRequest, *, category: Category | None, title: str, sho
     The page is the same for every shopper of one (country, language, currency, address) but
     for the account menu, the messages waiting and the CSRF token (see
     :mod:`apps.catalog.page_cache`); those are rendered per request for signed-in shoppers and
-    first visits alike. The listing body is cached on its own too, keyed by the validated
-    parameters only, so that addresses that differ in stray parameters share it.
+    first visits alike. The page and, on its own, the listing body are keyed by the validated
+    parameters only (:func:`~apps.catalog.selectors.listing_address`), so that addresses that
+    differ in stray parameters or in the spelling of a search share them.
     """
     form = ListingForm(request.GET)
     shopper = request.shopper
@@ -46,37 +49,65 @@ def _listing(request: HttpRequest, *, category: Category | None, title: str, sho
     context = {"title": title, "category": category, "show_search": show_search}
     if not form.is_valid():
         # A bad parameter narrows nothing: the plain listing, with the form saying what was wrong.
-        content = _render_content(request, form, ListingFilters(category=category), {}, context)
+        content = _render_content(request, form, ListingFilters(category=category), {}, context)[0]
         page = page_cache.render_shared("catalog/product_list.html", {**context, "content": content}, request)
         return HttpResponse(page_cache.fill(page, request), status=400)
 
-    chosen = {name: value for name, value in form.cleaned_data.items() if value not in (None, "")}
+    # Keys and every address the shared page shows come from the validated parameters in one
+    # spelling, never from the raw address: a made-up parameter, a second spelling of a search
+    # or a different order adds no entry, and nobody's query string reaches another's page.
+    chosen = listing_address(form.cleaned_data)
+    filters = replace(form.filters(category=category), query=chosen.get("q", ""))
     params = {**chosen, "category": category.slug if category else "", "search": show_search}
-    # The header repeats the address (search box, the preferences form's way back), so the
-    # whole page is keyed by it; the body below only by what was validated.
-    page_key = listing_cache_key("html-page-holes", **viewpoint, params={**params, "path": request.get_full_path()})
+    page_key = listing_cache_key("html-page-holes", **viewpoint, params={**params, "path": request.path})
     page = cache.get(page_key)
     if page is None:
+        shown = page_cache.asking_for(request, chosen)
         key = listing_cache_key("html", **viewpoint, params=params)
         content = cache.get(key)
+        # Only what is cached already or found worth keeping is kept; see _worth_keeping.
+        keep = content is not None
         if content is None:
-            content = _render_content(request, ListingForm(chosen), form.filters(category=category), chosen, context)
-            cache.set(key, content, LISTING_CACHE_SECONDS)
-        page = page_cache.render_shared("catalog/product_list.html", {**context, "content": content}, request)
-        cache.set(page_key, page, LISTING_CACHE_SECONDS)
+            content, keep = _render_content(shown, ListingForm(chosen), filters, chosen, context)
+            if keep:
+                cache.set(key, content, LISTING_CACHE_SECONDS)
+        page = page_cache.render_shared("catalog/product_list.html", {**context, "content": content}, shown)
+        if keep:
+            cache.set(page_key, page, LISTING_CACHE_SECONDS)
     return HttpResponse(page_cache.fill(page, request))
 
 
+# What a visitor may type freely: every made-up value is one more address, unlike a category
+# (an unknown one answers 404), a sort or a certification (one of a few).
+TYPED_PARAMETERS = ("q", "merchant")
+
+
+def _worth_keeping(page: Page, chosen: dict[str, str]) -> bool:
+    """Whether a rendered listing page is one the crowd shares, or one only made-up addresses reach.
+
+    A page number past the last shows the last page (the paginator's way): keyed by its own
+    number, every number up to the form's limit would be one more copy of it. A typed search
+    or shop name that finds nothing is what a crawler's made-up ones find; caching those would
+    fill the cache with pages nobody else asks for, and rendering one again costs no more
+    than the miss the crawler causes anyway. (A search text is at most ``ListingForm``'s 100
+    characters already: a longer one is answered 400 and never cached.)
+    """
+    if page.number != int(chosen.get("page", 1)):
+        return False
+    return bool(page.object_list) or not any(name in chosen for name in TYPED_PARAMETERS)
+
+
 def _render_content(
-    request: HttpRequest, form: ListingForm, filters: ListingFilters, chosen: dict[str, Any], context: dict[str, Any]
-) -> str:
-    """The listing body (categories, filters, cards, pages). Shared through the cache: it may
-    show only what its key holds, so the form and the page links come from the validated
-    parameters (``chosen``), never from the raw query string."""
+    request: HttpRequest, form: ListingForm, filters: ListingFilters, chosen: dict[str, str], context: dict[str, Any]
+) -> tuple[str, bool]:
+    """The listing body (categories, filters, cards, pages), and whether it is worth caching.
+
+    Shared through the cache: it may show only what its key holds, so the form and the page
+    links come from the validated parameters (``chosen``), never from the raw query string."""
     products = storefront_products(country=request.shopper.country, filters=filters)
     page = Paginator(products, PAGE_SIZE).get_page(chosen.get("page"))
     query_without_page = urlencode([(name, value) for name, value in chosen.items() if name != "page"])
-    return page_cache.render_for_nobody(
+    content = page_cache.render_for_nobody(
         "catalog/_listing_content.html",
         {
             **context,
@@ -88,6 +119,7 @@ def _render_content(
         },
         request,
     )
+    return content, _worth_keeping(page, chosen)
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
