@@ -29,7 +29,8 @@ from apps.errors import ApplicationError, ErrorResponse
 from apps.orders import door, rules, selectors, services
 from apps.orders.models import Order
 from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
-from apps.payments.selectors import payment_method_label, payment_methods_offered
+from apps.payments.method_labels import method_label
+from apps.payments.selectors import payment_methods_offered
 
 
 class StrictSerializer(serializers.Serializer):
@@ -268,7 +269,7 @@ class CheckoutOptionsApi(APIView):
                     {
                         "provider": m.provider,
                         "method": m.method,
-                        "label": payment_method_label(method=m.method),
+                        "label": method_label(m.method),
                         "is_test": m.is_test,
                     }
                     for m in payment_methods_offered(currency=shopper.currency, country=shopper.country)
@@ -546,22 +547,95 @@ class OrderStepApi(APIView):
             if not selectors.order_refunds_owed(order=order).waiting_minor:
                 raise
             accepted = True
-        next_steps = services.order_next_steps(order=order, merchant_ids=scope)
         if scope is None:
-            owed = selectors.order_refunds_owed(order=order)
-            body = {
-                **OrderOut(order).data,
-                "next_steps": next_steps,
-                "refund_owed_minor": owed.waiting_minor,
-                "refund_declined_minor": owed.held_minor,
-                "notice": " ".join(owed.notices(currency=order.currency, locale=request.shopper.locale)),
-            }
-            return Response(body, status=202 if accepted else 200)
+            return Response(_operator_order_out(request, order), status=202 if accepted else 200)
         part = {
             "reference": order.reference,
             "status": order.status,
             "lines": selectors.order_lines_for_staff(scope=scope).filter(order=order),
             "shipments": selectors.shipments_for_staff(scope=scope).filter(order=order).order_by("pk"),
-            "next_steps": next_steps,
+            "next_steps": services.order_next_steps(order=order, merchant_ids=scope),
         }
         return Response(MerchantOrderStepOut(part).data)
+
+
+def _operator_order_out(request: Request, order: Order) -> dict[str, Any]:
+    """The whole order as an operator gets it back after a step (:class:`OrderStepOut`), with what it still owes."""
+    owed = selectors.order_refunds_owed(order=order)
+    return {
+        **OrderOut(order).data,
+        "next_steps": services.order_next_steps(order=order),
+        "refund_owed_minor": owed.waiting_minor,
+        "refund_declined_minor": owed.held_minor,
+        "notice": " ".join(owed.notices(currency=order.currency, locale=request.shopper.locale)),
+    }
+
+
+class RefundReturnedOutsideIn(StrictSerializer):
+    amount_minor = serializers.IntegerField(
+        min_value=1,
+        help_text=(
+            "The refund owed that staff returned, in minor units: the order's `refund_declined_minor` as they "
+            "saw it. Another amount is refused (`owed_changed`), so a second click records nothing twice."
+        ),
+    )
+    # Checked by the service, as for the admin's form: required, at most 500 characters.
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="How the money went back (for example: bank transfer and its reference). Required.",
+    )
+
+
+class OrderRefundReturnedOutsideApi(APIView):
+    """A cancelled order's refund the provider declined, returned by staff another way, is recorded."""
+
+    permission_classes = [StaffMayTakeOrderSteps]
+
+    @extend_schema(
+        request=RefundReturnedOutsideIn,
+        responses={
+            200: OrderStepOut,
+            400: _refused(
+                "Bad input (`fields` names each bad field): `invalid` (`amount_minor` missing or not a positive "
+                "whole number), `unexpected_fields`, `invalid_note` (no note of how the money went back, or "
+                "longer than 500 characters)."
+            ),
+            403: _refused(
+                "Not an operator: merchant staff (`permission_denied`) and anyone else; money returned is "
+                "the operators' to record."
+            ),
+            404: _refused("`not_found`: no such order."),
+            409: _refused(
+                "Nothing recorded: `not_owed` (the order is not cancelled, or owes no declined refund: a refund "
+                "only waiting for its provider is sent by the retry sweep), `owed_changed` (the amount owed is "
+                "another by now; `fields.amount_minor` carries it: look at the order again)."
+            ),
+        },
+        summary="Staff: record that a declined refund was returned to the customer another way",
+        description=(
+            "For a cancelled order whose refund the payment provider declined (`refund_declined_minor`): "
+            "nothing sends it again, so staff return the money another way (a bank transfer) and record it "
+            "here, with a note of how. The refund is recorded as returned outside the provider, with who and "
+            "when, in the order's history; the order no longer shows it as owed. Operators only."
+        ),
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        scope = selectors.order_scope(request.user)
+        if scope is not None:
+            # Money and how it went back are the operators' business, as on the admin's page.
+            raise ApplicationError(
+                _("Operators record refunds returned another way; merchant staff cannot."),
+                code="permission_denied",
+                status=403,
+            )
+        order = selectors.orders_for_staff(scope=scope).filter(reference=reference).first()
+        if order is None:
+            raise ApplicationError(_("No such order."), code="not_found", status=404)
+        data = _valid(RefundReturnedOutsideIn, request.data)
+        services.order_refund_settle_outside(
+            order=order, amount_minor=data["amount_minor"], note=data.get("note", ""), actor=request.user
+        )
+        order.refresh_from_db()
+        return Response(_operator_order_out(request, order))

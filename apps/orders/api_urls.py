@@ -14,4 +14,9 @@ urlpatterns = [
     path("orders/<str:reference>", api.OrderDetailApi.as_view(), name="order"),
     path("orders/<str:reference>/pay", api.OrderPayApi.as_view(), name="order-pay"),
     path("orders/<str:reference>/steps/<slug:step>", api.OrderStepApi.as_view(), name="order-step"),
+    path(
+        "orders/<str:reference>/refund-returned-outside",
+        api.OrderRefundReturnedOutsideApi.as_view(),
+        name="order-refund-returned-outside",
+    ),
 ]

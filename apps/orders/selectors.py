@@ -8,6 +8,7 @@ import zoneinfo
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from babel.dates import format_time, get_datetime_format
 from django.conf import settings
@@ -30,6 +31,9 @@ from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderL
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from regions import Region
+
+if TYPE_CHECKING:
+    from apps.payments.models import Payment
 
 logger = logging.getLogger(__name__)
 
@@ -637,17 +641,27 @@ class RefundsOwed:
 def order_refunds_owed(*, order: Order) -> RefundsOwed:
     """The refunds ``order``'s customer is still owed (see :class:`RefundsOwed`)."""
     waiting = sum(r.amount_minor for r in payment_selectors.refunds_unsettled(order_reference=order.reference))
+    held = order_refunds_held(order=order)
+    return RefundsOwed(
+        waiting_minor=waiting,
+        held_minor=sum(owed for _payment, owed in held),
+        provider=held[0][0].provider if held else "",
+    )
+
+
+def order_refunds_held(*, order: Order) -> list[tuple[Payment, int]]:
+    """A cancelled order's payments that still hold money no refund is returning, each with how much
+    (oldest first; empty for any other order): what staff must return another way."""
     if order.status != Order.Status.CANCELLED:
-        return RefundsOwed(waiting_minor=waiting)
+        return []
     # Every payment of the reference, not only the first paid one: one paid twice owes both,
     # and a first attempt only authorized (being voided) holds nothing to refund.
-    held, provider = 0, ""
+    held = []
     for payment in payment_selectors.payments_for_reference(order_reference=order.reference):
         owed = payment_selectors.payment_refundable_minor(payment=payment)
         if owed:
-            held += owed
-            provider = provider or payment.provider
-    return RefundsOwed(waiting_minor=waiting, held_minor=held, provider=provider)
+            held.append((payment, owed))
+    return held
 
 
 def orders_expired(*, now: dt.datetime | None = None) -> QuerySet[Order]:

@@ -45,6 +45,7 @@ from apps.orders.selectors import (
     checkout_quote,
     coupon_expired_error,
     coupon_sold_out_error,
+    order_refunds_held,
     orders_delivered_with_cash_uncollected,
     orders_expired,
     orders_with_flash_sale_admissions,
@@ -1265,15 +1266,13 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
         if reopen_cart:
             _cart_count_changed(*Cart.objects.filter(order=order).values_list("pk", "user_id"))
             Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
-    for payment_id in void_ids:
-        _void_quietly(order, payment_id)
-    for payment_id in refund_ids:
-        _send_refunds_of_cancelled(order, payment_id)
+    _send_owed_back(order, refund_ids=refund_ids, void_ids=void_ids)
     return order
 
 
 def _payments_owed_back(order: Order) -> tuple[list[int], list[int]]:
-    """Within the cancel: write what each payment of ``order`` owes back; the (refund, void) payment ids to send.
+    """Within a cancel (or an expiry): write what each payment of ``order`` owes back; the (refund, void)
+    payment ids to send once it has committed.
 
     Every captured payment, not only the first: a reference paid twice (a stale tab) owes both.
     An authorization (a manual-capture intent; its order never became paid) is voided, not
@@ -1289,6 +1288,17 @@ def _payments_owed_back(order: Order) -> tuple[list[int], list[int]]:
             # Sent even when nothing new was written: an earlier refund may still wait for its provider.
             refund_ids.append(payment.pk)
     return refund_ids, void_ids
+
+
+def _send_owed_back(order: Order, *, refund_ids: list[int], void_ids: list[int]) -> None:
+    """After the commit: the voids and refunds :func:`_payments_owed_back` wrote go to their providers.
+
+    The cancel stands whatever their fate: one a provider cannot take now waits for the sweep.
+    """
+    for payment_id in void_ids:
+        _void_quietly(order, payment_id)
+    for payment_id in refund_ids:
+        _send_refunds_of_cancelled(order, payment_id)
 
 
 def _void_quietly(order: Order, payment_id: int) -> None:
@@ -1338,6 +1348,11 @@ def order_release_expired(*, order_id: int) -> bool:
     provider that cannot be asked keeps the order for the next sweep, but only within
     ``ORDERS_PAYMENT_IN_PROGRESS_DAYS`` of its reservation's end; after that it expires as
     any other.
+
+    What its payments hold goes back as on a cancel (:func:`_payments_owed_back`): an
+    authorization nobody captured (a Stripe intent in ``requires_capture``) is voided after
+    the commit with the key ``order:<ref>:void``, or by the retry sweep while its provider
+    cannot be reached; money that arrived regardless is refunded.
     """
     order = orders_expired().filter(pk=order_id).only("reference", "reserved_until").first()
     if order is None:
@@ -1355,6 +1370,8 @@ def order_release_expired(*, order_id: int) -> bool:
         _transition(order, S.CANCELLED, label="system:expiry", note="reservation expired")
         _release(order)
         _coupon_give_back(order)
+        refund_ids, void_ids = _payments_owed_back(order)
+    _send_owed_back(order, refund_ids=refund_ids, void_ids=void_ids)
     return True
 
 
@@ -1433,12 +1450,7 @@ def order_refund_settle_outside(*, order: Order, amount_minor: int, note: str, a
     note = payments.refund_outside_note_clean(note)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
-        held = []
-        if order.status == S.CANCELLED:
-            for payment in payment_selectors.payments_for_reference(order_reference=order.reference):
-                owed = payment_selectors.payment_refundable_minor(payment=payment)
-                if owed:
-                    held.append((payment, owed))
+        held = order_refunds_held(order=order)
         total = sum(owed for _payment, owed in held)
         if not total:
             raise ApplicationError(

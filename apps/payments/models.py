@@ -125,6 +125,9 @@ class Refund(models.Model):
     settled_outside_at = models.DateTimeField(null=True, blank=True)
     settled_outside_by = models.CharField(max_length=255, blank=True, default="")
     settled_outside_note = models.CharField(max_length=500, blank=True, default="")
+    # The provider's time of the newest webhook event applied to the status: an older one (a
+    # "succeeded" sent before a "failed" but delivered after it) cannot move the refund back.
+    status_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -7,7 +7,6 @@ import datetime as dt
 from django.db.models import QuerySet, Sum
 
 from apps.payments import registry
-from apps.payments.method_labels import method_label
 from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus, needs_phone
 from apps.payments.registry import OfferedMethod
@@ -20,11 +19,6 @@ def payment_methods_offered(
     """What the checkout offers here, in the region file's order: for ``currency`` from a shopper
     in ``country``, when given."""
     return registry.offered_methods(region=region, currency=currency, country=country)
-
-
-def payment_method_label(*, method: str) -> str:
-    """What a shopper reads for payment method ``method`` ("Card", "PayPal"), in the active language."""
-    return method_label(method)
 
 
 def provider_needs_phone(*, provider: str) -> bool:

@@ -368,8 +368,9 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
     """Take the money of an approved or authorized payment (PayPal after approval, cash on delivery).
 
     Idempotent: a captured payment is returned as it is. Refused when another payment of
-    the same reference is already paid. A decline records the payment as failed (and sends
-    ``payment_failed``) before the error is raised.
+    the same reference is already paid, and (``payment_cancelled``, nothing asked of the
+    provider) when the payment is cancelled or marked to be voided. A decline records the
+    payment as failed (and sends ``payment_failed``) before the error is raised.
     """
     reference = Payment.objects.filter(pk=payment_id).values_list("order_reference", flat=True).first()
     if reference is None:
@@ -380,6 +381,15 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
         payment = next(p for p in payments if p.pk == payment_id)
         if payment.status in REFUNDABLE_STATUSES or payment.status == PaymentStatus.REFUNDED:
             return payment
+        if payment.void_requested_at is not None or payment.status == PaymentStatus.CANCELLED:
+            # Nobody will have this money (its order was cancelled, the void may still wait for
+            # the provider): taken now, it would only have to be refunded.
+            raise ApplicationError(
+                _("This payment is cancelled: its money cannot be taken any more."),
+                code="payment_cancelled",
+                fields={"payment_id": [str(payment.pk)]},
+                status=409,
+            )
         if any(p.status in PAID_STATUSES for p in payments if p.pk != payment.pk):
             raise ApplicationError(_("This order is already paid."), code="already_paid", status=409)
         if payment.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.FAILED):
@@ -1045,7 +1055,7 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
         payment.provider_payment_id = outcome.provider_payment_id
     if refund is not None:
         payment.save()
-        return _apply_refund(payment, refund)
+        return _apply_refund(payment, refund, occurred_at=outcome.occurred_at)
     before = payment.status
     if outcome.status != before and payment.can_become(outcome.status) and _stale(payment, outcome):
         payment.save()
@@ -1062,10 +1072,7 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
     )
     if outcome.provider_capture_id and not payment.provider_capture_id:
         payment.provider_capture_id = outcome.provider_capture_id
-    if outcome.occurred_at is not None and (
-        payment.status_event_at is None or outcome.occurred_at > payment.status_event_at
-    ):
-        payment.status_event_at = outcome.occurred_at
+    payment.status_event_at = _newest(payment.status_event_at, outcome.occurred_at)
     payment.save()
     if outcome.approved and payment.status in OPEN_STATUSES:
         payment_id = payment.pk
@@ -1084,12 +1091,25 @@ def _stale(payment: Payment, outcome: WebhookOutcome) -> bool:
     Stripe dates events in whole seconds: one from the same second as the newest applied is
     not older, and the transitions decide, as they did before.
     """
-    if outcome.occurred_at is None or outcome.status == PaymentStatus.SUCCEEDED:
-        return False
-    return payment.status_event_at is not None and outcome.occurred_at < payment.status_event_at
+    return outcome.status != PaymentStatus.SUCCEEDED and _older(outcome.occurred_at, payment.status_event_at)
 
 
-def _apply_refund(payment: Payment, result: RefundResult) -> str:
+def _older(occurred_at: dt.datetime | None, newest_applied: dt.datetime | None) -> bool:
+    """Whether an event of ``occurred_at`` (provider's clock) happened before the newest one applied.
+
+    An event or a row that does not say when is never older: the transitions decide.
+    """
+    return occurred_at is not None and newest_applied is not None and occurred_at < newest_applied
+
+
+def _newest(newest_applied: dt.datetime | None, occurred_at: dt.datetime | None) -> dt.datetime | None:
+    """The newest applied event's time once an event of ``occurred_at`` has been applied."""
+    if occurred_at is None or (newest_applied is not None and newest_applied >= occurred_at):
+        return newest_applied
+    return occurred_at
+
+
+def _apply_refund(payment: Payment, result: RefundResult, *, occurred_at: dt.datetime | None = None) -> str:
     refund = None
     if result.provider_refund_id:
         refund = payment.refunds.filter(provider_refund_id=result.provider_refund_id).first()
@@ -1109,5 +1129,16 @@ def _apply_refund(payment: Payment, result: RefundResult) -> str:
             reason="made at the provider",
         )
     before = refund.status
+    if result.status != before and refund.can_become(result.status) and _older(occurred_at, refund.status_event_at):
+        # Providers do not deliver in order: a "succeeded" sent before the "failed" already
+        # applied would count money as returned that the customer never got, and nothing
+        # would owe it to them any more. (A "failed" older than a "succeeded" could not move
+        # it either way: a succeeded refund goes nowhere.)
+        logger.info("Refund event is older than one already applied to refund %s", refund.pk)
+        return f"refund no change: {before} stays (older than an event already applied)"
     changed = _settle_refund(payment, refund, result)
+    newest = _newest(refund.status_event_at, occurred_at)
+    if newest != refund.status_event_at:
+        refund.status_event_at = newest
+        refund.save(update_fields=["status_event_at", "updated_at"])
     return f"refund {before} -> {refund.status}" if changed else f"refund no change: {before} stays"

@@ -527,6 +527,7 @@ def _outcome(event: dict[str, Any]) -> WebhookOutcome:
                 refund_key=str(resource.get("custom_id") or ""),
                 provider_capture_id=capture_id,
             ),
+            occurred_at=_create_time(event),
         )
     if event_type in ORDER_EVENTS:
         units = resource.get("purchase_units") or [{}]

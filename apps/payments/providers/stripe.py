@@ -437,5 +437,6 @@ def _outcome(payload: dict[str, Any]) -> WebhookOutcome:
                 refund_key=str(metadata.get("refund_key") or ""),
                 provider_payment_id=str(obj.get("payment_intent") or ""),
             ),
+            occurred_at=_created(payload),
         )
     return WebhookOutcome(event_id=event_id, event_type=event_type, payload=payload)

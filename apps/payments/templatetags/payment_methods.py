@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from django import template
 
-from apps.payments.selectors import payment_method_label as label_of
+from apps.payments.method_labels import method_label
 
 register = template.Library()
 
-
-@register.filter
-def payment_method_label(method: str) -> str:
-    """The method code's label ("Card", "Cash on delivery", "PayPal" …) in the active language."""
-    return label_of(method=str(method or ""))
+# The templates' name for the one function pages, e-mails and the API take a method's label from.
+register.filter("payment_method_label", method_label)
