@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts import services as accounts
 from apps.accounts.models import Merchant, User
@@ -163,6 +164,75 @@ PRODUCT_NAMES = {
     },
 }
 
+# What the product page says under the name, in the same languages as the names.
+PRODUCT_DESCRIPTIONS = {
+    "silk-scarf": {
+        "en": "Pure mulberry silk with hand-rolled edges, 90 × 90 cm. Wear it at the neck, in the hair or on a bag.",
+        "es": "Seda de morera pura con bordes enrollados a mano, 90 × 90 cm. Llévalo al cuello, en el pelo o en el bolso.",
+        "pt": "Seda pura de amoreira com bainha enrolada à mão, 90 × 90 cm. Use no pescoço, no cabelo ou na bolsa.",
+        "fr": "Pure soie de mûrier, bords roulottés à la main, 90 × 90 cm. À porter au cou, dans les cheveux ou sur un sac.",
+        "de": "Reine Maulbeerseide mit handrollierten Kanten, 90 × 90 cm. Am Hals, im Haar oder an der Tasche zu tragen.",
+        "it": "Pura seta di gelso con orli arrotolati a mano, 90 × 90 cm. Da portare al collo, tra i capelli o sulla borsa.",
+        "th": "ผ้าไหมหม่อนแท้ เก็บริมด้วยมือ ขนาด 90 × 90 ซม. ผูกคอ คาดผม หรือผูกกระเป๋าก็สวย",
+        "id": "Sutra murbei asli dengan tepi digulung tangan, 90 × 90 cm. Pakai di leher, di rambut, atau di tas.",
+        "ms": "Sutera mulberi tulen dengan tepi digulung tangan, 90 × 90 cm. Pakai di leher, di rambut atau pada beg.",
+        "zh-hans": "纯桑蚕丝，手工卷边，90 × 90 厘米。可系于颈间、发间或包上。",
+        "ar": "حرير توت خالص بحواف ملفوفة يدويًا، مقاس 90 × 90 سم. يُلبس حول العنق أو في الشعر أو على الحقيبة.",
+    },
+    "ceramic-mug": {
+        "en": "Thrown and glazed by hand, so no two are quite alike. Dishwasher and microwave safe.",
+        "es": "Torneada y esmaltada a mano: no hay dos iguales. Apta para lavavajillas y microondas.",
+        "pt": "Torneada e vidrada à mão: nenhuma é igual à outra. Pode ir à lava-louças e ao micro-ondas.",
+        "fr": "Tournée et émaillée à la main : aucune n'est tout à fait identique. Passe au lave-vaisselle et au micro-ondes.",
+        "de": "Von Hand gedreht und glasiert, darum gleicht keine ganz der anderen. Spülmaschinen- und mikrowellengeeignet.",
+        "it": "Tornita e smaltata a mano: non ce n'è una uguale all'altra. Adatta a lavastoviglie e microonde.",
+        "th": "ขึ้นรูปและเคลือบด้วยมือ แต่ละใบจึงไม่เหมือนกันเสียทีเดียว ใช้กับเครื่องล้างจานและไมโครเวฟได้",
+        "id": "Dibentuk dan diglasir dengan tangan, jadi tidak ada dua yang persis sama. Aman untuk mesin cuci piring dan microwave.",
+        "ms": "Dibentuk dan disepuh dengan tangan, jadi tiada dua yang betul-betul sama. Selamat untuk mesin basuh pinggan dan ketuhar gelombang mikro.",
+        "zh-hans": "手工拉坯、手工上釉，每一只都略有不同。可用于洗碗机和微波炉。",
+        "ar": "مشكّل ومزجج يدويًا، فلا يتطابق كوبان تمامًا. آمن للاستخدام في غسالة الصحون والميكروويف.",
+    },
+    "dates-gift-box": {
+        "en": "Soft Medjool dates from the new harvest, packed by hand in a gift box.",
+        "es": "Dátiles Medjool tiernos de la nueva cosecha, envasados a mano en una caja regalo.",
+        "pt": "Tâmaras Medjool macias da nova colheita, embaladas à mão em caixa de presente.",
+        "fr": "Dattes Medjool moelleuses de la nouvelle récolte, disposées à la main dans un coffret cadeau.",
+        "de": "Weiche Medjool-Datteln aus der neuen Ernte, von Hand in eine Geschenkbox gepackt.",
+        "it": "Datteri Medjool morbidi del nuovo raccolto, confezionati a mano in una scatola regalo.",
+        "th": "อินทผลัมเมดจูลเนื้อนุ่มจากฤดูเก็บเกี่ยวใหม่ บรรจุด้วยมือในกล่องของขวัญ",
+        "id": "Kurma Medjool lembut dari panen terbaru, dikemas dengan tangan dalam kotak hadiah.",
+        "ms": "Kurma Medjool lembut daripada tuaian baharu, dibungkus dengan tangan dalam kotak hadiah.",
+        "zh-hans": "新一季采收的软糯麦吉尔椰枣，手工装入礼盒。",
+        "ar": "تمور مجدول طرية من الحصاد الجديد، معبأة يدويًا في علبة هدايا.",
+    },
+    "wireless-earbuds": {
+        "en": "Active noise cancelling, up to 30 hours of listening with the charging case, and USB-C charging.",
+        "es": "Cancelación activa de ruido, hasta 30 horas de escucha con el estuche de carga y carga por USB-C.",
+        "pt": "Cancelamento ativo de ruído, até 30 horas de reprodução com o estojo de carregamento e carga via USB-C.",
+        "fr": "Réduction de bruit active, jusqu'à 30 heures d'écoute avec le boîtier de charge, recharge en USB-C.",
+        "de": "Aktive Geräuschunterdrückung, bis zu 30 Stunden Wiedergabe mit dem Ladecase und Laden über USB-C.",
+        "it": "Cancellazione attiva del rumore, fino a 30 ore di ascolto con la custodia di ricarica e ricarica USB-C.",
+        "th": "ตัดเสียงรบกวนแบบแอคทีฟ ฟังได้นานสูงสุด 30 ชั่วโมงเมื่อใช้กับเคสชาร์จ ชาร์จผ่าน USB-C",
+        "id": "Peredam bising aktif, hingga 30 jam pemutaran dengan casing pengisi daya, dan pengisian USB-C.",
+        "ms": "Pembatalan hingar aktif, sehingga 30 jam mendengar dengan bekas pengecas, dan pengecasan USB-C.",
+        "zh-hans": "主动降噪，配合充电盒最长可听 30 小时，USB-C 充电。",
+        "ar": "إلغاء نشط للضوضاء، وحتى 30 ساعة من الاستماع مع علبة الشحن، وشحن عبر USB-C.",
+    },
+    "sparkling-wine": {
+        "en": "A dry sparkling white with fine bubbles and notes of green apple. Serve chilled. 11.5% vol.",
+        "es": "Espumoso blanco seco de burbuja fina con notas de manzana verde. Servir frío. 11,5 % vol.",
+        "pt": "Espumante branco seco de perlage fina, com notas de maçã verde. Sirva gelado. 11,5% vol.",
+        "fr": "Un blanc pétillant sec aux fines bulles et aux notes de pomme verte. À servir frais. 11,5 % vol.",
+        "de": "Trockener weißer Schaumwein mit feiner Perlage und Noten von grünem Apfel. Gekühlt servieren. 11,5 % vol.",
+        "it": "Spumante bianco secco dal perlage fine, con note di mela verde. Servire fresco. 11,5% vol.",
+        "th": "ไวน์ขาวสปาร์กลิงรสดราย ฟองละเอียด กลิ่นแอปเปิลเขียว เสิร์ฟเย็น แอลกอฮอล์ 11.5%",
+        "id": "Anggur putih bersoda yang kering dengan gelembung halus dan aroma apel hijau. Sajikan dingin. 11,5% vol.",
+        "ms": "Wain putih berkilau yang kering dengan buih halus dan aroma epal hijau. Hidangkan sejuk. 11.5% vol.",
+        "zh-hans": "干型白起泡酒，气泡细腻，带青苹果香气。冰镇饮用。酒精度 11.5%。",
+        "ar": "نبيذ أبيض فوار جاف بفقاعات ناعمة ونفحات من التفاح الأخضر. يُقدَّم باردًا. 11.5% حجمًا.",
+    },
+}
+
 # Ingredient lists are printed in the region's default language at least (others fall back).
 INGREDIENT_NAMES = {
     "dates": {"en": "Medjool dates", "ar": "تمر مجدول", "fr": "Dattes Medjool", "de": "Medjool-Datteln"},
@@ -212,6 +282,9 @@ PRODUCTS = {
         certifications=((CertificationType.CE, "TÜV Rheinland"), (CertificationType.FCC, "FCC")),
     ),
 }
+
+# Shows go out at this hour on the region's own clock (its time zone), when shoppers are home for the evening.
+SHOW_LOCAL_TIME = dt.time(19, 0)
 
 ROOM_TITLES = {
     "en": "Evening show: new arrivals",
@@ -373,6 +446,15 @@ def _category(region: Region, slug: str) -> Category:
     )
 
 
+def _show_start(region: Region, day: dt.date) -> dt.datetime:
+    """When a demo show on ``day`` (in the region's time zone) goes live."""
+    return dt.datetime.combine(day, SHOW_LOCAL_TIME, tzinfo=zoneinfo.ZoneInfo(region.time_zone))
+
+
+def _descriptions(region: Region, slug: str) -> dict[str, str]:
+    return {lang: PRODUCT_DESCRIPTIONS[slug][lang] for lang in region.languages}
+
+
 def _product(*, region: Region, merchant: Merchant, warehouse: Warehouse, slug: str, today: dt.date) -> Product:
     spec = PRODUCTS[slug]
     names = PRODUCT_NAMES[slug]
@@ -381,6 +463,7 @@ def _product(*, region: Region, merchant: Merchant, warehouse: Warehouse, slug: 
         merchant=merchant,
         slug=slug,
         names={lang: names[lang] for lang in region.languages},
+        descriptions=_descriptions(region, slug),
         category=_category(region, spec.category),
         attributes=spec.attributes,
         ingredients=[
@@ -411,6 +494,7 @@ def _product(*, region: Region, merchant: Merchant, warehouse: Warehouse, slug: 
 @transaction.atomic
 def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLogin]:
     now = now or timezone.now()
+    local_today = now.astimezone(zoneinfo.ZoneInfo(region.time_zone)).date()
     logins = [DemoLogin(email="operator@livemall.example", role="operator")]
     _user("operator@livemall.example", region=region, superuser=True)
 
@@ -436,12 +520,15 @@ def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLog
             merchant=merchant, code="main", name=f"{spec.name} warehouse", country=region.default_country
         )
         for product_slug in spec.products:
-            if not Product.objects.filter(merchant=merchant, slug=product_slug).exists():
+            product = Product.objects.filter(merchant=merchant, slug=product_slug).first()
+            if product is None:
                 _product(region=region, merchant=merchant, warehouse=warehouse, slug=product_slug, today=now.date())
+            else:
+                _describe_if_blank(region=region, product=product)
 
         room_slug = f"{spec.slug}-evening-show"
         if not LiveRoom.objects.filter(slug=room_slug).exists():
-            starts_at = (now + dt.timedelta(days=index + 1)).replace(minute=0, second=0, microsecond=0)
+            starts_at = _show_start(region, local_today + dt.timedelta(days=index + 1))
             live.live_room_schedule(
                 region=region,
                 merchant=merchant,
@@ -456,6 +543,17 @@ def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLog
     if not LiveRoom.objects.filter(slug=past_slug).exists():
         _past_show(region=region, merchant=Merchant.objects.get(slug=PAST_SHOW_MERCHANT), slug=past_slug, now=now)
     return logins
+
+
+def _describe_if_blank(*, region: Region, product: Product) -> None:
+    """Give a product seeded before the demo had descriptions the ones it lacks; a text someone wrote stays."""
+    blank = {
+        lang: text
+        for lang, text in _descriptions(region, product.slug).items()
+        if not getattr(product, build_localized_fieldname("description", lang))
+    }
+    if blank:
+        catalog.product_update(region=region, product=product, descriptions=blank)
 
 
 def demo_rates_load(*, region: Region) -> str:
@@ -499,7 +597,7 @@ def _past_show(*, region: Region, merchant: Merchant, slug: str, now: dt.datetim
     """
     rng = random.Random(slug)  # noqa: S311 - a repeatable demo, not a secret
     local = now.astimezone(zoneinfo.ZoneInfo(region.time_zone))
-    evening = dt.datetime.combine(local.date() - dt.timedelta(days=1), dt.time(19, 0), tzinfo=local.tzinfo)
+    evening = _show_start(region, local.date() - dt.timedelta(days=1))
     started = evening + dt.timedelta(minutes=2)  # merchants rarely go live on the dot
     ended = started + dt.timedelta(minutes=PAST_SHOW_MINUTES)
 

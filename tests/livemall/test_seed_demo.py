@@ -9,6 +9,7 @@ from django.apps import apps
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts.models import Merchant, MerchantMembership, User
 from apps.catalog.models import Product
@@ -16,6 +17,7 @@ from apps.live import selectors
 from apps.live.models import LiveRoom
 from apps.live.providers.recordings import recording_url
 from apps.orders.models import Order, OrderLine
+from livemall.demo import PRODUCT_DESCRIPTIONS, seed_demo
 
 
 def _snapshot() -> dict[str, list[tuple]]:
@@ -58,6 +60,51 @@ def test_seed_demo_twice_gives_the_same_rows(use_region, code):
     assert "operator@livemall.example" in printed
     assert "staff@atelier-nova.example" in printed
     assert "livemall-demo" in printed
+
+
+def _description(product: Product, language: str) -> str:
+    return getattr(product, build_localized_fieldname("description", language))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", ["eu-west", "ap-southeast", "me-south"])
+def test_demo_shows_are_in_the_local_evening_and_every_product_is_described(use_region, code):
+    region = use_region(code)
+    # Seeded at 02:00 UTC (morning in Dubai and Singapore, the small hours in Dublin): shows still go out in the evening.
+    now = timezone.now().astimezone(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    seed_demo(region=region, now=now)
+
+    zone = zoneinfo.ZoneInfo(region.time_zone)
+    upcoming = LiveRoom.objects.filter(status=LiveRoom.Status.SCHEDULED)
+    assert upcoming.count() == 3
+    for room in upcoming:
+        local_start = room.scheduled_start.astimezone(zone)
+        assert 18 <= local_start.hour <= 21 and room.scheduled_start > now, (room.slug, local_start)
+    products = Product.objects.all()
+    assert products.count() == len(PRODUCT_DESCRIPTIONS)
+    for product in products:
+        for language in region.languages:
+            assert _description(product, language) == PRODUCT_DESCRIPTIONS[product.slug][language]
+
+
+@pytest.mark.django_db
+def test_seeding_again_describes_demo_products_left_without_a_description(use_region):
+    region = use_region("eu-west")
+    seed_demo(region=region)
+    # As seeded before the demo had descriptions; and one the merchant wrote themselves.
+    Product.objects.filter(slug="silk-scarf").update(
+        **{build_localized_fieldname("description", language): "" for language in region.languages}
+    )
+    Product.objects.filter(slug="ceramic-mug").update(description_de="Unsere eigene Beschreibung.")
+
+    seed_demo(region=region)
+    scarf = Product.objects.get(slug="silk-scarf")
+    assert [_description(scarf, language) for language in region.languages] == [
+        PRODUCT_DESCRIPTIONS["silk-scarf"][language] for language in region.languages
+    ]
+    mug = Product.objects.get(slug="ceramic-mug")
+    assert mug.description_de == "Unsere eigene Beschreibung."
+    assert mug.description_fr == PRODUCT_DESCRIPTIONS["ceramic-mug"]["fr"]
 
 
 @pytest.fixture
