@@ -2,13 +2,15 @@
 
 Operators see every order whole and take every step. Merchant staff see the orders
 holding their products and, in them, only their own lines and parcels, the shipping
-address and the status; they ship and deliver their own parcels (``selectors.order_scope``).
+address and the status; they pack, ship and deliver their own parcels (``selectors.order_scope``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -20,15 +22,19 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from apps.errors import ApplicationError
+from apps.money.formatting import babel_locale, format_money
 from apps.money.types import currency_digits
 from apps.orders import selectors, services
 from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
 from apps.orders.selectors import RefundsOwed
 from apps.payments import selectors as payment_selectors
+from apps.payments.providers.base import RefundStatus
+
+S = Order.Status
 
 
 class CouponForm(forms.ModelForm):
@@ -162,9 +168,12 @@ class EmailRefusedFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         if self.value() != "yes":
             return queryset
-        return queryset.filter(
-            Q(**{f"{email.refused_field}__isnull": False for email in services.ORDER_EMAILS.values()}, _connector=Q.OR)
-        )
+        return queryset.filter(_email_refused())
+
+
+def _email_refused() -> Q:
+    """Orders with at least one mail the mail server refused for good."""
+    return Q(**{f"{email.refused_field}__isnull": False for email in services.ORDER_EMAILS.values()}, _connector=Q.OR)
 
 
 @admin.register(Order)
@@ -176,6 +185,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ("status", "country", "currency", EmailRefusedFilter)
     search_fields = ("reference", "email")
     inlines = [OrderLineInline, ShipmentInline, OrderEventInline]
+    actions = ["email_send_again"]
 
     change_form_template = "admin/orders/order/change_form.html"
 
@@ -239,6 +249,11 @@ class OrderAdmin(admin.ModelAdmin):
                 name="orders_order_step",
             ),
             path(
+                "<int:order_id>/email/<slug:kind>/send-again/",
+                wrap(require_POST(self.email_send_again_view)),
+                name="orders_order_email_send_again",
+            ),
+            path(
                 "<int:order_id>/refund-returned-outside/",
                 wrap(require_POST(self.refund_settled_view)),
                 name="orders_order_refund_settled",
@@ -256,10 +271,24 @@ class OrderAdmin(admin.ModelAdmin):
         if order is not None and self._may_act(request):
             scope = _scope(request)
             extra["order_steps"] = services.order_next_steps(order=order, merchant_ids=scope)
+            if not extra["order_steps"]:
+                extra["waiting_for"] = _waiting_for(order, merchant=scope is not None)
+            extra["packs_a_part"] = scope is not None
             parcels = selectors.shipments_for_staff(scope=scope).filter(order=order)
             extra["unshipped"] = list(parcels.filter(shipped_at__isnull=True).order_by("pk"))
             if scope is None:
                 extra["refundable"] = services.order_refundable_minor(order=order)
+                extra["amount_example"] = _amount_example(order.currency, request.shopper.locale)
+                extra["refused_emails"] = [
+                    {
+                        "kind": kind,
+                        "name": _(email.name),
+                        "refused_at": getattr(order, email.refused_field),
+                        "refusal": getattr(order, email.refusal_field),
+                    }
+                    for kind, email in services.ORDER_EMAILS.items()
+                    if getattr(order, email.refused_field) is not None
+                ]
                 # A refund the provider could not take (it was down) is retried by a beat task;
                 # until then the operator sees what the customer is still owed.
                 extra["refunds_owed"] = list(payment_selectors.refunds_unsettled(order_reference=order.reference))
@@ -279,7 +308,10 @@ class OrderAdmin(admin.ModelAdmin):
         if not self._may_act(request):
             raise PermissionDenied
         order = get_object_or_404(self.get_queryset(request), pk=order_id)
+        scope, locale = _scope(request), request.shopper.locale
+        before = _Before.of(order, scope)
         try:
+            amount_minor = _amount_minor(request.POST.get("amount", ""), order.currency, locale)
             order = services.order_take_step(
                 order=order,
                 step=step,
@@ -289,18 +321,17 @@ class OrderAdmin(admin.ModelAdmin):
                     for name, value in request.POST.items()
                     if name.startswith("tracking-") and name.removeprefix("tracking-").isdigit()
                 },
-                amount_minor=_amount_minor(request.POST.get("amount", ""), order.currency),
+                amount_minor=amount_minor,
                 note=request.POST.get("note", ""),
-                merchant_ids=_scope(request),
+                merchant_ids=scope,
             )
         except ApplicationError as exc:
             # A refund written and waiting for the provider is not an error to fix, nor a reason
             # to "try another method": asking again would retry the same refund. Warned instead.
             if not (step == "refund" and exc.code == "provider_unavailable" and _refund_waiting(request, order)):
-                details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
-                messages.error(request, f"{exc.message} {details}".strip())
+                messages.error(request, _error_text(exc, order=order, locale=locale))
         else:
-            messages.success(request, _("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
+            messages.success(request, _step_done(step, order, before, scope=scope, locale=locale))
             if step == "cancel":
                 _refund_waiting(request, order)
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
@@ -317,17 +348,68 @@ class OrderAdmin(admin.ModelAdmin):
                 raise ApplicationError(
                     _("The page is out of date; look at the order again."),
                     code="invalid_amount",
-                    fields={"owed_minor": [raw[:40]]},
+                    fields={"owed_minor": []},
                 )
             services.order_refund_settle_outside(
                 order=order, amount_minor=int(raw), note=request.POST.get("note", ""), actor=request.user
             )
         except ApplicationError as exc:
-            details = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in (exc.fields or {}).items())
-            messages.error(request, f"{exc.message} {details}".strip())
+            messages.error(request, _error_text(exc, order=order, locale=request.shopper.locale))
         else:
             messages.success(request, _("Recorded: the refund owed was returned to the customer another way."))
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def has_email_resend_permission(self, request: HttpRequest) -> bool:
+        # The shopper's address and mail are the operators' business, not a merchant's (nor on their page).
+        return _scope(request) is None
+
+    def email_send_again_view(self, request: HttpRequest, order_id: int, kind: str) -> HttpResponse:
+        """Operators send again a mail refused for good, to the address they corrected or the same one."""
+        if not self.has_email_resend_permission(request):
+            raise PermissionDenied
+        order = get_object_or_404(self.get_queryset(request), pk=order_id)
+        try:
+            order = services.order_email_send_again(
+                order=order, kind=kind, actor=request.user, email=request.POST.get("email", "")
+            )
+        except ApplicationError as exc:
+            messages.error(request, _error_text(exc, order=order, locale=request.shopper.locale))
+        else:
+            messages.success(
+                request,
+                # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
+                _("%(email)s: queued to be sent again to %(address)s.")
+                % {"email": _(services.ORDER_EMAILS[kind].name), "address": order.email},
+            )
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    @admin.action(description=gettext_lazy("Send the e-mail again"), permissions=["email_resend"])
+    def email_send_again(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        """Every mail of the selected orders that the mail server refused, to the address on the order."""
+        queued = 0
+        refused = list(queryset.filter(_email_refused()))
+        for order in refused:
+            for kind, email in services.ORDER_EMAILS.items():
+                if getattr(order, email.refused_field) is None:
+                    continue
+                try:
+                    services.order_email_send_again(order=order, kind=kind, actor=request.user)
+                except ApplicationError as exc:
+                    messages.error(request, f"{order.reference}: {exc.message}")
+                else:
+                    queued += 1
+        if not refused:
+            messages.warning(request, _("The mail server refused no e-mail of the selected orders: nothing was sent."))
+        elif queued:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d e-mail is queued to be sent again.",
+                    "%(count)d e-mails are queued to be sent again.",
+                    queued,
+                )
+                % {"count": queued},
+            )
 
 
 def _refund_waiting(request: HttpRequest, order: Order) -> bool:
@@ -339,17 +421,209 @@ def _refund_waiting(request: HttpRequest, order: Order) -> bool:
     return bool(waiting)
 
 
-def _amount_minor(raw: str, currency: str) -> int | None:
-    """An amount typed in the order's currency (``12.50``) in minor units; blank: None (everything)."""
-    raw = raw.strip().replace(",", ".")
+# Fields that name what the page sent rather than say what is wrong with it (the step of the
+# button pressed, the payment provider, the kind of mail): after the message they would read
+# as stray words.
+_ECHOED_FIELDS = frozenset({"step", "provider", "kind"})
+
+
+def _error_text(exc: ApplicationError, *, order: Order, locale: str) -> str:
+    """The error as a person reads it: its message, then what each field's messages say, without
+    the fields' names; amounts as money in the order's currency, in ``locale``."""
+    details: list[str] = []
+    for field, texts in (exc.fields or {}).items():
+        if field in _ECHOED_FIELDS:
+            continue
+        if exc.code == "over_refund":
+            # Payments say the most in minor units ("At most 11341"); said again in money, as it is now.
+            refundable = services.order_refundable_minor(order=order)
+            texts = [
+                _("At most %(amount)s can be refunded.") % {"amount": format_money(refundable, order.currency, locale)}
+            ]
+        elif exc.code == "owed_changed":
+            # The owed amount as it is now, in minor units.
+            texts = [
+                _("The refund owed is now %(amount)s.") % {"amount": format_money(int(owed), order.currency, locale)}
+                for owed in texts
+                if str(owed).isdigit()
+            ]
+        details.extend(str(text) for text in texts)
+    return " ".join([str(exc.message), *details])
+
+
+def _waiting_for(order: Order, *, merchant: bool) -> str:
+    """What the order waits for when no step is the staff member's now (said, not a blank)."""
+    if order.status == S.CREATED:
+        return _("Waiting for the shopper to pay.")
+    if merchant and order.status in (S.PAID, S.CONFIRMED):
+        return _("Your part is packed; waiting for the other merchants of this order to pack theirs.")
+    if merchant and order.status in (S.FULFILLED, S.SHIPPED):
+        return _("Your parcels are delivered; waiting for the other merchants' parcels of this order.")
+    return _("Nothing left to do: the order is %(status)s.") % {"status": order.get_status_display()}
+
+
+@dataclass(frozen=True)
+class _Before:
+    """The order as the staff member's step found it: what the step did is told from the difference."""
+
+    status: str
+    refunds: frozenset[int]
+    parcels: dict[int, tuple[bool, bool]]  # shipment id: (shipped, delivered)
+
+    @classmethod
+    def of(cls, order: Order, scope: frozenset[int] | None) -> _Before:
+        parcels = selectors.shipments_for_staff(scope=scope).filter(order=order)
+        return cls(
+            status=order.status,
+            refunds=frozenset(refund.pk for refund in _refunds(order)),
+            parcels={
+                pk: (shipped is not None, delivered is not None)
+                for pk, shipped, delivered in parcels.values_list("pk", "shipped_at", "delivered_at")
+            },
+        )
+
+
+def _refunds(order: Order) -> list:
+    """Every refund of the order's payments. The payments' own record: the order's refunded total
+    follows it when the refund's news is delivered, after the commit."""
+    return [
+        refund
+        for payment in payment_selectors.payments_for_reference(order_reference=order.reference)
+        for refund in payment_selectors.refunds_for_payment(payment=payment)
+    ]
+
+
+def _step_done(step: str, order: Order, before: _Before, *, scope: frozenset[int] | None, locale: str) -> str:
+    """What the step did, said in the shop's words, money in the order's currency and ``locale``."""
+    parcels = list(selectors.shipments_for_staff(scope=scope).filter(order=order).order_by("pk"))
+    said: list[str] = []
+    if step == "fulfil":
+        packed = [p for p in parcels if p.pk not in before.parcels]
+        said.append(
+            ngettext(
+                "Packed: %(count)d parcel, from %(warehouses)s.",
+                "Packed: %(count)d parcels, from %(warehouses)s.",
+                len(packed),
+            )
+            % {"count": len(packed), "warehouses": ", ".join(p.warehouse_name for p in packed)}
+        )
+        if order.status == before.status:
+            said.append(_("The order ships once the other merchants of this order have packed their parts."))
+    elif step == "ship":
+        shipped = [p for p in parcels if p.shipped_at is not None and not before.parcels.get(p.pk, (False, False))[0]]
+        said.append(
+            ngettext(
+                "Shipped: %(count)d parcel, %(parcels)s.", "Shipped: %(count)d parcels, %(parcels)s.", len(shipped)
+            )
+            % {
+                "count": len(shipped),
+                "parcels": ", ".join(
+                    # Translators: one parcel shipped: "Main warehouse (tracking number 1Z999AA10123456784)".
+                    _("%(warehouse)s (tracking number %(tracking)s)")
+                    % {"warehouse": p.warehouse_name, "tracking": p.tracking_number}
+                    for p in shipped
+                ),
+            }
+        )
+    elif step == "deliver":
+        delivered = [
+            p for p in parcels if p.delivered_at is not None and not before.parcels.get(p.pk, (False, False))[1]
+        ]
+        said.append(
+            ngettext(
+                "Delivered: %(count)d parcel, from %(warehouses)s.",
+                "Delivered: %(count)d parcels, from %(warehouses)s.",
+                len(delivered),
+            )
+            % {"count": len(delivered), "warehouses": ", ".join(p.warehouse_name for p in delivered)}
+        )
+    if step == "cancel":
+        # What cancelling did is the status itself; the money it sent back follows.
+        said.append(_("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
+    elif order.status != before.status:
+        said.append(_("The order is now %(status)s.") % {"status": order.get_status_display()})
+    refunds = _refunds(order)
+    succeeded = [r for r in refunds if r.status == RefundStatus.SUCCEEDED]
+    refunded = sum(r.amount_minor for r in succeeded if r.pk not in before.refunds)
+    # Taken by the provider, not final yet (a refund waiting for it is warned of, a declined one is an error).
+    asked = sum(r.amount_minor for r in refunds if r.pk not in before.refunds and r.status == RefundStatus.PENDING)
+    if refunded:
+        said.insert(
+            0 if step == "refund" else len(said),
+            _("Refunded %(amount)s (in all %(total)s refunded).")
+            % {
+                "amount": format_money(refunded, order.currency, locale),
+                "total": format_money(sum(r.amount_minor for r in succeeded), order.currency, locale),
+            },
+        )
+    elif step == "refund" and asked:
+        said.insert(
+            0,
+            _("Refund of %(amount)s asked; the payment provider has not confirmed it yet.")
+            % {"amount": format_money(asked, order.currency, locale)},
+        )
+    return " ".join(said)
+
+
+# Amounts are read as written in the staff member's locale, up to a trillion of the currency
+# (more than any order): a longer number is a typing slip, not a refund.
+AMOUNT_MAX = Decimal(10) ** 12
+
+
+def _amount_example(currency: str, locale: str) -> str:
+    """How to type an amount of ``currency`` in ``locale``: ``1,234.50``, ``1.234,50``, ``1,234``."""
+    digits = currency_digits(currency)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(Decimal("1234.5"), format=pattern, locale=babel_locale(locale), decimal_quantization=True)
+
+
+def _amount_minor(raw: str, currency: str, locale: str) -> int | None:
+    """An amount typed in the order's currency as ``locale`` writes numbers, in minor units;
+    blank: None (everything).
+
+    Babel reads it strictly: separators where ``locale`` does not put them ("18,50" in
+    English) or more decimals than the currency has ("1.000" dollars: one, or a thousand as
+    a German writes it?) are refused with an example rather than guessed.
+    """
+    raw = raw.strip()
     if not raw:
         return None
     digits = currency_digits(currency)
-    whole, sep, fraction = raw.partition(".")
-    if not (whole.isdigit() and len(whole) <= 12 and (fraction.isdigit() or not sep) and len(fraction) <= digits):
+    example = _amount_example(currency, locale)
+    try:
+        value = parse_decimal(raw, locale=babel_locale(locale), strict=True)
+    except NumberFormatError as exc:
+        if exc.suggestions:
+            message = _("“%(typed)s” could be read more than one way: write the amount like %(example)s.")
+        else:
+            message = _("“%(typed)s” is not an amount: write it like %(example)s.")
         raise ApplicationError(
-            _("Enter an amount like %(example)s.") % {"example": f"{Decimal(1250).scaleb(-digits):f}"},
+            message % {"typed": raw[:40], "example": example}, code="invalid_amount", fields={"amount": []}
+        ) from None
+    # "1e5" and "NaN" parse, but nobody types a refund so.
+    if not value.is_finite() or value.as_tuple().exponent > 0 or abs(value) >= AMOUNT_MAX:
+        raise ApplicationError(
+            _("“%(typed)s” is not an amount: write it like %(example)s.") % {"typed": raw[:40], "example": example},
             code="invalid_amount",
-            fields={"amount": [raw[:40]]},
+            fields={"amount": []},
         )
-    return int(Decimal(raw).scaleb(digits))
+    if value <= 0:
+        raise ApplicationError(
+            _("Enter an amount above zero, like %(example)s.") % {"example": example},
+            code="invalid_amount",
+            fields={"amount": []},
+        )
+    if -value.as_tuple().exponent > digits:
+        raise ApplicationError(
+            ngettext(
+                "“%(typed)s” could be read more than one way: %(currency)s amounts have at most %(digits)d decimal; "
+                "write it like %(example)s.",
+                "“%(typed)s” could be read more than one way: %(currency)s amounts have at most %(digits)d decimals; "
+                "write it like %(example)s.",
+                digits,
+            )
+            % {"typed": raw[:40], "currency": currency, "digits": digits, "example": example},
+            code="invalid_amount",
+            fields={"amount": []},
+        )
+    return int(value.scaleb(digits))

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.template.loader import render_to_string
@@ -32,7 +34,7 @@ from django.utils.translation import gettext_noop
 
 from apps.catalog import services as catalog
 from apps.catalog.models import Variant
-from apps.catalog.selectors import product_is_visible_in
+from apps.catalog.selectors import product_is_visible_in, variant_options_text
 from apps.errors import ApplicationError
 from apps.money.formatting import format_day, format_money
 from apps.orders import gate, rules
@@ -962,6 +964,7 @@ class OrderEmail:
 
     template: str
     subject: str  # msgid, translated in the shopper's language when sent
+    name: str  # msgid: what staff call it ("Confirmation e-mail"), translated in their language
     sent_field: str
     claimed_field: str
     refused_field: str  # when the mail server refused it for good
@@ -978,6 +981,7 @@ ORDER_EMAILS: dict[str, OrderEmail] = {
     "confirmation": OrderEmail(
         template="confirmation",
         subject=gettext_noop("Your LiveMall order %(reference)s"),
+        name=gettext_noop("Confirmation e-mail"),
         sent_field="confirmation_sent_at",
         claimed_field="confirmation_claimed_at",
         refused_field="confirmation_refused_at",
@@ -989,6 +993,7 @@ ORDER_EMAILS: dict[str, OrderEmail] = {
     "shipped": OrderEmail(
         template="shipped",
         subject=gettext_noop("Your LiveMall order %(reference)s is on its way"),
+        name=gettext_noop("Shipping e-mail"),
         sent_field="shipped_email_sent_at",
         claimed_field="shipped_email_claimed_at",
         refused_field="shipped_email_refused_at",
@@ -1095,11 +1100,16 @@ def _unclaimed(email: OrderEmail, now: dt.datetime) -> Q:
 
 def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
     """The mail in the shopper's language and formats, whatever language the worker runs in."""
-    order = Order.objects.prefetch_related("lines", "shipments").get(pk=order_id)
+    order = Order.objects.prefetch_related("lines__variant", "shipments").get(pk=order_id)
     locale = shopper_locale(language=order.language, country=order.country)
     with translation.override(order.language):
         context = {
             "order": order,
+            # Each line with which variant it is, written as the order page writes it: that page
+            # takes the locale from the request, which a mail has not.
+            "lines": [
+                (line, variant_options_text(line.variant.attributes, locale=locale)) for line in order.lines.all()
+            ],
             "total": format_money(order.total_minor, order.currency, locale),
             "eta": format_day(order.eta, locale),
         }
@@ -1141,6 +1151,61 @@ def order_emails_send_missed(
             tried += 1
             queued += _queue_email(kind, order_id)
     return queued
+
+
+def order_email_send_again(*, order: Order, kind: str, actor=None, email: str | None = None) -> Order:
+    """Staff send again the order's ``kind`` e-mail, which the mail server refused for good.
+
+    ``email`` is the address to send it to: the order's own when blank, else the corrected one,
+    written on the order. The same address is allowed (the shopper may have mended their mailbox).
+    The refusal is cleared, who and when (and a changed address) go in the order's history, and
+    the mail's task is queued after the commit: it sends as any other, and a new refusal is
+    recorded as the first was. Refused, nothing written: an unknown ``kind`` (``unknown_email``),
+    a mail not refused (``not_refused``), one the order no longer owes (``not_owed``: cancelled,
+    or delivered for the shipping e-mail) and an address that is not one (``invalid_email``).
+    """
+    email_kind = ORDER_EMAILS.get(kind)
+    if email_kind is None:
+        raise ApplicationError(_("There is no such order e-mail."), code="unknown_email", fields={"kind": [kind[:40]]})
+    address = (email or "").strip()
+    if address:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ApplicationError(
+                _("Enter a valid e-mail address."), code="invalid_email", fields={"email": [address[:254]]}
+            ) from None
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        refusal = getattr(order, email_kind.refusal_field)
+        name = _(email_kind.name)
+        if getattr(order, email_kind.refused_field) is None:
+            raise ApplicationError(
+                # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
+                _("%(email)s: the mail server did not refuse it; there is nothing to send again.") % {"email": name},
+                code="not_refused",
+                status=409,
+            )
+        if order.status not in email_kind.statuses:
+            raise ApplicationError(
+                # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
+                _("%(email)s: no longer sent, as the order is %(status)s.")
+                % {"status": order.get_status_display(), "email": name},
+                code="not_owed",
+                status=409,
+            )
+        changes = {email_kind.refused_field: None, email_kind.refusal_field: ""}
+        note = f"{kind} e-mail sent again after the mail server refused it ({refusal})"
+        if address and address != order.email:
+            note = f"{kind} e-mail sent again to {address}, not {order.email} ({refusal})"
+            changes["email"] = address
+        for field, value in changes.items():
+            setattr(order, field, value)
+        order.save(update_fields=list(changes))
+        _record(order, order.status, order.status, actor=actor, note=note)
+        order_id = order.pk
+        transaction.on_commit(lambda: _queue_email(kind, order_id))
+    return order
 
 
 def _queue_email(task_name: str, order_id: int) -> bool:
@@ -1485,12 +1550,15 @@ def order_refund_settle_outside(*, order: Order, amount_minor: int, note: str, a
 def order_next_steps(*, order: Order, merchant_ids: Collection[int] | None = None) -> list[str]:
     """The steps staff may take on ``order`` now: fulfil, ship, deliver, cancel, refund.
 
-    With ``merchant_ids`` (merchant staff, see :func:`order_take_step`): ship and deliver,
-    while one of their parcels waits for that step.
+    With ``merchant_ids`` (merchant staff, see :func:`order_take_step`): fulfil while units
+    of the order leaving their warehouses have no parcel yet (:func:`order_fulfil` packs
+    their part only), ship and deliver while one of their parcels waits for that step.
     """
     if merchant_ids is not None:
         theirs = shipments_for_staff(scope=merchant_ids).filter(order=order)
         steps = []
+        if S.FULFILLED in ALLOWED.get(order.status, set()) and _warehouses_to_pack(order, merchant_ids):
+            steps.append("fulfil")
         if order.status == S.FULFILLED and theirs.filter(shipped_at__isnull=True).exists():
             steps.append("ship")
         if _parcels_on_their_way(order, theirs).exists():
@@ -1512,9 +1580,10 @@ def order_next_steps(*, order: Order, merchant_ids: Collection[int] | None = Non
 
 
 ORDER_STEPS = ("fulfil", "ship", "deliver", "cancel", "refund")
-# What merchant staff do with their own parcels; packing, cancelling and refunding a whole
-# order (money, other merchants' parts) stays with operators.
-MERCHANT_STEPS = ("ship", "deliver")
+# What merchant staff do with their own parcels (an order holds every merchant whose products
+# are in it, so each packs their own part); cancelling and refunding (money, the whole order)
+# stays with operators.
+MERCHANT_STEPS = ("fulfil", "ship", "deliver")
 
 
 def order_take_step(
@@ -1553,7 +1622,7 @@ def order_take_step(
             status=403,
         )
     if step == "fulfil":
-        order_fulfil(order=order, actor=actor)
+        order_fulfil(order=order, actor=actor, merchant_ids=merchant_ids)
     elif step == "ship":
         if order.status != S.FULFILLED:
             raise ApplicationError(_("Only a packed order can be shipped."), code="illegal_transition", status=409)
@@ -1613,18 +1682,46 @@ def _paid_payment(order: Order):
     return payment_selectors.payment_paid_for_reference(order_reference=order.reference)
 
 
+def _warehouses_to_pack(order: Order, merchant_ids: Collection[int] | None = None) -> dict[int, str]:
+    """``{warehouse id: name}`` that units sold on ``order`` leave from and that have no parcel
+    yet; with ``merchant_ids``, only those merchants' warehouses."""
+    sold = order.reservations.filter(status=Reservation.Status.SOLD).exclude(
+        stock__warehouse_id__in=order.shipments.values("warehouse_id")
+    )
+    if merchant_ids is not None:
+        sold = sold.filter(stock__warehouse__merchant_id__in=list(merchant_ids))
+    return dict(sold.values_list("stock__warehouse_id", "stock__warehouse__name").distinct())
+
+
 @transaction.atomic
-def order_fulfil(*, order: Order, actor=None) -> list[Shipment]:
-    """Paid (or confirmed for cash on delivery) → fulfilled: one shipment per warehouse the units come from."""
+def order_fulfil(*, order: Order, actor=None, merchant_ids: Collection[int] | None = None) -> list[Shipment]:
+    """Paid (or confirmed for cash on delivery) → fulfilled: one shipment per warehouse the units come from.
+
+    Returns the shipments this call created. Merchant staff (``merchant_ids``, see
+    :func:`order_take_step`) pack their part: the parcels leaving their own warehouses. While
+    another merchant's part of the order is still to pack, the order stays as it is (packing
+    is recorded in its history) and their parcels wait; the last part packed fulfils it.
+    Operators (``None``) pack whatever is left. Refused (``illegal_transition``) when the order
+    is not waiting to be packed, or the merchant's part is packed already.
+    """
     order = Order.objects.select_for_update().get(pk=order.pk)
-    _transition(order, S.FULFILLED, actor=actor)
-    warehouses = {}
-    for r in order.reservations.filter(status=Reservation.Status.SOLD).select_related("stock__warehouse"):
-        warehouses[r.stock.warehouse_id] = r.stock.warehouse.name
-    return [
+    if S.FULFILLED not in ALLOWED.get(order.status, set()):
+        if order.shipments.exists():
+            raise ApplicationError(_("This order is packed already."), code="illegal_transition", status=409)
+        _transition(order, S.FULFILLED, actor=actor)  # refuses, worded as any step out of turn
+    to_pack = _warehouses_to_pack(order, merchant_ids)
+    if merchant_ids is not None and not to_pack:
+        raise ApplicationError(_("Your part of this order is packed already."), code="illegal_transition", status=409)
+    shipments = [
         Shipment.objects.create(order=order, warehouse_id=wid, warehouse_name=name)
-        for wid, name in sorted(warehouses.items())
+        for wid, name in sorted(to_pack.items())
     ]
+    if merchant_ids is not None and _warehouses_to_pack(order):
+        where = ", ".join(s.warehouse_name for s in shipments)
+        _record(order, order.status, order.status, actor=actor, note=f"parcel from {where} packed")
+    else:
+        _transition(order, S.FULFILLED, actor=actor)
+    return shipments
 
 
 def shipment_ship(*, shipment: Shipment, tracking_number: str, actor=None) -> Shipment:

@@ -37,18 +37,21 @@ def test_operator_packs_ships_delivers_and_refunds(client, operator, paid_order,
     assert client.post(reverse("admin:orders_order_delete", args=[paid_order.pk]), {"post": "yes"}).status_code == 403
 
     page = _step(client, paid_order, "fulfil")
-    assert _messages(page) == [("success", "Done: the order is now being packed.")]
+    assert _messages(page) == [("success", "Packed: 1 parcel, from Main. The order is now being packed.")]
     assert page.context["order_steps"] == ["ship", "refund"]
     (shipment,) = page.context["unshipped"]
 
     page = _step(client, paid_order, "ship")  # no tracking number entered
     assert [level for level, _text in _messages(page)] == ["error"]
     page = on_commit(_step, client, paid_order, "ship", **{f"tracking-{shipment.pk}": "1Z999AA10123456784"})
-    assert _messages(page) == [("success", "Done: the order is now shipped.")]
+    assert _messages(page) == [
+        ("success", "Shipped: 1 parcel, Main (tracking number 1Z999AA10123456784). The order is now shipped.")
+    ]
     page = _step(client, paid_order, "deliver")
-    assert _messages(page) == [("success", "Done: the order is now delivered.")]
+    assert _messages(page) == [("success", "Delivered: 1 parcel, from Main. The order is now delivered.")]
 
     page = on_commit(_step, client, paid_order, "refund", amount="10.50")
+    assert _messages(page) == [("success", "Refunded $10.50 (in all $10.50 refunded).")]
     paid_order.refresh_from_db()
     assert paid_order.refunded_minor == 1050 and paid_order.status == Order.Status.DELIVERED
     assert page.context["refundable"] == paid_order.total_minor - 1050

@@ -194,7 +194,7 @@ def test_staff_cannot_ship_another_merchants_parcel_of_a_shared_order(client, or
     assert messages_of(page) == [
         (
             "error",
-            f"You can only ship parcels leaving your own warehouses. tracking_numbers: Not one of yours: {theirs.pk}",
+            f"You can only ship parcels leaving your own warehouses. Not one of yours: {theirs.pk}",
         )
     ]
     # Their own parcel with someone else's in the same request: nothing is shipped at all.
@@ -205,11 +205,16 @@ def test_staff_cannot_ship_another_merchants_parcel_of_a_shared_order(client, or
     assert r.status_code == 403 and r.json()["error"]["code"] == "not_your_shipment"
 
     # Money and the whole order stay with operators.
-    for step in ("cancel", "refund", "fulfil"):
+    for step in ("cancel", "refund"):
         r = api_step(client, mixed, step)
         assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied", step
         page = admin_step(client, mixed, step)
         assert [level for level, _text in messages_of(page)] == ["error"]
+    # Their part is packed (by the operator, here): packing again is out of turn, not another parcel.
+    r = api_step(client, mixed, "fulfil")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "illegal_transition"
+    page = admin_step(client, mixed, "fulfil")
+    assert messages_of(page) == [("error", "This order is packed already.")]
     assert snapshot(mixed) == before
 
 
@@ -251,7 +256,7 @@ def test_each_merchant_ships_and_delivers_their_own_parcel(client, orders, staff
 
     client.force_login(staff_a)
     page = on_commit(admin_step, client, mixed, "ship", **{f"tracking-{mine.pk}": " 1ZSHOPA "})
-    assert messages_of(page) == [("success", "Done: the order is now being packed.")]
+    assert messages_of(page) == [("success", "Shipped: 1 parcel, Main (tracking number 1ZSHOPA).")]
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert mine.tracking_number == "1ZSHOPA" and mine.shipped_at is not None
@@ -322,7 +327,14 @@ def test_operators_still_see_every_order_whole_and_take_every_step(client, order
 
     tracking = {f"tracking-{s.pk}": f"1ZOP{s.pk}" for s in mixed.shipments.all()}
     page = on_commit(admin_step, client, mixed, "ship", **tracking)
-    assert messages_of(page) == [("success", "Done: the order is now shipped.")]
+    main, depot = parcel_of(mixed, "Main").pk, parcel_of(mixed, "B Depot").pk
+    assert messages_of(page) == [
+        (
+            "success",
+            f"Shipped: 2 parcels, Main (tracking number 1ZOP{main}), B Depot (tracking number 1ZOP{depot}). "
+            "The order is now shipped.",
+        )
+    ]
     assert admin_step(client, mixed, "deliver").context["order_steps"] == ["refund"]
     r = api_step(client, only_b, "fulfil")
     assert r.status_code == 200 and r.json()["status"] == "fulfilled" and "total_minor" in r.json()
