@@ -167,6 +167,7 @@ class LiveRoomAdmin(RegionLanguagesMixin, TranslationAdmin):
             "default_provider": settings.LIVE_STREAM_PROVIDER,
             "state": state,
             "pinned_name": _pinned_name(state.get("pinned"), request.LANGUAGE_CODE),
+            "pinned_prices": selectors.pinned_prices_written(state.get("pinned"), locale=request.shopper.locale),
             "giveaway": room.giveaways.filter(state=Giveaway.State.OPEN).first(),
             "last_draw": room.giveaways.filter(state=Giveaway.State.DRAWN).first(),
             "state_url": reverse("admin:live_liveroom_console_state", args=[room.pk]),

@@ -393,3 +393,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         )
         if verdict.rejected:
             self._error("rejected", _("This message cannot be posted here."))
+        else:
+            # To the poster alone (the danmaku itself goes out once, the same bytes for everyone):
+            # their page clears the error an earlier message left on screen.
+            self.viewer.push(
+                {"type": "websocket.send", "text": events.dumps({"type": "posted", "id": str(message_id)})}
+            )

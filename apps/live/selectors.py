@@ -464,6 +464,29 @@ def room_console_state(*, room: LiveRoom, after_id: int = 0, limit: int = 100) -
     }
 
 
+def pinned_prices_written(pinned: dict[str, Any] | None, *, locale: str) -> list[str]:
+    """The pinned product's price in each currency the room shows, as ``locale`` writes it.
+
+    Picked from the pin event's ``prices`` the way the room page picks a viewer's: each way of
+    writing is stored once (``formats``) with the one each locale uses (``by_locale``); a locale
+    the region does not serve gets the first way.
+    """
+    prices = (pinned or {}).get("prices")
+    if not isinstance(prices, dict):
+        return []
+    formats = prices.get("formats")
+    if not isinstance(formats, list) or not formats:
+        return []
+    way = (prices.get("by_locale") or {}).get(locale, 0)
+    written = formats[way] if isinstance(way, int) and 0 <= way < len(formats) else formats[0]
+    if not isinstance(written, dict):
+        return []
+    # In the region's order (settlement currency first): the stored event's keys come back from
+    # PostgreSQL's jsonb in an order of its own.
+    order = {currency: place for place, currency in enumerate(settings.REGION.currencies)}
+    return [str(written[currency]) for currency in sorted(written, key=lambda c: (order.get(c, len(order)), c))]
+
+
 @dataclass(frozen=True)
 class PinnedPrice:
     """A pinned product's price fixed for the pin's duration, in one currency."""

@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 import tomllib
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from apps.accounts.models import Merchant, User
 from apps.catalog.models import Product
-from apps.catalog.selectors import product_hidden_in, required_certifications
+from apps.catalog.selectors import product_hidden_in, required_certifications, variant_options
 from apps.errors import ApplicationError
 from apps.live.models import (
     ChatRestriction,
@@ -731,27 +732,78 @@ def _locked_prices(*, product: Product, region: Region) -> tuple[dict[str, dict[
     return prices, snapshot.id if snapshot is not None else None
 
 
-def _prices_by_locale(per_currency: dict[str, dict[str, Any]], *, region: Region) -> dict[str, Any]:
-    """One variant's locked prices written the way each viewer's locale writes them.
+def _written_by_locale(write: Callable[[str], Any], *, region: Region) -> tuple[list[Any], dict[str, int]]:
+    """What ``write(locale)`` gives for every locale the region serves, each distinct answer once.
 
-    One event goes to every viewer of the room, and how a price is written depends on both
-    language and country ("€1,234.56" in Ireland, "€ 1.234,56" in the Netherlands, Arabic
-    digits in Saudi Arabia but not in the Emirates). So the event carries each distinct way
-    once (``formats``, formatted by Babel like every other price on the site) and, for every
-    locale the region serves, which one it uses (``by_locale``); the page picks the viewer's.
+    One event goes to every viewer of the room, and how a price (or a measure) is written
+    depends on both language and country ("€1,234.56" in Ireland, "€ 1.234,56" in the
+    Netherlands, Arabic digits in Saudi Arabia but not in the Emirates). So the event carries
+    each distinct way once (``formats``) and, for every locale, which one it uses
+    (``by_locale``); the page picks the viewer's. ``write`` runs in the locale's language.
     """
-    formats: list[dict[str, str]] = []
+    formats: list[Any] = []
     by_locale: dict[str, int] = {}
     for language in region.languages:
-        for country in region.countries:
-            locale = f"{translation.to_locale(language)}_{country.code}"
-            written = {
-                currency: format_money(price["minor"], currency, locale) for currency, price in per_currency.items()
-            }
-            if written not in formats:
-                formats.append(written)
-            by_locale[locale] = formats.index(written)
+        with translation.override(language):
+            for country in region.countries:
+                locale = f"{translation.to_locale(language)}_{country.code}"
+                written = write(locale)
+                if written not in formats:
+                    formats.append(written)
+                by_locale[locale] = formats.index(written)
+    return formats, by_locale
+
+
+def _prices_by_locale(per_currency: dict[str, dict[str, Any]], *, region: Region) -> dict[str, Any]:
+    """One variant's locked prices written the way each viewer's locale writes them (Babel, like
+    every other price on the site): ``{"formats": [...], "by_locale": {...}}``."""
+    formats, by_locale = _written_by_locale(
+        lambda locale: {
+            currency: format_money(price["minor"], currency, locale) for currency, price in per_currency.items()
+        },
+        region=region,
+    )
     return {"formats": formats, "by_locale": by_locale}
+
+
+def _pinned_variants(
+    *, prices: dict[str, dict[str, Any]], options: dict[str, Any], region: Region
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The first variant's prices (as :func:`_prices_by_locale`) and every pinned variant with its
+    options and prices, all indexed by one shared ``by_locale``: a show may pin a product with
+    many sizes, and the event must stay one small frame for every viewer.
+
+    A variant's options are its values only ("M / navy"): the room's choice is already labelled,
+    and variant pickers write them so in every language.
+    """
+    variant_ids = list(prices)
+
+    def values(attributes: Any, locale: str) -> str:
+        return " / ".join(option.value for option in variant_options(attributes, locale=locale))
+
+    formats, by_locale = _written_by_locale(
+        lambda locale: [
+            {
+                "options": values(options.get(variant_id), locale),
+                "prices": {
+                    currency: format_money(price["minor"], currency, locale)
+                    for currency, price in prices[variant_id].items()
+                },
+            }
+            for variant_id in variant_ids
+        ],
+        region=region,
+    )
+    first = {"formats": [way[0]["prices"] for way in formats], "by_locale": by_locale}
+    variants = [
+        {
+            "id": int(variant_id),
+            "options": [way[index]["options"] for way in formats],
+            "prices": [way[index]["prices"] for way in formats],
+        }
+        for index, variant_id in enumerate(variant_ids)
+    ]
+    return first, variants
 
 
 def _translations(obj: Any, field: str, languages: tuple[str, ...]) -> dict[str, str]:
@@ -808,6 +860,11 @@ def product_pin(
             status=409,
         )
     prices, snapshot_id = _locked_prices(product=product, region=region)
+    # Written for every locale before the room is locked: Babel's work holds up no one.
+    options = dict(product.variants.filter(pk__in=[int(v) for v in prices]).values_list("pk", "attributes"))
+    first_prices, variants = _pinned_variants(
+        prices=prices, options={str(pk): attributes for pk, attributes in options.items()}, region=region
+    )
     now = now or timezone.now()
     with transaction.atomic():
         locked = _room_locked(room)
@@ -834,7 +891,9 @@ def product_pin(
                     "variant": int(first_variant),
                     "url": product.get_absolute_url(),
                     "name": _translations(product, "name", region.languages),
-                    "prices": _prices_by_locale(prices[first_variant], region=region),
+                    "prices": first_prices,
+                    # More than one: the viewer chooses which before "Buy now".
+                    "variants": variants,
                     "not_sold_in": sorted(problems),
                     "price_locked": True,
                     "fx_snapshot": snapshot_id,
@@ -858,14 +917,22 @@ def pinned_product_to_cart(
         .order_by("-pinned_at")
         .first()
     )
-    prices = (pin.prices or {}).get(str(variant_id)) if pin is not None else None
-    if not prices:
+    pinned = (pin.prices or {}) if pin is not None else {}
+    if variant_id is None and len(pinned) > 1:
+        # The room offers a choice; buying one the shopper did not pick would be a guess.
         raise ApplicationError(
-            _("This product is not pinned in the show any more."),
-            code="not_pinned",
-            fields={"variant": [_("This product is not pinned in the show any more.")]},
-            status=409,
+            _("Choose which one you want first."),
+            code="variant_required",
+            fields={"variant": [_("Choose which one you want first.")]},
         )
+    prices = pinned.get(str(variant_id))
+    if not prices:
+        message = (
+            _("This is not one of the pinned product's options.")
+            if pinned and variant_id is not None
+            else _("This product is not pinned in the show any more.")
+        )
+        raise ApplicationError(message, code="not_pinned", fields={"variant": [message]}, status=409)
     PinnedProduct.objects.filter(pk=pin.pk).update(buy_clicks=F("buy_clicks") + 1)
     lock = orders.PriceLock(
         source=pin.price_lock_source,

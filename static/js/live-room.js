@@ -12,6 +12,7 @@
   let retry = 0;
   let pendingLikes = 0;
   let countdown = null;
+  let pinnedWays = null; // the pinned product's locale -> way of writing its prices and options
 
   function pick(byKey, preferred, fallback) {
     if (!byKey) return "";
@@ -79,6 +80,25 @@
       over.append(stage.dataset.endedText, " ", replay);
       current.replaceWith(over);
     }
+    if (status === "ended") closeInteraction();
+  }
+
+  // Once the show is over nothing can be posted: the like button and the chat box go, with the reason.
+  function closeInteraction() {
+    const closed = $("[data-testid=interact-closed]");
+    closed.parentElement.querySelectorAll(":scope > :not([data-testid=interact-closed])").forEach((node) => node.remove());
+    closed.hidden = false;
+    hideError();
+  }
+
+  function hideError() {
+    errorBox.hidden = true;
+    errorBox.textContent = "";
+  }
+
+  function writtenFor(ways) {
+    const way = (pinnedWays || {})[viewer.locale];
+    return (ways || [])[way === undefined ? 0 : way];
   }
 
   function showPinned(product) {
@@ -90,14 +110,40 @@
     if (product.url) link.href = product.url;
     // Prices come written once per way of writing them, with the way each locale uses.
     const prices = product.prices || {};
-    const way = (prices.by_locale || {})[viewer.locale];
-    const written = (prices.formats || [])[way === undefined ? 0 : way];
-    box.querySelector(".pinned-price").textContent = pick(written, viewer.currency, null);
+    pinnedWays = prices.by_locale || {};
+    const price = box.querySelector(".pinned-price");
+    price.textContent = pick(writtenFor(prices.formats), viewer.currency, null);
     const notSold = (product.not_sold_in || []).includes(viewer.country);
     box.querySelector("[data-testid=not-sold]").hidden = !notSold;
     const buy = box.querySelector("[data-testid=pinned-buy]");
     buy.hidden = notSold;
-    buy.elements.variant.value = product.variant;
+    const single = buy.querySelector("input[name=variant]");
+    const select = buy.querySelector("select[name=variant]");
+    const variants = product.variants || [];
+    // Several variants (navy, ivory…): the viewer chooses; "Buy now" never picks one for them.
+    const choose = variants.length > 1;
+    buy.querySelector("[data-testid=pinned-choice]").hidden = !choose;
+    single.disabled = choose;
+    select.disabled = !choose;
+    single.value = product.variant;
+    select.replaceChildren(select.options[0]);
+    select.value = "";
+    if (!choose) return;
+    const priceOf = (variant) => pick(writtenFor(variant.prices), viewer.currency, null);
+    variants.forEach((variant) => {
+      const option = document.createElement("option");
+      option.value = variant.id;
+      option.textContent = `${writtenFor(variant.options) || select.dataset.standard} — ${priceOf(variant)}`;
+      select.append(option);
+    });
+    // Before the choice a price shows only if every option costs the same.
+    const each = new Set(variants.map(priceOf));
+    const showChosen = () => {
+      const chosen = variants.find((variant) => String(variant.id) === select.value);
+      price.textContent = chosen ? priceOf(chosen) : each.size === 1 ? [...each][0] : "";
+    };
+    select.onchange = showChosen;
+    showChosen();
   }
 
   function showCoupon(coupon) {
@@ -162,15 +208,18 @@
       case "danmaku": showDanmaku(event); break;
       case "removed": removeDanmaku(event.id); break;
       case "likes": $("[data-testid=likes]").textContent = event.total; break;
-      case "viewers": $("[data-testid=viewers]").textContent = event.count; break;
+      case "viewers": { const count = $("[data-testid=viewers]"); if (count) count.textContent = event.count; break; }
       case "pinned": showPinned(event.product); break;
       case "coupon": showCoupon(event.coupon); break;
       case "giveaway": showGiveaway(event.giveaway); break;
       case "status": showStatus(event.status, event.playback_url); break;
+      case "posted": hideError(); break; // a later message got through: the last refusal is old news
       case "error":
+        // The page already says the show has ended, over the video; no second, red copy.
+        if (event.code === "room_ended") { showStatus("ended"); break; }
+        // It stays until a later message is accepted: the poster may be reading it then.
         errorBox.textContent = event.message;
         errorBox.hidden = false;
-        setTimeout(() => { errorBox.hidden = true; }, 4000);
         break;
     }
   }
@@ -234,5 +283,6 @@
       input.value = "";
     });
   }
-  connect();
+  // An ended show has nothing more to say over the socket: the page holds its totals and replay.
+  if ($("[data-testid=room-status]").dataset.status !== "ended") connect();
 })();

@@ -14,6 +14,7 @@ coupon     ``coupon``: the open flash coupon (``null`` when closed)
 giveaway   ``giveaway``: opened / drawn (``null`` when none)
 status     ``status``: scheduled, live or ended; ``playback_url``: the stream to play (from live on)
 error      ``code`` and ``message``
+posted     ``id``: to the poster alone, their danmaku was accepted
 =========  ===========================================================================
 
 Client → server: ``{"type": "danmaku", "text": "..."}`` and ``{"type": "like", "count": n}``.
