@@ -85,6 +85,14 @@ class Subdivision:
     weekend_days: tuple[str, ...]
     name: str = ""
     holidays: tuple[Holiday, ...] = ()
+    # The name in region languages whose shoppers write it otherwise (Thai script for Thailand's
+    # provinces): CLDR, and so Babel, has no names of states.
+    local_names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, language: str) -> str:
+        """The name a shopper reading ``language`` ("th", "en-us") picks: its own, else ``name``."""
+        names = dict(self.local_names)
+        return names.get(language) or names.get(language.split("-")[0]) or self.name
 
     @property
     def address_code(self) -> str:
@@ -126,6 +134,13 @@ class CountryDefaults:
 class TaxModel:
     model: str
     prices_include_tax: bool
+    # Served countries whose law asks for another model than the region's, by country code
+    # (Mexico's consumer law wants the shown price to hold the IVA); each override has none of its own.
+    countries: tuple[tuple[str, TaxModel], ...] = ()
+
+    def for_country(self, country: str) -> TaxModel:
+        """The model a delivery to ``country`` is priced with: its override, else the region's."""
+        return dict(self.countries).get(country.upper() if isinstance(country, str) else "", self)
 
 
 @dataclass(frozen=True)
@@ -318,9 +333,12 @@ def _date(h: _Fields) -> dt.date:
     return day
 
 
-def _subdivisions(row: _Fields, country: str, weekend_days: tuple[str, ...]) -> tuple[Subdivision, ...]:
-    """``countries.XX.subdivisions.XX-YY`` tables, by ISO 3166-2 code: a state's name, and its own
-    weekend (``weekend_days``, the country's when absent) and holidays on top of the country's."""
+def _subdivisions(
+    row: _Fields, country: str, weekend_days: tuple[str, ...], languages: tuple[str, ...]
+) -> tuple[Subdivision, ...]:
+    """``countries.XX.subdivisions.XX-YY`` tables, by ISO 3166-2 code: a state's name (and in
+    ``local_names`` its name in some of the region's ``languages``), and its own weekend
+    (``weekend_days``, the country's when absent) and holidays on top of the country's."""
     if "subdivisions" not in row.data:
         return ()
     table = row.table("subdivisions")
@@ -341,7 +359,24 @@ def _subdivisions(row: _Fields, country: str, weekend_days: tuple[str, ...]) -> 
                 if field in h.data:
                     raise h.error(field, f"does not belong to a holiday that only {code} keeps")
             holidays.append(Holiday(date=_date(h), name=h.str("name"), countries=frozenset({country})))
-        out.append(Subdivision(code=code, weekend_days=weekend, name=sub.str("name"), holidays=tuple(holidays)))
+        local_names = ()
+        if "local_names" in sub.data:
+            names = sub.table("local_names")
+            for lang in names.data:
+                if lang not in languages:
+                    raise sub.error(
+                        "local_names", f"names language {lang!r}, which the region does not offer", languages
+                    )
+            local_names = tuple((lang, names.str(lang)) for lang in names.data)
+        out.append(
+            Subdivision(
+                code=code,
+                weekend_days=weekend,
+                name=sub.str("name"),
+                holidays=tuple(holidays),
+                local_names=local_names,
+            )
+        )
     return tuple(out)
 
 
@@ -370,6 +405,25 @@ def _holidays_through(f: _Fields, holidays: list[Holiday]) -> dt.date:
             f"is {through.isoformat()}, before the last listed holiday ({last.date.isoformat()}, {last.name})",
         )
     return through
+
+
+def _tax(tax: _Fields, served: tuple[str, ...]) -> TaxModel:
+    """``[tax]``: the region's model, and in ``[tax.countries.XX]`` a served country's own."""
+    overrides = []
+    if "countries" in tax.data:
+        table = tax.table("countries")
+        for cc in table.data:
+            if cc not in served:
+                raise table.error(cc, "is not a country the region serves", served)
+            row = table.table(cc)
+            overrides.append(
+                (cc, TaxModel(model=row.str("model", TAX_MODELS), prices_include_tax=row.bool("prices_include_tax")))
+            )
+    return TaxModel(
+        model=tax.str("model", TAX_MODELS),
+        prices_include_tax=tax.bool("prices_include_tax"),
+        countries=tuple(overrides),
+    )
 
 
 def parse_region_file(path: Path) -> Region:
@@ -420,7 +474,7 @@ def parse_region_file(path: Path) -> Region:
                 currency=row.str("currency", currencies),
                 language=row.str("language", languages),
                 weekend_days=country_weekend,
-                subdivisions=_subdivisions(row, cc, country_weekend),
+                subdivisions=_subdivisions(row, cc, country_weekend, languages),
                 time_zone=_time_zone(row) if "time_zone" in row.data else time_zone,
             )
         )
@@ -460,7 +514,7 @@ def parse_region_file(path: Path) -> Region:
         sensitive_word_lists=f.str_list("sensitive_word_lists"),
         recording_retention_days=f.int("recording_retention_days", MIN_RECORDING_RETENTION_DAYS),
         warehouse_sync_allowed=f.bool("warehouse_sync_allowed"),
-        tax=TaxModel(model=tax.str("model", TAX_MODELS), prices_include_tax=tax.bool("prices_include_tax")),
+        tax=_tax(tax, served),
         payment_methods=tuple(
             PaymentMethods(provider=p.str("provider", PAYMENT_PROVIDERS), methods=p.str_list("methods"))
             for p in f.tables("payment_methods")

@@ -87,7 +87,8 @@ class AddressIn(StrictSerializer):
     line1 = serializers.CharField(max_length=200)
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
     city = serializers.CharField(max_length=200)
-    state = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    # A state's code or its name ("Veracruz", "Phra Nakhon Si Ayutthaya"): the address rules resolve it.
+    state = serializers.CharField(max_length=100, required=False, allow_blank=True)
     postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
     country = serializers.CharField(max_length=2)
     phone = serializers.CharField(max_length=30, required=False, allow_blank=True)

@@ -11,16 +11,18 @@ import functools
 import logging
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
 import phonenumbers
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.money.types import round_minor
-from regions import Region
+from regions import Region, Subdivision, home_region
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -54,14 +56,19 @@ def tax_rate(*, country: str, state: str = "") -> Decimal:
 
 
 def tax_for(*, region: Region, country: str, state: str, taxable_minor: int) -> Tax:
-    """Tax on ``taxable_minor``: the part already inside it (inclusive models) or the amount to add."""
+    """Tax on ``taxable_minor``: the part already inside it (inclusive models) or the amount to add.
+
+    The model is the destination country's where the region file gives it one (Mexico's IVA is
+    inside the shown price in a region that adds US sales tax), else the region's.
+    """
     rate = tax_rate(country=country, state=state)
     fraction = Fraction(rate) / 100
-    if region.tax.prices_include_tax:
+    model = region.tax.for_country(country)
+    if model.prices_include_tax:
         amount = round_minor(Fraction(taxable_minor) * fraction / (1 + fraction))
     else:
         amount = round_minor(Fraction(taxable_minor) * fraction)
-    return Tax(model=region.tax.model, rate=rate, included=region.tax.prices_include_tax, amount_minor=amount)
+    return Tax(model=model.model, rate=rate, included=model.prices_include_tax, amount_minor=amount)
 
 
 # --- shipping -----------------------------------------------------------------------------
@@ -191,17 +198,18 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
         errors["postal_code"] = [_("This is not a valid postal code for the country.")]
     elif not postal and postal_code_required(country):
         errors["postal_code"] = [_("This field is required.")]
-    state = str(address.get("state") or "").strip().upper()
-    if rule.get("state_required"):
-        states = _data("tax_rates.toml").get(f"{country.lower()}_states")
-        if not state:
-            errors["state"] = [_("This field is required.")]
-        elif states and state not in states:
-            errors["state"] = [_("Choose a valid state or province.")]
-    # The state decides the delivery calendar (Kelantan's weekend, Selangor's holidays): one the
-    # region does not list would quietly give the country's.
-    known = subdivision_choices(region, country)
-    if state and known and "state" not in errors and region.country(country).subdivision(state) is None:
+    state = str(address.get("state") or "").strip()
+    if rule.get("state_required") and not state:
+        errors["state"] = [_("This field is required.")]
+    # Where the region lists the country's states, the address names one of them: the state decides
+    # the delivery calendar (Kelantan's weekend, Selangor's holidays) and the tax rate (New York's),
+    # and one it does not list would quietly give the country's.
+    elif (
+        state
+        and region.serves(country)
+        and region.country(country).subdivisions
+        and subdivision_named(region, country, state) is None
+    ):
         errors["state"] = [_("Choose a valid state or province.")]
     phone = address.get("phone")
     if phone not in (None, "") and phone_e164(phone, country) is None:
@@ -209,14 +217,47 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
     return errors
 
 
-def subdivision_choices(region: Region, country: str) -> list[tuple[str, str]]:
+def subdivision_choices(region: Region, country: str, language: str | None = None) -> list[tuple[str, str]]:
     """The states a delivery address in ``country`` may name, as (address ``state``, name) pairs.
 
-    Empty when the region's file lists none for the country (it has no calendar by state).
+    Names are in ``language`` (the active one when not given) where the region file has them
+    (Thailand's provinces in Thai script), else as the file names them. Empty when the region's
+    file lists none for the country.
     """
     if not region.serves(country):
         return []
-    return [(sub.address_code, sub.name) for sub in region.country(country).subdivisions]
+    language = language or translation.get_language() or region.default_language
+    return [(sub.address_code, sub.name_in(language)) for sub in region.country(country).subdivisions]
+
+
+def _folded(name: str) -> str:
+    """``name`` as compared with a state's: any case, Latin accents optional ("Nuevo Leon")."""
+    decomposed = unicodedata.normalize("NFKD", " ".join(name.split()).casefold())
+    return "".join(ch for ch in decomposed if not "\u0300" <= ch <= "\u036f")
+
+
+def subdivision_named(region: Region, country: str, state: str) -> Subdivision | None:
+    """The listed state of ``country`` that an address's ``state`` names, or None.
+
+    By its code as the checkout's select sends it ("NY", "02"), in full ("US-NY", "MY-02"), or by
+    any of its names, whatever the case ("new york", "Ciudad de Mexico"): an API client is not
+    refused over the spelling of a state it names.
+    """
+    if not region.serves(country) or not isinstance(state, str):
+        return None
+    defaults = region.country(country)
+    sub = defaults.subdivision(state)
+    if sub is not None:
+        return sub
+    wanted = _folded(state)
+    return next(
+        (
+            sub
+            for sub in defaults.subdivisions
+            if wanted in {_folded(sub.name), *(_folded(name) for _lang, name in sub.local_names)}
+        ),
+        None,
+    )
 
 
 def phone_e164(raw: object, country: str) -> str | None:
@@ -236,12 +277,24 @@ def phone_e164(raw: object, country: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def clean_address(address: dict) -> dict[str, str]:
+def address_state(region: Region | None, country: str, state: str) -> str:
+    """``state`` as an order stores it and the tax table and the calendar look it up.
+
+    A listed state sent in full ("MY-02") or by name ("New York") becomes what the checkout's
+    select sends ("02", "NY"): one spelling per state. Any other is kept, in capitals.
+    """
+    sub = subdivision_named(region, country, state) if region is not None else None
+    if sub is not None:
+        return sub.address_code
+    return str(state or "").strip().upper().removeprefix(f"{country.upper()}-")
+
+
+def clean_address(address: dict, *, region: Region | None = None) -> dict[str, str]:
+    """The address as an order stores it; ``region`` is the one serving its country (by default
+    the country's home region)."""
     cleaned = {name: str(address.get(name) or "").strip()[:200] for name in ADDRESS_FIELDS}
     cleaned["country"] = cleaned["country"].upper()
-    cleaned["state"] = cleaned["state"].upper()
-    # A state sent in full ("MY-02") is stored as the form sends it ("02"): one spelling per state.
-    cleaned["state"] = cleaned["state"].removeprefix(f"{cleaned['country']}-")
+    cleaned["state"] = address_state(region or home_region(cleaned["country"]), cleaned["country"], cleaned["state"])
     # A postal code sent for a country that has none (the UAE, Qatar) is dropped rather than
     # refused: it is an autofill, an app's saved profile or the "00000" shoppers learn to type
     # into foreign forms, it tells the courier nothing, and refusing it would stop an order over

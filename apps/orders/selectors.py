@@ -542,7 +542,9 @@ def checkout_quote(
     if not quote.subtotal_minor:
         quote.shipping_minor = 0
     taxable = quote.subtotal_minor - quote.discount_minor + quote.shipping_minor
-    tax = rules.tax_for(region=region, country=shopper.country, state=shopper.state, taxable_minor=taxable)
+    # A state named in full or by name ("US-NY", "New York") is taxed and dated as its code ("NY").
+    state = rules.address_state(region, shopper.country, shopper.state)
+    tax = rules.tax_for(region=region, country=shopper.country, state=state, taxable_minor=taxable)
     quote.tax_minor = tax.amount_minor
     quote.tax_rate = tax.rate
     quote.tax_model = tax.model
@@ -554,7 +556,7 @@ def checkout_quote(
         option=option,
         ordered_on=local_today(shopper.time_zone, now=now),
         country=shopper.country,
-        subdivision=shopper.state,
+        subdivision=state,
     )
     return quote
 

@@ -59,7 +59,12 @@ def _serve_fake_stripe_js(page, api_url: str) -> None:
 def _fill_delivery(page, **fields: str) -> None:
     """Type the checkout form's fields (``data-testid`` = value) in the order given, as a shopper would."""
     for name, value in fields.items():
-        page.fill(f"[data-testid={name}]", value)
+        field = page.locator(f"[data-testid={name}]")
+        # The state is a select wherever the region lists the country's states (the US's, Malaysia's).
+        if field.evaluate("el => el.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
 
 
 def test_sg_shopper_checks_out_with_the_test_provider(

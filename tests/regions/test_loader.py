@@ -259,7 +259,7 @@ def test_a_countrys_unknown_time_zone_names_file_and_country(region_dir):
 
 
 def test_a_country_without_a_time_zone_gets_the_regions(region_dir):
-    path = _break(region_dir, ', time_zone = "America/Mexico_City"', "", "us-east")
+    path = _break(region_dir, 'MX.time_zone = "America/Mexico_City"\n', "", "us-east")
     region = parse_region_file(path)
     assert region.country("MX").time_zone == region.time_zone == "America/New_York"
     assert region.country("BR").time_zone == "America/Sao_Paulo"
