@@ -603,6 +603,49 @@ def order_for_viewer(*, reference: str, user, session_orders: list[str] | None =
     return None
 
 
+# The statuses in which an order is still to arrive on its ETA (cancelled, refunded or delivered: not).
+_STILL_EXPECTED = (
+    Order.Status.CREATED,
+    Order.Status.CONFIRMED,
+    Order.Status.PAID,
+    Order.Status.FULFILLED,
+    Order.Status.SHIPPED,
+)
+
+
+@dataclass(frozen=True)
+class DeliveryProgress:
+    """How far an order's delivery has come, for its page.
+
+    ``shipped_at`` / ``delivered_at``: when its history moved it to shipped / delivered (``None``
+    if it never did); ``parcels``: its shipments that left, each with its tracking number;
+    ``eta_expected``: whether its ETA is still to come (not once delivered, cancelled or refunded).
+    """
+
+    shipped_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    parcels: list[Shipment]
+    eta_expected: bool
+
+
+def order_delivery_progress(*, order: Order) -> DeliveryProgress:
+    """``order``'s :class:`DeliveryProgress`, from its history and its shipments (both prefetched by
+    :func:`order_for_viewer`, so no query more)."""
+
+    def reached(status: str) -> dt.datetime | None:
+        # The move into ``status``, not a parcel's note recorded while the order stayed in it.
+        moves = [e.at for e in order.events.all() if e.to_status == status and e.from_status != status]
+        return moves[-1] if moves else None
+
+    delivered_at = reached(Order.Status.DELIVERED)
+    return DeliveryProgress(
+        shipped_at=reached(Order.Status.SHIPPED),
+        delivered_at=delivered_at,
+        parcels=[s for s in order.shipments.all() if s.shipped_at is not None and s.tracking_number],
+        eta_expected=delivered_at is None and order.status in _STILL_EXPECTED,
+    )
+
+
 @dataclass(frozen=True)
 class RefundsOwed:
     """What an order's customer is still owed back.

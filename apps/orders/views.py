@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from apps.accounts.selectors import country_choices
 from apps.errors import ApplicationError
 from apps.money.formatting import format_day
 from apps.orders import rules, selectors, services
@@ -197,6 +198,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
             notices.insert(0, _("Check the delivery details."))
             errors = {**delivery, **errors}
             status = 400
+        # The order is placed only at the total the page showed (the service compares it): a form
+        # without one (a tampered request, a page from before it had one) is shown the total to confirm.
+        if form_int(data.get("expected_total_minor")) is None and not notices:
+            notices.append(_("Check the total and place your order again."))
+            status = 409
     if request.method == "POST" and not notices:
         try:
             order = services.checkout_place(
@@ -322,8 +328,36 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(
         request,
         "orders/order_detail.html",
-        {**_local(order, request), "pay_url": _pay_url(order), "payment_processing": processing},
+        {
+            **_local(order, request),
+            **_delivery(order, request),
+            "pay_url": _pay_url(order),
+            "payment_processing": processing,
+        },
     )
+
+
+def _delivery(order: Order, request: HttpRequest) -> dict:
+    """Where the order goes and how far it has come: its dates on the shopper's calendar, in their words."""
+    progress = selectors.order_delivery_progress(order=order)
+    zone = zoneinfo.ZoneInfo(request.shopper.time_zone)
+
+    def day(moment) -> str:
+        return format_day(moment.astimezone(zone).date(), _locale(request)) if moment is not None else ""
+
+    address = order.address if isinstance(order.address, dict) else {}
+    country = address.get("country", order.country)
+    state = address.get("state", "")
+    return {
+        "shipped_on": day(progress.shipped_at),
+        "delivered_on": day(progress.delivered_at),
+        "parcels": progress.parcels,
+        "eta_expected": progress.eta_expected,
+        "address": address,
+        # Named in the shopper's language, as the checkout's list names them.
+        "address_state": dict(rules.subdivision_choices(settings.REGION, country)).get(state, state),
+        "address_country": dict(country_choices(settings.REGION, request.shopper.language)).get(country, country),
+    }
 
 
 def _open_payment(order):

@@ -2,9 +2,14 @@
 //
 // In a live room's flash sale a thousand buyers press "Place order" at once; through the API
 // (naming the lines this page shows) a buyer who is too late is told by the checkout's door,
-// before the server's queue, and the page says so at once. Everything else the page cannot show
-// by itself (a field to correct, a total that changed, no connection) is left to the form,
-// submitted as before, so the server renders it; nothing was written by the refused request.
+// before the server's queue, and the page says so at once.
+//
+// A refusal the API explains (a total or cart that changed, a method not offered) is said on the
+// page, with the totals as they are now, and nothing more happens: the shopper reviews them and
+// presses again. Only fields to correct are left to the form, so the server shows each error under
+// its field; and only when there is no answer to read (no connection, a server error) does the
+// form try the same order. Either way the form carries the total the shopper pressed on, and the
+// server places the order at no other total.
 //
 // One Idempotency-Key is one checkout attempt: a retry of the same attempt gets the same order.
 // When paying fails the server cancels that order and opens the cart again ("try another
@@ -36,15 +41,43 @@
     button.disabled = false;
   }
 
+  // Throws only when there is no answer; ``error`` is the API's error body, if the answer is one.
   async function post(url, headers, body) {
     const response = await fetch(url, { method: "POST", headers, body, credentials: "same-origin" });
-    return { ok: response.ok, status: response.status, answer: await response.json() };
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch (notJson) {
+      // A proxy's or server's own error page: nothing the page can read.
+    }
+    return { ok: response.ok, status: response.status, answer, error: (answer && answer.error) || null };
   }
 
-  function byForm() {
+  // ``total``: the one the shopper pressed on, not one a re-quote put in the form since.
+  function byForm(total) {
+    const expected = form.querySelector("[name=expected_total_minor]");
+    if (total !== undefined && expected) expected.value = total;
     viaForm = true;
     button.disabled = false;
     form.requestSubmit ? form.requestSubmit(button) : form.submit();
+  }
+
+  // The totals as they are now, quoted as a change of state, option or coupon quotes them (the form's hx-get).
+  function requote() {
+    if (window.htmx) window.htmx.ajax("GET", form.getAttribute("hx-get"), { source: form });
+  }
+
+  // Whether ``fields`` names what the shopper typed or chose on this form (the API's "address" holds the address's).
+  function namesFormFields(fields) {
+    return Object.keys(fields || {}).some((name) => name === "address" || form.elements.namedItem(name));
+  }
+
+  function refused(error, status, total) {
+    if (error.code === "checkout_attempt_ended") newAttempt();
+    if (status === 400 && namesFormFields(error.fields)) return byForm(total);
+    say(error.message);
+    // The door's "sold out" leaves the totals as they were; re-quoting a thousand losers would be the queue it saves.
+    if (error.code !== "sold_out") requote();
   }
 
   // The coupon's error is re-quoted with the totals (htmx); the field says whether it is wrong.
@@ -69,6 +102,7 @@
     const data = new FormData(form);
     const text = (name) => String(data.get(name) || "").trim();
     const [provider, method] = text("payment").split("/");
+    const total = text("expected_total_minor");
     const headers = {
       "Content-Type": "application/json",
       "Idempotency-Key": text("idempotency_key"),
@@ -86,21 +120,22 @@
       coupon: text("coupon"),
       payment_provider: provider || "",
       payment_method: method || "",
-      expected_total_minor: Number(text("expected_total_minor")),
-      expected_lines: JSON.parse(form.dataset.lines),
+      expected_total_minor: Number(total),
+      expected_lines: JSON.parse(text("expected_lines")),
     };
     try {
       const placed = await post(form.dataset.apiCheckout, headers, JSON.stringify(order));
-      if (placed.ok) {
+      if (placed.ok && placed.answer) {
         const reference = placed.answer.reference;
         // An earlier press of this attempt placed the order and it is paid for (or on its way):
         // nothing to pay; the form shows that order.
-        if (placed.status === 200 && placed.answer.status !== "created") return byForm();
+        if (placed.status === 200 && placed.answer.status !== "created") return byForm(total);
         const paid = await post(`${form.dataset.apiOrders}${encodeURIComponent(reference)}/pay`, headers, "{}");
         if (!paid.ok) {
-          if (paid.answer.error.code === "already_paid") return byForm();
-          if (ATTEMPT_ENDED.includes(paid.answer.error.code)) newAttempt();
-          return say(paid.answer.error.message);
+          // No answer to read: the form, with this attempt's key, shows the order placed.
+          if (!paid.error || paid.error.code === "already_paid") return byForm(total);
+          if (ATTEMPT_ENDED.includes(paid.error.code)) newAttempt();
+          return say(paid.error.message);
         }
         const orderPage = `${form.dataset.orders}${encodeURIComponent(reference)}/`;
         if (paid.answer.approval_url) window.location.assign(paid.answer.approval_url);
@@ -108,12 +143,12 @@
         else window.location.assign(orderPage);
         return;
       }
-      const refused = placed.answer.error ? placed.answer.error.code : "";
-      if (refused === "checkout_attempt_ended") newAttempt();
-      if (refused === "sold_out" || refused === "checkout_attempt_ended") return say(placed.answer.error.message);
-    } catch (error) {
-      // No answer, or not JSON: the form tries the same order (same Idempotency-Key).
+      if (!placed.ok && placed.error) return refused(placed.error, placed.status, total);
+      // Refused with nothing to read (not a server that failed): said, never sent again by the form.
+      if (!placed.ok && placed.status < 500) return say(notice.dataset.refused);
+    } catch (noAnswer) {
+      // No connection: the form tries the same order (same Idempotency-Key).
     }
-    byForm();
+    byForm(total);
   });
 })();

@@ -1,6 +1,7 @@
-"""``{% money amount currency %}`` shows an amount as is; ``{% money_local amount currency %}``
-shows it converted into the shopper's currency with today's FX snapshot; ``{% local_datetime moment %}``
-shows a moment in the shopper's time zone and words, its date as delivery dates are written."""
+"""``{% money amount currency %}`` shows an amount as is (``rounded=True``: in the currency's everyday
+digits); ``{% money_local amount currency %}`` shows it converted into the shopper's currency with today's
+FX snapshot; ``{% local_datetime moment %}`` shows a moment in the shopper's time zone and words, its date
+as delivery dates are written."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.utils.translation import gettext
 
 from apps.money.formatting import format_day, format_moment, format_money
 from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
-from apps.money.types import Money, MoneyError
+from apps.money.types import Money, MoneyError, price_step, round_minor
 
 register = template.Library()
 logger = logging.getLogger(__name__)
@@ -25,8 +26,13 @@ _SNAPSHOT_ATTR = "_money_fx_snapshot"
 
 
 @register.simple_tag(takes_context=True)
-def money(context: template.Context, amount_minor: int, currency: str) -> str:
+def money(context: template.Context, amount_minor: int, currency: str, *, rounded: bool = False) -> str:
+    """``rounded``: to the smallest amount the currency is priced in (whole rupiah), half-up, for an
+    amount told inside a total rather than charged by itself (the tax a price includes), so it reads
+    like every other amount on the page (Rp29.912, not Rp29.911,97)."""
     shopper = context["request"].shopper
+    if rounded:
+        amount_minor = round_minor(amount_minor, step=price_step(currency))
     return format_money(amount_minor, currency, shopper.locale)
 
 
