@@ -21,7 +21,6 @@ from functools import reduce
 from typing import Any
 from urllib.parse import urlencode
 
-from babel.lists import format_list
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection, transaction
@@ -53,7 +52,7 @@ from apps.compliance.selectors import (
     product_violations,
     rules_for_country,
 )
-from apps.money.formatting import babel_locale, format_measure
+from apps.money.formatting import format_list_of, format_measure
 from apps.money.selectors import RATES_GENERATION, currencies_priced_now
 
 
@@ -560,4 +559,4 @@ def variant_options_text(attributes: Mapping[str, Any] | None, *, locale: str) -
         pgettext("product option", "%(name)s: %(value)s") % {"name": option.name, "value": option.value}
         for option in variant_options(attributes, locale=locale)
     ]
-    return format_list(parts, style="unit", locale=babel_locale(locale)) if parts else ""
+    return format_list_of(parts, "unit", locale)

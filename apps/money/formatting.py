@@ -11,8 +11,12 @@ patterns keep the sign and symbol in place inside left-to-right text as well.
 
 Decimals: the currency's ISO minor unit (JPY none, USD two, BHD three), except that a
 whole amount in a currency whose everyday prices have no sub-unit (CLDR ``cashDigits``
-0: IDR, HUF, TWD ...) is shown without ``,00`` (Rp1.299.000). A fractional one still
+0: IDR, HUF, TWD ...) is shown without ``,00`` (Rp 1.299.000). A fractional one still
 shows its fraction, so what is shown is always exactly what is charged.
+
+Two CLDR rules Babel 2.18 leaves out are applied here: currency spacing (a no-break space
+between a symbol written in letters and the digits: ``SGD 49.00``, not ``SGD49.00``) and
+list patterns that a locale only gives in part (:func:`format_list_of`).
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import unicodedata
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
+from babel.lists import _style_fallbacks as LIST_STYLE_FALLBACKS
+from babel.numbers import NumberPattern, get_currency_symbol
 from babel.units import format_unit
 
 from apps.money.types import Money, currency_code, currency_digits, price_step
@@ -86,23 +95,42 @@ def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-currency_digits(currency))
 
 
+def _spaced_from_digits(symbol_edge: str) -> bool:
+    # CLDR's currencySpacing (root; no locale we serve overrides it, and Babel does not ship it):
+    # currencyMatch [[:^S:]&[:^Z:]] -- the symbol's character next to the number is neither a
+    # symbol nor a space -- and surroundingMatch [:digit:] get insertBetween, a no-break space.
+    return unicodedata.category(symbol_edge)[0] not in "SZ"
+
+
+@functools.lru_cache(maxsize=2048)
+def _money_pattern(locale: str, currency: str, whole: bool) -> NumberPattern:
+    """The locale's currency pattern for ``currency``, with CLDR's currency spacing applied, and
+    without decimals for ``whole`` amounts. Built once per (locale, currency): it is on every price."""
+    loc = babel_locale(locale)
+    pattern = copy.copy(loc.currency_formats["standard"])
+    if whole:
+        pattern.frac_prec = (0, 0)
+    symbol = get_currency_symbol(currency, loc)
+    # Only a symbol right next to the number can touch a digit (the sign is in the prefix: "-¤").
+    if symbol and _spaced_from_digits(symbol[-1]):
+        pattern.prefix = tuple(part + "\xa0" if part.endswith("¤") else part for part in pattern.prefix)
+    if symbol and _spaced_from_digits(symbol[0]):
+        pattern.suffix = tuple("\xa0" + part if part.startswith("¤") else part for part in pattern.suffix)
+    return pattern
+
+
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
     """``format_money(129900, "AED", "ar_AE")`` → the amount as people there write it."""
     money = Money(amount_minor, currency)
     loc = babel_locale(locale)
     system = numbering_system(loc)
-    pattern = loc.currency_formats["standard"]
-    use_currency_digits = True
     step = price_step(money.currency)
-    if step > 1 and money.amount_minor % step == 0:
-        pattern = copy.copy(pattern)
-        pattern.frac_prec = (0, 0)
-        use_currency_digits = False
-    text = pattern.apply(
+    whole = step > 1 and money.amount_minor % step == 0
+    text = _money_pattern(locale, money.currency, whole).apply(
         money.amount,
         loc,
         currency=money.currency,
-        currency_digits=use_currency_digits,
+        currency_digits=not whole,
         numbering_system=system,
     )
     return _native_digits(text, system)
@@ -131,10 +159,54 @@ def format_measure(value: Decimal, unit: str, locale: str) -> str:
     return _native_digits(format_unit(value, unit, length="short", locale=loc, numbering_system=system), system)
 
 
+ListStyle = Literal["standard", "standard-short", "or", "or-short", "unit", "unit-short", "unit-narrow"]
+LIST_PARTS = ("start", "middle", "end", "2")
+
+
+@functools.lru_cache(maxsize=256)
+def _list_patterns(locale: str, style: ListStyle) -> Mapping[str, str]:
+    """Every part of ``style``'s list pattern in ``locale``, resolved as CLDR resolves them.
+
+    Babel's data for a locale already holds its parents' (es_MX → es_419 → es → root), but CLDR
+    stores each locale's list patterns *minimised*: es gives only the ``end`` of ``unit``, ar_AE
+    no ``unit`` at all. The rest comes through root's aliases (unit → unit-short → standard),
+    looked up again in the same locale, *part by part*; Babel's ``format_list`` only falls back
+    for a whole missing style, so it raises KeyError('start') in Spanish and repeats the last
+    item in ar_AE (python-babel/babel#1098, whose fix #1099 is that whole-style fallback).
+    """
+    data = babel_locale(locale).list_patterns
+    styles = (style, *LIST_STYLE_FALLBACKS.get(style, ()))
+    patterns = {}
+    for part in LIST_PARTS:
+        for name in styles:
+            if name in data and part in data[name]:
+                patterns[part] = data[name][part]
+                break
+    # Root's standard pattern has every part, so this only guards data without it: a pair is
+    # then joined as the last two of a longer list are.
+    patterns.setdefault("2", patterns["end"])
+    return patterns
+
+
+def format_list_of(items: Sequence[str], style: ListStyle, locale: str) -> str:
+    """``items`` joined as ``locale`` writes a list of that style (``"Talla: M y Color: azul"``),
+    each item once, whatever parts of the pattern the locale's CLDR data leaves to its parents."""
+    if len(items) <= 1:
+        return items[0] if items else ""
+    patterns = _list_patterns(locale, style)
+    if len(items) == 2:
+        return patterns["2"].format(*items)
+    text = patterns["start"].format(items[0], items[1])
+    for item in items[2:-1]:
+        text = patterns["middle"].format(text, item)
+    return patterns["end"].format(text, items[-1])
+
+
 __all__ = [
     "babel_locale",
     "currency_code",
     "format_day",
+    "format_list_of",
     "format_measure",
     "format_moment",
     "format_money",
