@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -34,9 +35,11 @@ from apps.catalog.selectors import (
     categories_tree,
     category_by_slug,
     certifications_to_show,
+    country_refusal,
+    listing_address,
     listing_cache_key,
+    listing_worth_keeping,
     product_for_page,
-    product_hidden_in,
     required_certifications,
     storefront_products,
 )
@@ -82,6 +85,7 @@ class ListingParams(ShopperParams):
     sort = serializers.ChoiceField(required=False, choices=LISTING_SORTS)
     certification = serializers.ChoiceField(required=False, choices=CertificationType.values)
     merchant = serializers.SlugField(required=False, max_length=80)
+    page = serializers.IntegerField(required=False, min_value=1)
 
 
 def _viewpoint(request: Request, params: dict[str, Any]) -> ShopperContext:
@@ -179,9 +183,35 @@ class ProductListSerializer(serializers.Serializer):
 
 
 class ProductPagination(PageNumberPagination):
+    """Pages of one listing address (:func:`~apps.catalog.selectors.listing_address`).
+
+    The page number and the links to the next and previous pages come from the validated
+    address, never from the raw query string: the page is cached and shared, so it may show
+    only what its key holds, and nobody's stray parameters.
+    """
+
     page_size = 48
     page_size_query_param = "page_size"
     max_page_size = 96
+
+    def __init__(self, address: dict[str, str] | None = None) -> None:
+        self.address = address or {}
+
+    def get_page_number(self, request: Request, paginator: Any) -> int:
+        return int(self.address.get("page", 1))
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.page.next_page_number()) if self.page.has_next() else None
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.page.previous_page_number()) if self.page.has_previous() else None
+
+    def _link(self, number: int) -> str:
+        address = {name: value for name, value in self.address.items() if name != "page"}
+        if number > 1:
+            address["page"] = str(number)
+        query = urlencode(sorted(address.items()))
+        return self.request.build_absolute_uri(self.request.path + (f"?{query}" if query else ""))
 
 
 def _localised(request: Request, params: dict[str, Any]):
@@ -191,7 +221,7 @@ def _localised(request: Request, params: dict[str, Any]):
 
 class ProductListApi(APIView):
     @extend_schema(
-        parameters=[ListingParams, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        parameters=[ListingParams, OpenApiParameter("page_size", int)],
         responses=ProductListSerializer,
         operation_id="products_list",
         summary="Products a shopper in a country may see",
@@ -206,12 +236,21 @@ class ProductListApi(APIView):
                     "No such category.", code="not_found", fields={"category": ["No such category."]}, status=404
                 )
         shopper, language = _localised(request, params)
+        # The key and the page's links come from the validated parameters in one spelling (the
+        # HTML listing's way), never from the raw address: a made-up parameter, a second spelling
+        # of a search, a default said out loud or another order adds no entry. The page size is
+        # read as DRF reads it (junk: the default; too large: the largest).
+        page_size = ProductPagination().get_page_size(request)
+        address = listing_address(
+            {**params, "page_size": page_size if page_size != ProductPagination.page_size else None}
+        )
         key = listing_cache_key(
             "api",
             country=shopper.country,
             language=shopper.language,
             currency=shopper.currency,
-            params={**request.query_params.dict(), "host": request.get_host()},
+            # The links are absolute: the scheme and host they start with are part of the page.
+            params={**address, "origin": request.build_absolute_uri("/")},
         )
         # The page is cached as the JSON bytes it is sent as: a hit costs no serialising.
         body = cache.get(key)
@@ -219,18 +258,21 @@ class ProductListApi(APIView):
             with language:
                 filters = ListingFilters(
                     category=category,
-                    query=params.get("q", ""),
+                    query=address.get("q", ""),
                     merchant_slug=params.get("merchant", ""),
                     certification=params.get("certification", ""),
                     sort=params.get("sort", "newest"),
                 )
-                paginator = ProductPagination()
+                # A page past the last answers 404 here, and is not kept.
+                paginator = ProductPagination(address)
                 products = storefront_products(country=shopper.country, filters=filters)
                 page = paginator.paginate_queryset(products, request)
                 price = PriceField(shopper)
                 results = [_product_card(product, request, price) for product in page]
                 body = JSONRenderer().render(paginator.get_paginated_response(results).data)
-            cache.set(key, body, LISTING_CACHE_SECONDS)
+            # Only what the crowd shares is kept: a typed search or shop that finds nothing is not.
+            if listing_worth_keeping(paginator.page, address):
+                cache.set(key, body, LISTING_CACHE_SECONDS)
         if isinstance(request.accepted_renderer, JSONRenderer):
             response: HttpResponse = HttpResponse(body, content_type="application/json")
         else:  # the browsable API renders the same data as a page
@@ -262,12 +304,13 @@ class ProductDetailApi(APIView):
         if product is None:
             raise ApplicationError("No such product.", code="not_found", status=404)
         with language:
-            hidden = product_hidden_in(product, countries=[shopper.country], language=shopper.language)
-            if hidden:
+            # In the product page's and the cart's words: the country by name, then each rule's message.
+            refusal = country_refusal(product, shopper.country, language=shopper.language)
+            if refusal is not None:
                 raise ApplicationError(
-                    f"This product is not available in {shopper.country}.",
+                    refusal.sentence,
                     code="not_available_in_country",
-                    fields={"country": [violation.message for violation in hidden[shopper.country]]},
+                    fields={"country": list(refusal.reasons)},
                     status=404,
                 )
             price = PriceField(shopper)

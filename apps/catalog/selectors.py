@@ -23,14 +23,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.paginator import Page
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.functional import Promise
-from django.utils.translation import get_language, pgettext, pgettext_lazy
+from django.utils.translation import get_language, gettext, override, pgettext, pgettext_lazy
 from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts.models import User
-from apps.accounts.selectors import merchants_for_user
+from apps.accounts.selectors import country_choices, merchants_for_user
 from apps.cache_generations import Generation, current_generations
 from apps.catalog.models import (
     Category,
@@ -54,6 +55,7 @@ from apps.compliance.selectors import (
 )
 from apps.money.formatting import format_list_of, format_measure
 from apps.money.selectors import RATES_GENERATION, currencies_priced_now
+from regions import Region
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,36 @@ def product_hidden_in(
         if violations:
             hidden[country] = violations
     return hidden
+
+
+@dataclass(frozen=True)
+class CountryRefusal:
+    """Why a shopper's country forbids a product, in the product page's words: one sentence
+    naming the country, then each rule's own message."""
+
+    sentence: str
+    reasons: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return " ".join([self.sentence, *self.reasons])
+
+
+def country_refusal(
+    product: Product, country: str, *, language: str, region: Region | None = None, today: dt.date | None = None
+) -> CountryRefusal | None:
+    """Why ``country`` forbids ``product``, all in ``language`` (the country by its name in it);
+    ``None`` if it does not.
+
+    The product page says the same (``catalog/product_unavailable.html``); the cart and the API
+    say it with this, whatever language the request happens to be rendered in.
+    """
+    violations = product_visibility(product, country, today=today, language=language)
+    if not violations:
+        return None
+    name = dict(country_choices(region or settings.REGION, language)).get(country, country)
+    with override(language):
+        sentence = gettext("This product cannot be sold to shoppers in %(country)s.") % {"country": name}
+    return CountryRefusal(sentence=sentence, reasons=tuple(violation.message for violation in violations))
 
 
 def certifications_to_show(product: Product, *, today: dt.date | None = None) -> list[Certification]:
@@ -383,6 +415,27 @@ def listing_address(cleaned: Mapping[str, Any]) -> dict[str, str]:
         if value not in (None, "") and value != defaults.get(name):
             address[name] = str(value)
     return dict(sorted(address.items()))
+
+
+# What a visitor may type freely: every made-up value is one more address, unlike a category
+# (an unknown one answers 404), a sort or a certification (one of a few).
+TYPED_PARAMETERS = ("q", "merchant")
+
+
+def listing_worth_keeping(page: Page, address: Mapping[str, str]) -> bool:
+    """Whether a listing page is one the crowd shares, or one only made-up addresses reach.
+
+    ``address`` is the page's :func:`listing_address`. A page number past the last shows the
+    last page (the paginator's way): keyed by its own number, every number up to the limit
+    would be one more copy of it. A typed search or shop name that finds nothing is what a
+    crawler's made-up ones find; caching those would fill the cache with pages nobody else
+    asks for, and rendering one again costs no more than the miss the crawler causes anyway.
+    (A search text is at most 100 characters already, on the pages and the API alike: a
+    longer one is answered 400 and never cached.)
+    """
+    if page.number != int(address.get("page", 1)):
+        return False
+    return bool(page.object_list) or not any(name in address for name in TYPED_PARAMETERS)
 
 
 def listing_cache_key(kind: str, *, country: str, language: str, currency: str, params: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -24,6 +24,7 @@ from apps.catalog.selectors import (
     certifications_to_show,
     listing_address,
     listing_cache_key,
+    listing_worth_keeping,
     product_for_page,
     product_hidden_in,
     required_certifications,
@@ -65,7 +66,7 @@ def _listing(request: HttpRequest, *, category: Category | None, title: str, sho
         shown = page_cache.asking_for(request, chosen)
         key = listing_cache_key("html", **viewpoint, params=params)
         content = cache.get(key)
-        # Only what is cached already or found worth keeping is kept; see _worth_keeping.
+        # Only what is cached already or found worth keeping is kept; see listing_worth_keeping.
         keep = content is not None
         if content is None:
             content, keep = _render_content(shown, ListingForm(chosen), filters, chosen, context)
@@ -75,26 +76,6 @@ def _listing(request: HttpRequest, *, category: Category | None, title: str, sho
         if keep:
             cache.set(page_key, page, LISTING_CACHE_SECONDS)
     return HttpResponse(page_cache.fill(page, request))
-
-
-# What a visitor may type freely: every made-up value is one more address, unlike a category
-# (an unknown one answers 404), a sort or a certification (one of a few).
-TYPED_PARAMETERS = ("q", "merchant")
-
-
-def _worth_keeping(page: Page, chosen: dict[str, str]) -> bool:
-    """Whether a rendered listing page is one the crowd shares, or one only made-up addresses reach.
-
-    A page number past the last shows the last page (the paginator's way): keyed by its own
-    number, every number up to the form's limit would be one more copy of it. A typed search
-    or shop name that finds nothing is what a crawler's made-up ones find; caching those would
-    fill the cache with pages nobody else asks for, and rendering one again costs no more
-    than the miss the crawler causes anyway. (A search text is at most ``ListingForm``'s 100
-    characters already: a longer one is answered 400 and never cached.)
-    """
-    if page.number != int(chosen.get("page", 1)):
-        return False
-    return bool(page.object_list) or not any(name in chosen for name in TYPED_PARAMETERS)
 
 
 def _render_content(
@@ -119,7 +100,7 @@ def _render_content(
         },
         request,
     )
-    return content, _worth_keeping(page, chosen)
+    return content, listing_worth_keeping(page, chosen)
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
