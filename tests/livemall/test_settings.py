@@ -75,7 +75,8 @@ def test_recordings_stay_in_the_regions_own_bucket_in_production():
 
 
 def test_embedded_default_without_servers(settings):
-    """Read in a fresh process: no DATABASE_URL/REDIS_URL means SQLite, in-memory layer, inline tasks."""
+    """Read in a fresh process: no DATABASE_URL/REDIS_URL means SQLite, in-memory layer, a file
+    cache every process shares, inline tasks."""
     script = (
         "from django.conf import settings as s; "
         "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
@@ -94,7 +95,7 @@ def test_embedded_default_without_servers(settings):
     assert result.stdout.split() == [
         "django.db.backends.sqlite3",
         "channels.layers.InMemoryChannelLayer",
-        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
         "True",
     ]
     # And the suite itself runs on the real servers.

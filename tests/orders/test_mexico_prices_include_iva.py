@@ -29,8 +29,8 @@ GOLDEN = [
     ("MX", "NLE", {"model": "vat-inclusive", "rate": "16", "included": True, "tax": 1379, "total": 10000}),
     # Unchanged: New York's 8.53 % added on top.
     ("US", "NY", {"model": "sales-tax", "rate": "8.53", "included": False, "tax": 853, "total": 10853}),
-    # Unchanged: GST added on top.
-    ("CA", "ON", {"model": "sales-tax", "rate": "5", "included": False, "tax": 500, "total": 10500}),
+    # Unchanged model: Ontario's HST (apps/orders/data/tax_rates.toml `[ca_states]`) added on top.
+    ("CA", "ON", {"model": "sales-tax", "rate": "13", "included": False, "tax": 1300, "total": 11300}),
     # Unchanged (no one Brazilian rate is modelled yet: see regions/us-east.toml).
     ("BR", "SP", {"model": "sales-tax", "rate": "0", "included": False, "tax": 0, "total": 10000}),
 ]
