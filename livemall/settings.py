@@ -1,7 +1,7 @@
 """Settings, every one read from the environment (see ``.env.example``).
 
 Without ``DATABASE_URL``/``REDIS_URL`` the embedded default applies (SQLite file,
-in-memory channel layer, local-memory cache, Celery tasks run inline) so that
+in-memory channel layer, a file cache all processes share, Celery tasks run inline) so that
 ``make run`` shows the whole site in one process on a bare machine.
 ``DJANGO_ENV=production`` refuses to start without the secrets it needs.
 """
@@ -196,8 +196,18 @@ if REDIS_URL:
     AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 60)
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    AUTH_USER_CACHE_SECONDS = 0  # a per-process cache would miss other processes' writes
+    # A cache every process on the machine shares: what `manage.py fx_rates_update` stores from a
+    # second terminal reaches the `make run` server at once (a per-process LocMemCache kept the
+    # old rates until a restart). Files next to the region's SQLite database, so each database
+    # has its own cache. FileBasedCache over DatabaseCache: nothing to create first (DatabaseCache
+    # needs `createcachetable` on every path to a fresh database), and its culling (a third of
+    # the entries once past MAX_ENTRIES) is fine for a demo, as every entry is rebuilt on a miss.
+    # Its add() and incr() are not atomic across processes as Redis's are; production has Redis.
+    cache_dir = sqlite_path.with_suffix(".cache") if EMBEDDED else BASE_DIR / "var" / f"{REGION.code}.cache"
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": cache_dir}}
+    # Off: it saves a PostgreSQL round trip per request; on SQLite the query costs about what
+    # reading a cache file does.
+    AUTH_USER_CACHE_SECONDS = 0
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
@@ -300,6 +310,19 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 # A hung mail server must give up well within the order e-mails' claim lease (10 minutes),
 # or a mail it did take could be sent again by the sweep.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+# The site's public address, for the links in e-mails (a worker has no request to build them
+# from). Unset: the first ALLOWED_HOSTS name over https in production (the deploy files list the
+# public name first), else the address `make run` serves.
+_first_host = next((host for host in ALLOWED_HOSTS if host[:1] not in {".", "*"}), "")
+SITE_URL = env("SITE_URL") or (f"https://{_first_host}" if PRODUCTION else "http://127.0.0.1:8000")
+try:
+    _site = urlsplit(SITE_URL)
+    _usable = _site.scheme in {"http", "https"} and bool(_site.hostname) and not _site.query
+except ValueError:
+    _usable = False
+if not _usable or "#" in SITE_URL:
+    raise ImproperlyConfigured(f"SITE_URL={SITE_URL!r}; expected the site's address, like https://shop.example")
+SITE_URL = SITE_URL.rstrip("/")
 
 # --- Security (what `check --deploy` asks for in production) ----------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

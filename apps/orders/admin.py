@@ -425,6 +425,8 @@ def _refund_waiting(request: HttpRequest, order: Order) -> bool:
 # button pressed, the payment provider, the kind of mail): after the message they would read
 # as stray words.
 _ECHOED_FIELDS = frozenset({"step", "provider", "kind"})
+# Amounts in minor units kept for API clients beside a message that says them in money.
+_MINOR_UNITS_FIELDS = frozenset({"refundable_minor", "unconfirmed_minor"})
 
 
 def _error_text(exc: ApplicationError, *, order: Order, locale: str) -> str:
@@ -432,15 +434,9 @@ def _error_text(exc: ApplicationError, *, order: Order, locale: str) -> str:
     the fields' names; amounts as money in the order's currency, in ``locale``."""
     details: list[str] = []
     for field, texts in (exc.fields or {}).items():
-        if field in _ECHOED_FIELDS:
+        if field in _ECHOED_FIELDS or field in _MINOR_UNITS_FIELDS:
             continue
-        if exc.code == "over_refund":
-            # Payments say the most in minor units ("At most 11341"); said again in money, as it is now.
-            refundable = services.order_refundable_minor(order=order)
-            texts = [
-                _("At most %(amount)s can be refunded.") % {"amount": format_money(refundable, order.currency, locale)}
-            ]
-        elif exc.code == "owed_changed":
+        if exc.code == "owed_changed":
             # The owed amount as it is now, in minor units.
             texts = [
                 _("The refund owed is now %(amount)s.") % {"amount": format_money(int(owed), order.currency, locale)}

@@ -461,7 +461,7 @@ class MerchantOrderStepOut(serializers.Serializer):
 
 class StaffMayTakeOrderSteps(BasePermission):
     """Operators (the order change permission, as on the admin's order page) take every step;
-    merchant staff ship and deliver their own parcels."""
+    merchant staff pack, ship and deliver their own part of an order (``services.MERCHANT_STEPS``)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         scope = selectors.order_scope(request.user)
@@ -488,17 +488,19 @@ class OrderStepApi(APIView):
             ),
             400: _refused(
                 "Bad input (`fields` names each bad field): `invalid`, `unexpected_fields`, `invalid_tracking`, "
-                "`invalid_amount`, `over_refund`; `not_refundable` (the payment is not captured) and, for a "
-                "refund, `refund_declined` (the provider refused it)."
+                "`invalid_amount`, `over_refund` (`fields.refundable_minor` carries the most that can be "
+                "refunded, in minor units); `not_refundable` (the payment is not captured) and, for a refund, "
+                "`refund_declined` (the provider refused it)."
             ),
             403: _refused(
-                "Not operator or merchant staff; `permission_denied` (merchant staff: a step that is the "
-                "operators'), `not_your_shipment` (a parcel leaving another merchant's warehouse)."
+                "Not operator or merchant staff; `permission_denied` (merchant staff: cancel or refund, the "
+                "operators' steps), `not_your_shipment` (a parcel leaving another merchant's warehouse)."
             ),
             404: _refused("`not_found`: no such order (for merchant staff: none with their products); `unknown_step`."),
             409: _refused(
                 "The order is not at that step: `illegal_transition`, `not_refundable` (nothing to refund), "
-                "`refund_in_progress` (an earlier refund is still unconfirmed)."
+                "`refund_in_progress` (an earlier refund is still unconfirmed; `fields.unconfirmed_minor` "
+                "carries its amount: retry with that amount or none)."
             ),
             503: _refused(
                 "`provider_unavailable`: no refund could be recorded; look at the order's refunds before asking again."
@@ -507,9 +509,10 @@ class OrderStepApi(APIView):
         parameters=[OpenApiParameter("step", str, OpenApiParameter.PATH, enum=list(services.ORDER_STEPS))],
         summary="Staff: take the order's next step (fulfil, ship, deliver, cancel, refund)",
         description=(
-            "Operators take every step and get the whole order back. Merchant staff ship and deliver "
-            "the parcels leaving their own warehouses and get their part of the order back; an order "
-            "without their products answers 404."
+            "Operators take every step and get the whole order back. Merchant staff pack their part of "
+            "the order (`fulfil`: the units leaving their own warehouses; the order is fulfilled once every "
+            "merchant's part is packed), ship and deliver those parcels, and get their part of the order "
+            "back; cancel and refund are the operators'. An order without their products answers 404."
         ),
     )
     def post(self, request: Request, reference: str, step: str) -> Response:

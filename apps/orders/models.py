@@ -271,6 +271,11 @@ class Order(models.Model):
     shipped_email_refusal = models.CharField(
         _("mail server's refusal of the shipping e-mail"), max_length=500, blank=True
     )
+    # When staff last asked to send a refused mail again, written with the refusal's clearing:
+    # the sweep counts the mail owed from then, however old the order, so a resend whose task
+    # could not be queued (the broker down at the commit) is sent late rather than lost.
+    confirmation_send_again_at = models.DateTimeField(null=True, blank=True)
+    shipped_email_send_again_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -303,6 +308,47 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class RefundEmail(models.Model):
+    """The shopper's e-mail about one refund of their order, written when payments tells orders
+    that the refund succeeded (never for a pending or failed one).
+
+    One row per refund (``refund_id`` is unique: a replayed webhook or a second signal finds it
+    there) keeps what the mail says, as of that refund, and its sending as the order's own
+    mails do: ``claimed_at`` while a worker sends it, ``sent_at`` once the mail server took it,
+    ``refused_at`` and ``refusal`` when the server refused it for good (not sent again).
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refund_emails")
+    # The payments app's refund: orders know it by the id its signal gives, not by its row.
+    refund_id = models.BigIntegerField(unique=True)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    # Everything refunded of the payment with this refund: the mail's "refunded so far".
+    refunded_minor = models.BigIntegerField()
+    owed_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refusal = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["owed_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="refund_email_amount_positive"),
+        ]
+        indexes = [
+            # The sweep of mails owed reads the few unsent ones, among every refund mail ever sent.
+            models.Index(
+                fields=["owed_at"],
+                condition=models.Q(sent_at__isnull=True, refused_at__isnull=True),
+                name="refund_email_unsent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.refund_id} e-mail of order {self.order_id}"
 
 
 class OrderLine(models.Model):

@@ -29,13 +29,23 @@ def on_payment_succeeded(
 
 @receiver(payment_refunded, dispatch_uid="orders.payment_refunded")
 def on_payment_refunded(
-    sender, *, order_reference: str, refunded_minor: int, fully_refunded: bool, refund_id: int, **kwargs
+    sender,
+    *,
+    order_reference: str,
+    refunded_minor: int,
+    fully_refunded: bool,
+    refund_id: int,
+    amount_minor: int,
+    currency: str,
+    **kwargs,
 ) -> None:
     services.order_record_refund(
         order_reference=order_reference,
         refunded_minor=refunded_minor,
         fully_refunded=fully_refunded,
         refund_id=refund_id,
+        amount_minor=amount_minor,
+        currency=currency,
     )
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.selectors import country_choices, merchants_for_user
 from apps.catalog.models import Product, Stock, Variant, Warehouse
-from apps.catalog.selectors import product_visibility, products_visible_in
+from apps.catalog.selectors import country_refusal, products_visible_in
 from apps.errors import ApplicationError
 from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_money, numbering_system
 from apps.money.selectors import convert, rate_snapshot_current
@@ -214,14 +214,12 @@ def _honoured_lock(line: CartLine, *, currency: str, now: dt.datetime) -> int | 
 
 
 def _forbidden_in_country(product: Product, *, shopper: Shopper, region: Region) -> str:
-    """Why the shopper's country forbids ``product``, in the product page's words: the country by
-    its name in the shopper's language, then each rule's own message in that language."""
-    violations = product_visibility(product, shopper.country, language=shopper.language)
-    if not violations:  # the rules changed between the cart's query and this one
+    """Why the shopper's country forbids ``product``, in the product page's words (see
+    :func:`~apps.catalog.selectors.country_refusal`)."""
+    refusal = country_refusal(product, shopper.country, language=shopper.language, region=region)
+    if refusal is None:  # the rules changed between the cart's query and this one
         return _("Not available in your country.")
-    country = dict(country_choices(region, shopper.language)).get(shopper.country, shopper.country)
-    sentence = _("This product cannot be sold to shoppers in %(country)s.") % {"country": country}
-    return " ".join([sentence, *(violation.message for violation in violations)])
+    return str(refusal)
 
 
 def cart_review(
@@ -568,6 +566,17 @@ def orders_for_user(*, user) -> QuerySet[Order]:
     return Order.objects.filter(user=user).prefetch_related("lines", "shipments").order_by("-created_at", "-pk")
 
 
+def orders_listed_for(*, user, session_orders: Collection[str]) -> QuerySet[Order]:
+    """The orders on a shopper's "My orders" page, newest first: their account's when signed in,
+    else those their session placed; with the shipments and history :func:`order_delivery_progress`
+    reads, fetched for the whole list at once (not a query per order)."""
+    if user is not None and user.is_authenticated:
+        orders = Order.objects.filter(user=user)
+    else:
+        orders = Order.objects.filter(reference__in=list(session_orders))
+    return orders.prefetch_related("shipments", "events").order_by("-created_at", "-pk")
+
+
 def order_placed_with_key(*, idempotency_key: str, user, session_orders: list[str]) -> Order | None:
     """The order this shopper (their session's orders, or their account's) placed with a checkout key."""
     if not idempotency_key:
@@ -630,7 +639,7 @@ class DeliveryProgress:
 
 def order_delivery_progress(*, order: Order) -> DeliveryProgress:
     """``order``'s :class:`DeliveryProgress`, from its history and its shipments (both prefetched by
-    :func:`order_for_viewer`, so no query more)."""
+    :func:`order_for_viewer` and :func:`orders_listed_for`, so no query more)."""
 
     def reached(status: str) -> dt.datetime | None:
         # The move into ``status``, not a parcel's note recorded while the order stayed in it.
@@ -644,6 +653,19 @@ def order_delivery_progress(*, order: Order) -> DeliveryProgress:
         parcels=[s for s in order.shipments.all() if s.shipped_at is not None and s.tracking_number],
         eta_expected=delivered_at is None and order.status in _STILL_EXPECTED,
     )
+
+
+def order_delivery_address(*, order: Order, language: str) -> dict:
+    """Where ``order`` goes, as its page and its mails write it: the address as entered, its state
+    and country named in ``language`` as the checkout's lists name them (codes stored)."""
+    address = order.address if isinstance(order.address, dict) else {}
+    country = address.get("country", order.country)
+    state = address.get("state", "")
+    return {
+        "address": address,
+        "address_state": dict(rules.subdivision_choices(settings.REGION, country, language)).get(state, state),
+        "address_country": dict(country_choices(settings.REGION, language)).get(country, country),
+    }
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import re
 import secrets
 import smtplib
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -28,6 +28,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -38,7 +39,17 @@ from apps.catalog.selectors import product_is_visible_in, variant_options_text
 from apps.errors import ApplicationError
 from apps.money.formatting import format_day, format_money
 from apps.orders import gate, rules
-from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
+from apps.orders.models import (
+    Cart,
+    CartLine,
+    Coupon,
+    Order,
+    OrderEvent,
+    OrderLine,
+    RefundEmail,
+    Reservation,
+    Shipment,
+)
 from apps.orders.selectors import (
     Shopper,
     available_units,
@@ -47,6 +58,7 @@ from apps.orders.selectors import (
     checkout_quote,
     coupon_expired_error,
     coupon_sold_out_error,
+    order_delivery_address,
     order_refunds_held,
     orders_delivered_with_cash_uncollected,
     orders_expired,
@@ -959,16 +971,24 @@ def _refund_quietly(payment_id: int) -> None:
 
 
 @dataclass(frozen=True)
-class OrderEmail:
+class MailRecord:
+    """Where a mail's sending is written on the row that owes it (see :func:`_send_once`)."""
+
+    sent_field: str
+    claimed_field: str
+    refused_field: str  # when the mail server refused it for good
+    refusal_field: str  # what it answered
+
+
+@dataclass(frozen=True)
+class OrderEmail(MailRecord):
     """One e-mail the shopper gets about an order, and when it is owed."""
 
     template: str
     subject: str  # msgid, translated in the shopper's language when sent
     name: str  # msgid: what staff call it ("Confirmation e-mail"), translated in their language
-    sent_field: str
-    claimed_field: str
-    refused_field: str  # when the mail server refused it for good
-    refusal_field: str  # what it answered
+    # When staff asked to send it again after a refusal: the sweep counts it owed from then too.
+    send_again_field: str
     # Sent only while the order is in one of these: "thank you for your order" for a
     # cancelled or refunded one, or "on its way" once it arrived or came back, would be wrong.
     statuses: tuple[str, ...]
@@ -986,6 +1006,7 @@ ORDER_EMAILS: dict[str, OrderEmail] = {
         claimed_field="confirmation_claimed_at",
         refused_field="confirmation_refused_at",
         refusal_field="confirmation_refusal",
+        send_again_field="confirmation_send_again_at",
         statuses=(S.CONFIRMED, S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED),
         owed_from=(S.PAID, S.CONFIRMED),
     ),
@@ -998,10 +1019,18 @@ ORDER_EMAILS: dict[str, OrderEmail] = {
         claimed_field="shipped_email_claimed_at",
         refused_field="shipped_email_refused_at",
         refusal_field="shipped_email_refusal",
+        send_again_field="shipped_email_send_again_at",
         statuses=(S.SHIPPED,),
         owed_from=(S.SHIPPED,),
     ),
 }
+
+# The mail about one refund, owed from the moment payments said the refund succeeded: its
+# sending is written on its own row (``RefundEmail``), one per refund.
+REFUND_EMAIL = MailRecord(
+    sent_field="sent_at", claimed_field="claimed_at", refused_field="refused_at", refusal_field="refusal"
+)
+REFUND_EMAIL_SUBJECT = gettext_noop("Refund for your LiveMall order %(reference)s")
 
 # A worker sending a mail holds it this long; past it, the worker is taken for dead (killed
 # mid-send) and the mail may be sent again. Longer than any send may take (EMAIL_TIMEOUT).
@@ -1023,41 +1052,60 @@ def order_email_send(*, order_id: int, kind: str) -> bool:
     and not raised (there is nothing to retry); any other failure is raised for the task's retry.
     """
     email = ORDER_EMAILS[kind]
+    return _send_once(
+        _owed(email), order_id, email, lambda: _email_render_and_send(order_id, email), f"{kind} e-mail of order"
+    )
+
+
+def order_refund_email_send(*, refund_email_id: int) -> bool:
+    """Send the shopper the mail about one refund of their order, as :func:`order_email_send` sends
+    the order's own: once, claimed first, a refusal for good recorded and not raised."""
+    return _send_once(
+        _refund_emails_owed(),
+        refund_email_id,
+        REFUND_EMAIL,
+        lambda: _refund_email_render_and_send(refund_email_id),
+        "refund e-mail",
+    )
+
+
+def _send_once(owed: QuerySet, pk: int, record: MailRecord, send: Callable[[], None], what: str) -> bool:
+    """Claim the mail of row ``pk`` among ``owed``, ``send`` it, and record that it went (or was
+    refused for good); False when it was not ours to send. Claim → send → record: see
+    :func:`order_email_send`."""
     claimed_at = timezone.now()
-    owed = _owed(email).filter(pk=order_id)
-    if not owed.filter(_unclaimed(email, claimed_at)).update(**{email.claimed_field: claimed_at}):
+    if not owed.filter(pk=pk).filter(_unclaimed(record, claimed_at)).update(**{record.claimed_field: claimed_at}):
         return False
+    row = owed.model.objects.filter(pk=pk)
     try:
-        _email_render_and_send(order_id, email)
+        send()
     except smtplib.SMTPException as exc:
         refusal = _permanent_refusal(exc)
         if refusal is None:
-            _email_release(order_id, email, claimed_at)
+            _email_release(row, record, claimed_at)
             raise
-        refusal = refusal[: Order._meta.get_field(email.refusal_field).max_length]
+        refusal = refusal[: owed.model._meta.get_field(record.refusal_field).max_length]
         # Written only while the claim is still ours: were it taken over (this send outlived
         # the lease), the worker now holding it records what the server says to that send.
-        Order.objects.filter(
-            pk=order_id, **{email.claimed_field: claimed_at, f"{email.sent_field}__isnull": True}
-        ).update(**{email.refused_field: timezone.now(), email.refusal_field: refusal, email.claimed_field: None})
-        logger.warning("The mail server refused the %s e-mail of order %s for good: %s", kind, order_id, refusal)
+        row.filter(**{record.claimed_field: claimed_at, f"{record.sent_field}__isnull": True}).update(
+            **{record.refused_field: timezone.now(), record.refusal_field: refusal, record.claimed_field: None}
+        )
+        logger.warning("The mail server refused the %s %s for good: %s", what, pk, refusal)
         return False
     except BaseException:
         # Released so that the task's retry (or the sweep) sends it. A server that accepted
         # the mail before the connection dropped gets it a second time: we cannot tell that
         # from a mail it never got, and a confirmation twice is better than none.
-        _email_release(order_id, email, claimed_at)
+        _email_release(row, record, claimed_at)
         raise
     # A process that dies right here, after the server took the mail, sends it again after
     # the lease: the same trade-off.
-    Order.objects.filter(pk=order_id, **{f"{email.sent_field}__isnull": True}).update(
-        **{email.sent_field: timezone.now()}
-    )
+    row.filter(**{f"{record.sent_field}__isnull": True}).update(**{record.sent_field: timezone.now()})
     return True
 
 
-def _email_release(order_id: int, email: OrderEmail, claimed_at: dt.datetime) -> None:
-    Order.objects.filter(pk=order_id, **{email.claimed_field: claimed_at}).update(**{email.claimed_field: None})
+def _email_release(row: QuerySet, record: MailRecord, claimed_at: dt.datetime) -> None:
+    row.filter(**{record.claimed_field: claimed_at}).update(**{record.claimed_field: None})
 
 
 def _owed(email: OrderEmail) -> QuerySet[Order]:
@@ -1093,9 +1141,25 @@ def _permanent_refusal(exc: smtplib.SMTPException) -> str | None:
     return f"{code} {' '.join(str(answer).split())}"
 
 
-def _unclaimed(email: OrderEmail, now: dt.datetime) -> Q:
+def _unclaimed(record: MailRecord, now: dt.datetime) -> Q:
     """Nobody is sending it: never claimed, released, or claimed by a worker past its lease."""
-    return Q(**{f"{email.claimed_field}__isnull": True}) | Q(**{f"{email.claimed_field}__lt": now - EMAIL_CLAIM_LEASE})
+    return Q(**{f"{record.claimed_field}__isnull": True}) | Q(
+        **{f"{record.claimed_field}__lt": now - EMAIL_CLAIM_LEASE}
+    )
+
+
+def _refund_emails_owed() -> QuerySet[RefundEmail]:
+    """Refund mails neither gone out nor refused for good (the conditions of their partial index)."""
+    return RefundEmail.objects.filter(sent_at__isnull=True, refused_at__isnull=True)
+
+
+def _order_link(order: Order) -> dict:
+    """The order page's address, and whether the shopper signs in to see it: a guest sees their
+    order only in the browser session that placed it (``order_for_viewer``), so the mail says so."""
+    return {
+        "order_url": settings.SITE_URL + reverse("orders:detail", args=[order.reference]),
+        "guest": order.user_id is None,
+    }
 
 
 def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
@@ -1112,23 +1176,53 @@ def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
             ],
             "total": format_money(order.total_minor, order.currency, locale),
             "eta": format_day(order.eta, locale),
+            **order_delivery_address(order=order, language=order.language),
+            **_order_link(order),
         }
         body = render_to_string(f"orders/email/{email.template}.txt", context)
         subject = _(email.subject) % {"reference": order.reference}
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
 
 
+def _refund_email_render_and_send(refund_email_id: int) -> None:
+    """The refund's mail in the shopper's language and formats, with its amounts as of that refund."""
+    refund_email = RefundEmail.objects.select_related("order").get(pk=refund_email_id)
+    order = refund_email.order
+    locale = shopper_locale(language=order.language, country=order.country)
+    with translation.override(order.language):
+        context = {
+            "order": order,
+            "amount": format_money(refund_email.amount_minor, refund_email.currency, locale),
+            "total": format_money(order.total_minor, order.currency, locale),
+            "refunded": format_money(refund_email.refunded_minor, refund_email.currency, locale),
+            **_order_link(order),
+        }
+        body = render_to_string("orders/email/refund.txt", context)
+        subject = _(REFUND_EMAIL_SUBJECT) % {"reference": order.reference}
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+
+
 def orders_owed_email(*, kind: str, owed_since: dt.datetime, owed_before: dt.datetime) -> QuerySet[Order]:
     """Orders owed their ``kind`` e-mail since ``owed_since`` and before ``owed_before``, not sent,
     not refused for good and not being sent (a claim within the lease). Newest first: mails a
-    mail server keeps putting off (4xx) do not hold up the others."""
+    mail server keeps putting off (4xx) do not hold up the others.
+
+    Owed from the step that made it so, or from when staff asked to send it again after a
+    refusal: an old order's mail sent again counts from then, so that it is not lost when its
+    task could not be queued."""
     email = ORDER_EMAILS[kind]
     owed = (
         OrderEvent.objects.filter(order=OuterRef("pk"), to_status__in=email.owed_from, at__gte=owed_since)
         .filter(at__lt=owed_before)
         .exclude(from_status=F("to_status"))
     )
-    return _owed(email).filter(_unclaimed(email, timezone.now())).filter(Exists(owed)).order_by("-created_at", "-pk")
+    asked_again = Q(**{f"{email.send_again_field}__gte": owed_since, f"{email.send_again_field}__lt": owed_before})
+    return (
+        _owed(email)
+        .filter(_unclaimed(email, timezone.now()))
+        .filter(Exists(owed) | asked_again)
+        .order_by("-created_at", "-pk")
+    )
 
 
 def order_emails_send_missed(
@@ -1137,7 +1231,8 @@ def order_emails_send_missed(
     within: dt.timedelta = EMAIL_RESEND_WITHIN,
     limit: int = EMAIL_RESEND_BATCH,
 ) -> int:
-    """Queue again the order e-mails owed for ``older_than`` (up to ``within``) and not sent; returns how many.
+    """Queue again the order e-mails (refund mails too) owed for ``older_than`` (up to ``within``)
+    and not sent; returns how many.
 
     A mail whose queueing failed (the broker was down at the commit), whose task ran out of
     retries, or whose worker died mid-send would otherwise never go out. At most ``limit``
@@ -1150,6 +1245,14 @@ def order_emails_send_missed(
         for order_id in list(owed.values_list("pk", flat=True)[: max(limit - tried, 0)]):
             tried += 1
             queued += _queue_email(kind, order_id)
+    refunds = (
+        _refund_emails_owed()
+        .filter(_unclaimed(REFUND_EMAIL, now), owed_at__gte=now - within, owed_at__lt=now - older_than)
+        .order_by("-owed_at", "-pk")
+    )
+    for refund_email_id in list(refunds.values_list("pk", flat=True)[: max(limit - tried, 0)]):
+        tried += 1
+        queued += _queue_email("refund", refund_email_id)
     return queued
 
 
@@ -1194,7 +1297,13 @@ def order_email_send_again(*, order: Order, kind: str, actor=None, email: str | 
                 code="not_owed",
                 status=409,
             )
-        changes = {email_kind.refused_field: None, email_kind.refusal_field: ""}
+        # Cleared and marked in one write: should the task not be queued after the commit (the
+        # broker down), the sweep finds the mark and sends it, however old the order.
+        changes = {
+            email_kind.refused_field: None,
+            email_kind.refusal_field: "",
+            email_kind.send_again_field: timezone.now(),
+        }
         note = f"{kind} e-mail sent again after the mail server refused it ({refusal})"
         if address and address != order.email:
             note = f"{kind} e-mail sent again to {address}, not {order.email} ({refusal})"
@@ -1208,26 +1317,60 @@ def order_email_send_again(*, order: Order, kind: str, actor=None, email: str | 
     return order
 
 
-def _queue_email(task_name: str, order_id: int) -> bool:
-    """Queue the order's e-mail task; False when it could not be (the sweep sends it later)."""
+def _queue_email(task_name: str, row_id: int) -> bool:
+    """Queue the e-mail's task (the order's id; a refund mail's own); False when it could not be
+    (the sweep sends it later)."""
     # Imported here: tasks wrap services, so services only reach them at run time.
     from apps.orders import tasks
 
-    task = {"confirmation": tasks.send_order_confirmation, "shipped": tasks.send_order_shipped}[task_name]
+    task = {
+        "confirmation": tasks.send_order_confirmation,
+        "shipped": tasks.send_order_shipped,
+        "refund": tasks.send_refund_email,
+    }[task_name]
     try:
-        task.delay(order_id)
+        task.delay(row_id)
     except Exception:
         # The broker is down, or (tasks run inline) the send failed: either way the sweep sends it.
-        logger.exception("The %s e-mail for order %s was not queued; the sweep sends it later", task_name, order_id)
+        logger.exception("The %s e-mail %s was not queued; the sweep sends it later", task_name, row_id)
         return False
     return True
 
 
-def order_record_refund(*, order_reference: str, refunded_minor: int, fully_refunded: bool, refund_id: int) -> None:
-    """Payments refunded money: keep the order's refunded total (idempotent: the running total is set)."""
+def order_record_refund(
+    *,
+    order_reference: str,
+    refunded_minor: int,
+    fully_refunded: bool,
+    refund_id: int,
+    amount_minor: int,
+    currency: str,
+) -> None:
+    """Payments refunded money (the provider confirmed it): keep the order's refunded total
+    (idempotent: the running total is set) and owe the shopper a mail about this refund.
+
+    The mail is written in the same transaction, once per refund (a replayed webhook or a
+    second signal finds it), and its task queued after the commit; the sweep sends it if
+    that fails. Even a refund signalled after a later one (the total moved past it) has its mail.
+    """
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(reference=order_reference).first()
-        if order is None or refunded_minor <= order.refunded_minor:
+        if order is None:
+            return
+        if amount_minor > 0:
+            refund_email, owed = RefundEmail.objects.get_or_create(
+                refund_id=refund_id,
+                defaults={
+                    "order": order,
+                    "amount_minor": amount_minor,
+                    "currency": currency,
+                    "refunded_minor": refunded_minor,
+                },
+            )
+            if owed:
+                refund_email_id = refund_email.pk
+                transaction.on_commit(lambda: _queue_email("refund", refund_email_id))
+        if refunded_minor <= order.refunded_minor:
             return
         order.refunded_minor = refunded_minor
         before = order.status
@@ -1602,10 +1745,10 @@ def order_take_step(
     order not yet shipped); ``refund`` an amount in minor units (None: everything left);
     ``cancel`` a note. Anything else about the step is refused by the step's own service.
 
-    ``merchant_ids`` (``selectors.order_scope``) is set for merchant staff: they ship
-    parcels leaving their merchants' warehouses and mark them delivered, nothing else; a
-    tracking number for anybody else's parcel is refused before anything is written.
-    ``None``: an operator, every step.
+    ``merchant_ids`` (``selectors.order_scope``) is set for merchant staff: they pack their
+    merchants' part of the order, ship the parcels leaving their warehouses and mark them
+    delivered (:data:`MERCHANT_STEPS`), nothing else; a tracking number for anybody else's
+    parcel is refused before anything is written. ``None``: an operator, every step.
     """
     if step not in ORDER_STEPS:
         raise ApplicationError(
@@ -1616,7 +1759,7 @@ def order_take_step(
         )
     if merchant_ids is not None and step not in MERCHANT_STEPS:
         raise ApplicationError(
-            _("Merchant staff ship and deliver their own parcels; operators take the other steps."),
+            _("Merchant staff pack, ship and deliver their own part of an order; operators cancel and refund."),
             code="permission_denied",
             fields={"step": [step]},
             status=403,
@@ -1636,7 +1779,13 @@ def order_take_step(
                 raise ApplicationError(
                     _("You can only ship parcels leaving your own warehouses."),
                     code="not_your_shipment",
-                    fields={"tracking_numbers": [f"Not one of yours: {pk}" for pk in others]},
+                    fields={
+                        "tracking_numbers": [
+                            # Translators: %(shipment)s is a shipment's number, as the staff member sent it.
+                            _("Not one of yours: %(shipment)s") % {"shipment": pk}
+                            for pk in others
+                        ]
+                    },
                     status=403,
                 )
         unshipped = {s.pk: s for s in parcels.filter(shipped_at__isnull=True)}
@@ -1646,7 +1795,11 @@ def order_take_step(
                 _("Enter the tracking number."),
                 code="invalid_tracking",
                 fields={
-                    "tracking_numbers": [f"Not a shipment of this order waiting to ship: {pk}" for pk in strangers]
+                    "tracking_numbers": [
+                        # Translators: %(shipment)s is a shipment's number, as the staff member sent it.
+                        _("Not a shipment of this order waiting to ship: %(shipment)s") % {"shipment": pk}
+                        for pk in strangers
+                    ]
                 },
             )
         for pk, number in entered.items():

@@ -40,6 +40,12 @@ def send_order_shipped(order_id: int) -> bool:
     return services.order_email_send(order_id=order_id, kind="shipped")
 
 
+# The mail about one refund (its ``RefundEmail`` id), retried and swept as the two above.
+@shared_task(name="orders.send_refund_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_refund_email(refund_email_id: int) -> bool:
+    return services.order_refund_email_send(refund_email_id=refund_email_id)
+
+
 @shared_task(name="orders.emails_send_missed")
 def emails_send_missed() -> int:
     return services.order_emails_send_missed()

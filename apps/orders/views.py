@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from apps.accounts.selectors import country_choices
 from apps.errors import ApplicationError
 from apps.money.formatting import format_day
 from apps.orders import rules, selectors, services
@@ -345,18 +344,12 @@ def _delivery(order: Order, request: HttpRequest) -> dict:
     def day(moment) -> str:
         return format_day(moment.astimezone(zone).date(), _locale(request)) if moment is not None else ""
 
-    address = order.address if isinstance(order.address, dict) else {}
-    country = address.get("country", order.country)
-    state = address.get("state", "")
     return {
         "shipped_on": day(progress.shipped_at),
         "delivered_on": day(progress.delivered_at),
         "parcels": progress.parcels,
         "eta_expected": progress.eta_expected,
-        "address": address,
-        # Named in the shopper's language, as the checkout's list names them.
-        "address_state": dict(rules.subdivision_choices(settings.REGION, country)).get(state, state),
-        "address_country": dict(country_choices(settings.REGION, request.shopper.language)).get(country, country),
+        **selectors.order_delivery_address(order=order, language=request.shopper.language),
     }
 
 
@@ -395,9 +388,9 @@ def order_pay(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def my_orders(request: HttpRequest) -> HttpResponse:
+    orders = selectors.orders_listed_for(user=request.user, session_orders=session_orders(request))
     if request.user.is_authenticated:
-        orders = list(selectors.orders_for_user(user=request.user)[:50])
-    else:
-        orders = list(Order.objects.filter(reference__in=session_orders(request)).order_by("-created_at"))
-    rows = [_local(order, request) for order in orders]
+        orders = orders[:50]
+    # Each order's delivery told as its own page tells it: delivered or shipped on a day, or expected.
+    rows = [{**_local(order, request), **_delivery(order, request)} for order in orders]
     return render(request, "orders/my_orders.html", {"rows": rows})

@@ -31,10 +31,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.dispatch import Signal
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from apps.errors import ApplicationError
+from apps.money.formatting import format_money
 from apps.payments import breaker, registry, selectors
 from apps.payments.models import (
     OPEN_STATUSES,
@@ -213,11 +214,19 @@ def _configured(name: str) -> Provider:
 def _check_amount(amount_minor: object, *, field: str = "amount_minor") -> int:
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise ApplicationError(
-            "The amount must be a whole positive number of minor units.",
+            _("The amount must be a whole positive number of minor units."),
             code="invalid_amount",
-            fields={field: [f"Got {amount_minor!r}."]},
+            # Translators: %(value)s is the amount as it was sent (12.5, "10", None).
+            fields={field: [_("Received %(value)s.") % {"value": repr(amount_minor)[:40]}]},
         )
     return amount_minor
+
+
+def _in_money(amount_minor: int, currency: str) -> str:
+    """An amount for a message, as money in the language of whoever asked: a service has no
+    request, but the request activated its language (staff in the admin, an API client)."""
+    language = translation.get_language() or settings.REGION.default_language
+    return format_money(amount_minor, currency, translation.to_locale(language))
 
 
 # --- create -------------------------------------------------------------------------------
@@ -668,7 +677,7 @@ def payment_refund(
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
-            raise ApplicationError("No such payment.", code="not_found", status=404)
+            raise ApplicationError(_("No such payment."), code="not_found", status=404)
         # A refund we already accepted is retried whatever the payment became since (a refund
         # made in the provider's dashboard): the provider replays it or declines it.
         if payment.status not in REFUNDABLE_STATUSES and refund_id is None:
@@ -683,27 +692,34 @@ def payment_refund(
             # row would make a second refund of the amount, so nothing is sent.
             refund = next((r for r in refunds if r.pk == refund_id), None)
             if refund is None:
-                raise ApplicationError("No such refund of this payment.", code="not_found", status=404)
+                raise ApplicationError(_("No such refund of this payment."), code="not_found", status=404)
             if refund not in unsettled:
                 return refund
         elif unsettled:
             refund = unsettled[0]
             if amount_minor is not None and amount_minor != refund.amount_minor:
                 raise ApplicationError(
-                    _("An earlier refund of %(amount)d is still unconfirmed; retry it first.")
-                    % {"amount": refund.amount_minor},
+                    _("An earlier refund of %(amount)s is still unconfirmed; retry it first.")
+                    % {"amount": _in_money(refund.amount_minor, payment.currency)},
                     code="refund_in_progress",
+                    # For API clients, in minor units: the amount to retry with (or none).
+                    fields={"unconfirmed_minor": [str(refund.amount_minor)]},
                     status=409,
                 )
         else:
             refundable = _refundable(payment, refunds)
             amount = refundable if amount_minor is None else _check_amount(amount_minor)
             if amount <= 0 or amount > refundable:
+                most = max(refundable, 0)
                 raise ApplicationError(
                     _("That is more than can be refunded."),
                     code="over_refund",
                     fields={
-                        "amount_minor": [_("At most %(amount)d can be refunded.") % {"amount": max(refundable, 0)}]
+                        "amount_minor": [
+                            _("At most %(amount)s can be refunded.") % {"amount": _in_money(most, payment.currency)}
+                        ],
+                        # For API clients, in minor units, as `total_changed` carries the current total.
+                        "refundable_minor": [str(most)],
                     },
                 )
             refund = _refund_write(payment, refunds, amount_minor=amount, reason=reason)
@@ -746,7 +762,7 @@ def payment_refund_remaining(*, payment_id: int, reason: str = "") -> Refund | N
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
-            raise ApplicationError("No such payment.", code="not_found", status=404)
+            raise ApplicationError(_("No such payment."), code="not_found", status=404)
         if payment.status not in REFUNDABLE_STATUSES:
             return None
         refunds = list(payment.refunds.order_by("pk"))
@@ -812,7 +828,7 @@ def payment_refund_settle_outside(*, payment_id: int, amount_minor: int, note: s
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
-            raise ApplicationError("No such payment.", code="not_found", status=404)
+            raise ApplicationError(_("No such payment."), code="not_found", status=404)
         refunds = list(payment.refunds.order_by("pk"))
         owed = _refundable(payment, refunds)
         if payment.status not in REFUNDABLE_STATUSES or owed <= 0 or amount_minor != owed:

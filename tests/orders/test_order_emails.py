@@ -60,6 +60,7 @@ def broker_down(monkeypatch):
 
     monkeypatch.setattr(tasks.send_order_confirmation, "delay", down)
     monkeypatch.setattr(tasks.send_order_shipped, "delay", down)
+    monkeypatch.setattr(tasks.send_refund_email, "delay", down)
     return monkeypatch
 
 

@@ -460,7 +460,7 @@ def test_over_refund_is_refused_before_any_call(paypal_fake):
         services.payment_refund(payment_id=payment.pk, amount_minor=500)
 
     assert err.value.code == "over_refund"
-    assert err.value.fields == {"amount_minor": ["At most 499 can be refunded."]}
+    assert err.value.fields == {"amount_minor": ["At most $4.99 can be refunded."], "refundable_minor": ["499"]}
     assert len(_refunds(paypal_fake)) == 1
     assert Refund.objects.count() == 1
 

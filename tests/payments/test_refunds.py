@@ -188,7 +188,7 @@ def test_refund_more_than_left_is_refused(me_south):
         services.payment_refund(payment_id=payment.pk, amount_minor=1001)
 
     assert err.value.code == "over_refund"
-    assert err.value.fields == {"amount_minor": ["At most 1000 can be refunded."]}
+    assert err.value.fields == {"amount_minor": ["At most AED\xa010.00 can be refunded."], "refundable_minor": ["1000"]}
     assert Refund.objects.count() == 1
 
 
