@@ -82,7 +82,9 @@ def test_a_merge_past_the_limit_keeps_every_line_and_the_cart_says_which_to_lowe
     assert response.json()["error"]["code"] == "order_limit"
     assert response.json()["error"]["message"] == refusal.message
     form = {**PAGE_ADDRESS, "email": "ann@example.test", "shipping_option": "standard", "payment": "test/test"}
-    page = client.post("/checkout/", {**form, "idempotency_key": "limit-page-0001"})
+    # The total the page showed, as its form posts it.
+    shown = client.get("/checkout/").context["quote"].total_minor
+    page = client.post("/checkout/", {**form, "idempotency_key": "limit-page-0001", "expected_total_minor": shown})
     assert page.context["message"] == refusal.message
 
     # Doing what the line says makes a cart that checks out.
