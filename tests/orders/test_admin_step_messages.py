@@ -139,14 +139,14 @@ def test_a_german_operator_types_amounts_the_german_way(client, operator, use_re
 
     # "18.50" is eighteen-fifty in English, one thousand eight hundred and fifty misgrouped in German: refused.
     page = on_commit(_step, client, order, "refund", amount="18.50")
-    assert _messages(page) == [("error", "“18.50” could be read more than one way: write the amount like 1.234,50.")]
+    assert _messages(page) == [("error", "„18.50“ ist mehrdeutig: Schreiben Sie den Betrag z. B. so: 1.234,50.")]
     page = on_commit(_step, client, order, "refund", amount="18,50")
 
     order.refresh_from_db()
     assert order.refunded_minor == 1850
     amount = format_money(1850, "EUR", locale)
     assert "18,50" in amount
-    assert _messages(page) == [("success", f"Refunded {amount} (in all {amount} refunded).")]
+    assert _messages(page) == [("success", f"{amount} erstattet (insgesamt {amount} erstattet).")]
 
 
 def test_recording_a_refund_returned_outside_says_the_owed_amount_in_money(client, operator, stripe_paid, stripe_fake):
