@@ -754,22 +754,10 @@ def _written_by_locale(write: Callable[[str], Any], *, region: Region) -> tuple[
     return formats, by_locale
 
 
-def _prices_by_locale(per_currency: dict[str, dict[str, Any]], *, region: Region) -> dict[str, Any]:
-    """One variant's locked prices written the way each viewer's locale writes them (Babel, like
-    every other price on the site): ``{"formats": [...], "by_locale": {...}}``."""
-    formats, by_locale = _written_by_locale(
-        lambda locale: {
-            currency: format_money(price["minor"], currency, locale) for currency, price in per_currency.items()
-        },
-        region=region,
-    )
-    return {"formats": formats, "by_locale": by_locale}
-
-
 def _pinned_variants(
     *, prices: dict[str, dict[str, Any]], options: dict[str, Any], region: Region
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The first variant's prices (as :func:`_prices_by_locale`) and every pinned variant with its
+    """The first variant's prices (``{"formats": [...], "by_locale": {...}}``) and every pinned variant with its
     options and prices, all indexed by one shared ``by_locale``: a show may pin a product with
     many sizes, and the event must stay one small frame for every viewer.
 

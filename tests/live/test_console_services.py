@@ -470,7 +470,8 @@ def test_pinned_prices_come_written_for_every_locale_the_region_serves(code):
     from apps.money.formatting import format_money
 
     region = load_region(code)
-    prices = services._prices_by_locale({currency: {"minor": 123456} for currency in region.currencies}, region=region)
+    per_currency = {currency: {"minor": 123456} for currency in region.currencies}
+    prices, _variants = services._pinned_variants(prices={"1": per_currency}, options={}, region=region)
     assert len(prices["formats"]) == len({tuple(f.items()) for f in prices["formats"]})  # each way once
     for language in region.languages:
         for country in region.countries:
