@@ -53,7 +53,7 @@ from apps.compliance.selectors import (
     product_violations,
     rules_for_country,
 )
-from apps.money.formatting import format_list_of, format_measure
+from apps.money.formatting import ListStyle, format_list_of, format_measure
 from apps.money.selectors import RATES_GENERATION, currencies_priced_now
 from regions import Region
 
@@ -513,8 +513,8 @@ def merchant_stock(*, user: User) -> QuerySet[Stock]:
 # other key is the merchant's own word, shown as written.
 OPTION_NAMES: Mapping[str, str | Promise] = {
     "size": pgettext_lazy("product option", "Size"),
-    "colour": pgettext_lazy("product option", "Colour"),
-    "color": pgettext_lazy("product option", "Colour"),
+    "colour": pgettext_lazy("product option", "Color"),
+    "color": pgettext_lazy("product option", "Color"),
     "flavour": pgettext_lazy("product option", "Flavour"),
     "flavor": pgettext_lazy("product option", "Flavour"),
     "material": pgettext_lazy("product option", "Material"),
@@ -604,12 +604,19 @@ def variant_options(attributes: Mapping[str, Any] | None, *, locale: str) -> lis
     ]
 
 
+# Each item of an option list is a "label: value" pair, not a measure, so CLDR's unit lists are
+# the wrong style: zh joins units with nothing, running one pair into the next. The narrow "and"
+# list separates pairs in every language we serve: commas in en, fr, pt, id, ms, "、" in zh,
+# "y"/"und"/"e" before the last pair in es, de, it, "و" in ar, "และ" in th.
+OPTION_LIST_STYLE: ListStyle = "standard-narrow"
+
+
 def variant_options_text(attributes: Mapping[str, Any] | None, *, locale: str) -> str:
-    """``Size: 500 g``; several options joined as ``locale`` lists units ("Colour: navy, Size: M");
-    empty for a variant without options."""
+    """``Size: 500 g``; several options joined as ``locale`` writes a short list ("Color: navy,
+    Size: M"); empty for a variant without options."""
     parts = [
         # Translators: one option of a product variant, e.g. "Size: 500 g" or "Colour: ivory".
         pgettext("product option", "%(name)s: %(value)s") % {"name": option.name, "value": option.value}
         for option in variant_options(attributes, locale=locale)
     ]
-    return format_list_of(parts, "unit", locale)
+    return format_list_of(parts, OPTION_LIST_STYLE, locale)

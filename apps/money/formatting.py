@@ -31,7 +31,6 @@ from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.lists import _style_fallbacks as LIST_STYLE_FALLBACKS
 from babel.numbers import NumberPattern, get_currency_symbol
 from babel.units import format_unit
 
@@ -159,8 +158,33 @@ def format_measure(value: Decimal, unit: str, locale: str) -> str:
     return _native_digits(format_unit(value, unit, length="short", locale=loc, numbering_system=system), system)
 
 
-ListStyle = Literal["standard", "standard-short", "or", "or-short", "unit", "unit-short", "unit-narrow"]
+ListStyle = Literal[
+    "standard", "standard-short", "standard-narrow", "or", "or-short", "or-narrow", "unit", "unit-short", "unit-narrow"
+]
 LIST_PARTS = ("start", "middle", "end", "2")
+# CLDR root's <alias> for each list style it does not spell out (root.xml, listPatterns; TR35
+# "List Patterns"): where a locale lacks a part of the key's style, the part is looked up in the
+# value's style, in the same locale. Root spells out only "standard" and "or", so every chain ends
+# in one of them. Kept as our own table: Babel has one only under a private name
+# (``babel.lists._style_fallbacks``, from its fix for python-babel/babel#1098) that any upgrade
+# may rename, and it puts "unit" in unit-narrow's chain where root goes to unit-short alone.
+LIST_STYLE_ALIASES: Mapping[str, str] = {
+    "standard-short": "standard",
+    "standard-narrow": "standard-short",
+    "or-short": "or",
+    "or-narrow": "or-short",
+    "unit": "unit-short",
+    "unit-short": "standard",
+    "unit-narrow": "unit-short",
+}
+
+
+def list_style_chain(style: ListStyle) -> tuple[str, ...]:
+    """``style`` and the styles CLDR falls back to for it, in order (unit, unit-short, standard)."""
+    chain = [style]
+    while chain[-1] in LIST_STYLE_ALIASES:
+        chain.append(LIST_STYLE_ALIASES[chain[-1]])
+    return tuple(chain)
 
 
 @functools.lru_cache(maxsize=256)
@@ -175,7 +199,7 @@ def _list_patterns(locale: str, style: ListStyle) -> Mapping[str, str]:
     item in ar_AE (python-babel/babel#1098, whose fix #1099 is that whole-style fallback).
     """
     data = babel_locale(locale).list_patterns
-    styles = (style, *LIST_STYLE_FALLBACKS.get(style, ()))
+    styles = list_style_chain(style)
     patterns = {}
     for part in LIST_PARTS:
         for name in styles:

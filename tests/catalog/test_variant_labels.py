@@ -22,12 +22,12 @@ pytestmark = pytest.mark.django_db
 
 ARABIC = {
     ("product option", "Size"): "الحجم",
-    ("product option", "Colour"): "اللون",
+    ("product option", "Color"): "اللون",
     ("colour", "ivory"): "عاجي",
 }
 GERMAN = {
     ("product option", "Size"): "Größe",
-    ("product option", "Colour"): "Farbe",
+    ("product option", "Color"): "Farbe",
     ("colour", "ivory"): "Elfenbein",
 }
 
@@ -114,7 +114,7 @@ def test_options_and_words_it_does_not_know_are_shown_as_the_merchant_wrote_them
         text = variant_options_text(
             {"colour": "Sunset ombre", "fit": "slim", "size": "XL", "gift_wrap": "yes"}, locale="en_US"
         )
-    assert text == "Colour: Sunset ombre, Fit: slim, Size: XL, Gift wrap: yes"
+    assert text == "Color: Sunset ombre, Fit: slim, Size: XL, Gift wrap: yes"
     assert variant_options_text({}, locale="ar_AE") == ""
     assert variant_options_text("not a mapping", locale="ar_AE") == ""  # type: ignore[arg-type]
 

@@ -1,5 +1,5 @@
 """A variant with several options ("Tamaño: M y Color: azul marino") is joined as the shopper's
-language lists units: Babel's own ``format_list(style="unit")`` raised KeyError('start') in
+language writes a short list (it was a unit list until zh showed pairs run together): Babel's own ``format_list(style="unit")`` raised KeyError('start') in
 Spanish (a 500 on the product page), and repeated the last option in ar_AE.
 
 The words come from the shipped catalogues (locale/es), the joining words from CLDR.
@@ -60,7 +60,7 @@ def test_a_product_page_in_spanish_names_a_variant_with_a_size_and_a_colour(
     ("language", "locale", "expected"),
     [
         ("es", "es_MX", "Tamaño: M y Color: azul marino"),
-        ("en", "en_US", "Size: M, Colour: navy"),
+        ("en", "en_US", "Size: M, Color: navy"),
     ],
 )
 def test_two_options_are_joined_once_each(language, locale, expected):
