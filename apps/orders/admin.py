@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -226,11 +227,10 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("ship to"))
     def ship_to(self, order: Order) -> str:
-        address = order.address if isinstance(order.address, dict) else {}
-        city = " ".join(filter(None, (address.get("city"), address.get("state"), address.get("postal_code"))))
-        lines = [address.get("name"), address.get("line1"), address.get("line2"), city, address.get("country")]
-        if address.get("phone"):
-            lines.append(address["phone"])
+        # As the shopper's page and the courier write it: in the destination country's order,
+        # state and country named in the staff member's language.
+        delivery = selectors.order_delivery_address(order=order, language=translation.get_language())
+        lines = [*delivery["address_lines"], delivery["address"].get("phone")]
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
 
     def has_change_permission(self, request, obj=None) -> bool:

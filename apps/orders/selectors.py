@@ -27,6 +27,7 @@ from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
+from apps.orders.address_lines import address_lines
 from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
@@ -657,14 +658,21 @@ def order_delivery_progress(*, order: Order) -> DeliveryProgress:
 
 def order_delivery_address(*, order: Order, language: str) -> dict:
     """Where ``order`` goes, as its page and its mails write it: the address as entered, its state
-    and country named in ``language`` as the checkout's lists name them (codes stored)."""
+    and country named in ``language`` as the checkout's lists name them (codes stored), and
+    ``address_lines``: all of it but the phone, line by line in the destination country's order
+    (see :mod:`apps.orders.address_lines`), the country last."""
     address = order.address if isinstance(order.address, dict) else {}
-    country = address.get("country", order.country)
+    country = address.get("country") or order.country
     state = address.get("state", "")
+    state_name = dict(rules.subdivision_choices(settings.REGION, country, language)).get(state, state)
+    country_name = dict(country_choices(settings.REGION, language)).get(country, country)
     return {
         "address": address,
-        "address_state": dict(rules.subdivision_choices(settings.REGION, country, language)).get(state, state),
-        "address_country": dict(country_choices(settings.REGION, language)).get(country, country),
+        "address_state": state_name,
+        "address_country": country_name,
+        "address_lines": address_lines(
+            {**address, "country": country}, state_name=state_name, country_name=country_name
+        ),
     }
 
 
