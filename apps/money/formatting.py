@@ -236,3 +236,39 @@ __all__ = [
     "format_money",
     "minor_to_decimal",
 ]
+
+
+def format_count(count: int, locale: str) -> str:
+    """A whole number of things (``2`` of a product, ``1,200`` viewers) as the shopper writes it, in the
+    same digits and separators as their prices (``٢`` in ar_SA, ``1 200`` in French)."""
+    loc = babel_locale(locale)
+    system = numbering_system(loc)
+    return _native_digits(loc.decimal_formats[None].apply(count, loc, numbering_system=system), system)
+
+
+@functools.lru_cache(maxsize=256)
+def _percent_pattern(locale: str, system: str) -> NumberPattern:
+    """The locale's percent pattern with its ``%`` placeholder replaced by the numbering system's
+    percent sign, which Babel 2.18 leaves out: CLDR gives Arabic ``٪`` with an Arabic letter mark in
+    Arabic-Indic digits and a ``%`` kept left-to-right by LRMs in Latin ones. The scale (times 100) stays
+    the one parsed from the placeholder."""
+    loc = babel_locale(locale)
+    pattern = copy.copy(loc.percent_formats[None])
+    sign = loc.number_symbols.get(system, {}).get("percentSign") or "%"
+    pattern.prefix = tuple(part.replace("%", sign) for part in pattern.prefix)
+    pattern.suffix = tuple(part.replace("%", sign) for part in pattern.suffix)
+    return pattern
+
+
+def format_rate(rate: Decimal | str | int, locale: str) -> str:
+    """A rate given in percent (``"20"``, ``"8.875"``: what tax rates store) as the shopper writes a
+    percentage: ``20 %`` in French, ``٢٠٪`` in ar_SA. Every digit of the rate is kept (8.875 is never
+    shown as 9 %): a tax rate is stated, not rounded."""
+    loc = babel_locale(locale)
+    system = numbering_system(loc)
+    fraction = (Decimal(str(rate)) / 100).normalize()
+    text = _percent_pattern(locale, system).apply(fraction, loc, decimal_quantization=False, numbering_system=system)
+    return _native_digits(text, system)
+
+
+__all__ += ["format_count", "format_rate"]

@@ -829,3 +829,31 @@ def sales_at_price_locks(price_locks: list[str], *, coupon_source: str = "") -> 
             for row in rows
         ],
     )
+
+
+def checkout_address_last_used(*, user, country: str, region: Region | None = None) -> dict[str, str]:
+    """The delivery address of a signed-in shopper's latest order in ``region`` (this one by default),
+    without its country, to start their checkout form with: they change what they like. Nothing for a
+    guest (no query), nor when that order went to another country than ``country``, the one they buy
+    from now: the form's country is that one, and another country's address does not fit it."""
+    if user is None or not user.is_authenticated:
+        return {}
+    region = region or settings.REGION
+    order = (
+        Order.objects.filter(user=user, region=region.code)
+        .order_by("-created_at", "-pk")
+        .only("address", "country")
+        .first()
+    )
+    if order is None:
+        return {}
+    address = order.address if isinstance(order.address, dict) else {}
+    if address.get("country", order.country) != country:
+        return {}
+    return {name: str(value) for name, value in address.items() if name != "country" and value is not None}
+
+
+def checkout_methods_paid_on_delivery(*, methods: Iterable[payment_selectors.OfferedMethod]) -> frozenset[str]:
+    """Of the methods offered (as ``provider/method``), those paid at the door: placing such an order
+    charges nothing, so the checkout's button only places it."""
+    return frozenset(f"{m.provider}/{m.method}" for m in methods if m.provider == CashOnDeliveryProvider.name)

@@ -170,6 +170,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else {k: request.GET[k] for k in QUOTE_FIELDS if k in request.GET}
     idempotency_key = data.get("idempotency_key", "")
     address = {name: data.get(name, "") for name in ADDRESS_FORM_FIELDS}
+    if request.method == "GET" and not request.headers.get("HX-Request") and not any(n in data for n in address):
+        # A returning shopper starts from where their last order went (in the country they buy
+        # from now); a re-quote carries what the form holds, so it is not asked again.
+        last_used = selectors.checkout_address_last_used(user=request.user, country=shopper.country)
+        address = {name: last_used.get(name, "") for name in ADDRESS_FORM_FIELDS}
     address["country"] = shopper.country
     chosen_option = data.get("shipping_option") or "standard"
     coupon = (data.get("coupon") or "").strip()
@@ -234,6 +239,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as unpriced:
         return _checkout_unavailable(request, unpriced)
+    chosen_payment = data.get("payment") or (f"{methods[0].provider}/{methods[0].method}" if methods else "")
+    paid_on_delivery = selectors.checkout_methods_paid_on_delivery(methods=methods)
     context = {
         "quote": quote,
         "eta": format_day(quote.eta, _locale(request)) if quote.eta else "",
@@ -243,7 +250,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "chosen_option": chosen_option,
         "coupon": coupon,
         "methods": methods,
-        "chosen_payment": data.get("payment") or (f"{methods[0].provider}/{methods[0].method}" if methods else ""),
+        "chosen_payment": chosen_payment,
+        # Nothing is paid when an order to be paid at the door is placed: its button says so.
+        "paid_on_delivery": paid_on_delivery,
+        "chosen_paid_on_delivery": chosen_payment in paid_on_delivery,
         # The same attempt keeps its key (a resubmit after a field error places it once); an
         # attempt whose order was cancelled (paying failed) is over, so the next submit is a new one.
         "idempotency_key": (

@@ -87,6 +87,18 @@
     else coupon.removeAttribute("aria-invalid");
   });
 
+  // The button says what pressing it does with the method chosen ("Place order" for one paid on
+  // delivery): its words are the page's own, translated by the server, on each method's radio.
+  function labelButton() {
+    const chosen = form.querySelector("[name=payment]:checked");
+    if (chosen && chosen.dataset.placeLabel) button.textContent = chosen.dataset.placeLabel;
+  }
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "payment") labelButton();
+  });
+  // A browser that restores the form's choices on reload restores them without a change event.
+  labelButton();
+
   // Back to this page from the browser's cache: the button pressed before works again.
   window.addEventListener("pageshow", (event) => {
     if (!event.persisted) return;

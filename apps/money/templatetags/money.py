@@ -1,12 +1,14 @@
 """``{% money amount currency %}`` shows an amount as is (``rounded=True``: in the currency's everyday
 digits); ``{% money_local amount currency %}`` shows it converted into the shopper's currency with today's
 FX snapshot; ``{% local_datetime moment %}`` shows a moment in the shopper's time zone and words, its date
-as delivery dates are written."""
+as delivery dates are written; ``{% percent rate %}`` and ``{% number count %}`` show a rate and a count in
+the shopper's locale and digits."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.http import HttpRequest
@@ -15,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
-from apps.money.formatting import format_day, format_moment, format_money
+from apps.money.formatting import format_count, format_day, format_moment, format_money, format_rate
 from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError, price_step, round_minor
 
@@ -90,3 +92,19 @@ def money_local(context: template.Context, amount_minor: int | None, currency: s
         gettext("Converted with the exchange rate of %(date)s, which may be out of date.") % {"date": day},
         gettext("(rate of %(date)s)") % {"date": day},
     )
+
+
+@register.simple_tag(takes_context=True)
+def percent(context: template.Context, rate: Decimal | str | int | None) -> str:
+    """``{% percent order.tax_rate as rate %}``: a rate stored in percent (``"8.875"``) as the shopper
+    writes a percentage (``8,875 %``), every digit kept. Nothing for a rate that is not one."""
+    try:
+        return format_rate(Decimal(str(rate)), context["request"].shopper.locale)
+    except (InvalidOperation, ValueError):
+        return ""
+
+
+@register.simple_tag(takes_context=True)
+def number(context: template.Context, count: int) -> str:
+    """``{% number line.quantity %}``: a count in the digits and separators of the shopper's prices."""
+    return format_count(count, context["request"].shopper.locale)
