@@ -535,8 +535,10 @@ def _step_done(step: str, order: Order, before: _Before, *, scope: frozenset[int
         )
     if step == "cancel":
         # What cancelling did is the status itself; the money it sent back follows.
+        # Translators: %(status)s is an order status (context "order status"), e.g. "cancelled".
         said.append(_("Done: the order is now %(status)s.") % {"status": order.get_status_display()})
     elif order.status != before.status:
+        # Translators: %(status)s is an order status (context "order status"), e.g. "packed and ready to ship".
         said.append(_("The order is now %(status)s.") % {"status": order.get_status_display()})
     refunds = _refunds(order)
     succeeded = [r for r in refunds if r.status == RefundStatus.SUCCEEDED]

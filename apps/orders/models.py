@@ -14,6 +14,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.catalog.models import Stock, Variant
 from apps.money.types import currency_digits
@@ -207,15 +208,20 @@ class Coupon(models.Model):
 
 class Order(models.Model):
     class Status(models.TextChoices):
-        CREATED = "created", _("awaiting payment")
+        # Each label says what the order is, as in "The order is now %(status)s." and, capitalised,
+        # alone on the shopper's pages; the context tells translators it agrees with "order"
+        # (la commande, die Bestellung).
+        CREATED = "created", pgettext_lazy("order status", "awaiting payment")
         # Cash on delivery: the units are sold and the order ships; the courier takes the money.
-        CONFIRMED = "confirmed", _("to be paid on delivery")
-        PAID = "paid", _("paid")
-        FULFILLED = "fulfilled", _("being packed")
-        SHIPPED = "shipped", _("shipped")
-        DELIVERED = "delivered", _("delivered")
-        CANCELLED = "cancelled", _("cancelled")
-        REFUNDED = "refunded", _("refunded")
+        CONFIRMED = "confirmed", pgettext_lazy("order status", "to be paid on delivery")
+        PAID = "paid", pgettext_lazy("order status", "paid")
+        # Every merchant's part is packed (services.order_fulfil: the last part packed fulfils it);
+        # it stays so until the last parcel has left.
+        FULFILLED = "fulfilled", pgettext_lazy("order status", "packed and ready to ship")
+        SHIPPED = "shipped", pgettext_lazy("order status", "shipped")
+        DELIVERED = "delivered", pgettext_lazy("order status", "delivered")
+        CANCELLED = "cancelled", pgettext_lazy("order status", "cancelled")
+        REFUNDED = "refunded", pgettext_lazy("order status", "refunded")
 
     reference = models.CharField(max_length=32, unique=True)
     idempotency_key = models.CharField(max_length=128, unique=True)

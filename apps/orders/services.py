@@ -1386,7 +1386,7 @@ def order_record_refund(
 def _transition(order: Order, to: str, *, actor=None, label: str = "", note: str = "") -> None:
     if to not in ALLOWED.get(order.status, set()):
         raise ApplicationError(
-            # Status labels are adjectives and phrases ("awaiting payment", "being packed"): this
+            # Status labels are adjectives and phrases ("awaiting payment", "packed and ready to ship"): this
             # wording reads well with any of them on either side.
             _("This order is %(status)s; it cannot move to “%(target)s”.")
             % {"status": order.get_status_display(), "target": S(to).label},

@@ -37,7 +37,7 @@ def test_operator_packs_ships_delivers_and_refunds(client, operator, paid_order,
     assert client.post(reverse("admin:orders_order_delete", args=[paid_order.pk]), {"post": "yes"}).status_code == 403
 
     page = _step(client, paid_order, "fulfil")
-    assert _messages(page) == [("success", "Packed: 1 parcel, from Main. The order is now being packed.")]
+    assert _messages(page) == [("success", "Packed: 1 parcel, from Main. The order is now packed and ready to ship.")]
     assert page.context["order_steps"] == ["ship", "refund"]
     (shipment,) = page.context["unshipped"]
 

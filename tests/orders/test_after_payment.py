@@ -10,6 +10,9 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
+from django.utils.text import capfirst
+from django.utils.translation import pgettext
 
 from apps.errors import ApplicationError
 from apps.money.formatting import format_money
@@ -71,7 +74,7 @@ def test_a_partial_refund_shows_on_the_order_page_and_in_my_orders(client, shopp
     assert _text(page.content, "refunded") == "Refunded $10.00"
     assert _text(page.content, "total") == f"${order.total_minor // 100}.{order.total_minor % 100:02d}"
     mine = client.get("/orders/")
-    assert _text(mine.content, "status") == "Paid Partly refunded"
+    assert _text(mine.content, "status") == "Paid · partially refunded"
 
     on_commit(services.order_refund, order=order, actor=operator)
     order.refresh_from_db()
@@ -89,7 +92,7 @@ def test_a_cancelled_and_refunded_order_is_marked_refunded_in_my_orders(client, 
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.refunded_minor == order.total_minor
     client.force_login(shopper)
-    assert _text(client.get("/orders/").content, "status") == "Cancelled Refunded"
+    assert _text(client.get("/orders/").content, "status") == "Cancelled · refunded"
 
 
 def test_the_order_pages_show_the_refund_in_arabic_right_to_left(
@@ -108,7 +111,10 @@ def test_the_order_pages_show_the_refund_in_arabic_right_to_left(
     # The amount as every other row of the page shows money, in the shopper's script and order.
     amount = format_money(1000, "AED", page.wsgi_request.shopper.locale)
     assert _text(page.content, "refunded").endswith(" ".join(amount.split()))
-    assert b'data-testid="refund-marker"' in client.get("/orders/", headers=arabic).content
+    # My orders says it in one phrase about the order, in the shopper's language.
+    with translation.override("ar"):
+        words = pgettext("order status", "%(status)s · partially refunded") % {"status": Order.Status.PAID.label}
+    assert _text(client.get("/orders/", headers=arabic).content, "status") == capfirst(words)
 
 
 def test_an_illegal_step_is_refused_in_words_that_read_well(paid_for, operator):
@@ -117,7 +123,7 @@ def test_an_illegal_step_is_refused_in_words_that_read_well(paid_for, operator):
     with pytest.raises(ApplicationError) as err:
         services.order_fulfil(order=Order.objects.get(pk=order.pk), actor=operator)
     assert err.value.code == "illegal_transition" and err.value.status == 409
-    assert err.value.message == "This order is cancelled; it cannot move to “being packed”."
+    assert err.value.message == "This order is cancelled; it cannot move to “packed and ready to ship”."
 
 
 # --- 3: who asked for a refund ---------------------------------------------------------------

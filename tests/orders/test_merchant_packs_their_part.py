@@ -94,7 +94,9 @@ def test_the_operator_packs_what_the_merchants_left(client, mixed, staff_a, oper
     assert page_of(client, mixed).context["order_steps"] == ["fulfil", "cancel", "refund"]
     page = admin_step(client, mixed, "fulfil")
 
-    assert messages_of(page) == [("success", "Packed: 1 parcel, from B Depot. The order is now being packed.")]
+    assert messages_of(page) == [
+        ("success", "Packed: 1 parcel, from B Depot. The order is now packed and ready to ship.")
+    ]
     mixed.refresh_from_db()
     assert mixed.status == Order.Status.FULFILLED
     assert sorted(mixed.shipments.values_list("pk", "warehouse_name")) == sorted(
@@ -108,7 +110,7 @@ def test_a_merchant_alone_in_an_order_packs_it_whole(client, stocked, place, sta
 
     page = admin_step(client, order, "fulfil")
 
-    assert messages_of(page) == [("success", "Packed: 1 parcel, from Main. The order is now being packed.")]
+    assert messages_of(page) == [("success", "Packed: 1 parcel, from Main. The order is now packed and ready to ship.")]
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED and order.shipments.get().warehouse_name == "Main"
     assert page.context["order_steps"] == ["ship"]
