@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
+    verbose_name = _("Accounts and merchants")
 
     def ready(self) -> None:
         from apps.accounts import receivers  # noqa: F401

@@ -44,7 +44,7 @@ class PreferencesForm(forms.Form):
         # shown as the one chosen, so that saving the page for something else does not change it.
         current = self.data.get("time_zone") if self.is_bound else self.initial.get("time_zone")
         if selectors.is_time_zone(current) and all(current != zone for zone, _label in own + others):
-            others = ((current, current.replace("_", " ")), *others)
+            others = ((current, selectors.time_zone_label(current, language)), *others)
         self.fields["time_zone"].widget.choices = [
             (_("Time zones in %(region)s") % {"region": region.name_in(language)}, list(own)),
             (_("Other time zones"), list(others)),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import unicodedata
 import zoneinfo
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from babel import Locale
 from babel.core import get_global
@@ -108,7 +111,52 @@ def _offered_time_zones() -> tuple[str, ...]:
     return tuple(sorted(zone for zone in _known_time_zones() if zone not in aliases))
 
 
+@functools.cache
+def _zone_database_countries() -> dict[str, str]:
+    """Each zone's country as the zone database itself files it (``zone.tab``: one country per zone).
+
+    Babel's data lags the zone database: a zone added since (America/Coyhaique, 2025) has no
+    country there, and Babel would call it "Unknown Region (Coyhaique) Time"."""
+    sources = [Path(directory) / "zone.tab" for directory in zoneinfo.TZPATH]
+    # Where the system has no zone database, zoneinfo reads the tzdata package's.
+    with contextlib.suppress(ModuleNotFoundError):
+        sources.append(Path(str(resources.files("tzdata").joinpath("zoneinfo", "zone.tab"))))
+    for source in sources:
+        try:
+            text = source.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        rows = (line.split("\t") for line in text.splitlines() if line and not line.startswith("#"))
+        return {row[2]: row[0] for row in rows if len(row) >= 3}
+    return {}
+
+
+@functools.cache
+def _cldr_zone_keys() -> dict[str, tuple[str, ...]]:
+    """The older names CLDR still files a renamed zone's city under (Asia/Ho_Chi_Minh: Asia/Saigon).
+
+    Babel looks a city up under the zone's current name only, so Thai or Chinese shoppers
+    would read "Ho Chi Minh" and "Kolkata" in Latin letters."""
+    former: dict[str, list[str]] = {}
+    for alias, zone in get_global("zone_aliases").items():
+        former.setdefault(zone, []).append(alias)
+    return {zone: tuple(sorted(aliases)) for zone, aliases in former.items()}
+
+
+def _exemplar_city(zone: str, locale: Locale) -> str:
+    for key in (zone, *_cldr_zone_keys().get(zone, ())):
+        city = locale.time_zones.get(key, {}).get("city")
+        if city:
+            return city
+    city = get_timezone_location(zone, locale=locale, return_city=True)
+    # Without data Babel takes all of the id after the first slash ("Argentina/Buenos Aires");
+    # CLDR's own rule is the id's last part.
+    return city.rsplit("/", 1)[-1]
+
+
 def _time_zone_label(zone: str, locale: Locale) -> str:
+    # A kept alias (Asia/Calcutta) is labelled as the zone it stands for.
+    zone = get_global("zone_aliases").get(zone, zone)
     territory = get_global("zone_territories").get(zone)
     try:
         if territory in ("001", "ZZ"):
@@ -118,10 +166,14 @@ def _time_zone_label(zone: str, locale: Locale) -> str:
                 if zone == "Etc/UTC"
                 else get_timezone_gmt(dt.datetime(2000, 1, 1, tzinfo=zoneinfo.ZoneInfo(zone)), locale=locale)
             )
-        if not territory or territory not in locale.territories:
-            # Newer in the zone database than in Babel's data (America/Coyhaique): its own name.
-            return zone.replace("_", " ")
-        city = get_timezone_location(zone, locale=locale, return_city=True)
+        city = _exemplar_city(zone, locale)
+        if not territory:
+            # Newer in the zone database than in Babel's data: the country the database gives,
+            # and no name of its own (Babel has none), as for Chile · Punta Arenas.
+            territory = _zone_database_countries().get(zone)
+            return f"{locale.territories[territory]} · {city}" if territory in locale.territories else city
+        if territory not in locale.territories:
+            return city
         name = get_timezone_name(zone, locale=locale)
         # A zone without a name of its own gets the location form ("United Arab Emirates Time").
         fallback = get_timezone_location(zone, locale=locale)
@@ -159,6 +211,11 @@ def time_zone_choices(region: Region, language: str) -> tuple[tuple[tuple[str, s
             if zone in known:
                 zones[zone] = None
     return _time_zone_groups(tuple(sorted(zones)), language)
+
+
+def time_zone_label(zone: str, language: str) -> str:
+    """How the preferences page names ``zone`` in ``language`` (an alias as the zone it stands for)."""
+    return _time_zone_label(zone, _babel_locale(language))
 
 
 def is_time_zone(value: object) -> bool:

@@ -24,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -212,13 +213,40 @@ class LiveRoomAdmin(RegionLanguagesMixin, TranslationAdmin):
             if wants_json:
                 body = {"error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
                 return JsonResponse(body, status=exc.status)
-            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
-            messages.error(request, f"{exc.message} {details}".strip())
+            messages.error(request, _console_error_text(exc))
         else:
             if wants_json:
                 return JsonResponse({"ok": True, "message": str(message)})
             messages.success(request, message)
         return HttpResponseRedirect(reverse("admin:live_liveroom_console", args=[room.pk]))
+
+
+# The console's inputs as its page labels them: a refusal names the input the merchant sees,
+# not the form's field name ("playback_url"). The JSON answer keeps the field names for scripts.
+CONSOLE_FIELD_LABELS = {
+    "playback_url": _("Playback URL (manual provider)"),
+    "provider": _("Stream provider"),
+    "product": _("Product"),
+    "discount_percent": capfirst(_("discount (%)")),
+    "quantity": _("Quantity"),
+    "minutes": _("Minutes"),
+    "keyword": _("Keyword"),
+    "prize": _("Prize"),
+    "status": _("Status"),
+    "message": capfirst(_("chat message")),
+    "user": capfirst(_("viewer")),
+}
+
+
+def _console_error_text(exc: ApplicationError) -> str:
+    """The refusal as one message for the console page: what went wrong, then each input's problems."""
+    parts = [str(exc.message)]
+    for field, problems in (exc.fields or {}).items():
+        said = " ".join(str(problem) for problem in problems)
+        label = CONSOLE_FIELD_LABELS.get(field)
+        # A problem with no input of its own on the page reads well without a name.
+        parts.append(_("%(field)s: %(problems)s") % {"field": label, "problems": said} if label else said)
+    return " ".join(part for part in parts if part)
 
 
 def _pinned_name(pinned: dict[str, Any] | None, language: str) -> str:

@@ -56,6 +56,8 @@ class LiveRoom(models.Model):
 
     class Meta:
         ordering = ["scheduled_start", "id"]
+        verbose_name = _("live room")
+        verbose_name_plural = _("live rooms")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(scheduled_end__gt=models.F("scheduled_start")), name="live_room_ends_after_start"
@@ -120,6 +122,8 @@ class ChatRestriction(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("muted or banned viewer")
+        verbose_name_plural = _("muted and banned viewers")
         indexes = [models.Index(fields=["room", "user"], name="live_restriction_room_user")]
 
     def __str__(self) -> str:
@@ -149,6 +153,8 @@ class PinnedProduct(models.Model):
 
     class Meta:
         ordering = ["-pinned_at"]
+        verbose_name = _("pinned product")
+        verbose_name_plural = _("pinned products")
         constraints = [
             models.UniqueConstraint(
                 fields=["room"], condition=models.Q(unpinned_at__isnull=True), name="live_one_open_pin_per_room"
@@ -192,6 +198,8 @@ class FlashCoupon(models.Model):
 
     class Meta:
         ordering = ["-starts_at"]
+        verbose_name = _("flash coupon")
+        verbose_name_plural = _("flash coupons")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(discount_percent__gte=1, discount_percent__lte=90), name="live_coupon_discount_range"
@@ -247,6 +255,8 @@ class Giveaway(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
+        verbose_name = _("giveaway")
+        verbose_name_plural = _("giveaways")
         constraints = [
             models.UniqueConstraint(
                 fields=["room"], condition=models.Q(state="open"), name="live_one_open_giveaway_per_room"
@@ -275,6 +285,8 @@ class RoomVisit(models.Model):
     created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("room visit")
+        verbose_name_plural = _("room visits")
         constraints = [models.UniqueConstraint(fields=["room", "visitor_key"], name="live_one_visit_per_viewer")]
 
     def __str__(self) -> str:
@@ -290,6 +302,8 @@ class ViewerSample(models.Model):
 
     class Meta:
         ordering = ["at"]
+        verbose_name = _("viewers at one minute")
+        verbose_name_plural = _("viewers per minute")
         constraints = [models.UniqueConstraint(fields=["room", "at"], name="live_one_viewer_sample_per_minute")]
 
     def __str__(self) -> str:
@@ -314,6 +328,8 @@ class WatchSession(models.Model):
     last_seen_at = models.DateTimeField(_("last seen at"))
 
     class Meta:
+        verbose_name = _("watch session")
+        verbose_name_plural = _("watch sessions")
         indexes = [
             models.Index(fields=["room", "visitor_key", "connected_at"], name="live_watch_room_visitor"),
         ]

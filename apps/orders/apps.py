@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OrdersConfig(AppConfig):
     name = "apps.orders"
     label = "orders"
+    verbose_name = _("Orders")
 
     def ready(self) -> None:
         from apps.orders import receivers  # noqa: F401  (connects the signal receivers)

@@ -37,6 +37,8 @@ class Cart(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("cart")
+        verbose_name_plural = _("carts")
         constraints = [
             # One open cart per signed-in shopper; merging folds the others into it.
             models.UniqueConstraint(
@@ -63,6 +65,8 @@ class CartLine(models.Model):
 
     class Meta:
         ordering = ["added_at", "pk"]
+        verbose_name = _("cart line")
+        verbose_name_plural = _("cart lines")
         constraints = [
             models.UniqueConstraint(fields=["cart", "variant"], name="one_cart_line_per_variant"),
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="cart_line_quantity_positive"),
@@ -93,6 +97,8 @@ class Coupon(models.Model):
     source = models.CharField(_("handed out by"), max_length=40, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(percent_off__isnull=True) | models.Q(percent_off__gte=1, percent_off__lte=100),
@@ -285,6 +291,8 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         constraints = [
             models.CheckConstraint(condition=models.Q(total_minor__gte=0), name="order_total_not_negative"),
         ]
@@ -341,6 +349,8 @@ class RefundEmail(models.Model):
 
     class Meta:
         ordering = ["owed_at", "pk"]
+        verbose_name = _("refund e-mail")
+        verbose_name_plural = _("refund e-mails")
         constraints = [
             models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="refund_email_amount_positive"),
         ]
@@ -371,6 +381,8 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
@@ -395,6 +407,8 @@ class Reservation(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("stock reservation")
+        verbose_name_plural = _("stock reservations")
         indexes = [
             models.Index(fields=["stock"], condition=models.Q(status="held"), name="held_reservations_by_stock"),
             models.Index(fields=["expires_at"], condition=models.Q(status="held"), name="held_reservations_expiry"),
@@ -416,6 +430,8 @@ class Shipment(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
 
     def __str__(self) -> str:
         return f"{self.order_id} from {self.warehouse_name}"
@@ -434,6 +450,8 @@ class OrderEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} → {self.to_status}"

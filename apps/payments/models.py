@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from apps.payments.providers.base import NextAction, PaymentStatus, RefundStatus
 
@@ -76,6 +77,8 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         indexes = [
             # The sweep (services.payments_void_unsettled) reads the few authorizations whose
             # void the provider has not taken, among every payment ever made.
@@ -133,6 +136,8 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_known"),
@@ -179,6 +184,9 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["pk"]
+        # What operators see in Stripe's and PayPal's dashboards is a "webhook"; the word stays.
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         constraints = [
             models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once_per_provider"),
         ]

@@ -1,0 +1,66 @@
+"""The admin names the live, orders and payments models in the shop's words, in the operator's language."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.urls import reverse
+from django.utils import translation
+from django.utils.functional import Promise
+
+from apps.live.models import LiveRoom
+
+OUR_APPS = ("accounts", "analytics", "catalog", "cms", "compliance", "live", "money", "orders", "payments")
+NAMED_APPS = ("live", "orders", "payments")
+
+
+@pytest.mark.parametrize(
+    "model", [model for label in NAMED_APPS for model in apps.get_app_config(label).get_models()], ids=str
+)
+def test_every_model_is_named_through_gettext_singular_and_plural(model):
+    # Django's default ("danmaku" → "danmakus", "webhook event") is English made up from the class name.
+    for option in ("verbose_name", "verbose_name_plural"):
+        assert option in model._meta.original_attrs, (model, option)
+        assert isinstance(getattr(model._meta, option), Promise), (model, option)
+
+
+@pytest.mark.parametrize("label", OUR_APPS)
+def test_every_app_is_named_through_gettext(label):
+    assert isinstance(apps.get_app_config(label).verbose_name, Promise)
+
+
+@pytest.fixture
+def operator_client(client, make_user):
+    operator = make_user(email="ops@livemall.test")
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    client.force_login(operator)
+    return client
+
+
+def _sidebar(page) -> dict[str, list[str]]:
+    return {app["app_label"]: [model["name"] for model in app["models"]] for app in page.context["app_list"]}
+
+
+@pytest.mark.django_db
+def test_the_admin_index_lists_readable_names_in_english(operator_client):
+    page = operator_client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    names = {app["app_label"]: app["name"] for app in page.context["app_list"]}
+    assert (names["live"], names["orders"], names["payments"]) == ("Live shows", "Orders", "Payments")
+    sidebar = _sidebar(page)
+    assert {"Live rooms", "Chat messages", "Pinned products", "Flash coupons", "Giveaways"} <= set(sidebar["live"])
+    assert {"Orders", "Coupons"} <= set(sidebar["orders"])
+    assert {"Payments", "Webhook events"} <= set(sidebar["payments"])
+    assert not [name for names in sidebar.values() for name in names if "anmaku" in name]
+
+
+@pytest.mark.django_db
+def test_a_model_name_follows_the_active_language(use_region):
+    use_region("eu-west")
+    # "live room" is in the German catalogue already (the console's title); the new plurals wait
+    # for the translators, so the singular shows that the name is looked up when it is shown.
+    with translation.override("de"):
+        assert str(LiveRoom._meta.verbose_name) == "Live-Raum"
+    with translation.override("en"):
+        assert str(LiveRoom._meta.verbose_name) == "live room"
