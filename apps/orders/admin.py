@@ -15,7 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -30,7 +30,7 @@ from apps.errors import ApplicationError
 from apps.money.formatting import babel_locale, format_money
 from apps.money.types import currency_digits
 from apps.orders import selectors, services
-from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, Shipment
+from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, RefundEmail, Shipment
 from apps.orders.selectors import RefundsOwed
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.base import RefundStatus
@@ -173,8 +173,13 @@ class EmailRefusedFilter(admin.SimpleListFilter):
 
 
 def _email_refused() -> Q:
-    """Orders with at least one mail the mail server refused for good."""
-    return Q(**{f"{email.refused_field}__isnull": False for email in services.ORDER_EMAILS.values()}, _connector=Q.OR)
+    """Orders with at least one mail the mail server refused for good (their own, or a refund's)."""
+    refund_refused = Exists(RefundEmail.objects.filter(order=OuterRef("pk"), refused_at__isnull=False))
+    return Q(
+        refund_refused,
+        **{f"{email.refused_field}__isnull": False for email in services.ORDER_EMAILS.values()},
+        _connector=Q.OR,
+    )
 
 
 @admin.register(Order)
@@ -279,16 +284,7 @@ class OrderAdmin(admin.ModelAdmin):
             if scope is None:
                 extra["refundable"] = services.order_refundable_minor(order=order)
                 extra["amount_example"] = _amount_example(order.currency, request.shopper.locale)
-                extra["refused_emails"] = [
-                    {
-                        "kind": kind,
-                        "name": _(email.name),
-                        "refused_at": getattr(order, email.refused_field),
-                        "refusal": getattr(order, email.refusal_field),
-                    }
-                    for kind, email in services.ORDER_EMAILS.items()
-                    if getattr(order, email.refused_field) is not None
-                ]
+                extra["refused_emails"] = services.order_emails_refused(order=order, locale=request.shopper.locale)
                 # A refund the provider could not take (it was down) is retried by a beat task;
                 # until then the operator sees what the customer is still owed.
                 extra["refunds_owed"] = list(payment_selectors.refunds_unsettled(order_reference=order.reference))
@@ -298,9 +294,9 @@ class OrderAdmin(admin.ModelAdmin):
                     # said on every visit until the money has gone back, and the page offers to
                     # record that staff returned it another way.
                     extra["refund_held_minor"] = held.held_minor
-                    [notice] = RefundsOwed(held_minor=held.held_minor, provider=held.provider).notices(
-                        currency=order.currency, locale=request.shopper.locale
-                    )
+                    [notice] = RefundsOwed(
+                        held_minor=held.held_minor, provider=held.provider, order_refunded=held.order_refunded
+                    ).notices(currency=order.currency, locale=request.shopper.locale)
                     messages.error(request, notice)
         return super().change_view(request, object_id, form_url, extra)
 
@@ -324,12 +320,13 @@ class OrderAdmin(admin.ModelAdmin):
                 amount_minor=amount_minor,
                 note=request.POST.get("note", ""),
                 merchant_ids=scope,
+                locale=locale,
             )
         except ApplicationError as exc:
             # A refund written and waiting for the provider is not an error to fix, nor a reason
             # to "try another method": asking again would retry the same refund. Warned instead.
             if not (step == "refund" and exc.code == "provider_unavailable" and _refund_waiting(request, order)):
-                messages.error(request, _error_text(exc, order=order, locale=locale))
+                messages.error(request, _error_text(exc))
         else:
             messages.success(request, _step_done(step, order, before, scope=scope, locale=locale))
             if step == "cancel":
@@ -351,10 +348,14 @@ class OrderAdmin(admin.ModelAdmin):
                     fields={"owed_minor": []},
                 )
             services.order_refund_settle_outside(
-                order=order, amount_minor=int(raw), note=request.POST.get("note", ""), actor=request.user
+                order=order,
+                amount_minor=int(raw),
+                note=request.POST.get("note", ""),
+                actor=request.user,
+                locale=request.shopper.locale,
             )
         except ApplicationError as exc:
-            messages.error(request, _error_text(exc, order=order, locale=request.shopper.locale))
+            messages.error(request, _error_text(exc))
         else:
             messages.success(request, _("Recorded: the refund owed was returned to the customer another way."))
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
@@ -373,13 +374,13 @@ class OrderAdmin(admin.ModelAdmin):
                 order=order, kind=kind, actor=request.user, email=request.POST.get("email", "")
             )
         except ApplicationError as exc:
-            messages.error(request, _error_text(exc, order=order, locale=request.shopper.locale))
+            messages.error(request, _error_text(exc))
         else:
             messages.success(
                 request,
-                # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
+                # Translators: %(email)s names the mail: "Confirmation e-mail", "Shipping e-mail" or "Refund e-mail".
                 _("%(email)s: queued to be sent again to %(address)s.")
-                % {"email": _(services.ORDER_EMAILS[kind].name), "address": order.email},
+                % {"email": services.order_email_name(kind=kind), "address": order.email},
             )
         return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
 
@@ -389,11 +390,9 @@ class OrderAdmin(admin.ModelAdmin):
         queued = 0
         refused = list(queryset.filter(_email_refused()))
         for order in refused:
-            for kind, email in services.ORDER_EMAILS.items():
-                if getattr(order, email.refused_field) is None:
-                    continue
+            for email in services.order_emails_refused(order=order, locale=request.shopper.locale):
                 try:
-                    services.order_email_send_again(order=order, kind=kind, actor=request.user)
+                    services.order_email_send_again(order=order, kind=email.kind, actor=request.user)
                 except ApplicationError as exc:
                     messages.error(request, f"{order.reference}: {exc.message}")
                 else:
@@ -426,23 +425,16 @@ def _refund_waiting(request: HttpRequest, order: Order) -> bool:
 # as stray words.
 _ECHOED_FIELDS = frozenset({"step", "provider", "kind"})
 # Amounts in minor units kept for API clients beside a message that says them in money.
-_MINOR_UNITS_FIELDS = frozenset({"refundable_minor", "unconfirmed_minor"})
+_MINOR_UNITS_FIELDS = frozenset({"refundable_minor", "unconfirmed_minor", "owed_minor", "capturable_minor"})
 
 
-def _error_text(exc: ApplicationError, *, order: Order, locale: str) -> str:
+def _error_text(exc: ApplicationError) -> str:
     """The error as a person reads it: its message, then what each field's messages say, without
-    the fields' names; amounts as money in the order's currency, in ``locale``."""
+    the fields' names. Services say amounts in money in the locale they were given."""
     details: list[str] = []
     for field, texts in (exc.fields or {}).items():
         if field in _ECHOED_FIELDS or field in _MINOR_UNITS_FIELDS:
             continue
-        if exc.code == "owed_changed":
-            # The owed amount as it is now, in minor units.
-            texts = [
-                _("The refund owed is now %(amount)s.") % {"amount": format_money(int(owed), order.currency, locale)}
-                for owed in texts
-                if str(owed).isdigit()
-            ]
         details.extend(str(text) for text in texts)
     return " ".join([str(exc.message), *details])
 

@@ -540,6 +540,7 @@ class OrderStepApi(APIView):
                 amount_minor=data.get("amount_minor"),
                 note=data.get("note", ""),
                 merchant_ids=scope,
+                locale=request.shopper.locale,
             )
         except ApplicationError as exc:
             # A refund the provider could not take is written, pending, and the retry sweep sends
@@ -614,7 +615,8 @@ class OrderRefundReturnedOutsideApi(APIView):
             409: _refused(
                 "Nothing recorded: `not_owed` (the order is not cancelled, or owes no declined refund: a refund "
                 "only waiting for its provider is sent by the retry sweep), `owed_changed` (the amount owed is "
-                "another by now; `fields.amount_minor` carries it: look at the order again)."
+                "another by now; `fields.amount_minor` says it in money, `fields.owed_minor` carries it in minor units: "
+                "look at the order again)."
             ),
         },
         summary="Staff: record that a declined refund was returned to the customer another way",
@@ -639,7 +641,11 @@ class OrderRefundReturnedOutsideApi(APIView):
             raise ApplicationError(_("No such order."), code="not_found", status=404)
         data = _valid(RefundReturnedOutsideIn, request.data)
         services.order_refund_settle_outside(
-            order=order, amount_minor=data["amount_minor"], note=data.get("note", ""), actor=request.user
+            order=order,
+            amount_minor=data["amount_minor"],
+            note=data.get("note", ""),
+            actor=request.user,
+            locale=request.shopper.locale,
         )
         order.refresh_from_db()
         return Response(_operator_order_out(request, order))

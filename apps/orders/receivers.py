@@ -37,6 +37,8 @@ def on_payment_refunded(
     refund_id: int,
     amount_minor: int,
     currency: str,
+    failed: bool = False,
+    reason: str = "",
     **kwargs,
 ) -> None:
     services.order_record_refund(
@@ -46,6 +48,8 @@ def on_payment_refunded(
         refund_id=refund_id,
         amount_minor=amount_minor,
         currency=currency,
+        failed=failed,
+        reason=reason,
     )
 
 

@@ -684,12 +684,14 @@ class RefundsOwed:
     retry sweep sends them. ``held_minor``: for a cancelled order, money paid that no refund
     is returning (declined by the provider), held by ``provider``; nothing sends it again,
     so staff must return it another way and record that they did
-    (``services.order_refund_settle_outside``).
+    (``services.order_refund_settle_outside``). The same for a refunded order
+    (``order_refunded``) whose refund failed after the provider had said it succeeded.
     """
 
     waiting_minor: int = 0
     held_minor: int = 0
     provider: str = ""
+    order_refunded: bool = False
 
     def notices(self, *, currency: str, locale: str) -> list[str]:
         """What staff are told about it, in their language (the admin's messages, the API's notice)."""
@@ -701,7 +703,16 @@ class RefundsOwed:
                     "it is sent again every 15 minutes until the provider takes it."
                 )
             )
-        if self.held_minor:
+        if self.held_minor and self.order_refunded:
+            said.append(
+                _(
+                    "Refund owed: the refund of %(amount)s for this order failed after %(provider)s had "
+                    "taken it (the customer's card may be closed), and nothing will send it again. "
+                    "Return it another way, for example by bank transfer."
+                )
+                % {"amount": format_money(self.held_minor, currency, locale), "provider": self.provider}
+            )
+        elif self.held_minor:
             said.append(
                 _(
                     "Refund owed: %(amount)s paid for this cancelled order has not been returned to the customer, "
@@ -721,13 +732,16 @@ def order_refunds_owed(*, order: Order) -> RefundsOwed:
         waiting_minor=waiting,
         held_minor=sum(owed for _payment, owed in held),
         provider=held[0][0].provider if held else "",
+        order_refunded=order.status == Order.Status.REFUNDED,
     )
 
 
 def order_refunds_held(*, order: Order) -> list[tuple[Payment, int]]:
-    """A cancelled order's payments that still hold money no refund is returning, each with how much
-    (oldest first; empty for any other order): what staff must return another way."""
-    if order.status != Order.Status.CANCELLED:
+    """A cancelled or refunded order's payments that still hold money no refund is returning, each
+    with how much (oldest first; empty for any other order): what staff must return another way."""
+    # Refunded: a refund that failed after it had succeeded (a closed card) is owed again, and
+    # no step leads an order back from refunded to refund it the usual way.
+    if order.status not in (Order.Status.CANCELLED, Order.Status.REFUNDED):
         return []
     # Every payment of the reference, not only the first paid one: one paid twice owes both,
     # and a first attempt only authorized (being voided) holds nothing to refund.

@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -353,6 +353,26 @@ def _record(order: Order, from_status: str, to_status: str, *, actor=None, label
         actor_label=label or (getattr(actor, "email", "") if actor is not None else "") or "shopper",
         note=note[:255],
     )
+
+
+# History notes are written once and read later by any staff member, in any language: their words
+# are English in every region, so their amounts are too, and without a country, so the currency is
+# always named (CA$ beside $, where a Canadian locale would write both as "$").
+NOTES_LOCALE = "en"
+
+
+def _noted(amount_minor: int, currency: str) -> str:
+    """An amount as the order's history records it: ``$18.50``, ``CA$18.50``, ``AED 18.50``."""
+    return format_money(amount_minor, currency, NOTES_LOCALE)
+
+
+def _in_money(amount_minor: int, currency: str, locale: str | None) -> str:
+    """An amount for a message, as money in ``locale``: the asker's language and country
+    (``request.shopper.locale``), as payments say theirs (``payments.services._in_money``); without
+    one (nobody asked in a page), the active language's."""
+    if locale is None:
+        locale = translation.to_locale(translation.get_language() or settings.REGION.default_language)
+    return format_money(amount_minor, currency, locale)
 
 
 def checkout_attempt_ended_error() -> ApplicationError:
@@ -924,7 +944,7 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
                 order.total_minor,
                 order.currency,
             )
-            note = f"payment {payment_id} of {amount_minor} {currency} does not match the total: refunded"
+            note = f"payment {payment_id} of {_noted(amount_minor, currency)} does not match the total: refunded"
             _record(order, order.status, order.status, label=f"payment:{provider}", note=note)
             transaction.on_commit(lambda: _refund_quietly(payment_id))
             return False
@@ -1031,6 +1051,10 @@ REFUND_EMAIL = MailRecord(
     sent_field="sent_at", claimed_field="claimed_at", refused_field="refused_at", refusal_field="refusal"
 )
 REFUND_EMAIL_SUBJECT = gettext_noop("Refund for your LiveMall order %(reference)s")
+# What staff call it, as ``OrderEmail.name``; an order may have several, told apart by amount.
+REFUND_EMAIL_NAME = gettext_noop("Refund e-mail")
+# Staff send a refused refund mail again as the order's own: ``kind`` is then "refund-<its id>".
+_REFUND_KIND = re.compile(r"refund-([0-9]{1,18})")
 
 # A worker sending a mail holds it this long; past it, the worker is taken for dead (killed
 # mid-send) and the mail may be sent again. Longer than any send may take (EMAIL_TIMEOUT).
@@ -1040,6 +1064,49 @@ EMAIL_RESEND_GRACE = dt.timedelta(minutes=5)
 # Only mails owed this recently are sent late: older news would confuse more than help.
 EMAIL_RESEND_WITHIN = dt.timedelta(days=3)
 EMAIL_RESEND_BATCH = 200
+
+
+@dataclass(frozen=True)
+class RefusedEmail:
+    """A mail of an order that the mail server refused for good, as staff see it and send it again."""
+
+    kind: str  # what :func:`order_email_send_again` takes: "confirmation", "shipped", "refund-<id>"
+    name: str  # what staff call it, in their language
+    refused_at: dt.datetime
+    refusal: str
+
+
+def order_emails_refused(*, order: Order, locale: str) -> list[RefusedEmail]:
+    """Every mail of ``order`` the mail server refused for good: its own, then its refunds' (each
+    named with its amount, as money in ``locale``: the staff member's), oldest refund first."""
+    refused = [
+        RefusedEmail(
+            kind=kind,
+            name=_(email.name),
+            refused_at=getattr(order, email.refused_field),
+            refusal=getattr(order, email.refusal_field),
+        )
+        for kind, email in ORDER_EMAILS.items()
+        if getattr(order, email.refused_field) is not None
+    ]
+    for refund_email in RefundEmail.objects.filter(order=order, refused_at__isnull=False).order_by("owed_at", "pk"):
+        amount = format_money(refund_email.amount_minor, refund_email.currency, locale)
+        refused.append(
+            RefusedEmail(
+                kind=f"refund-{refund_email.pk}",
+                # Translators: the mail about one refund of the order; %(amount)s is that refund, as money.
+                name=_("Refund e-mail (%(amount)s)") % {"amount": amount},
+                refused_at=refund_email.refused_at,
+                refusal=refund_email.refusal,
+            )
+        )
+    return refused
+
+
+def order_email_name(*, kind: str) -> str:
+    """What staff call the mail ``kind`` takes (see :func:`order_email_send_again`), in their language."""
+    email = ORDER_EMAILS.get(kind)
+    return _(email.name) if email is not None else _(REFUND_EMAIL_NAME)
 
 
 def order_email_send(*, order_id: int, kind: str) -> bool:
@@ -1235,8 +1302,10 @@ def order_emails_send_missed(
     and not sent; returns how many.
 
     A mail whose queueing failed (the broker was down at the commit), whose task ran out of
-    retries, or whose worker died mid-send would otherwise never go out. At most ``limit``
-    a run; the next run takes the rest. Mails owed before ``within`` are not sent any more.
+    retries, or whose worker died mid-send would otherwise never go out; nor would the mail of
+    a refund whose news never reached orders (written here from payments' record of it). At
+    most ``limit`` a run; the next run takes the rest. Mails owed before ``within`` are not
+    sent any more.
     """
     now = timezone.now()
     tried = queued = 0
@@ -1245,6 +1314,11 @@ def order_emails_send_missed(
         for order_id in list(owed.values_list("pk", flat=True)[: max(limit - tried, 0)]):
             tried += 1
             queued += _queue_email(kind, order_id)
+    for refund_email_id in _refund_emails_write_missed(
+        since=now - within, before=now - older_than, limit=max(limit - tried, 0)
+    ):
+        tried += 1
+        queued += _queue_email("refund", refund_email_id)
     refunds = (
         _refund_emails_owed()
         .filter(_unclaimed(REFUND_EMAIL, now), owed_at__gte=now - within, owed_at__lt=now - older_than)
@@ -1256,20 +1330,73 @@ def order_emails_send_missed(
     return queued
 
 
+def _refund_emails_write_missed(*, since: dt.datetime, before: dt.datetime, limit: int) -> list[int]:
+    """Write the mail owed for each refund that payments recorded as succeeded between ``since``
+    and ``before`` and orders never heard of (no ``RefundEmail``); the ids of those mails, at
+    most ``limit``, newest first, to send now.
+
+    ``payment_refunded`` is sent after payments' commit: a process that dies in between loses
+    it, and no signal comes again. Four queries whatever the batch. A notice arriving meanwhile
+    (or a second sweep) writes nothing twice: ``refund_id`` is unique, and a mail queued twice
+    is sent once (:func:`_send_once`).
+    """
+    if limit <= 0:
+        return []
+    missed = list(
+        payment_selectors.refunds_succeeded(changed_since=since, changed_before=before)
+        .filter(~Exists(RefundEmail.objects.filter(refund_id=OuterRef("pk"))))
+        .annotate(order_id=Subquery(Order.objects.filter(reference=OuterRef("order_reference")).values("pk")[:1]))
+        .filter(order_id__isnull=False)
+        .order_by("-updated_at", "-pk")
+        .values_list("pk", "order_id", "order_reference", "amount_minor", "currency")[:limit]
+    )
+    if not missed:
+        return []
+    # The order's total refunded, across all its payments (a reference paid twice): the mail's
+    # "refunded so far", as of now, when the mail is written.
+    refunded = payment_selectors.refunded_minor_by_reference(order_references={row[2] for row in missed})
+    RefundEmail.objects.bulk_create(
+        [
+            RefundEmail(
+                order_id=order_id,
+                refund_id=refund_id,
+                amount_minor=amount_minor,
+                currency=currency,
+                refunded_minor=refunded.get(reference, amount_minor),
+            )
+            for refund_id, order_id, reference, amount_minor, currency in missed
+        ],
+        ignore_conflicts=True,
+    )
+    logger.warning("Refunds %s succeeded without a word to orders; their mails are sent now", [r[0] for r in missed])
+    return list(
+        _refund_emails_owed()
+        .filter(_unclaimed(REFUND_EMAIL, timezone.now()), refund_id__in=[row[0] for row in missed])
+        .order_by("-owed_at", "-pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def order_email_send_again(*, order: Order, kind: str, actor=None, email: str | None = None) -> Order:
     """Staff send again the order's ``kind`` e-mail, which the mail server refused for good.
 
-    ``email`` is the address to send it to: the order's own when blank, else the corrected one,
-    written on the order. The same address is allowed (the shopper may have mended their mailbox).
+    ``kind`` is one of :data:`ORDER_EMAILS`, or ``refund-<id>`` for the mail about one refund of
+    the order (:func:`order_emails_refused` lists them). ``email`` is the address to send it to:
+    the order's own when blank, else the corrected one, written on the order (every later mail
+    goes there too). The same address is allowed (the shopper may have mended their mailbox).
     The refusal is cleared, who and when (and a changed address) go in the order's history, and
     the mail's task is queued after the commit: it sends as any other, and a new refusal is
-    recorded as the first was. Refused, nothing written: an unknown ``kind`` (``unknown_email``),
-    a mail not refused (``not_refused``), one the order no longer owes (``not_owed``: cancelled,
-    or delivered for the shipping e-mail) and an address that is not one (``invalid_email``).
+    recorded as the first was. Refused, nothing written: an unknown ``kind``, or a refund mail
+    of another order (``unknown_email``), a mail not refused (``not_refused``), one the order no
+    longer owes (``not_owed``: cancelled, or delivered for the shipping e-mail; a refund's mail
+    is always owed) and an address that is not one (``invalid_email``).
     """
     email_kind = ORDER_EMAILS.get(kind)
-    if email_kind is None:
-        raise ApplicationError(_("There is no such order e-mail."), code="unknown_email", fields={"kind": [kind[:40]]})
+    refund_kind = _REFUND_KIND.fullmatch(kind) if isinstance(kind, str) else None
+    if email_kind is None and refund_kind is None:
+        raise ApplicationError(
+            _("There is no such order e-mail."), code="unknown_email", fields={"kind": [str(kind)[:40]]}
+        )
     address = (email or "").strip()
     if address:
         try:
@@ -1280,41 +1407,70 @@ def order_email_send_again(*, order: Order, kind: str, actor=None, email: str | 
             ) from None
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
-        refusal = getattr(order, email_kind.refusal_field)
-        name = _(email_kind.name)
-        if getattr(order, email_kind.refused_field) is None:
-            raise ApplicationError(
-                # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
-                _("%(email)s: the mail server did not refuse it; there is nothing to send again.") % {"email": name},
-                code="not_refused",
-                status=409,
-            )
-        if order.status not in email_kind.statuses:
-            raise ApplicationError(
-                # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
-                _("%(email)s: no longer sent, as the order is %(status)s.")
-                % {"status": order.get_status_display(), "email": name},
-                code="not_owed",
-                status=409,
-            )
-        # Cleared and marked in one write: should the task not be queued after the commit (the
-        # broker down), the sweep finds the mark and sends it, however old the order.
-        changes = {
-            email_kind.refused_field: None,
-            email_kind.refusal_field: "",
-            email_kind.send_again_field: timezone.now(),
-        }
-        note = f"{kind} e-mail sent again after the mail server refused it ({refusal})"
+        if email_kind is not None:
+            changes, refusal = _order_email_refusal_clear(order, email_kind)
+            task, row_id, what = kind, order.pk, f"{kind} e-mail"
+        else:
+            row_id, refusal, what = _refund_email_refusal_clear(order, int(refund_kind.group(1)), kind)
+            changes, task = {}, "refund"
+        note = f"{what} sent again after the mail server refused it ({refusal})"
         if address and address != order.email:
-            note = f"{kind} e-mail sent again to {address}, not {order.email} ({refusal})"
+            note = f"{what} sent again to {address}, not {order.email} ({refusal})"
             changes["email"] = address
         for field, value in changes.items():
             setattr(order, field, value)
-        order.save(update_fields=list(changes))
+        if changes:
+            order.save(update_fields=list(changes))
         _record(order, order.status, order.status, actor=actor, note=note)
-        order_id = order.pk
-        transaction.on_commit(lambda: _queue_email(kind, order_id))
+        transaction.on_commit(lambda: _queue_email(task, row_id))
     return order
+
+
+def _order_email_refusal_clear(order: Order, email_kind: OrderEmail) -> tuple[dict, str]:
+    """The order's fields that send its refused mail again (order locked), and the refusal they clear."""
+    name = _(email_kind.name)
+    if getattr(order, email_kind.refused_field) is None:
+        raise ApplicationError(
+            # Translators: %(email)s names the mail: "Confirmation e-mail", "Shipping e-mail" or "Refund e-mail".
+            _("%(email)s: the mail server did not refuse it; there is nothing to send again.") % {"email": name},
+            code="not_refused",
+            status=409,
+        )
+    if order.status not in email_kind.statuses:
+        raise ApplicationError(
+            # Translators: %(email)s names the mail: "Confirmation e-mail" or "Shipping e-mail".
+            _("%(email)s: no longer sent, as the order is %(status)s.")
+            % {"status": order.get_status_display(), "email": name},
+            code="not_owed",
+            status=409,
+        )
+    # Cleared and marked in one write: should the task not be queued after the commit (the
+    # broker down), the sweep finds the mark and sends it, however old the order.
+    changes = {
+        email_kind.refused_field: None,
+        email_kind.refusal_field: "",
+        email_kind.send_again_field: timezone.now(),
+    }
+    return changes, getattr(order, email_kind.refusal_field)
+
+
+def _refund_email_refusal_clear(order: Order, refund_email_id: int, kind: str) -> tuple[int, str, str]:
+    """Clear the refusal of the order's refund mail ``refund_email_id`` (order locked): its id, the
+    refusal cleared, and how the history names it."""
+    refund_email = RefundEmail.objects.select_for_update().filter(pk=refund_email_id, order=order).first()
+    if refund_email is None:
+        raise ApplicationError(_("There is no such order e-mail."), code="unknown_email", fields={"kind": [kind[:40]]})
+    if refund_email.refused_at is None:
+        raise ApplicationError(
+            _("%(email)s: the mail server did not refuse it; there is nothing to send again.")
+            % {"email": _(REFUND_EMAIL_NAME)},
+            code="not_refused",
+            status=409,
+        )
+    # Owed again from now, as an order mail's ``send_again_field`` makes it: the sweep sends it
+    # if its task cannot be queued, however old the refund.
+    RefundEmail.objects.filter(pk=refund_email.pk).update(refused_at=None, refusal="", owed_at=timezone.now())
+    return refund_email.pk, refund_email.refusal, f"refund {refund_email.refund_id} e-mail"
 
 
 def _queue_email(task_name: str, row_id: int) -> bool:
@@ -1345,6 +1501,8 @@ def order_record_refund(
     refund_id: int,
     amount_minor: int,
     currency: str,
+    failed: bool = False,
+    reason: str = "",
 ) -> None:
     """Payments refunded money (the provider confirmed it): keep the order's refunded total
     (idempotent: the running total is set) and owe the shopper a mail about this refund.
@@ -1352,19 +1510,43 @@ def order_record_refund(
     The mail is written in the same transaction, once per refund (a replayed webhook or a
     second signal finds it), and its task queued after the commit; the sweep sends it if
     that fails. Even a refund signalled after a later one (the total moved past it) has its mail.
+
+    ``failed``: the refund had succeeded and its provider now says it failed (``reason``):
+    the refunded total goes down to ``refunded_minor`` and the history says so; no mail
+    (the one already sent stays sent). The status stays: no step leads back from refunded,
+    and the money is owed again through ``selectors.order_refunds_owed``.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(reference=order_reference).first()
         if order is None:
             return
+        if failed:
+            # Only ever down: a second delivery of this news finds the total already there.
+            if refunded_minor >= order.refunded_minor:
+                return
+            order.refunded_minor = refunded_minor
+            order.save(update_fields=["refunded_minor"])
+            why = f" ({reason})" if reason else ""
+            _record(
+                order,
+                order.status,
+                order.status,
+                label="payment:refund",
+                note=f"refund {refund_id} of {amount_minor} failed after it succeeded{why}: {refunded_minor}",
+            )
+            return
         if amount_minor > 0:
+            # ``refunded_minor`` is what this refund's payment gave back; the mail says the
+            # order's, across all its payments (a reference paid twice has refunds on both),
+            # which payments committed before signalling, so it is never the smaller.
+            order_refunded = payment_selectors.refunded_minor_by_reference(order_references=[order.reference])
             refund_email, owed = RefundEmail.objects.get_or_create(
                 refund_id=refund_id,
                 defaults={
                     "order": order,
                     "amount_minor": amount_minor,
                     "currency": currency,
-                    "refunded_minor": refunded_minor,
+                    "refunded_minor": max(order_refunded.get(order.reference, 0), refunded_minor),
                 },
             )
             if owed:
@@ -1377,7 +1559,8 @@ def order_record_refund(
         if fully_refunded and S.REFUNDED in ALLOWED.get(order.status, set()):
             order.status = S.REFUNDED
         order.save(update_fields=["refunded_minor", "status"])
-        _record(order, before, order.status, label="payment:refund", note=f"refund {refund_id}: {refunded_minor}")
+        note = f"refund {refund_id}: {_noted(refunded_minor, order.currency)} refunded in all"
+        _record(order, before, order.status, label="payment:refund", note=note)
 
 
 # --- lifecycle ----------------------------------------------------------------------------
@@ -1596,14 +1779,17 @@ def reservations_expire() -> int:
     return released
 
 
-def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -> payments.Refund:
+def order_refund(
+    *, order: Order, amount_minor: int | None = None, actor=None, locale: str | None = None
+) -> payments.Refund:
     """Refund all or part of a paid order through its payment; the order's history keeps who asked.
 
     The settlement is recorded by :func:`order_record_refund` (the payment's signal), without
     a person: the event written here is the staff member's, once the refund exists, also when
     the provider could not be reached and the refund waits, pending, for the retry sweep. That
     case still raises ``provider_unavailable`` (nothing is refunded yet), worded for staff:
-    the refund is sent again, there is nothing to retry by hand.
+    the refund is sent again, there is nothing to retry by hand. Refusals say amounts in ``locale``
+    (the staff member's ``request.shopper.locale``).
     """
     payment = _paid_payment(order)
     if payment is None:
@@ -1611,7 +1797,7 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -
     waiting = False
     try:
         refund = payments.payment_refund(
-            payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}"
+            payment_id=payment.pk, amount_minor=amount_minor, reason=f"by {actor or 'staff'}", locale=locale
         )
     except ApplicationError as exc:
         if exc.code != "provider_unavailable":
@@ -1639,21 +1825,26 @@ def order_refund(*, order: Order, amount_minor: int | None = None, actor=None) -
         )
     # A full refund may have moved the order on meanwhile: the event shows where it is now.
     order.refresh_from_db(fields=["status"])
-    note = f"refund {refund.pk} of {refund.amount_minor} asked"
+    note = f"refund {refund.pk} of {_noted(refund.amount_minor, order.currency)} asked"
     _record(order, order.status, order.status, actor=actor, note=note + ("; provider unavailable" if waiting else ""))
     if waiting:
         raise error
     return refund
 
 
-def order_refund_settle_outside(*, order: Order, amount_minor: int, note: str, actor=None) -> list[payments.Refund]:
-    """Staff returned a cancelled order's refund owed another way (a bank transfer): record it.
+def order_refund_settle_outside(
+    *, order: Order, amount_minor: int, note: str, actor=None, locale: str | None = None
+) -> list[payments.Refund]:
+    """Staff returned a cancelled or refunded order's refund owed another way (a bank transfer): record it.
 
-    For the money ``order_refunds_owed`` shows as held (refunds the provider declined): it is
+    For the money ``order_refunds_owed`` shows as held (refunds the provider declined, or that
+    failed after the provider said they succeeded): it is
     recorded as refunded outside the provider, with who, when and ``note`` (how it was paid
     back) on the refund and in the order's history; "Refund owed" is gone and no sweep ever
     sends it. ``amount_minor`` is the amount staff saw and returned; refused (``owed_changed``)
-    if the owed amount is another by now, and (``not_owed``) when nothing is owed.
+    if the owed amount is another by now, saying it in money in ``locale`` (the staff member's
+    ``request.shopper.locale``) and in minor units (``fields.owed_minor``, for API clients), and
+    (``not_owed``) when nothing is owed.
     """
     note = payments.refund_outside_note_clean(note)
     with transaction.atomic():
@@ -1670,7 +1861,12 @@ def order_refund_settle_outside(*, order: Order, amount_minor: int, note: str, a
             raise ApplicationError(
                 _("The refund owed has changed since you looked; look at the order again before recording it."),
                 code="owed_changed",
-                fields={"amount_minor": [str(total)]},
+                fields={
+                    "amount_minor": [
+                        _("The refund owed is now %(amount)s.") % {"amount": _in_money(total, order.currency, locale)}
+                    ],
+                    "owed_minor": [str(total)],
+                },
                 status=409,
             )
         by = (getattr(actor, "email", "") if actor is not None else "") or "staff"
@@ -1685,7 +1881,7 @@ def order_refund_settle_outside(*, order: Order, amount_minor: int, note: str, a
             order.status,
             order.status,
             actor=actor,
-            note=f"refund {numbers} of {total} returned outside {providers}: {note}",
+            note=f"refund {numbers} of {_noted(total, order.currency)} returned outside {providers}: {note}",
         )
     return refunds
 
@@ -1738,6 +1934,7 @@ def order_take_step(
     amount_minor: int | None = None,
     note: str = "",
     merchant_ids: Collection[int] | None = None,
+    locale: str | None = None,
 ) -> Order:
     """Staff take one of :func:`order_next_steps` (the admin page and the API alike).
 
@@ -1749,6 +1946,7 @@ def order_take_step(
     merchants' part of the order, ship the parcels leaving their warehouses and mark them
     delivered (:data:`MERCHANT_STEPS`), nothing else; a tracking number for anybody else's
     parcel is refused before anything is written. ``None``: an operator, every step.
+    ``locale`` (the staff member's ``request.shopper.locale``) is the one a refused refund's amounts are said in.
     """
     if step not in ORDER_STEPS:
         raise ApplicationError(
@@ -1817,7 +2015,7 @@ def order_take_step(
     elif step == "cancel":
         order_cancel(order=order, actor=actor, note=(note or "")[:255])
     else:
-        order_refund(order=order, amount_minor=amount_minor, actor=actor)
+        order_refund(order=order, amount_minor=amount_minor, actor=actor, locale=locale)
     order.refresh_from_db()
     return order
 

@@ -29,7 +29,8 @@ def cash_on_delivery_collect_missed() -> int:
 # Retried on a mail server's passing error (smtplib's errors are OSErrors: a 4xx answer, a
 # refused or dropped connection); the service releases its claim on the mail first. Once out
 # of retries, the sweep below queues it again. A refusal for good (5xx: no such mailbox) is
-# recorded on the order by the service and not raised: neither a retry nor the sweep resends it.
+# recorded on the order by the service and not raised: neither a retry nor the sweep resends it,
+# only staff do (``services.order_email_send_again``, a refund's mail too).
 @shared_task(name="orders.send_order_confirmation", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_order_confirmation(order_id: int) -> bool:
     return services.order_email_send(order_id=order_id, kind="confirmation")
@@ -46,6 +47,7 @@ def send_refund_email(refund_email_id: int) -> bool:
     return services.order_refund_email_send(refund_email_id=refund_email_id)
 
 
+# Also writes and sends the mail of a refund whose "refunded" news from payments was lost.
 @shared_task(name="orders.emails_send_missed")
 def emails_send_missed() -> int:
     return services.order_emails_send_missed()

@@ -38,9 +38,13 @@ PAID_STATUSES = frozenset({S.AUTHORIZED, S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.RE
 OPEN_STATUSES = frozenset({S.PENDING, S.FAILED})
 REFUNDABLE_STATUSES = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 
+# A card refund can fail after its provider said it succeeded (the card was closed since):
+# SUCCEEDED → FAILED, so the money is owed again. Services take that step only on the
+# provider's own event, newer than the one applied, from a provider that documents it
+# (``refunds_fail_after_success``); never on an API answer or a replay.
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
     RefundStatus.PENDING: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
-    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.SUCCEEDED: frozenset({RefundStatus.FAILED}),
     RefundStatus.FAILED: frozenset({RefundStatus.SUCCEEDED}),
 }
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
-from django.db.models import QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 
 from apps.payments import registry
 from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
@@ -91,3 +92,28 @@ def refunds_unsettled(
     if order_reference is not None:
         refunds = refunds.filter(payment__order_reference=order_reference)
     return refunds.select_related("payment").order_by("pk")
+
+
+def refunds_succeeded(*, changed_since: dt.datetime, changed_before: dt.datetime) -> QuerySet[Refund]:
+    """Refunds that succeeded (at the provider, or returned by staff another way), last written
+    between ``changed_since`` and ``changed_before``, each with its ``order_reference``.
+
+    For a floor above that must not miss one: ``payment_refunded`` is sent after the commit, so
+    a process that dies in between loses the news; the refund row is what stays true.
+    """
+    return Refund.objects.filter(
+        status=RefundStatus.SUCCEEDED, updated_at__gte=changed_since, updated_at__lt=changed_before
+    ).annotate(order_reference=F("payment__order_reference"))
+
+
+def refunded_minor_by_reference(*, order_references: Collection[str]) -> dict[str, int]:
+    """``{order reference: everything refunded so far}``, across all the payments of each (a
+    reference paid twice has refunds on both), in one query; references with none are left out."""
+    if not order_references:
+        return {}
+    rows = (
+        Refund.objects.filter(status=RefundStatus.SUCCEEDED, payment__order_reference__in=list(order_references))
+        .values_list("payment__order_reference")
+        .annotate(total=Sum("amount_minor"))
+    )
+    return dict(rows)

@@ -222,11 +222,14 @@ def _check_amount(amount_minor: object, *, field: str = "amount_minor") -> int:
     return amount_minor
 
 
-def _in_money(amount_minor: int, currency: str) -> str:
-    """An amount for a message, as money in the language of whoever asked: a service has no
-    request, but the request activated its language (staff in the admin, an API client)."""
-    language = translation.get_language() or settings.REGION.default_language
-    return format_money(amount_minor, currency, translation.to_locale(language))
+def _in_money(amount_minor: int, currency: str, locale: str | None) -> str:
+    """An amount for a message, as money in ``locale``: the asker's language *and* country
+    (``request.shopper.locale``), as their pages write it; the language alone would give a
+    Canadian "CA$" for their own dollars. A caller with nobody to answer (a sweep, a task)
+    passes None: the active language then, as good as any for a log."""
+    if locale is None:
+        locale = translation.to_locale(translation.get_language() or settings.REGION.default_language)
+    return format_money(amount_minor, currency, locale)
 
 
 # --- create -------------------------------------------------------------------------------
@@ -262,7 +265,10 @@ def payment_create(
     currency = currency.upper() if isinstance(currency, str) else ""
     region = settings.REGION
     if currency not in region.currencies:
-        fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
+        fields["currency"] = [
+            # Translators: %(values)s lists currency codes: "USD, CAD, MXN, BRL".
+            _("Not offered here; valid values: %(values)s") % {"values": ", ".join(region.currencies)}
+        ]
     country = country.upper() if isinstance(country, str) else "" if country is None else "?"
     if country and not COUNTRY_RE.fullmatch(country):
         fields["country"] = [_("A country code of two letters, like DE.")]
@@ -373,17 +379,19 @@ def _record_created(payment_id: int, result: PaymentResult) -> Payment:
 # --- capture ------------------------------------------------------------------------------
 
 
-def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Payment:
+def payment_capture(*, payment_id: int, amount_minor: int | None = None, locale: str | None = None) -> Payment:
     """Take the money of an approved or authorized payment (PayPal after approval, cash on delivery).
 
     Idempotent: a captured payment is returned as it is. Refused when another payment of
     the same reference is already paid, and (``payment_cancelled``, nothing asked of the
     provider) when the payment is cancelled or marked to be voided. A decline records the
-    payment as failed (and sends ``payment_failed``) before the error is raised.
+    payment as failed (and sends ``payment_failed``) before the error is raised. Amounts in
+    refusals are money in ``locale`` (the asker's ``request.shopper.locale``), and in minor
+    units in the fields for API clients.
     """
     reference = Payment.objects.filter(pk=payment_id).values_list("order_reference", flat=True).first()
     if reference is None:
-        raise ApplicationError("No such payment.", code="not_found", status=404)
+        raise ApplicationError(_("No such payment."), code="not_found", status=404)
     declined: ProviderDeclined | None = None
     with transaction.atomic():
         payments = list(Payment.objects.select_for_update().filter(order_reference=reference).order_by("pk"))
@@ -402,17 +410,29 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None) -> Paym
         if any(p.status in PAID_STATUSES for p in payments if p.pk != payment.pk):
             raise ApplicationError(_("This order is already paid."), code="already_paid", status=409)
         if payment.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.FAILED):
-            raise ApplicationError(f"A {payment.status} payment cannot be captured.", code="not_capturable")
+            raise ApplicationError(
+                # Translators: %(status)s is the payment's status as the admin lists it ("Processing", "Cancelled").
+                _("This payment cannot be captured: its status is “%(status)s”.")
+                % {"status": payment.get_status_display()},
+                code="not_capturable",
+            )
         if not payment.provider_payment_id:
             raise ApplicationError(
-                "This payment was not created at the provider yet; start it again.", code="not_capturable"
+                _("This payment was not created at the provider yet; start it again."), code="not_capturable"
             )
         amount = payment.amount_minor if amount_minor is None else _check_amount(amount_minor)
         if amount > payment.amount_minor:
             raise ApplicationError(
-                "Cannot capture more than the payment's amount.",
+                _("Cannot capture more than the payment's amount."),
                 code="invalid_amount",
-                fields={"amount_minor": [f"At most {payment.amount_minor}."]},
+                fields={
+                    "amount_minor": [
+                        _("At most %(amount)s can be captured.")
+                        % {"amount": _in_money(payment.amount_minor, payment.currency, locale)}
+                    ],
+                    # For API clients, in minor units, as a refund's `refundable_minor`.
+                    "capturable_minor": [str(payment.amount_minor)],
+                },
             )
         provider = _configured(payment.provider)
         key = capture_key(payment.order_reference, payment.attempt, payment.capture_declines)
@@ -663,7 +683,12 @@ def _refund_write(payment: Payment, refunds: list[Refund], *, amount_minor: int,
 
 
 def payment_refund(
-    *, payment_id: int, amount_minor: int | None = None, reason: str = "", refund_id: int | None = None
+    *,
+    payment_id: int,
+    amount_minor: int | None = None,
+    reason: str = "",
+    refund_id: int | None = None,
+    locale: str | None = None,
 ) -> Refund:
     """Refund ``amount_minor`` (default: everything still refundable) of a captured payment.
 
@@ -673,6 +698,7 @@ def payment_refund(
     made twice. A declined refund is recorded as failed and frees its amount again.
     With ``refund_id`` (the sweep, :func:`refunds_retry_unsettled`) only that refund is
     retried: one the provider has acknowledged meanwhile is returned as it is, no new one made.
+    Amounts in refusals are money in ``locale`` (the asker's ``request.shopper.locale``).
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
@@ -700,7 +726,7 @@ def payment_refund(
             if amount_minor is not None and amount_minor != refund.amount_minor:
                 raise ApplicationError(
                     _("An earlier refund of %(amount)s is still unconfirmed; retry it first.")
-                    % {"amount": _in_money(refund.amount_minor, payment.currency)},
+                    % {"amount": _in_money(refund.amount_minor, payment.currency, locale)},
                     code="refund_in_progress",
                     # For API clients, in minor units: the amount to retry with (or none).
                     fields={"unconfirmed_minor": [str(refund.amount_minor)]},
@@ -716,7 +742,8 @@ def payment_refund(
                     code="over_refund",
                     fields={
                         "amount_minor": [
-                            _("At most %(amount)s can be refunded.") % {"amount": _in_money(most, payment.currency)}
+                            _("At most %(amount)s can be refunded.")
+                            % {"amount": _in_money(most, payment.currency, locale)}
                         ],
                         # For API clients, in minor units, as `total_changed` carries the current total.
                         "refundable_minor": [str(most)],
@@ -848,13 +875,22 @@ def payment_refund_settle_outside(*, payment_id: int, amount_minor: int, note: s
     return refund
 
 
-def _settle_refund(payment: Payment, refund: Refund, result: RefundResult) -> bool:
-    """Record what the provider says of ``refund`` (payment locked); True if its status changed."""
+def _settle_refund(
+    payment: Payment, refund: Refund, result: RefundResult, *, may_fail_after_success: bool = False, reason: str = ""
+) -> bool:
+    """Record what the provider says of ``refund`` (payment locked); True if its status changed.
+
+    A succeeded refund becomes failed only with ``may_fail_after_success`` (the provider's
+    newer event said so, see :func:`_apply_refund`); ``reason`` is the provider's why.
+    """
     update = ["updated_at"]
     if result.provider_refund_id and not refund.provider_refund_id:
         refund.provider_refund_id = result.provider_refund_id
         update.append("provider_refund_id")
     changed = result.status != refund.status and refund.can_become(result.status)
+    failed_after_success = changed and refund.status == RefundStatus.SUCCEEDED
+    if failed_after_success and not may_fail_after_success:
+        changed = failed_after_success = False
     if changed:
         refund.status = result.status
         update.append("status")
@@ -874,7 +910,50 @@ def _settle_refund(payment: Payment, refund: Refund, result: RefundResult) -> bo
             refunded_minor=refunded,
             fully_refunded=refunded >= payment.captured_minor > 0,
         )
+    elif failed_after_success:
+        _refund_failed_after_success(payment, refund, reason=reason)
     return changed
+
+
+def _refund_failed_after_success(payment: Payment, refund: Refund, *, reason: str) -> None:
+    """``refund`` (just saved failed) had succeeded: the payment holds its amount again (payment locked).
+
+    The payment's status is worked out again from the refunds that still stand. That step is
+    outside ``PAYMENT_TRANSITIONS`` on purpose: there REFUNDED is final, so that a replayed
+    "payment succeeded" can never reopen a refunded payment; this is not the payment's event
+    but the refunds' sum going down. ``payment_refunded`` tells orders, with ``failed=True``
+    and the lower total; no refund mail follows from it.
+    """
+    refunded = _refunded_minor(payment)
+    if payment.status in (PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED):
+        if refunded <= 0:
+            payment.status = PaymentStatus.SUCCEEDED
+        elif refunded < payment.captured_minor:
+            payment.status = PaymentStatus.PARTIALLY_REFUNDED
+        payment.save(update_fields=["status", "updated_at"])
+    # Nothing retries it (the same card would fail again): someone has to return it another way.
+    logger.error(
+        "Refund %s of %s %s (minor units) for %s failed at %s after it had succeeded (%s); the customer is owed it",
+        refund.pk,
+        refund.amount_minor,
+        refund.currency,
+        payment.order_reference,
+        payment.provider,
+        reason or "no reason given",
+    )
+    _send_on_commit(
+        payment_refunded,
+        payment,
+        refund_id=refund.pk,
+        order_reference=payment.order_reference,
+        provider=payment.provider,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        refunded_minor=refunded,
+        fully_refunded=refunded >= payment.captured_minor > 0,
+        failed=True,
+        reason=reason[:255],
+    )
 
 
 # The normal path (a cancellation, a staff refund) may still be waiting for its provider
@@ -1071,7 +1150,7 @@ def _apply(provider: str, outcome: WebhookOutcome) -> str:
         payment.provider_payment_id = outcome.provider_payment_id
     if refund is not None:
         payment.save()
-        return _apply_refund(payment, refund, occurred_at=outcome.occurred_at)
+        return _apply_refund(payment, refund, occurred_at=outcome.occurred_at, failure_reason=outcome.failure_reason)
     before = payment.status
     if outcome.status != before and payment.can_become(outcome.status) and _stale(payment, outcome):
         payment.save()
@@ -1125,7 +1204,21 @@ def _newest(newest_applied: dt.datetime | None, occurred_at: dt.datetime | None)
     return occurred_at
 
 
-def _apply_refund(payment: Payment, result: RefundResult, *, occurred_at: dt.datetime | None = None) -> str:
+def _refunds_fail_after_success(payment: Payment, occurred_at: dt.datetime | None) -> bool:
+    """Whether an event of ``occurred_at`` about ``payment``'s refund may fail one that succeeded.
+
+    Only a provider that documents refunds failing after success (its optional
+    ``refunds_fail_after_success``: Stripe) and only an event that says when it happened,
+    so that it can be judged newer than the "succeeded" (:func:`_older`); PayPal's refunds
+    stay as they are.
+    """
+    provider = registry.configured_provider(payment.provider)
+    return occurred_at is not None and bool(getattr(provider, "refunds_fail_after_success", False))
+
+
+def _apply_refund(
+    payment: Payment, result: RefundResult, *, occurred_at: dt.datetime | None = None, failure_reason: str = ""
+) -> str:
     refund = None
     if result.provider_refund_id:
         refund = payment.refunds.filter(provider_refund_id=result.provider_refund_id).first()
@@ -1148,11 +1241,17 @@ def _apply_refund(payment: Payment, result: RefundResult, *, occurred_at: dt.dat
     if result.status != before and refund.can_become(result.status) and _older(occurred_at, refund.status_event_at):
         # Providers do not deliver in order: a "succeeded" sent before the "failed" already
         # applied would count money as returned that the customer never got, and nothing
-        # would owe it to them any more. (A "failed" older than a "succeeded" could not move
-        # it either way: a succeeded refund goes nowhere.)
+        # would owe it to them any more. A "failed" older than the "succeeded" applied is the
+        # same story the other way: the refund failed first and was then made after all.
         logger.info("Refund event is older than one already applied to refund %s", refund.pk)
         return f"refund no change: {before} stays (older than an event already applied)"
-    changed = _settle_refund(payment, refund, result)
+    changed = _settle_refund(
+        payment,
+        refund,
+        result,
+        may_fail_after_success=_refunds_fail_after_success(payment, occurred_at),
+        reason=failure_reason,
+    )
     newest = _newest(refund.status_event_at, occurred_at)
     if newest != refund.status_event_at:
         refund.status_event_at = newest

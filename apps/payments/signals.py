@@ -17,7 +17,9 @@ receivers must be idempotent and may reconcile later through the selectors.
 ``payment_refunded``
     ``payment_id: int``, ``refund_id: int``, ``order_reference: str``, ``provider: str``,
     ``amount_minor: int`` (this refund), ``currency: str``, ``refunded_minor: int`` (all
-    succeeded refunds of the payment so far), ``fully_refunded: bool``.
+    succeeded refunds of the payment so far), ``fully_refunded: bool``; ``failed: bool`` (default
+    False: a refund the provider said had succeeded failed since, and ``refunded_minor`` is the
+    lower total) and ``reason: str`` (the provider's failure reason, if any).
 """
 
 from django.dispatch import Signal

@@ -144,7 +144,7 @@ def test_the_order_history_keeps_the_staff_member_who_asked_for_a_refund(client,
     refund = Refund.objects.get(payment__order_reference=order.reference)
     asked = OrderEvent.objects.get(order=order, actor=operator)  # one: the refused ask wrote nothing
     assert asked.actor_label == operator.email and asked.at is not None
-    assert asked.note == f"refund {refund.pk} of 1000 asked"
+    assert asked.note == f"refund {refund.pk} of $10.00 asked"
     assert (asked.from_status, asked.to_status) == ("paid", "paid")
 
 
@@ -197,7 +197,7 @@ def test_a_refund_asked_while_the_provider_is_down_is_recorded_and_retried(clien
     refund = Refund.objects.get(payment__order_reference=order.reference)
     assert (refund.status, refund.amount_minor) == (RefundStatus.PENDING, 1000)
     asked = OrderEvent.objects.get(order=order, actor=operator)
-    assert asked.note == f"refund {refund.pk} of 1000 asked; provider unavailable"
+    assert asked.note == f"refund {refund.pk} of $10.00 asked; provider unavailable"
 
 
 # --- 5: checkout when prices cannot be converted -----------------------------------------------

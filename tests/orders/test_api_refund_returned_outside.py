@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from apps.accounts import services as accounts
+from apps.money.formatting import format_money
 from apps.orders import selectors, services
 from apps.orders.models import Order, OrderEvent
 from apps.payments.models import Refund
@@ -71,7 +72,8 @@ def test_an_operator_records_the_money_returned_by_bank_transfer(client, decline
     assert refund.payment.status == PaymentStatus.REFUNDED
     assert Order.objects.get(pk=order.pk).refunded_minor == total
     event = OrderEvent.objects.get(order=order, actor=operator)
-    assert event.note == f"refund {refund.pk} of {total} returned outside stripe: Bank transfer, ref. TRX-0042"
+    noted = format_money(total, "USD", "en")  # the history's money: English, the currency always named
+    assert event.note == f"refund {refund.pk} of {noted} returned outside stripe: Bank transfer, ref. TRX-0042"
     assert len(stripe_fake.requests_to("/v1/refunds")) == 1  # only the declined one: nothing sent
 
     # A second click records nothing twice.
@@ -138,7 +140,11 @@ def test_an_amount_other_than_owed_is_refused_with_the_amount_owed_now(client, d
 
     assert r.status_code == 409
     error = r.json()["error"]
-    assert (error["code"], error["fields"]) == ("owed_changed", {"amount_minor": [str(order.total_minor)]})
+    owed = format_money(order.total_minor, "USD", "en_US")
+    assert (error["code"], error["fields"]) == (
+        "owed_changed",
+        {"amount_minor": [f"The refund owed is now {owed}."], "owed_minor": [str(order.total_minor)]},
+    )
     _nothing_recorded(order)
 
 

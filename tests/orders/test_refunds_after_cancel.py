@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from apps.accounts import services as accounts
 from apps.errors import ApplicationError
+from apps.money.formatting import format_money
 from apps.orders import selectors, services
 from apps.orders.models import Order, OrderEvent
 from apps.payments import breaker
@@ -321,7 +322,8 @@ def test_staff_record_a_declined_refund_returned_by_bank_transfer(declined, stri
     assert (order.status, order.refunded_minor) == (Order.Status.CANCELLED, total)
     assert selectors.order_refunds_owed(order=order) == selectors.RefundsOwed()
     event = OrderEvent.objects.filter(order=order, actor=operator).get()
-    assert event.note == f"refund {refund.pk} of {total} returned outside stripe: Bank transfer, ref. TRX-0042"
+    noted = format_money(total, "USD", "en")  # the history's money: English, the currency always named
+    assert event.note == f"refund {refund.pk} of {noted} returned outside stripe: Bank transfer, ref. TRX-0042"
 
     # Never sent anywhere, by anyone: the sweep leaves it, a second record is refused.
     assert _sweep(on_commit) == 0

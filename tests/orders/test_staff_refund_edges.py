@@ -157,7 +157,7 @@ def test_a_refund_asked_through_the_api_while_the_provider_is_down_is_accepted(
     assert (refund.status, refund.provider_refund_id, refund.amount_minor) == (RefundStatus.PENDING, "", 1000)
     assert len(stripe_fake.refunds) == 0
     asked = OrderEvent.objects.get(order=order, actor=operator)
-    assert asked.note == f"refund {refund.pk} of 1000 asked; provider unavailable"
+    assert asked.note == f"refund {refund.pk} of $10.00 asked; provider unavailable"
 
 
 def test_the_refund_service_tells_staff_the_refund_is_retried_not_to_try_another_method(

@@ -186,6 +186,10 @@ def payment_method_types(
 class StripeProvider:
     name = "stripe"
     is_test = False
+    # "succeeded" is not final for a refund: Stripe may report it failed later (the card was
+    # closed), with ``failure_reason`` and the money back in our balance; see "Failed refunds",
+    # https://docs.stripe.com/refunds#failed-refunds.
+    refunds_fail_after_success = True
 
     def __init__(
         self,
@@ -437,6 +441,8 @@ def _outcome(payload: dict[str, Any]) -> WebhookOutcome:
                 refund_key=str(metadata.get("refund_key") or ""),
                 provider_payment_id=str(obj.get("payment_intent") or ""),
             ),
+            # Why a refund failed (lost_or_stolen_card, expired_or_canceled_card, unknown).
+            failure_reason=str(obj.get("failure_reason") or ""),
             occurred_at=_created(payload),
         )
     return WebhookOutcome(event_id=event_id, event_type=event_type, payload=payload)
