@@ -284,7 +284,7 @@ class OrderAdmin(admin.ModelAdmin):
             if scope is None:
                 extra["refundable"] = services.order_refundable_minor(order=order)
                 extra["amount_example"] = _amount_example(order.currency, request.shopper.locale)
-                extra["refused_emails"] = services.order_emails_refused(order=order, locale=request.shopper.locale)
+                extra["refused_emails"] = selectors.order_emails_refused(order=order, locale=request.shopper.locale)
                 # A refund the provider could not take (it was down) is retried by a beat task;
                 # until then the operator sees what the customer is still owed.
                 extra["refunds_owed"] = list(payment_selectors.refunds_unsettled(order_reference=order.reference))
@@ -390,7 +390,7 @@ class OrderAdmin(admin.ModelAdmin):
         queued = 0
         refused = list(queryset.filter(_email_refused()))
         for order in refused:
-            for email in services.order_emails_refused(order=order, locale=request.shopper.locale):
+            for email in selectors.order_emails_refused(order=order, locale=request.shopper.locale):
                 try:
                     services.order_email_send_again(order=order, kind=email.kind, actor=request.user)
                 except ApplicationError as exc:

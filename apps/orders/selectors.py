@@ -17,7 +17,9 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from apps.accounts.selectors import country_choices, merchants_for_user
 from apps.catalog.models import Product, Stock, Variant, Warehouse
@@ -28,7 +30,17 @@ from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
 from apps.orders.address_lines import address_lines
-from apps.orders.models import Cart, CartLine, Coupon, Order, OrderEvent, OrderLine, Reservation, Shipment
+from apps.orders.models import (
+    Cart,
+    CartLine,
+    Coupon,
+    Order,
+    OrderEvent,
+    OrderLine,
+    RefundEmail,
+    Reservation,
+    Shipment,
+)
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from regions import Region
@@ -871,3 +883,62 @@ def checkout_methods_paid_on_delivery(*, methods: Iterable[payment_selectors.Off
     """Of the methods offered (as ``provider/method``), those paid at the door: placing such an order
     charges nothing, so the checkout's button only places it."""
     return frozenset(f"{m.provider}/{m.method}" for m in methods if m.provider == CashOnDeliveryProvider.name)
+
+
+def order_status_words(order: Order) -> str:
+    """How ``order``'s state reads on the shopper's pages (My orders, the order's page): its status,
+    and what was refunded as one phrase with it, capitalised as it stands alone ("Delivered ·
+    partially refunded"). A refunded order's status says it all; a cancelled one may be refunded too."""
+    status = order.get_status_display()
+    if not order.refunded_minor or order.status == Order.Status.REFUNDED:
+        return capfirst(status)
+    if order.refunded_minor < order.total_minor:
+        # Translators: %(status)s is the order status ("delivered"); what was refunded follows and
+        # agrees with the order too (fr: « Livrée · partiellement remboursée »).
+        words = pgettext("order status", "%(status)s · partially refunded")
+    else:
+        # Translators: %(status)s is the order status ("delivered"); what was refunded follows and
+        # agrees with the order too (fr: « Livrée · partiellement remboursée »).
+        words = pgettext("order status", "%(status)s · refunded")
+    return capfirst(words % {"status": status})
+
+
+@dataclass(frozen=True)
+class RefusedEmail:
+    """A mail of an order that the mail server refused for good, as staff see it and send it again."""
+
+    kind: str  # what ``services.order_email_send_again`` takes: "confirmation", "shipped", "refund-<id>"
+    name: str  # what staff call it, in their language
+    refused_at: dt.datetime
+    refusal: str
+
+
+def order_emails_refused(*, order: Order, locale: str) -> list[RefusedEmail]:
+    """Every mail of ``order`` the mail server refused for good: its own, then its refunds' (each
+    named with its amount, as money in ``locale``: the staff member's), oldest refund first."""
+    # Which mails an order has is the services' list (they send them); imported here, as services
+    # import this module when they load.
+    from apps.orders.services import ORDER_EMAILS
+
+    refused = [
+        RefusedEmail(
+            kind=kind,
+            name=_(email.name),
+            refused_at=getattr(order, email.refused_field),
+            refusal=getattr(order, email.refusal_field),
+        )
+        for kind, email in ORDER_EMAILS.items()
+        if getattr(order, email.refused_field) is not None
+    ]
+    for refund_email in RefundEmail.objects.filter(order=order, refused_at__isnull=False).order_by("owed_at", "pk"):
+        amount = format_money(refund_email.amount_minor, refund_email.currency, locale)
+        refused.append(
+            RefusedEmail(
+                kind=f"refund-{refund_email.pk}",
+                # Translators: the mail about one refund of the order; %(amount)s is that refund, as money.
+                name=_("Refund e-mail (%(amount)s)") % {"amount": amount},
+                refused_at=refund_email.refused_at,
+                refusal=refund_email.refusal,
+            )
+        )
+    return refused

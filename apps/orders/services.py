@@ -37,7 +37,7 @@ from apps.catalog import services as catalog
 from apps.catalog.models import Variant
 from apps.catalog.selectors import product_is_visible_in, variant_options_text
 from apps.errors import ApplicationError
-from apps.money.formatting import format_day, format_money
+from apps.money.formatting import format_count, format_day, format_money
 from apps.orders import gate, rules
 from apps.orders.models import (
     Cart,
@@ -1066,43 +1066,6 @@ EMAIL_RESEND_WITHIN = dt.timedelta(days=3)
 EMAIL_RESEND_BATCH = 200
 
 
-@dataclass(frozen=True)
-class RefusedEmail:
-    """A mail of an order that the mail server refused for good, as staff see it and send it again."""
-
-    kind: str  # what :func:`order_email_send_again` takes: "confirmation", "shipped", "refund-<id>"
-    name: str  # what staff call it, in their language
-    refused_at: dt.datetime
-    refusal: str
-
-
-def order_emails_refused(*, order: Order, locale: str) -> list[RefusedEmail]:
-    """Every mail of ``order`` the mail server refused for good: its own, then its refunds' (each
-    named with its amount, as money in ``locale``: the staff member's), oldest refund first."""
-    refused = [
-        RefusedEmail(
-            kind=kind,
-            name=_(email.name),
-            refused_at=getattr(order, email.refused_field),
-            refusal=getattr(order, email.refusal_field),
-        )
-        for kind, email in ORDER_EMAILS.items()
-        if getattr(order, email.refused_field) is not None
-    ]
-    for refund_email in RefundEmail.objects.filter(order=order, refused_at__isnull=False).order_by("owed_at", "pk"):
-        amount = format_money(refund_email.amount_minor, refund_email.currency, locale)
-        refused.append(
-            RefusedEmail(
-                kind=f"refund-{refund_email.pk}",
-                # Translators: the mail about one refund of the order; %(amount)s is that refund, as money.
-                name=_("Refund e-mail (%(amount)s)") % {"amount": amount},
-                refused_at=refund_email.refused_at,
-                refusal=refund_email.refusal,
-            )
-        )
-    return refused
-
-
 def order_email_name(*, kind: str) -> str:
     """What staff call the mail ``kind`` takes (see :func:`order_email_send_again`), in their language."""
     email = ORDER_EMAILS.get(kind)
@@ -1236,10 +1199,15 @@ def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
     with translation.override(order.language):
         context = {
             "order": order,
-            # Each line with which variant it is, written as the order page writes it: that page
-            # takes the locale from the request, which a mail has not.
+            # Each line with its count and which variant it is, written as the order page writes
+            # them: that page takes the locale from the request, which a mail has not.
             "lines": [
-                (line, variant_options_text(line.variant.attributes, locale=locale)) for line in order.lines.all()
+                (
+                    line,
+                    format_count(line.quantity, locale),
+                    variant_options_text(line.variant.attributes, locale=locale),
+                )
+                for line in order.lines.all()
             ],
             "total": format_money(order.total_minor, order.currency, locale),
             "eta": format_day(order.eta, locale),
@@ -1381,7 +1349,7 @@ def order_email_send_again(*, order: Order, kind: str, actor=None, email: str | 
     """Staff send again the order's ``kind`` e-mail, which the mail server refused for good.
 
     ``kind`` is one of :data:`ORDER_EMAILS`, or ``refund-<id>`` for the mail about one refund of
-    the order (:func:`order_emails_refused` lists them). ``email`` is the address to send it to:
+    the order (``selectors.order_emails_refused`` lists them). ``email`` is the address to send it to:
     the order's own when blank, else the corrected one, written on the order (every later mail
     goes there too). The same address is allowed (the shopper may have mended their mailbox).
     The refusal is cleared, who and when (and a changed address) go in the order's history, and

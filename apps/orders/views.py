@@ -340,6 +340,7 @@ def order_detail(request: HttpRequest, reference: str) -> HttpResponse:
         {
             **_local(order, request),
             **_delivery(order, request),
+            "status_words": selectors.order_status_words(order),
             "pay_url": _pay_url(order),
             "payment_processing": processing,
         },
@@ -402,5 +403,8 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         orders = orders[:50]
     # Each order's delivery told as its own page tells it: delivered or shipped on a day, or expected.
-    rows = [{**_local(order, request), **_delivery(order, request)} for order in orders]
+    rows = [
+        {**_local(order, request), **_delivery(order, request), "status_words": selectors.order_status_words(order)}
+        for order in orders
+    ]
     return render(request, "orders/my_orders.html", {"rows": rows})
