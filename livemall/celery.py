@@ -25,6 +25,8 @@ app.conf.beat_schedule = {
     "orders-cash-on-delivery-collect-missed": {"task": "orders.cash_on_delivery_collect_missed", "schedule": 600.0},
     # Order e-mails owed and not sent (broker down at the commit, retries run out, a worker died): queued again.
     "orders-emails-send-missed": {"task": "orders.emails_send_missed", "schedule": 300.0},
+    # Orders' refunded totals behind their payments' refunds (the refund's notice lost with a dead process): set.
+    "orders-refund-totals-reconcile": {"task": "orders.refund_totals_reconcile", "schedule": 300.0},
     # Concurrent viewers of each live show, one sample a minute, for the show's stats.
     "live-viewer-counts-sample": {"task": "live.viewer_counts_sample", "schedule": 60.0},
     # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.

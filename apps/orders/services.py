@@ -1473,62 +1473,161 @@ def order_record_refund(
     reason: str = "",
 ) -> None:
     """Payments refunded money (the provider confirmed it): keep the order's refunded total
-    (idempotent: the running total is set) and owe the shopper a mail about this refund.
+    and owe the shopper a mail about this refund.
+
+    The total is the order's, across all its payments (a reference paid twice has refunds on
+    both), read from payments' record under the order lock (:func:`_refund_totals_set`); the
+    signal's ``refunded_minor`` and ``fully_refunded`` are of this refund's payment alone and
+    are not used: the order is refunded once everything paid for it is back. Idempotent: the
+    total is set, and a second delivery of the news finds it there. The mail's "refunded so
+    far" is that total too.
 
     The mail is written in the same transaction, once per refund (a replayed webhook or a
     second signal finds it), and its task queued after the commit; the sweep sends it if
     that fails. Even a refund signalled after a later one (the total moved past it) has its mail.
 
     ``failed``: the refund had succeeded and its provider now says it failed (``reason``):
-    the refunded total goes down to ``refunded_minor`` and the history says so; no mail
-    (the one already sent stays sent). The status stays: no step leads back from refunded,
-    and the money is owed again through ``selectors.order_refunds_owed``.
+    the refunded total goes down and the history says so; no mail (the one already sent
+    stays sent). The status stays: no step leads back from refunded, and the money is owed
+    again through ``selectors.order_refunds_owed``.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(reference=order_reference).first()
         if order is None:
             return
+        changed = _refund_totals_set([order])
         if failed:
-            # Only ever down: a second delivery of this news finds the total already there.
-            if refunded_minor >= order.refunded_minor:
-                return
-            order.refunded_minor = refunded_minor
-            order.save(update_fields=["refunded_minor"])
-            why = f" ({reason})" if reason else ""
-            _record(
-                order,
-                order.status,
-                order.status,
-                label="payment:refund",
-                note=f"refund {refund_id} of {amount_minor} failed after it succeeded{why}: {refunded_minor}",
-            )
+            if changed:
+                why = f" ({reason})" if reason else ""
+                _record(
+                    order,
+                    order.status,
+                    order.status,
+                    label="payment:refund",
+                    note=(
+                        f"refund {refund_id} of {_noted(amount_minor, order.currency)} failed after it succeeded{why}: "
+                        f"{_noted(order.refunded_minor, order.currency)} refunded in all"
+                    ),
+                )
             return
         if amount_minor > 0:
-            # ``refunded_minor`` is what this refund's payment gave back; the mail says the
-            # order's, across all its payments (a reference paid twice has refunds on both),
-            # which payments committed before signalling, so it is never the smaller.
-            order_refunded = payment_selectors.refunded_minor_by_reference(order_references=[order.reference])
             refund_email, owed = RefundEmail.objects.get_or_create(
                 refund_id=refund_id,
                 defaults={
                     "order": order,
                     "amount_minor": amount_minor,
                     "currency": currency,
-                    "refunded_minor": max(order_refunded.get(order.reference, 0), refunded_minor),
+                    "refunded_minor": order.refunded_minor,
                 },
             )
             if owed:
                 refund_email_id = refund_email.pk
                 transaction.on_commit(lambda: _queue_email("refund", refund_email_id))
-        if refunded_minor <= order.refunded_minor:
-            return
-        order.refunded_minor = refunded_minor
-        before = order.status
-        if fully_refunded and S.REFUNDED in ALLOWED.get(order.status, set()):
+        if changed:
+            ((_order, _refunded_before, status_before),) = changed
+            note = f"refund {refund_id}: {_noted(order.refunded_minor, order.currency)} refunded in all"
+            _record(order, status_before, order.status, label="payment:refund", note=note)
+
+
+def _refund_totals_set(orders: list[Order]) -> list[tuple[Order, int, str]]:
+    """Set each of ``orders`` (locked by the caller) to what payments' record says was refunded
+    of it, across all its payments, and refunded once that is everything paid for it; saved,
+    in a constant number of queries. Returns ``(order, refunded before, status before)`` for
+    each one that changed.
+
+    The one way an order's refunded total moves, for the signal and for the sweep that makes
+    up for a lost one: both read the truth under the order lock, so whichever runs last sets
+    the same total, and a repeat changes nothing. Only a total going up refunds the order;
+    one going down (a refund failed after it succeeded) leaves the status: no step leads back.
+    """
+    references = [order.reference for order in orders]
+    refunded = payment_selectors.refunded_minor_by_reference(order_references=references)
+    paid = payment_selectors.paid_minor_by_reference(order_references=references)
+    changed = []
+    for order in orders:
+        total = refunded.get(order.reference, 0)
+        if total == order.refunded_minor:
+            continue
+        changed.append((order, order.refunded_minor, order.status))
+        rising = total > order.refunded_minor
+        order.refunded_minor = total
+        if rising and total >= paid.get(order.reference, 0) > 0 and S.REFUNDED in ALLOWED.get(order.status, set()):
             order.status = S.REFUNDED
-        order.save(update_fields=["refunded_minor", "status"])
-        note = f"refund {refund_id}: {_noted(refunded_minor, order.currency)} refunded in all"
-        _record(order, before, order.status, label="payment:refund", note=note)
+    if changed:
+        Order.objects.bulk_update([order for order, _before, _status in changed], ["refunded_minor", "status"])
+    return changed
+
+
+# A refund's news reaches orders right after payments' commit: one younger than this may still
+# be on its way, and is left to it (the sweep would otherwise report drift that is not there).
+REFUND_TOTALS_GRACE = dt.timedelta(minutes=5)
+# Refunds settled this recently are checked on each run: the sweep runs every few minutes, so a
+# lost notice is caught long before; the window bounds each run's reading, and outlasts a beat
+# stopped over a weekend.
+REFUND_TOTALS_WITHIN = dt.timedelta(days=3)
+REFUND_TOTALS_BATCH = 200
+
+
+def order_refund_totals_reconcile(
+    *,
+    older_than: dt.timedelta = REFUND_TOTALS_GRACE,
+    within: dt.timedelta = REFUND_TOTALS_WITHIN,
+    limit: int = REFUND_TOTALS_BATCH,
+) -> int:
+    """Set right the refunded total (and status) of orders whose refunds payments settled
+    between ``within`` and ``older_than`` ago and whose total differs from their payments'
+    record; returns how many it changed.
+
+    ``payment_refunded`` is sent after payments' commit: a process that dies in between loses
+    it, and no signal comes again, so the order would show too little refunded (or, a failure
+    after success lost, too much) for good. The mail sweep writes that refund's mail; this
+    writes its total, through :func:`_refund_totals_set` as the signal does, under the order
+    locks (taken in primary-key order), with a history entry and a warning per order. At most
+    ``limit`` orders a run, in a constant number of queries; the next run takes the rest. A
+    notice arriving meanwhile, or a second run, finds nothing left to change.
+    """
+    if limit <= 0:
+        return 0
+    now = timezone.now()
+    changed_refunds = payment_selectors.refunds_changed(changed_since=now - within, changed_before=now - older_than)
+    drifted = list(
+        Order.objects.filter(reference__in=changed_refunds.values("order_reference"))
+        .annotate(payments_refunded=payment_selectors.refunded_minor_of(order_reference=OuterRef("reference")))
+        .exclude(refunded_minor=F("payments_refunded"))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not drifted:
+        return 0
+    with transaction.atomic():
+        orders = list(Order.objects.select_for_update().filter(pk__in=drifted).order_by("pk"))
+        changed = _refund_totals_set(orders)
+        OrderEvent.objects.bulk_create(
+            [
+                OrderEvent(
+                    order=order,
+                    from_status=status_before,
+                    to_status=order.status,
+                    actor_label="payment:refund",
+                    note=(
+                        f"refunded in all {_noted(order.refunded_minor, order.currency)}, not "
+                        f"{_noted(refunded_before, order.currency)}: from payments' refunds, their notice was lost"
+                    )[:255],
+                )
+                for order, refunded_before, status_before in changed
+            ]
+        )
+    for order, refunded_before, status_before in changed:
+        logger.warning(
+            "Order %s showed %s (minor units) refunded, its payments' refunds say %s (drift %+d); set from them (%s -> %s)",
+            order.reference,
+            refunded_before,
+            order.refunded_minor,
+            order.refunded_minor - refunded_before,
+            status_before,
+            order.status,
+        )
+    return len(changed)
 
 
 # --- lifecycle ----------------------------------------------------------------------------

@@ -51,3 +51,9 @@ def send_refund_email(refund_email_id: int) -> bool:
 @shared_task(name="orders.emails_send_missed")
 def emails_send_missed() -> int:
     return services.order_emails_send_missed()
+
+
+# Refunded totals left behind by a refund's lost "refunded" news: set from payments' record.
+@shared_task(name="orders.refund_totals_reconcile")
+def refund_totals_reconcile() -> int:
+    return services.order_refund_totals_reconcile()

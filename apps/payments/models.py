@@ -165,6 +165,14 @@ class Refund(models.Model):
                 name="refund_unsettled",
                 condition=Q(status=RefundStatus.PENDING, provider_refund_id=""),
             ),
+            # Orders' sweeps over recently settled refunds (selectors.refunds_succeeded for lost
+            # refund mails, selectors.refunds_changed for refunded totals left behind) read a few
+            # minutes' to days' worth of them by ``updated_at``, among every refund ever made.
+            models.Index(
+                fields=["updated_at"],
+                name="refund_changed",
+                condition=Q(status__in=[RefundStatus.SUCCEEDED, RefundStatus.FAILED]),
+            ),
         ]
 
     def __str__(self) -> str:

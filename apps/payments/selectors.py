@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from apps.payments import registry
 from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
@@ -115,5 +116,49 @@ def refunded_minor_by_reference(*, order_references: Collection[str]) -> dict[st
         Refund.objects.filter(status=RefundStatus.SUCCEEDED, payment__order_reference__in=list(order_references))
         .values_list("payment__order_reference")
         .annotate(total=Sum("amount_minor"))
+    )
+    return dict(rows)
+
+
+# The statuses whose changes move an order's refunded total: a refund that succeeded adds to
+# it, and one that failed may have succeeded first (a closed card), taking its amount back off.
+REFUND_TOTAL_STATUSES = (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
+
+
+def refunds_changed(*, changed_since: dt.datetime, changed_before: dt.datetime) -> QuerySet[Refund]:
+    """Refunds that succeeded or failed, last written between ``changed_since`` and
+    ``changed_before``, each with its ``order_reference``: those whose ``payment_refunded``
+    news, lost with a process that died after payments' commit, may have left an order's
+    refunded total behind (served by the partial index ``refund_changed``)."""
+    return Refund.objects.filter(
+        status__in=REFUND_TOTAL_STATUSES, updated_at__gte=changed_since, updated_at__lt=changed_before
+    ).annotate(order_reference=F("payment__order_reference"))
+
+
+def refunded_minor_of(*, order_reference: OuterRef) -> Coalesce:
+    """Everything refunded so far of the reference ``order_reference`` points at (0 with none),
+    across all its payments: :func:`refunded_minor_by_reference` as an expression, so that a
+    floor above compares it with its own rows in one query."""
+    total = (
+        Refund.objects.filter(status=RefundStatus.SUCCEEDED, payment__order_reference=order_reference)
+        .order_by()
+        .values("payment__order_reference")
+        .annotate(total=Sum("amount_minor"))
+        .values("total")
+    )
+    return Coalesce(Subquery(total), 0, output_field=BigIntegerField())
+
+
+def paid_minor_by_reference(*, order_references: Collection[str]) -> dict[str, int]:
+    """``{order reference: everything captured for it}``, across all the payments that paid it
+    (refunded since or not: a reference paid twice took both), in one query; references with
+    none are left out. What must come back for the reference to be fully refunded."""
+    if not order_references:
+        return {}
+    rows = (
+        Payment.objects.filter(status__in=PAID_STATUSES, order_reference__in=list(order_references))
+        .order_by()
+        .values_list("order_reference")
+        .annotate(total=Sum("captured_minor"))
     )
     return dict(rows)

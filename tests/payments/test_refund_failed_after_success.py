@@ -106,7 +106,11 @@ def test_a_refund_failed_after_it_succeeded_is_owed_again(variant, stripe_fake, 
     total = format_money(order.total_minor, "USD", "en_US")
     assert notice.startswith(f"Refund owed: the refund of {total} for this order failed after stripe had taken it")
     (event,) = OrderEvent.objects.filter(order=order, note__contains=FAILED_NOTE)
-    assert event.note == f"refund {refund.pk} of {order.total_minor} {FAILED_NOTE} (expired_or_canceled_card): 0"
+    amount = format_money(order.total_minor, order.currency, "en")
+    assert event.note == (
+        f"refund {refund.pk} of {amount} {FAILED_NOTE} (expired_or_canceled_card): "
+        f"{format_money(0, order.currency, 'en')} refunded in all"
+    )
     assert (event.from_status, event.to_status, event.actor_label) == ("refunded", "refunded", "payment:refund")
     # The mail of the refund stays the one sent; no second one for its failure.
     assert RefundEmail.objects.filter(order=order).count() == 1
