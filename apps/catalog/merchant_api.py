@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import get_language, gettext, gettext_lazy, to_locale
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -51,6 +51,7 @@ from apps.catalog.selectors import (
 )
 from apps.compliance.models import CertificationType, ProductAttribute
 from apps.errors import ApplicationError, ErrorResponse
+from apps.money.formatting import language_names
 
 # --- who may call it ----------------------------------------------------------------------
 
@@ -141,8 +142,14 @@ class TranslationsField(serializers.DictField):
             raise serializers.ValidationError(
                 {
                     language: [
+                        # Translators: %(valid)s lists language codes with their names: "en (English), ar (Arabic)".
                         gettext("This region does not offer %(language)s; valid values: %(valid)s.")
-                        % {"language": language, "valid": ", ".join(offered)}
+                        % {
+                            "language": language,
+                            "valid": language_names(
+                                offered, to_locale(get_language() or settings.REGION.default_language)
+                            ),
+                        }
                     ]
                     for language in unknown
                 }

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import re
 
+from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.utils import build_localized_fieldname
+
+
+def _language_named(code: str) -> str:
+    """A language as the operator reading the admin calls it ("arabe" in French), not its code."""
+    try:
+        reader = Locale.parse(to_locale(get_language() or code))
+        return Locale.parse(to_locale(code)).get_display_name(reader) or code
+    except (UnknownLocaleError, ValueError):
+        return code
 
 
 class ProductAttribute(models.TextChoices):
@@ -176,7 +187,7 @@ class ProductRule(models.Model):
         if not (getattr(self, default_message, "") or "").strip():
             errors[default_message] = [
                 _("Write the message in %(language)s, the region's default language; other languages fall back to it.")
-                % {"language": settings.REGION.default_language}
+                % {"language": _language_named(settings.REGION.default_language)}
             ]
         if errors:
             raise ValidationError(errors)

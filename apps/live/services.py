@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from apps.accounts.models import Merchant, User
@@ -53,7 +54,7 @@ from apps.live.providers.recordings import (
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import publish_sync, recent_remove_sync
-from apps.money.formatting import format_money
+from apps.money.formatting import format_count, format_money, language_name, language_names
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError
 from apps.orders import services as orders
@@ -61,6 +62,11 @@ from apps.orders.models import Cart, CartLine
 from regions import Region
 
 logger = logging.getLogger(__name__)
+
+
+def _reader_locale(region: Region) -> str:
+    """The locale of whoever reads a refusal: the active language (the request's), else the region's."""
+    return translation.to_locale(translation.get_language() or region.default_language)
 
 
 @transaction.atomic
@@ -76,20 +82,28 @@ def live_room_schedule(
     playback_url: str = "",
 ) -> LiveRoom:
     fields: dict[str, list[str]] = {}
+    locale = _reader_locale(region)
     if playback_url and not playback_url.startswith(("https://", "http://")):
-        fields["playback_url"] = ["An http(s) address of the HLS stream (.m3u8)."]
+        fields["playback_url"] = [_("An http(s) address of the HLS stream (.m3u8).")]
     if not titles.get(region.default_language, "").strip():
-        fields["title"] = [f"A title in {region.default_language} (the region's default language) is required."]
+        fields["title"] = [
+            # Translators: %(language)s is a language's name in yours ("English", "Arabic").
+            _("A title in %(language)s (the region's default language) is required.")
+            % {"language": language_name(region.default_language, locale)}
+        ]
     if language not in region.languages:
-        fields["language"] = [f"Not offered here; valid values: {', '.join(region.languages)}"]
+        fields["language"] = [
+            # Translators: %(values)s lists language codes with their names: "en (English), ar (Arabic)".
+            _("Not offered here; valid values: %(values)s") % {"values": language_names(region.languages, locale)}
+        ]
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        fields["starts_at"] = ["Times must carry a time zone."]
+        fields["starts_at"] = [_("Times must carry a time zone.")]
     elif ends_at <= starts_at:
-        fields["ends_at"] = ["The show must end after it starts."]
+        fields["ends_at"] = [_("The show must end after it starts.")]
     if LiveRoom.objects.filter(slug=slug).exists():
-        fields["slug"] = ["A room with this slug exists."]
+        fields["slug"] = [_("A room with this slug exists.")]
     if fields:
-        raise ApplicationError("The live room could not be scheduled.", fields=fields)
+        raise ApplicationError(_("The live room could not be scheduled."), fields=fields)
     room = LiveRoom(
         merchant=merchant,
         slug=slug,
@@ -142,32 +156,42 @@ def room_publish_event(*, room: LiveRoom, event: dict[str, Any]) -> None:
     kind = event.get("type") if isinstance(event, dict) else None
     if kind not in events.PUBLISHABLE_EVENTS:
         raise ApplicationError(
-            "This event cannot be published to a live room.",
+            _("This event cannot be published to a live room."),
             code="unknown_event",
-            fields={"type": [f"Valid values: {', '.join(sorted(events.PUBLISHABLE_EVENTS))}"]},
+            # Translators: %(values)s lists the values a program sends, kept as they are: "coupon, giveaway".
+            fields={"type": [_("Valid values: %(values)s") % {"values": ", ".join(sorted(events.PUBLISHABLE_EVENTS))}]},
         )
     if kind == "status":
         if event.get("status") not in LiveRoom.Status.values:
-            fields["status"] = [f"Valid values: {', '.join(LiveRoom.Status.values)}"]
+            fields["status"] = [_("Valid values: %(values)s") % {"values": ", ".join(LiveRoom.Status.values)}]
     else:
         key = events.STATE_EVENTS[kind]
         if key not in event:
-            fields[key] = [f"A {kind} event carries '{key}' (an object, or null to clear it)."]
+            fields[key] = [
+                # Translators: %(type)s and %(key)s are JSON names, kept as they are ("coupon", "coupon").
+                _("A “%(type)s” event carries “%(key)s”: an object, or null to clear it.") % {"type": kind, "key": key}
+            ]
         elif event[key] is not None and not isinstance(event[key], dict):
-            fields[key] = ["Must be an object or null."]
+            fields[key] = [_("Must be an object or null.")]
     unknown = set(event) - {"type", "status" if kind == "status" else events.STATE_EVENTS.get(kind, "")}
     if unknown:
-        fields["event"] = [f"Unknown keys: {', '.join(sorted(unknown))}"]
+        fields["event"] = [
+            ngettext("Unknown key: %(keys)s", "Unknown keys: %(keys)s", len(unknown))
+            % {"keys": ", ".join(sorted(unknown))}
+        ]
     if not fields:
         try:
             raw = events.dumps(event)
         except (TypeError, ValueError):
-            fields["event"] = ["Must be plain JSON: objects, lists, strings, numbers, true/false, null."]
+            fields["event"] = [_("Must be plain JSON: objects, lists, strings, numbers, true/false, null.")]
         else:
             if len(raw.encode()) > MAX_EVENT_BYTES:
-                fields["event"] = [f"At most {MAX_EVENT_BYTES} bytes of JSON."]
+                fields["event"] = [
+                    ngettext("At most %(count)s byte of JSON.", "At most %(count)s bytes of JSON.", MAX_EVENT_BYTES)
+                    % {"count": format_count(MAX_EVENT_BYTES, _reader_locale(settings.REGION))}
+                ]
     if fields:
-        raise ApplicationError("The live event could not be published.", code="invalid_event", fields=fields)
+        raise ApplicationError(_("The live event could not be published."), code="invalid_event", fields=fields)
 
     locked = LiveRoom.objects.select_for_update().get(pk=room.pk)
     if kind == "status":
@@ -199,9 +223,20 @@ def chat_user_mute(
     *, room: LiveRoom, user: User, minutes: int, by: User | None = None, reason: str = ""
 ) -> ChatRestriction:
     """Stop ``user`` posting in ``room`` for ``minutes``; they keep watching. Takes effect at once."""
-    if not isinstance(minutes, int) or not 1 <= minutes <= 7 * 24 * 60:
+    longest = 7 * 24 * 60
+    if not isinstance(minutes, int) or not 1 <= minutes <= longest:
         raise ApplicationError(
-            "The user could not be muted.", fields={"minutes": ["Between 1 minute and 7 days (10080)."]}
+            _("The user could not be muted."),
+            fields={
+                "minutes": [
+                    ngettext(
+                        "Between 1 minute and 7 days (%(count)s minute).",
+                        "Between 1 minute and 7 days (%(count)s minutes).",
+                        longest,
+                    )
+                    % {"count": format_count(longest, _reader_locale(settings.REGION))}
+                ]
+            },
         )
     until = timezone.now() + dt.timedelta(minutes=minutes)
     restriction = ChatRestriction.objects.create(

@@ -25,7 +25,7 @@ import copy
 import datetime as dt
 import functools
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -272,3 +272,19 @@ def format_rate(rate: Decimal | str | int, locale: str) -> str:
 
 
 __all__ += ["format_count", "format_rate"]
+
+
+def language_names(codes: Iterable[str], locale: str) -> str:
+    """Language codes a caller may send, each with its name in ``locale`` ("en (English), ar (Arabic)"
+    to an English reader, "en (anglais), …" to a French one): the code is what to send, the name
+    says which it is."""
+    reader = babel_locale(locale)
+    return ", ".join(f"{code} ({babel_locale(code).get_display_name(reader) or code})" for code in codes)
+
+
+def language_name(code: str, locale: str) -> str:
+    """A language as a reader in ``locale`` calls it ("anglais" to a French reader), not its code."""
+    return babel_locale(code).get_display_name(babel_locale(locale)) or code
+
+
+__all__ += ["language_name", "language_names"]

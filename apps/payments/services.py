@@ -261,7 +261,7 @@ def payment_create(
     """
     fields: dict[str, list[str]] = {}
     if not isinstance(order_reference, str) or not REFERENCE_RE.match(order_reference):
-        fields["order_reference"] = ["1 to 64 letters, digits, '.', '_' or '-'."]
+        fields["order_reference"] = [_("1 to 64 letters, digits, '.', '_' or '-'.")]
     currency = currency.upper() if isinstance(currency, str) else ""
     region = settings.REGION
     if currency not in region.currencies:
@@ -479,7 +479,7 @@ def payment_void_request(*, payment_id: int) -> Payment:
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
-            raise ApplicationError("No such payment.", code="not_found", status=404)
+            raise ApplicationError(_("No such payment."), code="not_found", status=404)
         if payment.status in OPEN_STATUSES:
             _transition(payment, PaymentStatus.CANCELLED)
             payment.save()
@@ -588,7 +588,7 @@ def payment_refresh(*, payment_id: int) -> Payment:
     """
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:
-        raise ApplicationError("No such payment.", code="not_found", status=404)
+        raise ApplicationError(_("No such payment."), code="not_found", status=404)
     if payment.status not in REFRESHABLE_STATUSES or not payment.provider_payment_id:
         return payment
     provider = _configured(payment.provider)
@@ -708,7 +708,9 @@ def payment_refund(
         # made in the provider's dashboard): the provider replays it or declines it.
         if payment.status not in REFUNDABLE_STATUSES and refund_id is None:
             raise ApplicationError(
-                _("A %(status)s payment cannot be refunded; only a captured one can.") % {"status": payment.status},
+                # Translators: %(status)s is the payment's status as the admin lists it ("Pending", "Refunded").
+                _("This payment cannot be refunded: its status is “%(status)s”. Only a captured payment can be.")
+                % {"status": payment.get_status_display()},
                 code="not_refundable",
             )
         refunds = list(payment.refunds.order_by("pk"))

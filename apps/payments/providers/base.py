@@ -17,34 +17,47 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 
 class PaymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"  # created; the shopper or the provider has yet to act
+    """How far a payment got; the labels are said to people (staff lists, a refused capture or
+    refund), with a context of their own so translators keep them apart from the order's."""
+
+    # Created; the shopper or the provider has yet to act.
+    PENDING = "pending", pgettext_lazy("payment status", "Pending")
     # The shopper paid and the provider is still at work (a SEPA debit takes days, a PayPal
     # capture under review): neither paid nor open for another try.
-    PROCESSING = "processing", "Processing"
-    AUTHORIZED = "authorized", "Authorized"  # funds held, not yet captured
-    SUCCEEDED = "succeeded", "Succeeded"  # money moved to us
-    FAILED = "failed", "Failed"  # the last attempt was declined; Stripe lets the shopper retry the same intent
-    CANCELLED = "cancelled", "Cancelled"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
+    PROCESSING = "processing", pgettext_lazy("payment status", "Processing")
+    AUTHORIZED = "authorized", pgettext_lazy("payment status", "Authorized")  # funds held, not yet captured
+    SUCCEEDED = "succeeded", pgettext_lazy("payment status", "Succeeded")  # money moved to us
+    # The last attempt was declined; Stripe lets the shopper retry the same intent.
+    FAILED = "failed", pgettext_lazy("payment status", "Failed")
+    CANCELLED = "cancelled", pgettext_lazy("payment status", "Cancelled")
+    PARTIALLY_REFUNDED = "partially_refunded", pgettext_lazy("payment status", "Partially refunded")
+    REFUNDED = "refunded", pgettext_lazy("payment status", "Refunded")
 
 
 class RefundStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", pgettext_lazy("refund status", "Pending")
+    SUCCEEDED = "succeeded", pgettext_lazy("refund status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("refund status", "Failed")
 
 
 class NextAction(models.TextChoices):
     """What the checkout page has to do after a payment was created."""
 
-    NONE = "", "Nothing"
-    CONFIRM_IN_BROWSER = "confirm_in_browser", "Confirm with the provider's element (client secret)"
-    REDIRECT = "redirect", "Send the shopper to the approval URL, then capture"
-    COLLECT_ON_DELIVERY = "collect_on_delivery", "Collect cash on delivery, then capture"
+    # Labels show in the staff's payment page, in their language.
+    NONE = "", pgettext_lazy("payment next step", "Nothing")
+    CONFIRM_IN_BROWSER = (
+        "confirm_in_browser",
+        pgettext_lazy("payment next step", "Confirm with the provider's element (client secret)"),
+    )
+    REDIRECT = "redirect", pgettext_lazy("payment next step", "Send the shopper to the approval URL, then capture")
+    COLLECT_ON_DELIVERY = (
+        "collect_on_delivery",
+        pgettext_lazy("payment next step", "Collect cash on delivery, then capture"),
+    )
 
 
 class ProviderUnavailable(Exception):
