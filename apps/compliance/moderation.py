@@ -32,13 +32,15 @@ REJECTED = "rejected"
 
 MASK_CHAR = "*"
 
-_DROPPED = frozenset(
+# The one normalisation of Arabic spellings (and invisible characters) for matching what
+# people type: chat moderation here, catalog search (apps.catalog.selectors) in SQL too.
+IGNORED_CHARACTERS = frozenset(
     [chr(c) for c in range(0x064B, 0x0653)]  # Arabic harakat (fatha, damma, kasra, shadda, sukun…)
     + ["\u0670", "\u0640"]  # superscript alef, tatweel
     + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]  # zero-width and soft hyphen
 )
 # Alef with hamza/madda/wasla -> bare alef; alef maksura -> ya; ta marbuta -> ha.
-_FOLDED = {
+FOLDED_LETTERS = {
     "\u0623": "\u0627",
     "\u0625": "\u0627",
     "\u0622": "\u0627",
@@ -69,7 +71,7 @@ def _normalise(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        if char in _DROPPED:
+        if char in IGNORED_CHARACTERS:
             continue
         if char.isspace():
             if out and out[-1] != " ":
@@ -77,14 +79,28 @@ def _normalise(text: str) -> tuple[str, list[int]]:
                 origin.append(index)
             continue
         for folded in unicodedata.normalize("NFKC", char).lower():
-            if folded in _DROPPED:
+            if folded in IGNORED_CHARACTERS:
                 continue
-            out.append(_FOLDED.get(folded, folded))
+            out.append(FOLDED_LETTERS.get(folded, folded))
             origin.append(index)
     return "".join(out), origin
 
 
-def _needs_word_boundary(char: str) -> bool:
+def fold_for_matching(text: str) -> str:
+    """``text`` in the spelling matching compares: NFKC, lower case, and the Arabic forms and
+    invisible characters above folded or dropped ("أسوَد" and "اسود" alike). White space is kept.
+
+    Unlike the chat check, the whole text is NFKC-normalised at once, so that a letter written
+    as a base and a combining mark (a Mac's "e" + "\u0301", alef + combining madda) composes
+    first, as the precomposed letter it folds like.
+    """
+    lowered = unicodedata.normalize("NFKC", text).lower()
+    return "".join(FOLDED_LETTERS.get(char, char) for char in lowered if char not in IGNORED_CHARACTERS)
+
+
+def written_with_spaces(char: str) -> bool:
+    """Whether ``char`` belongs to a script that puts spaces between words (Latin, Arabic…), so
+    that a word of it is matched whole; Thai or Chinese words are found anywhere in the text."""
     return unicodedata.name(char, "").startswith(_SPACED_SCRIPTS)
 
 
@@ -133,8 +149,8 @@ class Moderator:
             entry = _Entry(
                 phrase=normalised,
                 rejects=rejects or bool(existing and existing.rejects),
-                bounded_start=_needs_word_boundary(normalised[0]),
-                bounded_end=_needs_word_boundary(normalised[-1]),
+                bounded_start=written_with_spaces(normalised[0]),
+                bounded_end=written_with_spaces(normalised[-1]),
             )
             self._automaton.add_word(normalised, entry)
             count += 1
