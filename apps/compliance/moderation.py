@@ -12,6 +12,10 @@ ligatures), lower case, Arabic diacritics and tatweel dropped, alef/ya/ta-marbut
 unified, zero-width characters dropped, runs of white space collapsed. Scripts written
 with spaces between words (Latin, Arabic, Cyrillic, Greek) match whole words only, so
 "class" never trips on "ass"; scripts without them (Thai, Chinese) match anywhere.
+
+Web and e-mail addresses are refused too (:mod:`apps.compliance.links`), found in the same
+normalised text, unless the poster may post links (the room's merchant staff and operators)
+or the address is the shop's own site (``SITE_URL``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import ahocorasick
+from django.conf import settings
+
+from apps.compliance.links import LinkScanner, read_tld_list
 
 WORDLISTS_DIR = Path(__file__).resolve().parent / "wordlists"
 
@@ -31,6 +39,9 @@ MASKED = "masked"
 REJECTED = "rejected"
 
 MASK_CHAR = "*"
+
+# Why a REJECTED message was refused, when it is not a listed word: it holds a web or e-mail address.
+LINK = "link"
 
 # The one normalisation of Arabic spellings (and invisible characters) for matching what
 # people type: chat moderation here, catalog search (apps.catalog.selectors) in SQL too.
@@ -59,7 +70,8 @@ class WordListError(Exception):
 class ModerationResult:
     verdict: str  # CLEAN, MASKED or REJECTED
     text: str  # what may be shown: the original, or the original with matches masked
-    matches: tuple[str, ...] = ()  # the list entries found, for the moderation log
+    matches: tuple[str, ...] = ()  # the list entries (and addresses) found, for the moderation log
+    reason: str = ""  # LINK when an address refused it; "" for a listed word
 
     @property
     def rejected(self) -> bool:
@@ -158,14 +170,17 @@ class Moderator:
         if count:
             self._automaton.make_automaton()
 
-    def check(self, text: str) -> ModerationResult:
-        if not self.size:
+    def check(
+        self, text: str, *, links: LinkScanner | None = None, allowed_hosts: frozenset[str] = frozenset()
+    ) -> ModerationResult:
+        """Mask or reject listed words; with ``links``, also reject addresses not under ``allowed_hosts``."""
+        if not self.size and links is None:
             return ModerationResult(CLEAN, text)
         normalised, origin = _normalise(text)
         spans: list[tuple[int, int]] = []
         found: list[str] = []
         rejects = False
-        for end, entry in self._automaton.iter(normalised):
+        for end, entry in self._automaton.iter(normalised) if self.size else ():
             start = end - len(entry.phrase) + 1
             if entry.bounded_start and start > 0 and normalised[start - 1].isalnum():
                 continue
@@ -176,6 +191,9 @@ class Moderator:
             # Marks dropped by normalisation right after the match (a shadda, say) belong to it.
             last = origin[end + 1] - 1 if end + 1 < len(origin) else len(text) - 1
             spans.append((origin[start], last))
+        addresses = links.find(normalised, allowed_hosts=allowed_hosts) if links is not None else ()
+        if addresses:
+            return ModerationResult(REJECTED, text, tuple(dict.fromkeys([*found, *addresses])), reason=LINK)
         if not found:
             return ModerationResult(CLEAN, text)
         if rejects:
@@ -197,6 +215,26 @@ def moderator_for(list_names: tuple[str, ...]) -> Moderator:
     return Moderator(entries)
 
 
-def moderate_chat(*, list_names: tuple[str, ...], text: str) -> ModerationResult:
-    """Check one chat message against the named lists (the region's ``sensitive_word_lists``)."""
-    return moderator_for(tuple(list_names)).check(text)
+@functools.cache
+def link_scanner() -> LinkScanner:
+    """The scanner for ``data/chat-tlds.txt``, its names normalised as chat text is, built once per process."""
+    return LinkScanner((_normalise(name)[0], word) for name, word in read_tld_list())
+
+
+@functools.lru_cache(maxsize=4)
+def _site_hosts(site_url: str) -> frozenset[str]:
+    host = (urlsplit(site_url).hostname or "").lower()
+    # https://www.shop.example/ writes its links as shop.example/... just as often.
+    return frozenset({host, host.removeprefix("www.")} - {""})
+
+
+def moderate_chat(*, list_names: tuple[str, ...], text: str, links_allowed: bool = False) -> ModerationResult:
+    """Check one chat message against the named lists (the region's ``sensitive_word_lists``).
+
+    Unless ``links_allowed`` (the poster works the room), a web or e-mail address rejects it,
+    apart from one to the shop's own site.
+    """
+    moderator = moderator_for(tuple(list_names))
+    if links_allowed:
+        return moderator.check(text)
+    return moderator.check(text, links=link_scanner(), allowed_hosts=_site_hosts(settings.SITE_URL))

@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from apps.accounts.selectors import shopper_context
-from apps.compliance.moderation import moderate_chat
+from apps.compliance.moderation import LINK, moderate_chat
 from apps.live import selectors, services
 from apps.live.models import ChatRestriction, Danmaku, LiveRoom
 from apps.live.realtime import events
@@ -125,6 +125,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
         user = scope.get("user")
         self.user_id: int | None = user.pk if user is not None and user.is_authenticated else None
         self.name: str = user.public_name if self.user_id else ""
+        # Whether the poster works this room (its merchant's staff, an operator), who may post links.
+        self.works_here = False
+        self.works_here_checked = float("-inf")
         self.language: str = settings.REGION.default_language
         self.config = None
         self.tokens = 0.0
@@ -303,6 +306,21 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
                 viewer.restriction = None
         return viewer.restriction
 
+    async def _works_the_room(self) -> bool:
+        """Whether the poster is staff of the room's merchant or an operator, as the console decides.
+
+        Asked only when a message holds a link, so a viewer's chat never waits on it; kept for
+        as long as a restriction is, so a staff member pasting links asks once a minute at most.
+        """
+        assert self.hub is not None
+        if time.monotonic() - self.works_here_checked > RESTRICTION_RECHECK_SECONDS:
+            user, room_id = self.scope["user"], self.hub.room_id
+            self.works_here = await database_sync_to_async(
+                lambda: selectors.rooms_for_console(user=user).filter(id=room_id).exists()
+            )()
+            self.works_here_checked = time.monotonic()
+        return self.works_here
+
     async def _may_speak(self) -> bool:
         """False, with the viewer told why, while they are muted or banned here.
 
@@ -355,6 +373,16 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             return
 
         verdict = moderate_chat(list_names=settings.REGION.sensitive_word_lists, text=text)
+        if verdict.reason == LINK:
+            try:
+                if await self._works_the_room():
+                    verdict = moderate_chat(
+                        list_names=settings.REGION.sensitive_word_lists, text=text, links_allowed=True
+                    )
+            except DatabaseError as exc:
+                logger.warning("live room %s: poster's role lookup failed (%s)", self.hub.slug, exc)
+                self._error("unavailable", _("Chat is unavailable for a moment; try again."))
+                return
         message_id = self.runtime.ids.next_id()
         now = timezone.now()
         event = None
@@ -391,7 +419,9 @@ class LiveRoomConsumer(AsyncWebsocketConsumer):
             matched_words=list(verdict.matches),
             posted_at=now,
         )
-        if verdict.rejected:
+        if verdict.reason == LINK:
+            self._error("rejected", _("Links and e-mail addresses cannot be posted in this chat."), reason=LINK)
+        elif verdict.rejected:
             self._error("rejected", _("This message cannot be posted here."))
         else:
             # To the poster alone (the danmaku itself goes out once, the same bytes for everyone):
