@@ -3,7 +3,7 @@ with variants, certificates and stock, upcoming shows, and one show that ended l
 night with its recorded stats (viewers, sources, chat, likes, Buy-now taps, paid orders).
 
 Idempotent by natural keys (e-mail, merchant slug, category slug, product slug,
-warehouse code, room slug): a second run finds everything in place and writes nothing.
+warehouse code, room slug, coupon code): a second run finds everything in place and writes nothing.
 The sparkling wine is there to show country rules at work: food without a Halal
 certificate, and alcohol, so the Gulf countries do not see it and the admin says why.
 """
@@ -31,10 +31,13 @@ from apps.live import services as live
 from apps.live.models import LiveRoom, RoomVisit, ViewerSample
 from apps.live.realtime.ids import message_id
 from apps.live.realtime.writer import insert_danmaku, insert_watch_sessions
+from apps.money.formatting import format_money
 from apps.money.selectors import currencies_priced_now
 from apps.money.services import fx_rates_update
+from apps.money.types import currency_digits
 from apps.orders import services as orders
-from apps.orders.selectors import Shopper
+from apps.orders.models import Coupon
+from apps.orders.selectors import Shopper, coupon_by_code
 from apps.payments.selectors import payment_methods_offered
 from regions import Region
 
@@ -402,6 +405,29 @@ PAST_SHOW_MERCHANT = "atelier-nova"
 PAST_SHOW_PRODUCT = "silk-scarf"
 PAST_SHOW_MINUTES = 45
 
+# One coupon to try at checkout in every region (codes are per region: each has its own database).
+DEMO_COUPON_CODE = "DEMO10"
+DEMO_COUPON_PERCENT_OFF = 10
+# Its minimum spend in whole units of each currency a region sells in. The demo prices are the same
+# figures in every settlement currency (a scarf 49, a mug 18.50), so 40 lets the scarf through and not
+# a mug alone; the other currencies hold about the same, so a shopper paying in CAD or SAR can try it
+# too (a coupon without a minimum in the shopper's currency refuses them).
+DEMO_COUPON_MIN_SPEND = {
+    "USD": 40,
+    "CAD": 55,
+    "MXN": 700,
+    "BRL": 200,
+    "EUR": 40,
+    "GBP": 35,
+    "CHF": 40,
+    "SGD": 40,
+    "THB": 1000,
+    "IDR": 500_000,
+    "MYR": 130,
+    "AED": 40,
+    "SAR": 40,
+}
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -542,7 +568,45 @@ def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLog
     past_slug = f"{PAST_SHOW_MERCHANT}-last-night"
     if not LiveRoom.objects.filter(slug=past_slug).exists():
         _past_show(region=region, merchant=Merchant.objects.get(slug=PAST_SHOW_MERCHANT), slug=past_slug, now=now)
+
+    if not Coupon.objects.filter(code__iexact=DEMO_COUPON_CODE).exists():
+        _coupon(region=region, today=local_today)
     return logins
+
+
+def _coupon(*, region: Region, today: dt.date) -> Coupon:
+    """A percentage off from a minimum spend, in the region's countries, from today (region time) for a year."""
+    zone = zoneinfo.ZoneInfo(region.time_zone)
+    try:
+        a_year_on = today.replace(year=today.year + 1)
+    except ValueError:  # seeded on 29 February
+        a_year_on = today + dt.timedelta(days=365)
+    coupon = orders.coupon_create(
+        code=DEMO_COUPON_CODE,
+        percent_off=DEMO_COUPON_PERCENT_OFF,
+        valid_from=dt.datetime.combine(today, dt.time(0, 0), tzinfo=zone),
+        valid_until=dt.datetime.combine(a_year_on, dt.time(0, 0), tzinfo=zone),
+        countries=sorted(region.country_codes),
+        source="demo",
+    )
+    # coupon_create takes no minimum spend (a flash coupon has none): set it as the admin form does.
+    coupon.min_spend = {
+        currency: DEMO_COUPON_MIN_SPEND[currency] * 10 ** currency_digits(currency)
+        for currency in region.currencies
+        if currency in DEMO_COUPON_MIN_SPEND
+    }
+    coupon.full_clean()
+    coupon.save(update_fields=["min_spend"])
+    return coupon
+
+
+def demo_coupon_describe(*, region: Region) -> str:
+    """The demo coupon as the seed prints it: code, percentage, minimum and last day, as stored now."""
+    coupon = coupon_by_code(DEMO_COUPON_CODE)
+    minimum = (coupon.min_spend or {}).get(region.settlement_currency)
+    spend = f" on {format_money(minimum, region.settlement_currency, 'en')} or more" if minimum else ""
+    until = coupon.valid_until.astimezone(zoneinfo.ZoneInfo(region.time_zone)).date()
+    return f"{coupon.percent_off}% off{spend}, until {until.isoformat()}"
 
 
 def _describe_if_blank(*, region: Region, product: Product) -> None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
+from apps.money.formatting import format_count
 from tests.browser.test_checkout import _shop_selling
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _label(language: str, units: int) -> str:
-    """What the cart link says to a screen reader, in ``language`` (as translated then)."""
+    """What the cart link says to a screen reader, in ``language`` (as translated then), the count
+    in the digits of the shopper's prices (the UAE's are Latin)."""
     with translation.override(language):
-        return translation.ngettext("Cart, %(units)s item", "Cart, %(units)s items", units) % {"units": units}
+        return translation.ngettext("Cart, %(units_shown)s item", "Cart, %(units_shown)s items", units) % {
+            "units_shown": format_count(units, f"{language}_AE")
+        }
 
 
 def _badge_side(page) -> str:

@@ -1,13 +1,13 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from livemall.demo import DEMO_PASSWORD, demo_rates_load, seed_demo
+from livemall.demo import DEMO_COUPON_CODE, DEMO_PASSWORD, demo_coupon_describe, demo_rates_load, seed_demo
 
 
 class Command(BaseCommand):
     help = (
-        "Create demo merchants, staff logins, products and upcoming shows for the current region, and load "
-        "the configured FX rates (idempotent)."
+        "Create demo merchants, staff logins, products, upcoming shows and a coupon for the current region, "
+        "and load the configured FX rates (idempotent)."
     )
 
     def handle(self, *args, **options) -> None:
@@ -17,5 +17,6 @@ class Command(BaseCommand):
         for login in logins:
             merchant = f" — {login.merchant}" if login.merchant else ""
             self.stdout.write(f"  {login.role:<15} {login.email}{merchant}")
+        self.stdout.write(f"  {'coupon':<15} {DEMO_COUPON_CODE} — {demo_coupon_describe(region=region)}")
         # After the seed's own transaction: the rates commit on their own, as the daily task's do.
         self.stdout.write(demo_rates_load(region=region))
