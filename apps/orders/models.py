@@ -266,6 +266,16 @@ class Order(models.Model):
     flash_sale_admission = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # The payment (payments' id) that paid the order. Each attempt is a payment of its own, so
+    # a second tab or a retried redirect can pay a paid order again: that payment is given back
+    # (``services.order_mark_paid``), told apart from this one's news delivered again. An id,
+    # not a foreign key: orders read payments through payments' selectors. Null until paid, and
+    # on orders paid before it was recorded (their reference's first paid payment stands in).
+    paid_by_payment_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # What other payments took for the order once it was paid, all given back unasked: their
+    # refunds count in ``refunded_minor`` (what its payments returned) but refund nothing the
+    # shopper kept, so the order's own refund is ``refunded_minor`` less this.
+    paid_again_minor = models.BigIntegerField(default=0)
     # Each e-mail to the shopper goes out once: ``*_sent_at`` is set when it was handed to the
     # mail server, ``*_claimed_at`` when a worker began sending it. Another worker (a broker
     # redelivery, the sweep) leaves a fresh claim alone; a claim older than the lease is

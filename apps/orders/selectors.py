@@ -888,11 +888,18 @@ def checkout_methods_paid_on_delivery(*, methods: Iterable[payment_selectors.Off
 def order_status_words(order: Order) -> str:
     """How ``order``'s state reads on the shopper's pages (My orders, the order's page): its status,
     and what was refunded as one phrase with it, capitalised as it stands alone ("Delivered ·
-    partially refunded"). A refunded order's status says it all; a cancelled one may be refunded too."""
+    partially refunded"). A refunded order's status says it all; a cancelled one may be refunded too.
+
+    What was refunded is the order's own refund: its payments' refunds (``refunded_minor``) less
+    what payments that paid it again took (``paid_again_minor``), given back unasked: that money
+    never paid for the order, so an order whose only refund is its second payment's reads as not
+    refunded. While that refund is still on its way, an own refund up to its amount is not said
+    yet: the words come late rather than say "refunded" of money the shopper still waits for."""
     status = order.get_status_display()
-    if not order.refunded_minor or order.status == Order.Status.REFUNDED:
+    refunded = order.refunded_minor - order.paid_again_minor
+    if refunded <= 0 or order.status == Order.Status.REFUNDED:
         return capfirst(status)
-    if order.refunded_minor < order.total_minor:
+    if refunded < order.total_minor:
         # Translators: %(status)s is the order status ("delivered"); what was refunded follows and
         # agrees with the order too (fr: « Livrée · partiellement remboursée »).
         words = pgettext("order status", "%(status)s · partially refunded")

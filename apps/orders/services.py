@@ -930,7 +930,15 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
             logger.error("Order %s was paid after it was cancelled; refunding payment %s", order.reference, payment_id)
             transaction.on_commit(lambda: _refund_quietly(payment_id))
             return False
-        if order.paid_at is not None or order.status not in (S.CREATED, *PAID_ON_DELIVERY):
+        if order.paid_at is not None:
+            paid_by = _paid_by_payment_id(order)
+            if payment_id != paid_by:
+                _give_back_paid_again(
+                    order, payment_id=payment_id, paid_by=paid_by, amount_minor=amount_minor, currency=currency
+                )
+            # The paying payment's news again (a replayed webhook, the return page after it): nothing to do.
+            return False
+        if order.status not in (S.CREATED, *PAID_ON_DELIVERY):
             return False
         if amount_minor != order.total_minor or currency != order.currency:
             # Money that does not pay this order (a tampered or stale amount) goes back; the
@@ -949,18 +957,66 @@ def order_mark_paid(*, order_reference: str, amount_minor: int, currency: str, p
             transaction.on_commit(lambda: _refund_quietly(payment_id))
             return False
         order.paid_at = timezone.now()
+        order.paid_by_payment_id = payment_id
         if order.status != S.CREATED:
             # Cash handed to the courier: the order keeps its place on the way; the step is recorded.
-            order.save(update_fields=["paid_at"])
+            order.save(update_fields=["paid_at", "paid_by_payment_id"])
             _record(order, order.status, order.status, label=f"payment:{provider}", note=f"paid: payment {payment_id}")
             return True
         _sell_held(order)
         order.status = S.PAID
-        order.save(update_fields=["status", "paid_at"])
+        order.save(update_fields=["status", "paid_at", "paid_by_payment_id"])
         _record(order, S.CREATED, S.PAID, label=f"payment:{provider}", note=f"payment {payment_id}")
         order_id = order.pk
         transaction.on_commit(lambda: _queue_email("confirmation", order_id))
     return True
+
+
+def _paid_by_payment_id(order: Order) -> int | None:
+    """The id of the payment that paid ``order``; for an order paid before that was recorded, the
+    first of its reference's payments that paid (as refunds of it always took)."""
+    if order.paid_by_payment_id is not None:
+        return order.paid_by_payment_id
+    paid = payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    return paid.pk if paid is not None else None
+
+
+def _give_back_paid_again(
+    order: Order, *, payment_id: int, paid_by: int | None, amount_minor: int, currency: str
+) -> None:
+    """Payment ``payment_id`` paid ``order`` (locked by the caller) again, after ``paid_by``: all of it goes back.
+
+    The shopper paid twice (two tabs, a retried redirect, a bank debit arriving after a card):
+    nobody would refund it otherwise. The refund is written here, in the order's transaction,
+    so that the news delivered again, or that of a third payment, finds it written (a payment
+    with nothing left to refund writes nothing, and nothing is recorded twice); it goes to the
+    provider after the commit, as a cancelled order's late payment does, and one the provider
+    cannot take now waits for the retry sweep.
+    """
+    # A refund the provider declined is owed again and written anew, but the payment's money was
+    # counted apart from the order's the first time.
+    first_time = not payment_selectors.payment_has_refunds(payment_id=payment_id)
+    refund = payments.payment_refund_remaining(payment_id=payment_id, reason=f"order already paid by payment {paid_by}")
+    if refund is None:
+        return
+    if first_time and currency == order.currency:
+        # Kept apart from the order's own refunds (``selectors.order_status_words``).
+        order.paid_again_minor += amount_minor
+        order.save(update_fields=["paid_again_minor"])
+    logger.warning(
+        "Order %s was already paid by payment %s; payment %s paid it again, refunding %s %s",
+        order.reference,
+        paid_by,
+        payment_id,
+        refund.amount_minor,
+        refund.currency,
+    )
+    note = (
+        f"payment {payment_id} of {_noted(amount_minor, currency)} paid the order again "
+        f"(paid by payment {paid_by}): {_noted(refund.amount_minor, refund.currency)} refunded"
+    )
+    _record(order, order.status, order.status, label="payment:refund", note=note)
+    transaction.on_commit(lambda: _refund_quietly(payment_id))
 
 
 def _sell_held(order: Order) -> None:
@@ -2088,16 +2144,21 @@ def order_take_step(
 
 
 def order_refundable_minor(*, order: Order) -> int:
-    """What may still be refunded on ``order`` (0 when it was never paid)."""
+    """What may still be refunded on ``order`` (0 when it was never paid): of the payment that paid
+    it; another that paid it again is given back whole without asking (``order_mark_paid``)."""
     payment = _paid_payment(order)
     return payment_selectors.payment_refundable_minor(payment=payment) if payment is not None else 0
 
 
 def _paid_payment(order: Order):
-    """The payment that paid ``order``, while the order is in a status that may be refunded."""
+    """The payment that paid ``order``, while the order is in a status that may be refunded.
+
+    Not the reference's first paid payment: a later attempt may have paid first (a second tab),
+    and the earlier one, paid after it, is the one given back."""
     if order.status not in (S.PAID, S.FULFILLED, S.SHIPPED, S.DELIVERED):
         return None
-    return payment_selectors.payment_paid_for_reference(order_reference=order.reference)
+    payment_id = _paid_by_payment_id(order)
+    return payment_selectors.payment_get(payment_id=payment_id) if payment_id is not None else None
 
 
 def _warehouses_to_pack(order: Order, merchant_ids: Collection[int] | None = None) -> dict[int, str]:

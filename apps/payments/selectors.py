@@ -162,3 +162,9 @@ def paid_minor_by_reference(*, order_references: Collection[str]) -> dict[str, i
         .annotate(total=Sum("captured_minor"))
     )
     return dict(rows)
+
+
+def payment_has_refunds(*, payment_id: int) -> bool:
+    """Whether any refund of the payment was ever written (pending, succeeded or failed): a floor
+    above that gives a payment back whole tells its first time from news delivered again."""
+    return Refund.objects.filter(payment_id=payment_id).exists()
