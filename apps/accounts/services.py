@@ -6,11 +6,14 @@ import hashlib
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import translation
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from apps.accounts.models import Merchant, MerchantMembership, User
 from apps.accounts.selectors import is_time_zone
 from apps.errors import ApplicationError
+from apps.money.formatting import language_names
 from regions import Region
 
 # Model permissions of merchant owners and staff; apps add theirs in data migrations.
@@ -21,16 +24,26 @@ def _check_preferences(
     *, region: Region, country: str | None, language: str | None, currency: str | None, time_zone: str | None
 ) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
+    # Whoever reads the refusal: the request's language, else the region's.
+    locale = translation.to_locale(translation.get_language() or region.default_language)
     if country is not None and not region.serves(country):
-        fields["country"] = [f"Not served here; valid values: {', '.join(sorted(region.country_codes))}"]
+        fields["country"] = [
+            # Translators: %(values)s lists country codes: "AE, BH, KW".
+            gettext("Not served here; valid values: %(values)s") % {"values": ", ".join(sorted(region.country_codes))}
+        ]
     if language is not None and language not in region.languages:
-        fields["language"] = [f"Not offered here; valid values: {', '.join(region.languages)}"]
+        fields["language"] = [
+            # Translators: %(values)s lists language codes with their names: "en (English), ar (Arabic)".
+            gettext("Not offered here; valid values: %(values)s") % {"values": language_names(region.languages, locale)}
+        ]
     if currency is not None and currency not in region.currencies:
-        fields["currency"] = [f"Not offered here; valid values: {', '.join(region.currencies)}"]
+        fields["currency"] = [
+            gettext("Not offered here; valid values: %(values)s") % {"values": ", ".join(region.currencies)}
+        ]
     # The zones the preferences page offers: one that only loads (a file name such as
     # "posixrules") would be kept but never shown as the shopper's choice.
     if time_zone is not None and not is_time_zone(time_zone):
-        fields["time_zone"] = ["Not an IANA time zone such as Europe/Paris."]
+        fields["time_zone"] = [gettext("Not an IANA time zone such as Europe/Paris.")]
     return fields
 
 
@@ -54,9 +67,9 @@ def user_create(
         time_zone=time_zone or None,
     )
     if User.objects.filter(email=email).exists():
-        fields["email"] = ["An account with this e-mail address exists."]
+        fields["email"] = [gettext("An account with this e-mail address exists.")]
     if fields:
-        raise ApplicationError("The account could not be created.", fields=fields)
+        raise ApplicationError(gettext("The account could not be created."), fields=fields)
     return User.objects.create_user(
         email=email,
         password=password,
@@ -81,7 +94,7 @@ def shopper_preferences_check(
         region=region, country=country, language=language, currency=currency, time_zone=time_zone
     )
     if fields:
-        raise ApplicationError("These preferences are not available in this region.", fields=fields)
+        raise ApplicationError(gettext("These preferences are not available in this region."), fields=fields)
 
 
 def shopper_preferences_update(
@@ -110,11 +123,15 @@ def shopper_preferences_update(
 def merchant_create(*, name: str, country: str, owner: User, slug: str = "") -> Merchant:
     name = " ".join(name.split())
     if not name:
-        raise ApplicationError("A merchant needs a name.", fields={"name": ["This field is required."]})
+        raise ApplicationError(
+            gettext("A merchant needs a name."), fields={"name": [gettext("This field is required.")]}
+        )
     # URLs take ASCII slugs; a name in Arabic, Thai or Chinese script gets a stable one of its own.
     slug = slug or slugify(name) or f"shop-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
     if Merchant.objects.filter(slug=slug).exists():
-        raise ApplicationError("This merchant exists.", code="duplicate", fields={"slug": ["Already taken."]})
+        raise ApplicationError(
+            gettext("This merchant exists."), code="duplicate", fields={"slug": [gettext("Already taken.")]}
+        )
     merchant = Merchant.objects.create(name=name, slug=slug, country=country.upper())
     MerchantMembership.objects.create(merchant=merchant, user=owner, role=MerchantMembership.Role.OWNER)
     _grant_console_access(owner)
@@ -126,7 +143,8 @@ def merchant_staff_add(
     *, merchant: Merchant, user: User, role: str = MerchantMembership.Role.STAFF
 ) -> MerchantMembership:
     if role not in MerchantMembership.Role.values:
-        raise ApplicationError("Unknown staff role.", fields={"role": list(MerchantMembership.Role.values)})
+        # The field lists the role codes a caller may send.
+        raise ApplicationError(gettext("Unknown staff role."), fields={"role": list(MerchantMembership.Role.values)})
     membership, _ = MerchantMembership.objects.get_or_create(merchant=merchant, user=user, defaults={"role": role})
     _grant_console_access(user)
     return membership

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils import translation
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -45,7 +46,7 @@ from apps.catalog.selectors import (
 )
 from apps.compliance.models import CertificationType
 from apps.errors import ApplicationError
-from apps.money.formatting import format_money
+from apps.money.formatting import format_money, language_names
 from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError
 
@@ -61,21 +62,34 @@ class ShopperParams(serializers.Serializer):
         value = value.upper()
         valid = sorted(settings.REGION.country_codes)
         if value not in valid:
-            raise serializers.ValidationError(f"Unknown country {value!r}; valid values: {', '.join(valid)}.")
+            raise serializers.ValidationError(
+                # Translators: %(values)s lists the country codes a caller may send: "AE, BH, KW".
+                gettext("Unknown country “%(value)s”; valid values: %(values)s.")
+                % {"value": value, "values": ", ".join(valid)}
+            )
         return value
 
     def validate_lang(self, value: str) -> str:
         valid = list(settings.REGION.languages)
         match = next((code for code in valid if code.lower() == value.lower()), None)
         if match is None:
-            raise serializers.ValidationError(f"Unknown language {value!r}; valid values: {', '.join(valid)}.")
+            reader = translation.to_locale(translation.get_language() or settings.REGION.default_language)
+            raise serializers.ValidationError(
+                # Translators: %(values)s lists language codes with their names: "en (English), ar (Arabic)".
+                gettext("Unknown language “%(value)s”; valid values: %(values)s.")
+                % {"value": value, "values": language_names(valid, reader)}
+            )
         return match
 
     def validate_currency(self, value: str) -> str:
         value = value.upper()
         valid = list(settings.REGION.currencies)
         if value not in valid:
-            raise serializers.ValidationError(f"Unknown currency {value!r}; valid values: {', '.join(valid)}.")
+            raise serializers.ValidationError(
+                # Translators: %(values)s lists currency codes: "USD, CAD".
+                gettext("Unknown currency “%(value)s”; valid values: %(values)s.")
+                % {"value": value, "values": ", ".join(valid)}
+            )
         return value
 
 
@@ -114,7 +128,9 @@ def _validated(serializer_class: type[serializers.Serializer], request: Request)
     serializer = serializer_class(data=request.query_params)
     if not serializer.is_valid():
         raise ApplicationError(
-            "Some query parameters are not valid.", code="invalid_parameters", fields=_messages(serializer.errors)
+            gettext("Some query parameters are not valid."),
+            code="invalid_parameters",
+            fields=_messages(serializer.errors),
         )
     return serializer.validated_data
 
@@ -233,7 +249,10 @@ class ProductListApi(APIView):
             category = category_by_slug(slug=params["category"])
             if category is None:
                 raise ApplicationError(
-                    "No such category.", code="not_found", fields={"category": ["No such category."]}, status=404
+                    gettext("No such category."),
+                    code="not_found",
+                    fields={"category": [gettext("No such category.")]},
+                    status=404,
                 )
         shopper, language = _localised(request, params)
         # The key and the page's links come from the validated parameters in one spelling (the
@@ -302,7 +321,7 @@ class ProductDetailApi(APIView):
         shopper, language = _localised(request, params)
         product = product_for_page(pk=pk)
         if product is None:
-            raise ApplicationError("No such product.", code="not_found", status=404)
+            raise ApplicationError(gettext("No such product."), code="not_found", status=404)
         with language:
             # In the product page's and the cart's words: the country by name, then each rule's message.
             refusal = country_refusal(product, shopper.country, language=shopper.language)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.utils import translation
 from django.utils.translation import gettext
 from modeltranslation.utils import build_localized_fieldname
 
@@ -30,6 +31,7 @@ from apps.catalog.models import (
 )
 from apps.compliance.models import ProductAttribute, normalise_e_number
 from apps.errors import ApplicationError
+from apps.money.formatting import format_count, language_names
 from regions import Region
 
 
@@ -61,11 +63,23 @@ class Unchanged(enum.Enum):
 UNCHANGED = Unchanged.UNCHANGED
 
 
+def _reader_locale(region: Region) -> str:
+    """The locale of whoever reads a refusal: the request's language, else the region's."""
+    return translation.to_locale(translation.get_language() or region.default_language)
+
+
 def _check_languages(region: Region, *texts: dict[str, str] | None) -> dict[str, list[str]]:
     used = set().union(*(set(t or {}) for t in texts))
     unknown = sorted(used - set(region.languages))
     if unknown:
-        return {"language": [f"Not offered here: {', '.join(unknown)}; valid values: {', '.join(region.languages)}"]}
+        reader = _reader_locale(region)
+        return {
+            "language": [
+                # Translators: both lists are language codes with their names: "en (English), ar (Arabic)".
+                gettext("Not offered here: %(unknown)s; valid values: %(values)s")
+                % {"unknown": language_names(unknown, reader), "values": language_names(region.languages, reader)}
+            ]
+        }
     return {}
 
 
@@ -88,7 +102,12 @@ def _validated_save(instance: models.Model, message: str, *, extra: dict[str, li
         instance.save()
     except IntegrityError as exc:
         # A concurrent writer got there first (duplicate SKU, slug …) between check and insert.
-        raise ApplicationError(message, code="conflict", fields={"__all__": [str(exc).splitlines()[0]]}) from exc
+        # The database's own words name a constraint, which tells the person nothing they can act on.
+        raise ApplicationError(
+            message,
+            code="conflict",
+            fields={"__all__": [gettext("Someone else saved the same value just now; please try again.")]},
+        ) from exc
 
 
 @transaction.atomic
@@ -97,7 +116,7 @@ def category_create(
 ) -> Category:
     category = Category(slug=slug, parent=parent, position=position)
     _set_translations(category, "name", names)
-    _validated_save(category, "The category could not be created.", extra=_check_languages(region, names))
+    _validated_save(category, gettext("The category could not be created."), extra=_check_languages(region, names))
     return category
 
 
@@ -129,7 +148,7 @@ def product_create(
         setattr(product, attribute, True)
     _set_translations(product, "name", names)
     _set_translations(product, "description", descriptions)
-    _validated_save(product, "The product could not be created.", extra=extra)
+    _validated_save(product, gettext("The product could not be created."), extra=extra)
     product_ingredients_set(region=region, product=product, ingredients=ingredients)
     for index, spec in enumerate(variants):
         try:
@@ -155,7 +174,13 @@ def product_create(
 def _attribute_errors(attributes: Iterable[str]) -> dict[str, list[str]]:
     unknown = sorted(set(attributes) - set(ProductAttribute.values))
     if unknown:
-        return {"attributes": [f"Unknown: {', '.join(unknown)}; valid values: {', '.join(ProductAttribute.values)}"]}
+        return {
+            "attributes": [
+                # Translators: both lists are attribute codes a caller sends, such as contains_alcohol.
+                gettext("Unknown: %(unknown)s; valid values: %(values)s")
+                % {"unknown": ", ".join(unknown), "values": ", ".join(ProductAttribute.values)}
+            ]
+        }
     return {}
 
 
@@ -234,7 +259,10 @@ def product_ingredients_set(
         ingredient = ProductIngredient(product=product, position=position, e_number=normalise_e_number(spec.e_number))
         _set_translations(ingredient, "name", spec.names)
         _validated_save(
-            ingredient, f"Ingredient {position + 1} is not valid.", extra=_check_languages(region, spec.names)
+            ingredient,
+            gettext("Ingredient %(number)s is not valid.")
+            % {"number": format_count(position + 1, _reader_locale(region))},
+            extra=_check_languages(region, spec.names),
         )
         rows.append(ingredient)
     return rows
@@ -261,7 +289,7 @@ def variant_create(
         position=position,
         is_active=is_active,
     )
-    _validated_save(variant, "The variant could not be created.")
+    _validated_save(variant, gettext("The variant could not be created."))
     return variant
 
 
@@ -308,7 +336,7 @@ def variant_delete(*, variant: Variant) -> None:
 @transaction.atomic
 def variant_price_set(*, variant: Variant, price_minor: int) -> Variant:
     variant.price_minor = price_minor
-    _validated_save(variant, "The price could not be changed.")
+    _validated_save(variant, gettext("The price could not be changed."))
     return variant
 
 
@@ -326,7 +354,7 @@ def certification_add(
     certification = Certification(
         product=product, type=type, issuer=issuer, number=number, valid_from=valid_from, valid_until=valid_until
     )
-    _validated_save(certification, "The certification could not be added.")
+    _validated_save(certification, gettext("The certification could not be added."))
     return certification
 
 
@@ -339,7 +367,7 @@ def certification_delete(*, certification: Certification) -> None:
 @transaction.atomic
 def warehouse_create(*, merchant: Merchant, code: str, name: str, country: str) -> Warehouse:
     warehouse = Warehouse(merchant=merchant, code=code, name=name, country=country.upper())
-    _validated_save(warehouse, "The warehouse could not be created.")
+    _validated_save(warehouse, gettext("The warehouse could not be created."))
     return warehouse
 
 
@@ -350,7 +378,7 @@ def stock_set(*, variant: Variant, warehouse: Warehouse, quantity: int) -> Stock
     if stock is None:
         stock = Stock(variant=variant, warehouse=warehouse)
     stock.quantity = quantity
-    _validated_save(stock, "The stock could not be set.")
+    _validated_save(stock, gettext("The stock could not be set."))
     return stock
 
 

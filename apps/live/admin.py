@@ -207,7 +207,9 @@ class LiveRoomAdmin(RegionLanguagesMixin, TranslationAdmin):
         wants_json = "application/json" in request.headers.get("Accept", "")
         try:
             if handler is None:
-                raise ApplicationError(f"Unknown console action {action!r}.", code="unknown_action", status=404)
+                raise ApplicationError(
+                    _("Unknown console action “%(action)s”.") % {"action": action}, code="unknown_action", status=404
+                )
             message = handler(request, room)
         except ApplicationError as exc:
             if wants_json:

@@ -25,6 +25,9 @@ from typing import Any
 
 from babel.core import get_global
 from babel.numbers import get_currency_precision, is_currency
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from apps.errors import ApplicationError
 
@@ -33,14 +36,19 @@ class MoneyError(ApplicationError):
     """Bad money input: an unknown currency, a malformed or negative amount, mixed currencies."""
 
 
+def _reader_locale() -> str:
+    """The locale of whoever reads a refusal: the request's language, else the region's."""
+    return translation.to_locale(translation.get_language() or settings.REGION.default_language)
+
+
 def currency_code(value: Any) -> str:
     """Return the upper-case ISO 4217 code, or raise ``MoneyError(code="unknown_currency")``."""
     code = value.strip().upper() if isinstance(value, str) else ""
     if len(code) != 3 or not code.isalpha() or not code.isascii() or not is_currency(code):
         raise MoneyError(
-            f"{value!r} is not an ISO 4217 currency code such as USD, EUR or AED.",
+            gettext("“%(value)s” is not an ISO 4217 currency code such as USD, EUR or AED.") % {"value": value},
             code="unknown_currency",
-            fields={"currency": [f"Unknown currency {value!r}."]},
+            fields={"currency": [gettext("Unknown currency “%(value)s”.") % {"value": value}]},
         )
     return code
 
@@ -95,10 +103,9 @@ class Money:
     def __post_init__(self) -> None:
         if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
             raise MoneyError(
-                f"An amount is a whole number of minor units, not {type(self.amount_minor).__name__} "
-                f"{self.amount_minor!r}.",
+                gettext("An amount is a whole number of minor units, not “%(value)s”.") % {"value": self.amount_minor},
                 code="invalid_amount",
-                fields={"amount": ["Must be a whole number of minor units."]},
+                fields={"amount": [gettext("Must be a whole number of minor units.")]},
             )
         object.__setattr__(self, "currency", currency_code(self.currency))
 
@@ -119,33 +126,54 @@ class Money:
         code = currency_code(currency)
         if isinstance(amount, bool) or not isinstance(amount, Decimal | str | int):
             raise MoneyError(
-                f"An amount must be given as a decimal string or Decimal, not {type(amount).__name__}.",
+                gettext("The amount is not a decimal string."),
                 code="invalid_amount",
-                fields={"amount": ["Give the amount as a decimal string such as 12.34."]},
+                fields={"amount": [gettext("Give the amount as a decimal string such as 12.34.")]},
             )
         try:
             value = Decimal(amount.strip() if isinstance(amount, str) else amount)
         except InvalidOperation:
             raise MoneyError(
-                f"{amount!r} is not an amount.", code="invalid_amount", fields={"amount": ["Not a number."]}
+                gettext("“%(amount)s” is not an amount.") % {"amount": amount},
+                code="invalid_amount",
+                fields={"amount": [gettext("Not a number.")]},
             ) from None
         if not value.is_finite():
             raise MoneyError(
-                f"{amount!r} is not an amount.", code="invalid_amount", fields={"amount": ["Not a finite number."]}
+                gettext("“%(amount)s” is not an amount.") % {"amount": amount},
+                code="invalid_amount",
+                fields={"amount": [gettext("Not a finite number.")]},
             )
         digits = currency_digits(code)
         minor = value.scaleb(digits)
         if minor != minor.to_integral_value():
+            from apps.money.formatting import format_count
+
+            count = format_count(digits, _reader_locale())
             raise MoneyError(
-                f"{code} amounts have {digits} decimal places; {amount!r} has more.",
+                ngettext(
+                    "%(currency)s amounts have %(count)s decimal place; “%(amount)s” has more.",
+                    "%(currency)s amounts have %(count)s decimal places; “%(amount)s” has more.",
+                    digits,
+                )
+                % {"currency": code, "count": count, "amount": amount},
                 code="too_many_decimals",
-                fields={"amount": [f"At most {digits} decimal places for {code}."]},
+                fields={
+                    "amount": [
+                        ngettext(
+                            "At most %(count)s decimal place for %(currency)s.",
+                            "At most %(count)s decimal places for %(currency)s.",
+                            digits,
+                        )
+                        % {"count": count, "currency": code}
+                    ]
+                },
             )
         if minor < 0 and not allow_negative:
             raise MoneyError(
-                f"{amount!r} is negative; this amount cannot be below zero.",
+                gettext("“%(amount)s” is negative; this amount cannot be below zero.") % {"amount": amount},
                 code="negative_amount",
-                fields={"amount": ["Must not be negative."]},
+                fields={"amount": [gettext("Must not be negative.")]},
             )
         return cls(int(minor), code)
 
@@ -169,9 +197,10 @@ class Money:
         """Return self, or raise a field error if the amount is below zero (prices, stock values)."""
         if self.amount_minor < 0:
             raise MoneyError(
-                f"{self} is negative; this amount cannot be below zero.",
+                gettext("%(amount)s is negative; this amount cannot be below zero.")
+                % {"amount": self.format(_reader_locale())},
                 code="negative_amount",
-                fields={field: ["Must not be negative."]},
+                fields={field: [gettext("Must not be negative.")]},
             )
         return self
 

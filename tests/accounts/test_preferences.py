@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from apps.accounts import services
 from apps.errors import ApplicationError
@@ -88,12 +89,12 @@ def test_next_must_stay_on_this_site(client):
 
 def test_preferences_service_names_the_bad_fields(make_user, region):
     user = make_user()
-    with pytest.raises(ApplicationError) as excinfo:
+    with translation.override("en"), pytest.raises(ApplicationError) as excinfo:
         services.shopper_preferences_update(
             user=user, region=region, language="fr", currency="GBP", time_zone="Nowhere"
         )
     assert set(excinfo.value.fields) == {"language", "currency", "time_zone"}
-    assert "valid values: en, es, pt" in excinfo.value.fields["language"][0]
+    assert "valid values: en (English), es (Spanish), pt (Portuguese)" in excinfo.value.fields["language"][0]
 
 
 def test_trusted_edge_header_sets_the_country_only_when_configured(client, settings, use_region):

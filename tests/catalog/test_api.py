@@ -64,14 +64,14 @@ def test_language_and_currency_parameters(client, gulf_shelf):
     [
         ({"country": "US"}, "country", "AE, BH, KW, OM, QA, SA"),
         ({"country": "ZZZ"}, "country", None),
-        ({"lang": "fr"}, "lang", "ar, en"),
+        ({"lang": "fr"}, "lang", "ar (Arabic), en (English)"),
         ({"currency": "EUR"}, "currency", "AED, SAR"),
         ({"sort": "cheapest"}, "sort", None),
         ({"certification": "nope"}, "certification", None),
     ],
 )
 def test_unknown_parameters_answer_400_with_the_valid_values(client, gulf_shelf, params, field, valid):
-    response = client.get(reverse("catalog-api:products"), params)
+    response = client.get(reverse("catalog-api:products"), params, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_parameters"
@@ -142,7 +142,7 @@ def test_categories(client, gulf_shelf, use_region):
 
 
 def test_unknown_category_filter_is_404(client, gulf_shelf):
-    response = client.get(reverse("catalog-api:products"), {"category": "nope"})
+    response = client.get(reverse("catalog-api:products"), {"category": "nope"}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 404
     assert response.json()["error"]["fields"] == {"category": ["No such category."]}
 

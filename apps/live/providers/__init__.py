@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from apps.errors import ApplicationError
 
@@ -78,8 +79,10 @@ def stream_provider(name: str | None = None) -> StreamProvider:
         from apps.live.providers.ivs import IvsProvider
 
         return IvsProvider.from_settings()
+    # Codes, not names: they are what the console or a script sends.
     raise ApplicationError(
-        f"Unknown stream provider {name!r}; valid: {', '.join(PROVIDERS)}.",
+        gettext("Unknown stream provider “%(name)s”; valid values: %(values)s.")
+        % {"name": name, "values": ", ".join(PROVIDERS)},
         code="unknown_stream_provider",
-        fields={"provider": [f"Valid values: {', '.join(PROVIDERS)}"]},
+        fields={"provider": [gettext("Valid values: %(values)s") % {"values": ", ".join(PROVIDERS)}]},
     )
