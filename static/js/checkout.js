@@ -85,7 +85,41 @@
     if (!coupon || !couponError) return;
     if (couponError.textContent.trim()) coupon.setAttribute("aria-invalid", "true");
     else coupon.removeAttribute("aria-invalid");
+    hideSubmitBanner();
   });
+
+  // A submit's errors stay only while they are true: a field the shopper edits loses its error (the
+  // server checks it again at the next submit), and once none is left the submit's banner goes too.
+  // The coupon's error is not cleared here: it is the re-quote's verdict on the code (htmx, above).
+  const fieldErrors = () => Array.from(form.querySelectorAll(".field-error")).filter((error) => error.textContent.trim());
+  const submitHadFieldErrors = fieldErrors().length > 0;
+
+  function hideSubmitBanner() {
+    if (!submitHadFieldErrors || fieldErrors().length) return;
+    // The page's messages (base.html) other than errors, such as a currency notice, stay.
+    document.querySelectorAll(".messages > li.error").forEach((item) => { item.hidden = true; });
+    document.querySelectorAll("ul.messages").forEach((list) => {
+      if (!list.querySelector(":scope > li:not([hidden])")) list.hidden = true;
+    });
+  }
+
+  function clearFieldError(event) {
+    const field = event.target;
+    if (!field.name || field.name === "coupon") return;
+    // A radio group's error belongs to its fieldset.
+    const owner = field.type === "radio" ? field.closest("fieldset[aria-describedby]") : field;
+    const ids = ((owner && owner.getAttribute("aria-describedby")) || "").split(/\s+/).filter(Boolean);
+    const errors = ids.map((id) => document.getElementById(id)).filter((node) => node && node.classList.contains("field-error"));
+    if (!errors.length) return;
+    errors.forEach((error) => error.remove());
+    const kept = ids.filter((id) => document.getElementById(id));
+    if (kept.length) owner.setAttribute("aria-describedby", kept.join(" "));
+    else owner.removeAttribute("aria-describedby");
+    owner.removeAttribute("aria-invalid");
+    hideSubmitBanner();
+  }
+  form.addEventListener("input", clearFieldError);
+  form.addEventListener("change", clearFieldError);
 
   // The button says what pressing it does with the method chosen ("Place order" for one paid on
   // delivery): its words are the page's own, translated by the server, on each method's radio.

@@ -159,6 +159,7 @@
     const tick = () => {
       const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
       clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      clock.dateTime = `PT${left}S`; // the same time left, for assistive technology
       if (!left) clearInterval(countdown);
     };
     tick();

@@ -172,3 +172,52 @@ def test_back_after_paying_and_placing_again_shows_the_order(
         page.screenshot(path=str(artifacts_dir / "form-placed-again.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_field_s_error_goes_once_the_shopper_fills_it(chromium, live_server, use_region, settings, make_user):
+    """Submitted empty, then filled in: each field the shopper edits loses its error (the others keep
+    theirs), and the "Check the delivery details" banner goes with the last one."""
+    use_region("eu-west")
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    settings.STRIPE_SECRET_KEY = None
+    settings.PAYPAL_CLIENT_ID = None
+    settings.PAYMENT_TEST_PROVIDER = True
+    [mug] = _shop_selling(make_user, "IE", ("form-clear", 1850, {"en": "Mug"}), units=5)
+    context = chromium.new_context(locale="en-IE", extra_http_headers={"CF-IPCountry": "IE"})
+    page = context.new_page()
+    banner = page.locator(".messages li.error", has_text="Check the delivery details.")
+    try:
+        page.goto(live_server.url + f"/products/{mug.product_id}/")
+        page.click("[data-testid=add-to-cart] button")
+        page.wait_for_selector("[data-testid=cart]")
+        page.click("[data-testid=to-checkout]")
+        page.check("[data-testid=pay-test]")
+        page.click("[data-testid=place-order]")
+        page.wait_for_selector("[data-testid=email-error]")
+        assert banner.is_visible()
+        empty = ("email", "name", "line1", "city", "postal_code")
+        for name in empty:
+            assert page.get_attribute(f"[data-testid={name}]", "aria-invalid") == "true", name
+
+        page.fill("[data-testid=name]", "Jonas")
+        assert page.locator("[data-testid=name-error]").count() == 0
+        assert page.locator("#error-name").count() == 0
+        assert page.get_attribute("[data-testid=name]", "aria-invalid") is None
+        assert page.get_attribute("[data-testid=name]", "aria-describedby") is None
+        for name in ("email", "line1", "city", "postal_code"):
+            field = page.locator(f"[data-testid={name}]")
+            assert field.get_attribute("aria-invalid") == "true", name
+            assert field.get_attribute("aria-describedby") == f"error-{name}", name
+            assert page.inner_text(f"[data-testid={name}-error]").strip(), name
+        assert page.inner_text("[data-testid=city-error]").strip() == "This field is required."
+        assert banner.is_visible()
+
+        for name, value in {"email": "jonas@example.test", "line1": "1 Main St", "city": "Dublin"}.items():
+            page.fill(f"[data-testid={name}]", value)
+        assert banner.is_visible()  # the postal code is still wrong
+        page.fill("[data-testid=postal_code]", "D02 X285")
+        assert page.locator(".field-error:not(:empty)").count() == 0
+        assert page.locator("[aria-invalid=true]").count() == 0
+        assert banner.is_hidden()
+    finally:
+        context.close()
