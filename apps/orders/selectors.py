@@ -186,6 +186,8 @@ class Quote:
     tax_rate: Decimal = Decimal(0)
     tax_model: str = ""
     prices_include_tax: bool = True
+    # No state chosen yet where the state decides the rate (US, Canada): the tax is not known yet.
+    tax_awaits_state: bool = False
     fx_snapshot_id: int | None = None
     fx_rate: str = ""
     eta: dt.date | None = None
@@ -560,6 +562,13 @@ def checkout_quote(
     quote.tax_rate = tax.rate
     quote.tax_model = tax.model
     quote.prices_include_tax = tax.included
+    # Asked of the tax table through its public rate lookup: nothing is charged without a state
+    # and some listed state taxes. (Canada charges its 5 % GST before a province is chosen: that
+    # rate and amount are real and stay shown.)
+    quote.tax_awaits_state = not state and not quote.tax_minor and any(
+        rules.tax_rate(country=shopper.country, state=code) != tax.rate
+        for code, _name in rules.subdivision_choices(region, shopper.country)
+    )
     quote.total_minor = taxable if tax.included else taxable + tax.amount_minor
     quote.fx_rate = prices.rate
     quote.eta = rules.delivery_eta(

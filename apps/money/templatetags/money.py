@@ -28,13 +28,21 @@ _SNAPSHOT_ATTR = "_money_fx_snapshot"
 
 
 @register.simple_tag(takes_context=True)
-def money(context: template.Context, amount_minor: int, currency: str, *, rounded: bool = False) -> str:
+def money(
+    context: template.Context, amount_minor: int, currency: str, *, rounded: bool = False, negative: bool = False
+) -> str:
     """``rounded``: to the smallest amount the currency is priced in (whole rupiah), half-up, for an
     amount told inside a total rather than charged by itself (the tax a price includes), so it reads
-    like every other amount on the page (Rp29.912, not Rp29.911,97)."""
+    like every other amount on the page (Rp29.912, not Rp29.911,97).
+
+    ``negative``: an amount taken off (a discount), written with the locale's negative pattern, whose
+    minus sits inside the pattern's bidi marks; a minus sign put in front in the template lands on the
+    wrong side of the amount in a right-to-left line (9.80 and then the sign)."""
     shopper = context["request"].shopper
     if rounded:
         amount_minor = round_minor(amount_minor, step=price_step(currency))
+    if negative:
+        amount_minor = -abs(amount_minor)
     return format_money(amount_minor, currency, shopper.locale)
 
 
