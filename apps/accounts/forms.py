@@ -37,8 +37,10 @@ class PreferencesForm(forms.Form):
         language = get_language() or region.default_language
         names = dict(settings.LANGUAGES)
         self.fields["country"].choices = selectors.country_choices(region, language)
-        self.fields["language"].choices = [("", "")] + [(c, names.get(c, c)) for c in region.languages]
-        self.fields["currency"].choices = [("", "")] + [(c, c) for c in region.currencies]
+        # No blank choice: a shopper always has a language and a currency (the view passes the
+        # current ones as initial). Still not required: a post may leave one out (see above).
+        self.fields["language"].choices = [(c, names.get(c, c)) for c in region.languages]
+        self.fields["currency"].choices = [(c, c) for c in region.currencies]
         own, others = selectors.time_zone_choices(region, language)
         # A zone kept from before (an alias such as "Asia/Calcutta" the list leaves out) is still
         # shown as the one chosen, so that saving the page for something else does not change it.
