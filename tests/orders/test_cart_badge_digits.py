@@ -34,13 +34,14 @@ def test_a_saudi_shopper_sees_the_cart_count_in_arabic_indic_digits(client, use_
         region=region, email="noura@example.test", password="a-long-test-password", country="SA", language="ar"
     )
     client.force_login(user)
-    cart_with(stocked("badge-sa", 5), 2, user=user, country="SA")
+    # Three: Arabic's dual ("منتجان", two products) says the number in its word, not in digits.
+    cart_with(stocked("badge-sa", 5), 3, user=user, country="SA")
 
     html = client.get("/", headers={"Accept-Language": "ar"}).content.decode()
 
     shown, said = _badge(html)
-    assert shown == "\u0662" == format_count(2, "ar_SA")  # Arabic-Indic two
-    assert "\u0662" in said and "2" not in said, said
+    assert shown == "\u0663" == format_count(3, "ar_SA")  # Arabic-Indic three
+    assert "\u0663" in said and "3" not in said, said
 
 
 def test_an_english_shopper_keeps_western_digits_and_the_plural(client, stocked, make_user):

@@ -73,7 +73,10 @@ def test_a_processing_payment_is_refused_by_its_status_label(use_region, stripe_
         "not_capturable",
         "This payment cannot be captured: its status is “Processing”.",
     )
-    assert german.message == "[de] This payment cannot be captured: its status is “Processing”."
+    # The status in the reader's words too (its label, translated with the "payment status" context).
+    with translation.override("de"):
+        label = str(PaymentStatus.PROCESSING.label)
+    assert german.message == f"[de] This payment cannot be captured: its status is “{label}”."
     assert "processing" not in english.message  # the label, not the stored value
 
 
