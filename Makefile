@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 REGION ?= us-east
 export REGION
+# The port `make run` serves on: `make run PORT=8001` when 8000 is taken.
+PORT ?= 8000
 
 # make test runs against real servers; these are the local defaults.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/livemall
@@ -52,13 +54,16 @@ migrate: install locale
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# DEBUG off: shoppers trying the demo see the shop's own translated error pages, not Django's
+# technical ones listing every URL; WhiteNoise serves what collectstatic gathered.
 run: install static locale
 	unset DATABASE_URL REDIS_URL CELERY_BROKER_URL; \
+	export DEBUG=false SITE_URL=http://127.0.0.1:$(PORT); \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py seed_demo && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
-	echo "LiveMall $(REGION) on http://127.0.0.1:8000 (embedded default; Ctrl-C stops)" && \
-	exec $(BIN)/uvicorn livemall.asgi:application --host 127.0.0.1 --port 8000 --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --lifespan off
+	echo "LiveMall $(REGION) on http://127.0.0.1:$(PORT) (embedded default; Ctrl-C stops)" && \
+	exec $(BIN)/uvicorn livemall.asgi:application --host 127.0.0.1 --port $(PORT) --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --lifespan off
 
 # Chromium for the browser tests comes from Debian's packages; without root or apt the
 # browser tests are skipped and say why.
