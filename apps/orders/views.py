@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -58,6 +59,13 @@ def cart_add(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Added to your cart."))
     except ApplicationError as exc:
         messages.error(request, exc.message)
+        # A refused add shows its error where the shopper tried it (the product page), not on
+        # a cart that may be empty; only a page of this site, never an open redirect.
+        back = request.POST.get("next", "")
+        if back and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(back)
     return redirect("orders:cart")
 
 

@@ -146,6 +146,23 @@
     showChosen();
   }
 
+  // The coupon's numbers in the digits of the page's prices (Arabic-Indic on an ar_SA page): the
+  // server names their CLDR numbering system, which Intl knows by the same name.
+  let numeralFormats = null;
+  function numerals() {
+    if (numeralFormats) return numeralFormats;
+    const numberingSystem = script.dataset.digits || "latn";
+    // Babel's ar_SA is BCP 47's ar-SA; the browser's own language if the id is not a valid tag.
+    let tag = (viewer.locale || "").replace(/_/g, "-");
+    try { Intl.getCanonicalLocales(tag); } catch (e) { tag = undefined; }
+    numeralFormats = {
+      count: new Intl.NumberFormat(tag, { numberingSystem }),
+      minutes: new Intl.NumberFormat(tag, { numberingSystem, useGrouping: false }),
+      seconds: new Intl.NumberFormat(tag, { numberingSystem, useGrouping: false, minimumIntegerDigits: 2 }),
+    };
+    return numeralFormats;
+  }
+
   function showCoupon(coupon) {
     const box = $("[data-testid=coupon]");
     clearInterval(countdown);
@@ -153,12 +170,13 @@
     if (!coupon) return;
     box.querySelector(".coupon-label").textContent = typeof coupon.label === "object" ? pick(coupon.label, viewer.language, viewer.default_language) : coupon.label || "";
     box.querySelector(".coupon-code").textContent = coupon.code || "";
-    box.querySelector(".coupon-remaining").textContent = coupon.remaining;
+    box.querySelector(".coupon-remaining").textContent = coupon.remaining == null ? "" : numerals().count.format(coupon.remaining);
     const ends = Date.parse(coupon.ends_at);
     const clock = box.querySelector(".coupon-countdown");
     const tick = () => {
       const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
-      clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+      const { minutes, seconds } = numerals();
+      clock.textContent = `${minutes.format(Math.floor(left / 60))}:${seconds.format(left % 60)}`;
       clock.dateTime = `PT${left}S`; // the same time left, for assistive technology
       if (!left) clearInterval(countdown);
     };

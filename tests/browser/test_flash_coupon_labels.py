@@ -52,3 +52,43 @@ def test_the_flash_coupon_labels_its_code_what_is_left_and_the_countdown(
         page.screenshot(path=str(artifacts_dir / "live-coupon-labels.png"))
     finally:
         context.close()
+
+
+def test_a_saudi_page_counts_the_coupon_down_in_the_digits_of_its_prices(
+    chromium, asgi_url, use_region, settings, make_user, artifacts_dir
+):
+    region = use_region("me-south")
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    merchant = accounts.merchant_create(name="Shop A", country="AE", owner=make_user(email="owner@shop-a.test"))
+    starts = timezone.now() - dt.timedelta(minutes=5)
+    room = live.live_room_schedule(
+        region=region,
+        merchant=merchant,
+        slug="coupon-digits",
+        titles={region.default_language: "Coupon digits"},
+        language=region.default_language,
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+    )
+    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
+    room.refresh_from_db()
+    room.status = room.Status.LIVE
+    room.save(update_fields=["status"])
+    live.flash_coupon_push(room=room, discount_percent=15, quantity=50, minutes=60, region=region)
+
+    context = chromium.new_context(
+        locale="ar-SA", extra_http_headers={"CF-IPCountry": "SA"}, viewport={"width": 390, "height": 844}
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{asgi_url}/live/{room.slug}/")
+        strip = page.locator("[data-testid=coupon]")
+        strip.wait_for(state="visible")
+        page.wait_for_function("() => document.querySelector('[data-testid=coupon-countdown]').textContent !== ''")
+        # ar_SA writes its prices in Arabic-Indic digits (U+0660 to U+0669): the coupon's numbers follow.
+        assert page.locator("[data-testid=coupon-remaining]").inner_text() == "\u0665\u0660"  # 50
+        clock = page.locator("[data-testid=coupon-countdown]").inner_text()
+        assert re.fullmatch("(\u0665\u0669|\u0666\u0660):[\u0660-\u0665][\u0660-\u0669]", clock), clock
+        page.screenshot(path=str(artifacts_dir / "live-coupon-digits-ar-SA.png"))
+    finally:
+        context.close()

@@ -17,7 +17,15 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
-from apps.money.formatting import format_count, format_day, format_moment, format_money, format_rate
+from apps.money.formatting import (
+    babel_locale,
+    format_count,
+    format_day,
+    format_moment,
+    format_money,
+    format_rate,
+    numbering_system,
+)
 from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError, price_step, round_minor
 
@@ -116,3 +124,10 @@ def percent(context: template.Context, rate: Decimal | str | int | None) -> str:
 def number(context: template.Context, count: int) -> str:
     """``{% number line.quantity %}``: a count in the digits and separators of the shopper's prices."""
     return format_count(count, context["request"].shopper.locale)
+
+
+@register.simple_tag(takes_context=True)
+def digits(context: template.Context) -> str:
+    """``{% digits %}``: the CLDR numbering system of the shopper's prices (``arab`` in ar_SA, ``latn``
+    in ar_AE), for a page script's ``Intl.NumberFormat`` to count in the same digits."""
+    return numbering_system(babel_locale(context["request"].shopper.locale))
