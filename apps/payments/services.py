@@ -900,18 +900,7 @@ def _settle_refund(
     if changed and refund.status == RefundStatus.SUCCEEDED:
         _sync_refunded_status(payment)
         payment.save(update_fields=["status", "updated_at"])
-        refunded = _refunded_minor(payment)
-        _send_on_commit(
-            payment_refunded,
-            payment,
-            refund_id=refund.pk,
-            order_reference=payment.order_reference,
-            provider=payment.provider,
-            amount_minor=refund.amount_minor,
-            currency=refund.currency,
-            refunded_minor=refunded,
-            fully_refunded=refunded >= payment.captured_minor > 0,
-        )
+        _send_refunded(payment, refund, _refunded_minor(payment))
     elif failed_after_success:
         _refund_failed_after_success(payment, refund, reason=reason)
     return changed
@@ -943,6 +932,12 @@ def _refund_failed_after_success(payment: Payment, refund: Refund, *, reason: st
         payment.provider,
         reason or "no reason given",
     )
+    _send_refunded(payment, refund, refunded, failed=True, reason=reason[:255])
+
+
+def _send_refunded(payment: Payment, refund: Refund, refunded: int, **failure: object) -> None:
+    """Tell orders, after commit, that ``refund`` settled and ``payment`` has ``refunded`` back in all
+    (``failure``: ``failed=True`` and the provider's reason for a refund that failed after success)."""
     _send_on_commit(
         payment_refunded,
         payment,
@@ -953,8 +948,7 @@ def _refund_failed_after_success(payment: Payment, refund: Refund, *, reason: st
         currency=refund.currency,
         refunded_minor=refunded,
         fully_refunded=refunded >= payment.captured_minor > 0,
-        failed=True,
-        reason=reason[:255],
+        **failure,
     )
 
 
