@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError, RestrictedError
-from django.utils import translation
 from django.utils.translation import gettext
 from modeltranslation.utils import build_localized_fieldname
 
@@ -31,7 +30,7 @@ from apps.catalog.models import (
 )
 from apps.compliance.models import ProductAttribute, normalise_e_number
 from apps.errors import ApplicationError
-from apps.money.formatting import format_count, language_names
+from apps.money.formatting import format_count, language_names, reader_locale
 from regions import Region
 
 
@@ -63,16 +62,11 @@ class Unchanged(enum.Enum):
 UNCHANGED = Unchanged.UNCHANGED
 
 
-def _reader_locale(region: Region) -> str:
-    """The locale of whoever reads a refusal: the request's language, else the region's."""
-    return translation.to_locale(translation.get_language() or region.default_language)
-
-
 def _check_languages(region: Region, *texts: dict[str, str] | None) -> dict[str, list[str]]:
     used = set().union(*(set(t or {}) for t in texts))
     unknown = sorted(used - set(region.languages))
     if unknown:
-        reader = _reader_locale(region)
+        reader = reader_locale(region.default_language)
         return {
             "language": [
                 # Translators: both lists are language codes with their names: "en (English), ar (Arabic)".
@@ -261,7 +255,7 @@ def product_ingredients_set(
         _validated_save(
             ingredient,
             gettext("Ingredient %(number)s is not valid.")
-            % {"number": format_count(position + 1, _reader_locale(region))},
+            % {"number": format_count(position + 1, reader_locale(region.default_language))},
             extra=_check_languages(region, spec.names),
         )
         rows.append(ingredient)

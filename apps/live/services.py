@@ -54,7 +54,7 @@ from apps.live.providers.recordings import (
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import publish_sync, recent_remove_sync
-from apps.money.formatting import format_count, format_money, language_name, language_names
+from apps.money.formatting import format_count, format_money, language_name, language_names, reader_locale
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError
 from apps.orders import services as orders
@@ -62,11 +62,6 @@ from apps.orders.models import Cart, CartLine
 from regions import Region
 
 logger = logging.getLogger(__name__)
-
-
-def _reader_locale(region: Region) -> str:
-    """The locale of whoever reads a refusal: the active language (the request's), else the region's."""
-    return translation.to_locale(translation.get_language() or region.default_language)
 
 
 @transaction.atomic
@@ -82,7 +77,7 @@ def live_room_schedule(
     playback_url: str = "",
 ) -> LiveRoom:
     fields: dict[str, list[str]] = {}
-    locale = _reader_locale(region)
+    locale = reader_locale(region.default_language)
     if playback_url and not playback_url.startswith(("https://", "http://")):
         fields["playback_url"] = [_("An http(s) address of the HLS stream (.m3u8).")]
     if not titles.get(region.default_language, "").strip():
@@ -188,7 +183,7 @@ def room_publish_event(*, room: LiveRoom, event: dict[str, Any]) -> None:
             if len(raw.encode()) > MAX_EVENT_BYTES:
                 fields["event"] = [
                     ngettext("At most %(count)s byte of JSON.", "At most %(count)s bytes of JSON.", MAX_EVENT_BYTES)
-                    % {"count": format_count(MAX_EVENT_BYTES, _reader_locale(settings.REGION))}
+                    % {"count": format_count(MAX_EVENT_BYTES, reader_locale())}
                 ]
     if fields:
         raise ApplicationError(_("The live event could not be published."), code="invalid_event", fields=fields)
@@ -234,7 +229,7 @@ def chat_user_mute(
                         "Between 1 minute and 7 days (%(count)s minutes).",
                         longest,
                     )
-                    % {"count": format_count(longest, _reader_locale(settings.REGION))}
+                    % {"count": format_count(longest, reader_locale())}
                 ]
             },
         )

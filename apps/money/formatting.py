@@ -33,6 +33,8 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import NumberPattern, get_currency_symbol
 from babel.units import format_unit
+from django.conf import settings
+from django.utils import translation
 
 from apps.money.types import Money, currency_code, currency_digits, price_step
 
@@ -288,3 +290,13 @@ def language_name(code: str, locale: str) -> str:
 
 
 __all__ += ["language_name", "language_names"]
+
+
+def reader_locale(default_language: str | None = None) -> str:
+    """The locale of whoever reads a message a service writes without a request at hand: the
+    active language (the request's, activated by the middleware), else ``default_language``,
+    else the region's default."""
+    return translation.to_locale(translation.get_language() or default_language or settings.REGION.default_language)
+
+
+__all__ += ["reader_locale"]

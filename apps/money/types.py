@@ -25,8 +25,6 @@ from typing import Any
 
 from babel.core import get_global
 from babel.numbers import get_currency_precision, is_currency
-from django.conf import settings
-from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
 from apps.errors import ApplicationError
@@ -34,11 +32,6 @@ from apps.errors import ApplicationError
 
 class MoneyError(ApplicationError):
     """Bad money input: an unknown currency, a malformed or negative amount, mixed currencies."""
-
-
-def _reader_locale() -> str:
-    """The locale of whoever reads a refusal: the request's language, else the region's."""
-    return translation.to_locale(translation.get_language() or settings.REGION.default_language)
 
 
 def currency_code(value: Any) -> str:
@@ -147,9 +140,9 @@ class Money:
         digits = currency_digits(code)
         minor = value.scaleb(digits)
         if minor != minor.to_integral_value():
-            from apps.money.formatting import format_count
+            from apps.money.formatting import format_count, reader_locale
 
-            count = format_count(digits, _reader_locale())
+            count = format_count(digits, reader_locale())
             raise MoneyError(
                 ngettext(
                     "%(currency)s amounts have %(count)s decimal place; “%(amount)s” has more.",
@@ -196,9 +189,11 @@ class Money:
     def require_non_negative(self, field: str = "amount") -> Money:
         """Return self, or raise a field error if the amount is below zero (prices, stock values)."""
         if self.amount_minor < 0:
+            from apps.money.formatting import reader_locale
+
             raise MoneyError(
                 gettext("%(amount)s is negative; this amount cannot be below zero.")
-                % {"amount": self.format(_reader_locale())},
+                % {"amount": self.format(reader_locale())},
                 code="negative_amount",
                 fields={field: [gettext("Must not be negative.")]},
             )

@@ -37,7 +37,7 @@ from apps.catalog import services as catalog
 from apps.catalog.models import Variant
 from apps.catalog.selectors import product_is_visible_in, variant_options_text
 from apps.errors import ApplicationError
-from apps.money.formatting import format_count, format_day, format_money
+from apps.money.formatting import format_count, format_day, format_money, reader_locale
 from apps.orders import gate, rules
 from apps.orders.models import (
     Cart,
@@ -364,15 +364,6 @@ NOTES_LOCALE = "en"
 def _noted(amount_minor: int, currency: str) -> str:
     """An amount as the order's history records it: ``$18.50``, ``CA$18.50``, ``AED 18.50``."""
     return format_money(amount_minor, currency, NOTES_LOCALE)
-
-
-def _in_money(amount_minor: int, currency: str, locale: str | None) -> str:
-    """An amount for a message, as money in ``locale``: the asker's language and country
-    (``request.shopper.locale``), as payments say theirs (``payments.services._in_money``); without
-    one (nobody asked in a page), the active language's."""
-    if locale is None:
-        locale = translation.to_locale(translation.get_language() or settings.REGION.default_language)
-    return format_money(amount_minor, currency, locale)
 
 
 def checkout_attempt_ended_error() -> ApplicationError:
@@ -1986,7 +1977,8 @@ def order_refund_settle_outside(
                 code="owed_changed",
                 fields={
                     "amount_minor": [
-                        _("The refund owed is now %(amount)s.") % {"amount": _in_money(total, order.currency, locale)}
+                        _("The refund owed is now %(amount)s.")
+                        % {"amount": format_money(total, order.currency, locale or reader_locale())}
                     ],
                     "owed_minor": [str(total)],
                 },

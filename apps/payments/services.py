@@ -31,11 +31,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.dispatch import Signal
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.errors import ApplicationError
-from apps.money.formatting import format_money
+from apps.money.formatting import format_money, reader_locale
 from apps.payments import breaker, registry, selectors
 from apps.payments.models import (
     OPEN_STATUSES,
@@ -220,16 +220,6 @@ def _check_amount(amount_minor: object, *, field: str = "amount_minor") -> int:
             fields={field: [_("Received %(value)s.") % {"value": repr(amount_minor)[:40]}]},
         )
     return amount_minor
-
-
-def _in_money(amount_minor: int, currency: str, locale: str | None) -> str:
-    """An amount for a message, as money in ``locale``: the asker's language *and* country
-    (``request.shopper.locale``), as their pages write it; the language alone would give a
-    Canadian "CA$" for their own dollars. A caller with nobody to answer (a sweep, a task)
-    passes None: the active language then, as good as any for a log."""
-    if locale is None:
-        locale = translation.to_locale(translation.get_language() or settings.REGION.default_language)
-    return format_money(amount_minor, currency, locale)
 
 
 # --- create -------------------------------------------------------------------------------
@@ -428,7 +418,7 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None, locale:
                 fields={
                     "amount_minor": [
                         _("At most %(amount)s can be captured.")
-                        % {"amount": _in_money(payment.amount_minor, payment.currency, locale)}
+                        % {"amount": format_money(payment.amount_minor, payment.currency, locale or reader_locale())}
                     ],
                     # For API clients, in minor units, as a refund's `refundable_minor`.
                     "capturable_minor": [str(payment.amount_minor)],
@@ -728,7 +718,7 @@ def payment_refund(
             if amount_minor is not None and amount_minor != refund.amount_minor:
                 raise ApplicationError(
                     _("An earlier refund of %(amount)s is still unconfirmed; retry it first.")
-                    % {"amount": _in_money(refund.amount_minor, payment.currency, locale)},
+                    % {"amount": format_money(refund.amount_minor, payment.currency, locale or reader_locale())},
                     code="refund_in_progress",
                     # For API clients, in minor units: the amount to retry with (or none).
                     fields={"unconfirmed_minor": [str(refund.amount_minor)]},
@@ -745,7 +735,7 @@ def payment_refund(
                     fields={
                         "amount_minor": [
                             _("At most %(amount)s can be refunded.")
-                            % {"amount": _in_money(most, payment.currency, locale)}
+                            % {"amount": format_money(most, payment.currency, locale or reader_locale())}
                         ],
                         # For API clients, in minor units, as `total_changed` carries the current total.
                         "refundable_minor": [str(most)],
