@@ -63,7 +63,7 @@ run: install static locale
 	$(BIN)/python manage.py seed_demo && \
 	$(BIN)/python manage.py collectstatic --noinput -v0 && \
 	echo "LiveMall $(REGION) on http://127.0.0.1:$(PORT) (embedded default; Ctrl-C stops)" && \
-	exec $(BIN)/uvicorn livemall.asgi:application --host 127.0.0.1 --port $(PORT) --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --lifespan off
+	exec $(BIN)/uvicorn livemall.asgi:application --host 127.0.0.1 --port $(PORT) --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false
 
 # Chromium for the browser tests comes from Debian's packages; without root or apt the
 # browser tests are skipped and say why.

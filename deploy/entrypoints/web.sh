@@ -18,14 +18,13 @@ if [[ "${DJANGO_ENV:-development}" == "production" ]]; then
   fi
 fi
 
-# Channels' router speaks no ASGI lifespan, so it is switched off rather than probed.
 # Live rooms hold WebSockets open for hours: on SIGTERM give them a bounded time to close
 # (less than the orchestrator's stop grace period), then stop.
 # Permessage-deflate is refused: compressing every frame per viewer tripled the room's p99
 # delivery time in the fan-out benchmark (README, "Live room fan-out").
 exec uvicorn livemall.asgi:application \
   --host "${WEB_HOST:-0.0.0.0}" --port "${WEB_PORT:-8000}" \
-  --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --proxy-headers --lifespan off \
+  --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --proxy-headers --lifespan on \
   --workers "${WEB_CONCURRENCY:-1}" \
   --timeout-graceful-shutdown 20 \
   "$@"

@@ -375,7 +375,7 @@ def main(argv: list[str]) -> int:
 
     def uvicorn(app: str) -> Server:
         argv = ("uvicorn", app, "--host", HOST, "--port", "{port}", "--workers", str(args.workers))
-        argv += ("--lifespan", "off", "--log-level", "warning", "--no-access-log", "--backlog", "4096")
+        argv += ("--log-level", "warning", "--no-access-log", "--backlog", "4096")
         return Server("uvicorn", argv, "uvicorn (production ASGI server)")
 
     server = uvicorn("livemall.asgi:application")

@@ -514,3 +514,28 @@ def test_the_embedded_default_runs_the_same_room_in_memory(room, shoppers, setti
             await socket.disconnect()
 
     run(scenario)
+
+
+def test_likes_still_held_when_the_server_stops_are_saved(room, shoppers):
+    """The server's stop (ASGI lifespan) saves what the live rooms still hold after connections close."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from livemall.asgi import application
+
+    # Likes are saved every 15 s while the room runs; the test is over long before.
+    ((_user, key),) = shoppers(1)
+
+    async def scenario():
+        viewer = Socket(path(room), session_key=key)
+        assert await viewer.connect()
+        await viewer.event("snapshot")
+        await viewer.send({"type": "like", "count": 7})
+        await viewer.event("likes", total=7)
+        server = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+        await server.send_input({"type": "lifespan.shutdown"})
+        assert (await server.receive_output(timeout=10))["type"] == "lifespan.shutdown.complete"
+        await database_sync_to_async(room.refresh_from_db)()
+        assert room.likes_total == 7
+        await viewer.disconnect()
+
+    run(scenario)

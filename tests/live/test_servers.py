@@ -67,7 +67,7 @@ def two_servers(live_settings) -> Iterator[list[int]]:
         subprocess.Popen(
             [
                 *(sys.executable, "-m", "uvicorn", "livemall.asgi:application", "--host", "127.0.0.1"),
-                *("--port", str(port), "--ws", PROTOCOL, "--lifespan", "off", "--log-level", "warning"),
+                *("--port", str(port), "--ws", PROTOCOL, "--lifespan", "on", "--log-level", "warning"),
             ],
             cwd=ROOT,
             env=env,

@@ -8,12 +8,15 @@ with Django's test client and its session cookie is sent with the checkout.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
+from django.conf import settings
 
 from apps.orders import door, gate, services
 from apps.orders.models import Order
@@ -221,10 +224,116 @@ def test_units_admitted_for_a_buyer_who_left_go_back_to_the_gate(stocked):
         await asyncio.sleep(0)  # the ask is queued; the buyer's request is cancelled before Redis answers
         asking.cancel()
         queue = gate._async_client()[1]
-        while queue.waiting or queue.sending:
+        while queue.waiting or queue.sender:
             await asyncio.sleep(0.01)
 
     async_to_sync(leave_while_queued)()
     assert gate.counts(variant.pk) == (5, 0)
     # The script did run (its key is remembered), so the units were taken and then given back.
     assert gate.client().exists(f"{gate._prefix()}:door:door-left-0001") == 1
+
+
+def test_one_script_call_answers_each_admission_of_a_turn_as_if_asked_alone(stocked):
+    """All or nothing per checkout, in arrival order; a retried key and ungated lines left to the checkout."""
+    shirt, cap, mug = stocked("door-mix-shirt", 3), stocked("door-mix-cap", 1), stocked("door-mix-mug", 5)
+    services.flash_sale_open(variant_id=shirt.pk)
+    services.flash_sale_open(variant_id=cap.pk)
+    sent: list[int] = []
+
+    async def one_turn() -> list:
+        queue = gate._async_client()[1]
+        send = queue._send
+
+        async def counted(batch):
+            sent.append(len(batch))
+            await send(batch)
+
+        queue._send = counted
+        asks = [
+            ("door-mix-01", {shirt.pk: 2, cap.pk: 1}),  # both gated: admitted
+            ("door-mix-02", {shirt.pk: 2}),  # one shirt left: refused, nothing taken
+            ("door-mix-03", {shirt.pk: 1, mug.pk: 4}),  # the mug has no gate: only the shirt is admitted
+            ("door-mix-01", {cap.pk: 1}),  # the first key again: the checkout decides
+            ("door-mix-04", {mug.pk: 1}),  # nothing gated
+            ("door-mix-05", {cap.pk: 1, shirt.pk: 1}),  # the cap is gone: refused, the shirt untouched
+        ]
+        return await asyncio.gather(*(gate.door_admit(key, wanted) for key, wanted in asks))
+
+    answers = async_to_sync(one_turn)()
+    assert sent == [6]
+    assert answers[0].wanted == {shirt.pk: 2, cap.pk: 1}
+    assert answers[1] is False
+    assert answers[2].wanted == {shirt.pk: 1}
+    assert answers[3] is None and answers[4] is None
+    assert answers[5] is False
+    assert gate.counts(shirt.pk) == (0, 3) and gate.counts(cap.pk) == (0, 1) and gate.counts(mug.pk) == (None, 0)
+    assert sorted(gate.admissions_in_flight(shirt.pk)) == [answers[0].id, answers[2].id]
+
+
+def test_asks_made_while_a_call_is_out_go_together_in_the_next(stocked):
+    """One call at a time per event loop: a second at once would need a new connection mid-crowd."""
+    variant = stocked("door-next", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    calls: list[tuple[str, int]] = []
+
+    async def two_waves() -> list:
+        queue = gate._async_client()[1]
+        send = queue._send
+
+        async def noted(batch):
+            calls.append(("sent", len(batch)))
+            await send(batch)
+            calls.append(("answered", len(batch)))
+
+        queue._send = noted
+        first = asyncio.ensure_future(gate.door_admit("door-next-first", {variant.pk: 1}))
+        await asyncio.sleep(0)  # the first call is sent and waits for Redis
+        crowd = [gate.door_admit(f"door-next-{i:03d}", {variant.pk: 1}) for i in range(30)]
+        return [await first, *await asyncio.gather(*crowd)]
+
+    answers = async_to_sync(two_waves)()
+    assert calls == [("sent", 1), ("answered", 1), ("sent", 30), ("answered", 30)]
+    assert isinstance(answers[0], gate.DoorAdmission)
+    assert sum(isinstance(a, gate.DoorAdmission) for a in answers) == 10 and answers.count(False) == 21
+
+
+def test_the_door_makes_its_answers_when_the_server_starts():
+    door._sold_out_answer.cache_clear()
+    door.CheckoutDoor(lambda scope, receive, send: None)
+    assert door._sold_out_answer.cache_info().currsize == len(settings.REGION.languages)
+
+
+def _lifespan(*messages: str) -> list[str]:
+    """The server's lifespan messages through the whole ASGI application; the answers' types."""
+
+    async def run() -> list[str]:
+        communicator = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+        answers = []
+        for message in messages:
+            await communicator.send_input({"type": message})
+            answers.append((await communicator.receive_output(timeout=10))["type"])
+        await communicator.wait(timeout=5)
+        return answers
+
+    return async_to_sync(run)()
+
+
+def test_the_server_start_loads_the_door_script_into_redis():
+    redis_client = gate.client()
+    redis_client.script_flush()
+    sha = hashlib.sha1(gate._DOOR_ADMIT.encode(), usedforsecurity=False).hexdigest()
+    assert redis_client.script_exists(sha) == [False]
+    assert _lifespan("lifespan.startup", "lifespan.shutdown") == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert redis_client.script_exists(sha) == [True]
+
+
+def test_the_server_starts_when_redis_is_down(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    assert _lifespan("lifespan.startup", "lifespan.shutdown") == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert "could not prepare" in caplog.text
