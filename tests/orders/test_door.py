@@ -297,6 +297,58 @@ def test_asks_made_while_a_call_is_out_go_together_in_the_next(stocked):
     assert sum(isinstance(a, gate.DoorAdmission) for a in answers) == 10 and answers.count(False) == 21
 
 
+def _crowd_at_the_door(variant, buyers: int, *, every: float = 0.0) -> list[tuple[str, float]]:
+    """``buyers`` checkouts through a door whose Django only notes when a checkout reaches it;
+    ``every`` seconds apart. Returns the events ("django" / "sold out") in the order they happened."""
+    events: list[tuple[str, float]] = []
+
+    async def checkout_in_django(scope, receive, send) -> None:
+        events.append(("django", asyncio.get_running_loop().time()))
+        assert scope[door.ADMISSION].claim(scope[door.ADMISSION].wanted)
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    front = door.CheckoutDoor(checkout_in_django)
+    body = json.dumps(lines(variant)).encode()
+
+    async def buyer(i: int) -> None:
+        await asyncio.sleep(i * every)
+        headers = [(b"idempotency-key", f"door-crowd-{variant.pk}-{i:04d}".encode())]
+        response = await HttpCommunicator(front, "POST", "/api/v1/checkout", body=body, headers=headers).get_response(
+            timeout=10
+        )
+        if response["status"] == 409:
+            events.append(("sold out", asyncio.get_running_loop().time()))
+
+    async def crowd() -> None:
+        await asyncio.gather(*(buyer(i) for i in range(buyers)))
+
+    async_to_sync(crowd)()
+    return events
+
+
+def test_an_admitted_checkout_waits_for_the_crowd_behind_it_to_be_answered(settings, stocked):
+    settings.FLASH_SALE_CROWD_QUIET_MS, settings.FLASH_SALE_CROWD_WAIT_MAX_MS = 50, 1000
+    variant = stocked("door-crowd", 1)
+    services.flash_sale_open(variant_id=variant.pk)
+    # The first buyer wins; the other 19 keep arriving, 5 ms apart, after the winner was admitted.
+    events = _crowd_at_the_door(variant, 20, every=0.005)
+    kinds = [kind for kind, _at in events]
+    assert kinds.count("django") == 1 and kinds.count("sold out") == 19
+    assert kinds[-1] == "django"
+
+
+def test_a_crowd_that_keeps_coming_holds_an_admitted_checkout_only_so_long(settings, stocked):
+    settings.FLASH_SALE_CROWD_QUIET_MS, settings.FLASH_SALE_CROWD_WAIT_MAX_MS = 50, 100
+    variant = stocked("door-trickle", 1)
+    services.flash_sale_open(variant_id=variant.pk)
+    # A buyer every 20 ms for 0.6 s: never 50 ms of quiet, so the winner goes in at the bound.
+    events = _crowd_at_the_door(variant, 30, every=0.02)
+    kinds = [kind for kind, _at in events]
+    assert kinds.count("django") == 1
+    assert 0 < kinds.index("django") < 15
+
+
 def test_the_door_makes_its_answers_when_the_server_starts():
     door._sold_out_answer.cache_clear()
     door.CheckoutDoor(lambda scope, receive, send: None)
