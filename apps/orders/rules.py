@@ -55,6 +55,15 @@ def tax_rate(*, country: str, state: str = "") -> Decimal:
     return Decimal(data["countries"].get(country, "0"))
 
 
+@functools.cache
+def tax_varies_by_state(country: str) -> bool:
+    """Whether some state of ``country`` is taxed at another rate than the country without one
+    (a checkout without a state cannot say its tax yet)."""
+    states = _data("tax_rates.toml").get(f"{country.lower()}_states") or {}
+    base = tax_rate(country=country)
+    return any(Decimal(rate) != base for rate in states.values())
+
+
 def tax_for(*, region: Region, country: str, state: str, taxable_minor: int) -> Tax:
     """Tax on ``taxable_minor``: the part already inside it (inclusive models) or the amount to add.
 

@@ -562,17 +562,9 @@ def checkout_quote(
     quote.tax_rate = tax.rate
     quote.tax_model = tax.model
     quote.prices_include_tax = tax.included
-    # Asked of the tax table through its public rate lookup: nothing is charged without a state
-    # and some listed state taxes. (Canada charges its 5 % GST before a province is chosen: that
-    # rate and amount are real and stay shown.)
-    quote.tax_awaits_state = (
-        not state
-        and not quote.tax_minor
-        and any(
-            rules.tax_rate(country=shopper.country, state=code) != tax.rate
-            for code, _name in rules.subdivision_choices(region, shopper.country)
-        )
-    )
+    # Nothing is charged without a state and some state taxes. (Canada charges its 5 % GST before
+    # a province is chosen: that rate and amount are real and stay shown.)
+    quote.tax_awaits_state = not state and not quote.tax_minor and rules.tax_varies_by_state(shopper.country)
     quote.total_minor = taxable if tax.included else taxable + tax.amount_minor
     quote.fx_rate = prices.rate
     quote.eta = rules.delivery_eta(

@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.accounts import services as accounts
 from apps.money import services as money
 from apps.money.formatting import format_money
-from apps.orders import services
+from apps.orders import rules, services
 from tests.money.factories import todays_provider
 from tests.orders.conftest import cart_with, checkout, shopper_for
 
@@ -175,3 +175,10 @@ def test_a_country_taxed_alike_everywhere_shows_its_rate_without_a_state(client,
 
     assert not page.context["quote"].tax_awaits_state
     assert "calculated once you choose a state" not in page.content.decode()
+
+
+def test_the_tax_table_says_which_countries_wait_for_a_state():
+    # US states tax at their own rates (none without a state); Canada's provinces add to its GST;
+    # Germany and the UAE have one rate for the whole country.
+    assert rules.tax_varies_by_state("US") and rules.tax_varies_by_state("CA")
+    assert not rules.tax_varies_by_state("DE") and not rules.tax_varies_by_state("AE")
