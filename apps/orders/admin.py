@@ -7,7 +7,7 @@ address and the status; they pack, ship and deliver their own parcels (``selecto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
@@ -294,9 +294,9 @@ class OrderAdmin(admin.ModelAdmin):
                     # said on every visit until the money has gone back, and the page offers to
                     # record that staff returned it another way.
                     extra["refund_held_minor"] = held.held_minor
-                    [notice] = RefundsOwed(
-                        held_minor=held.held_minor, provider=held.provider, order_refunded=held.order_refunded
-                    ).notices(currency=order.currency, locale=request.shopper.locale)
+                    [notice] = replace(held, waiting_minor=0).notices(
+                        currency=order.currency, locale=request.shopper.locale
+                    )
                     messages.error(request, notice)
         return super().change_view(request, object_id, form_url, extra)
 
