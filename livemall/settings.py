@@ -168,8 +168,9 @@ REDIS_POOL_MAX_CONNECTIONS = env_int("REDIS_POOL_MAX_CONNECTIONS", 50)
 REDIS_POOL_TIMEOUT = env_int("REDIS_POOL_TIMEOUT", 10)
 # Checkouts admitted through the flash-sale gate that run in Django at once, per process.
 FLASH_SALE_CHECKOUTS_AT_ONCE = env_int("FLASH_SALE_CHECKOUTS_AT_ONCE", 4)
-# An admitted checkout waits until no checkout has come to the door for this long (ms), so the
-# sold-out crowd behind it is answered first, but never longer than the second figure (ms).
+# An admitted checkout waits while the door is judging others or has refused one within this
+# long (ms), so the sold-out crowd behind it is answered first, but never longer than the
+# second figure (ms).
 FLASH_SALE_CROWD_QUIET_MS = env_int("FLASH_SALE_CROWD_QUIET_MS", 50, minimum=0)
 FLASH_SALE_CROWD_WAIT_MAX_MS = env_int("FLASH_SALE_CROWD_WAIT_MAX_MS", 300, minimum=0)
 if REDIS_URL:

@@ -297,9 +297,10 @@ def test_asks_made_while_a_call_is_out_go_together_in_the_next(stocked):
     assert sum(isinstance(a, gate.DoorAdmission) for a in answers) == 10 and answers.count(False) == 21
 
 
-def _crowd_at_the_door(variant, buyers: int, *, every: float = 0.0) -> list[tuple[str, float]]:
-    """``buyers`` checkouts through a door whose Django only notes when a checkout reaches it;
-    ``every`` seconds apart. Returns the events ("django" / "sold out") in the order they happened."""
+def _crowd_at_the_door(variant, buyers: int, *, together: int = 1, every: float = 0.0) -> list[tuple[str, float]]:
+    """``buyers`` checkouts through a door whose Django only notes when a checkout reaches it: the
+    first ``together`` at once, the others ``every`` seconds apart. Returns the events ("arrives" / "django" / "sold out") in the order
+    they happened."""
     events: list[tuple[str, float]] = []
 
     async def checkout_in_django(scope, receive, send) -> None:
@@ -312,7 +313,8 @@ def _crowd_at_the_door(variant, buyers: int, *, every: float = 0.0) -> list[tupl
     body = json.dumps(lines(variant)).encode()
 
     async def buyer(i: int) -> None:
-        await asyncio.sleep(i * every)
+        await asyncio.sleep(max(0, i - together + 1) * every)
+        events.append(("arrives", asyncio.get_running_loop().time()))
         headers = [(b"idempotency-key", f"door-crowd-{variant.pk}-{i:04d}".encode())]
         response = await HttpCommunicator(front, "POST", "/api/v1/checkout", body=body, headers=headers).get_response(
             timeout=10
@@ -331,8 +333,8 @@ def test_an_admitted_checkout_waits_for_the_crowd_behind_it_to_be_answered(setti
     settings.FLASH_SALE_CROWD_QUIET_MS, settings.FLASH_SALE_CROWD_WAIT_MAX_MS = 50, 1000
     variant = stocked("door-crowd", 1)
     services.flash_sale_open(variant_id=variant.pk)
-    # The first buyer wins; the other 19 keep arriving, 5 ms apart, after the winner was admitted.
-    events = _crowd_at_the_door(variant, 20, every=0.005)
+    # Twenty buyers press "Buy" together: the first wins, the winner's checkout goes in last.
+    events = _crowd_at_the_door(variant, 20, together=20)
     kinds = [kind for kind, _at in events]
     assert kinds.count("django") == 1 and kinds.count("sold out") == 19
     assert kinds[-1] == "django"
@@ -342,11 +344,21 @@ def test_a_crowd_that_keeps_coming_holds_an_admitted_checkout_only_so_long(setti
     settings.FLASH_SALE_CROWD_QUIET_MS, settings.FLASH_SALE_CROWD_WAIT_MAX_MS = 50, 100
     variant = stocked("door-trickle", 1)
     services.flash_sale_open(variant_id=variant.pk)
-    # A buyer every 20 ms for 0.6 s: never 50 ms of quiet, so the winner goes in at the bound.
-    events = _crowd_at_the_door(variant, 30, every=0.02)
-    kinds = [kind for kind, _at in events]
+    # A crowd of five, then a refused buyer every 20 ms for 0.5 s: never 50 ms without a refusal,
+    # so the winner goes in at the bound, before the stream ends.
+    kinds = [kind for kind, _at in _crowd_at_the_door(variant, 30, together=5, every=0.02)]
     assert kinds.count("django") == 1
-    assert 0 < kinds.index("django") < 15
+    last_arrival = len(kinds) - 1 - kinds[::-1].index("arrives")
+    assert kinds.index("sold out") < kinds.index("django") < last_arrival
+
+
+def test_while_units_last_buyers_go_in_without_waiting_for_each_other(settings, stocked):
+    settings.FLASH_SALE_CROWD_QUIET_MS, settings.FLASH_SALE_CROWD_WAIT_MAX_MS = 50, 1000
+    variant = stocked("door-stream", 5)
+    services.flash_sale_open(variant_id=variant.pk)
+    # Five buyers 20 ms apart, a unit for each: nobody is refused, nobody waits for the next one.
+    kinds = [kind for kind, _at in _crowd_at_the_door(variant, 5, every=0.02)]
+    assert kinds == ["arrives", "django"] * 5
 
 
 def test_the_door_makes_its_answers_when_the_server_starts():
