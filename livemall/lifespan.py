@@ -1,7 +1,7 @@
 """The server process's start and stop (ASGI lifespan): work that belongs to no request.
 
-At start the flash-sale door connects to Redis and loads its script, so a sale's first crowd
-does not wait for that; at stop the live rooms' runtime saves what it still holds (likes,
+At start the flash-sale door makes its answers, connects to Redis and loads its script, so a
+sale's first crowd does not wait for that; at stop the live rooms' runtime saves what it still holds (likes,
 danmaku waiting to be written) after the server has closed its connections. Neither may
 keep the server from starting or stopping: a failure is logged, and the door and the rooms
 then do the same work on demand.
@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from apps.live.realtime.hub import close_runtime
-from apps.orders.gate import door_prepare
+from apps.orders import door, gate
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +23,10 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             try:
-                await door_prepare()
+                door.prepare()
+                await gate.door_prepare()
             except Exception as exc:
-                logger.warning("Flash-sale door could not prepare its Redis client: %s", exc)
+                logger.warning("Flash-sale door could not prepare (it will on its first buyers): %s", exc)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:

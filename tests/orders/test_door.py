@@ -363,8 +363,10 @@ def test_while_units_last_buyers_go_in_without_waiting_for_each_other(settings, 
 
 def test_the_door_makes_its_answers_when_the_server_starts():
     door._sold_out_answer.cache_clear()
-    door.CheckoutDoor(lambda scope, receive, send: None)
+    door._checkout_path.cache_clear()
+    _lifespan("lifespan.startup", "lifespan.shutdown")
     assert door._sold_out_answer.cache_info().currsize == len(settings.REGION.languages)
+    assert door._checkout_path.cache_info().currsize == 1
 
 
 def _lifespan(*messages: str) -> list[str]:
