@@ -171,8 +171,8 @@ FLASH_SALE_CHECKOUTS_AT_ONCE = env_int("FLASH_SALE_CHECKOUTS_AT_ONCE", 4)
 # An admitted checkout waits while the door is judging others or has refused one within this
 # long (ms), so the sold-out crowd behind it is answered first, but never longer than the
 # second figure (ms).
-FLASH_SALE_CROWD_QUIET_MS = env_int("FLASH_SALE_CROWD_QUIET_MS", 50, minimum=0)
-FLASH_SALE_CROWD_WAIT_MAX_MS = env_int("FLASH_SALE_CROWD_WAIT_MAX_MS", 300, minimum=0)
+FLASH_SALE_CROWD_QUIET_MS = env_int("FLASH_SALE_CROWD_QUIET_MS", 150, minimum=0)
+FLASH_SALE_CROWD_WAIT_MAX_MS = env_int("FLASH_SALE_CROWD_WAIT_MAX_MS", 500, minimum=0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
