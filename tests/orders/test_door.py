@@ -8,6 +8,7 @@ with Django's test client and its session cookie is sent with the checkout.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import uuid
@@ -382,6 +383,23 @@ def _lifespan(*messages: str) -> list[str]:
         return answers
 
     return async_to_sync(run)()
+
+
+@pytest.fixture(autouse=True)
+def collector_restored():
+    """The lifespan freezes what the process holds; a test process is no server: undo it after."""
+    yield
+    gc.unfreeze()
+
+
+def test_the_server_start_sets_its_long_lived_objects_aside_from_the_collector():
+    gc.unfreeze()
+    made_before_start = [settings.REGION]
+    assert any(o is made_before_start for o in gc.get_objects())
+    _lifespan("lifespan.startup", "lifespan.shutdown")
+    # No collection walks them again: they are in no generation, the permanent one holds them.
+    assert not any(o is made_before_start for o in gc.get_objects())
+    assert gc.get_freeze_count() > 10_000
 
 
 def test_the_server_start_loads_the_door_script_into_redis():
