@@ -192,25 +192,32 @@ def test_admitted_checkouts_enter_django_a_few_at_a_time(settings, stocked):
     assert gate.counts(variant.pk) == (0, 5)
 
 
+def _note_script_calls(calls: list[tuple[str, int]]) -> None:
+    """From inside the event loop: note each script call its door queue makes, ("sent", admissions)
+    then ("answered", admissions), in ``calls``."""
+    queue = gate._async_client()[1]
+    send = queue._send
+
+    async def noted(batch):
+        calls.append(("sent", len(batch)))
+        await send(batch)
+        calls.append(("answered", len(batch)))
+
+    queue._send = noted
+
+
 def test_a_crowd_at_the_door_is_admitted_in_one_round_trip_exactly_to_the_units(stocked):
-    """300 buyers asking in the same turn of the event loop: one pipeline to Redis, 10 admitted."""
+    """300 buyers asking in the same turn of the event loop: one script call to Redis, 10 admitted."""
     variant = stocked("door-batch", 10)
     services.flash_sale_open(variant_id=variant.pk)
-    sent: list[int] = []
+    calls: list[tuple[str, int]] = []
 
     async def crowd() -> list:
-        queue = gate._async_client()[1]
-        send = queue._send
-
-        async def counted(batch):
-            sent.append(len(batch))
-            await send(batch)
-
-        queue._send = counted
+        _note_script_calls(calls)
         return await asyncio.gather(*(gate.door_admit(f"door-batch-{i:04d}", {variant.pk: 1}) for i in range(300)))
 
     answers = async_to_sync(crowd)()
-    assert sent == [300]
+    assert calls == [("sent", 300), ("answered", 300)]
     assert sum(isinstance(a, gate.DoorAdmission) for a in answers) == 10
     assert answers.count(False) == 290
     assert gate.counts(variant.pk) == (0, 10)
@@ -239,17 +246,10 @@ def test_one_script_call_answers_each_admission_of_a_turn_as_if_asked_alone(stoc
     shirt, cap, mug = stocked("door-mix-shirt", 3), stocked("door-mix-cap", 1), stocked("door-mix-mug", 5)
     services.flash_sale_open(variant_id=shirt.pk)
     services.flash_sale_open(variant_id=cap.pk)
-    sent: list[int] = []
+    calls: list[tuple[str, int]] = []
 
     async def one_turn() -> list:
-        queue = gate._async_client()[1]
-        send = queue._send
-
-        async def counted(batch):
-            sent.append(len(batch))
-            await send(batch)
-
-        queue._send = counted
+        _note_script_calls(calls)
         asks = [
             ("door-mix-01", {shirt.pk: 2, cap.pk: 1}),  # both gated: admitted
             ("door-mix-02", {shirt.pk: 2}),  # one shirt left: refused, nothing taken
@@ -261,7 +261,7 @@ def test_one_script_call_answers_each_admission_of_a_turn_as_if_asked_alone(stoc
         return await asyncio.gather(*(gate.door_admit(key, wanted) for key, wanted in asks))
 
     answers = async_to_sync(one_turn)()
-    assert sent == [6]
+    assert calls == [("sent", 6), ("answered", 6)]
     assert answers[0].wanted == {shirt.pk: 2, cap.pk: 1}
     assert answers[1] is False
     assert answers[2].wanted == {shirt.pk: 1}
@@ -278,15 +278,7 @@ def test_asks_made_while_a_call_is_out_go_together_in_the_next(stocked):
     calls: list[tuple[str, int]] = []
 
     async def two_waves() -> list:
-        queue = gate._async_client()[1]
-        send = queue._send
-
-        async def noted(batch):
-            calls.append(("sent", len(batch)))
-            await send(batch)
-            calls.append(("answered", len(batch)))
-
-        queue._send = noted
+        _note_script_calls(calls)
         first = asyncio.ensure_future(gate.door_admit("door-next-first", {variant.pk: 1}))
         await asyncio.sleep(0)  # the first call is sent and waits for Redis
         crowd = [gate.door_admit(f"door-next-{i:03d}", {variant.pk: 1}) for i in range(30)]
