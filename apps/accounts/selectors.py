@@ -20,6 +20,7 @@ from django.utils.translation import to_locale
 
 from apps.accounts.models import Merchant, Role, User
 from regions import Region
+from regions.languages import babel_locale
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,6 @@ def merchants_for_user(user: User):
     return Merchant.objects.filter(memberships__user=user)
 
 
-def _babel_locale(language: str) -> Locale:
-    return Locale.parse(to_locale(language))
-
-
 def sort_key(text: str) -> str:
     """A key that sorts names as a reader expects, near enough without ICU ("Österreich" with "O")."""
     decomposed = unicodedata.normalize("NFKD", text)
@@ -79,7 +76,7 @@ def sort_key(text: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _country_choices(codes: tuple[str, ...], language: str) -> tuple[tuple[str, str], ...]:
-    names = _babel_locale(language).territories
+    names = babel_locale(to_locale(language)).territories
     return tuple(sorted(((code, names.get(code, code)) for code in codes), key=lambda choice: sort_key(choice[1])))
 
 
@@ -189,7 +186,7 @@ def _time_zone_label(zone: str, locale: Locale) -> str:
 def _time_zone_groups(
     region_zones: tuple[str, ...], language: str
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-    locale = _babel_locale(language)
+    locale = babel_locale(to_locale(language))
 
     def labelled(zones: object) -> tuple[tuple[str, str], ...]:
         pairs = ((zone, _time_zone_label(zone, locale)) for zone in zones)
@@ -215,7 +212,7 @@ def time_zone_choices(region: Region, language: str) -> tuple[tuple[tuple[str, s
 
 def time_zone_label(zone: str, language: str) -> str:
     """How the preferences page names ``zone`` in ``language`` (an alias as the zone it stands for)."""
-    return _time_zone_label(zone, _babel_locale(language))
+    return _time_zone_label(zone, babel_locale(to_locale(language)))
 
 
 def is_time_zone(value: object) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -21,14 +20,7 @@ from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.utils import build_localized_fieldname
 
-
-def _language_named(code: str) -> str:
-    """A language as the operator reading the admin calls it ("arabe" in French), not its code."""
-    try:
-        reader = Locale.parse(to_locale(get_language() or code))
-        return Locale.parse(to_locale(code)).get_display_name(reader) or code
-    except (UnknownLocaleError, ValueError):
-        return code
+from regions.languages import language_name
 
 
 class ProductAttribute(models.TextChoices):
@@ -187,7 +179,8 @@ class ProductRule(models.Model):
         if not (getattr(self, default_message, "") or "").strip():
             errors[default_message] = [
                 _("Write the message in %(language)s, the region's default language; other languages fall back to it.")
-                % {"language": _language_named(settings.REGION.default_language)}
+                # Named as the operator reading the admin calls it ("arabe" in French), not by its code.
+                % {"language": language_name(settings.REGION.default_language, to_locale(get_language() or "en"))}
             ]
         if errors:
             raise ValidationError(errors)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Literal
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import NumberPattern, get_currency_symbol
 from babel.units import format_unit
@@ -37,6 +37,7 @@ from django.conf import settings
 from django.utils import translation
 
 from apps.money.types import Money, currency_code, currency_digits, price_step
+from regions.languages import babel_locale, language_name
 
 # First digit of each decimal numbering system some CLDR locale uses by default; the
 # other nine follow it in Unicode. A system missing here falls back to Latin digits.
@@ -56,27 +57,6 @@ NATIVE_ZERO = {
     "thai": "\u0e50",
     "tibt": "\u0f20",
 }
-FALLBACK_LOCALE = "en"
-
-
-@functools.lru_cache(maxsize=256)
-def babel_locale(locale: str) -> Locale:
-    """The Babel locale for ``ar_AE``-style identifiers, falling back rather than failing.
-
-    A shopper's locale is built from their language and country, and CLDR has no data for
-    some pairs (``en_VN``, ``th_SG``); those get the language alone, then English.
-    """
-    identifier = (locale or "").replace("-", "_")
-    parts = identifier.split("_")
-    candidates = [identifier, "_".join(parts[:-1]) if len(parts) > 1 else "", parts[0], FALLBACK_LOCALE]
-    for candidate in candidates:
-        if not candidate:
-            continue
-        try:
-            return Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-    return Locale.parse(FALLBACK_LOCALE)
 
 
 def numbering_system(locale: Locale) -> str:
@@ -282,11 +262,6 @@ def language_names(codes: Iterable[str], locale: str) -> str:
     says which it is."""
     reader = babel_locale(locale)
     return ", ".join(f"{code} ({babel_locale(code).get_display_name(reader) or code})" for code in codes)
-
-
-def language_name(code: str, locale: str) -> str:
-    """A language as a reader in ``locale`` calls it ("anglais" to a French reader), not its code."""
-    return babel_locale(code).get_display_name(babel_locale(locale)) or code
 
 
 __all__ += ["language_name", "language_names"]
