@@ -8,6 +8,8 @@ country in English capitals, while a shopper's page and a courier's label want t
 shopper typed it, the state and the country named in the shopper's language.
 
 The phone is not an address line: ``phone_line`` writes it for the line under the address.
+``isolated`` keeps a line or the phone in its own direction in plain text (a mail's text part), as
+``<bdi>`` does on a page.
 """
 
 from __future__ import annotations
@@ -172,3 +174,21 @@ def phone_line(phone: object, country: str) -> str:
     at_home = phonenumbers.region_code_for_number(number) == country
     style = phonenumbers.PhoneNumberFormat.NATIONAL if at_home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     return phonenumbers.format_number(number, style)
+
+
+# Unicode's directional isolates (UAX #9), plain text's <bdi>: what they enclose is laid out on its
+# own, in its own direction, and does not reorder the text around it (nor is reordered by it).
+FIRST_STRONG_ISOLATE = "\u2068"  # <bdi dir="auto">: the direction of its first letter
+LEFT_TO_RIGHT_ISOLATE = "\u2066"  # <bdi dir="ltr">
+POP_DIRECTIONAL_ISOLATE = "\u2069"  # </bdi>
+
+
+def isolated(text: str, *, left_to_right: bool = False) -> str:
+    """``text`` direction-isolated for plain text: in the direction of its first letter, or left to
+    right with ``left_to_right`` (a phone: it has no letter to go by, and its digit groups read left
+    to right in any language). Empty stays empty: no invisible marks where there is nothing to read.
+    """
+    if not text:
+        return text
+    opening = LEFT_TO_RIGHT_ISOLATE if left_to_right else FIRST_STRONG_ISOLATE
+    return f"{opening}{text}{POP_DIRECTIONAL_ISOLATE}"

@@ -236,10 +236,14 @@ class OrderAdmin(admin.ModelAdmin):
         # state and country named in the staff member's language.
         delivery = selectors.order_delivery_address(order=order, language=translation.get_language())
         phone = delivery["address_phone"]
-        # The phone left to right on its own, as on the order page: on a page in Arabic the groups
-        # of "+49 30 12345678" would otherwise be read right to left.
-        lines = [*delivery["address_lines"], phone and format_html('<bdi dir="ltr">{}</bdi>', phone)]
-        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
+        # Each line on its own, in the direction of its first letter, as on the order page: an
+        # Arabic street next to a Latin town (or "12 Main St" on a page in Arabic) would otherwise
+        # be reordered. The phone left to right: on a page in Arabic the groups of "+49 30 12345678"
+        # would otherwise be read right to left.
+        lines = [format_html('<bdi dir="auto">{}</bdi>', line) for line in delivery["address_lines"] if line]
+        if phone:
+            lines.append(format_html('<bdi dir="ltr">{}</bdi>', phone))
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

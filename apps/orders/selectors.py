@@ -29,7 +29,7 @@ from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
-from apps.orders.address_lines import address_lines, phone_line
+from apps.orders.address_lines import address_lines, isolated, phone_line
 from apps.orders.models import (
     Cart,
     CartLine,
@@ -678,20 +678,28 @@ def order_delivery_address(*, order: Order, language: str) -> dict:
     and country named in ``language`` as the checkout's lists name them (codes stored), and
     ``address_lines``: all of it but the phone, line by line in the destination country's order
     (see :mod:`apps.orders.address_lines`), the country last; ``address_phone``: the phone as the
-    destination reads it."""
+    destination reads it. ``address_text_lines`` and ``address_text_phone``: the same for a plain
+    text in ``language`` (a mail's text part), where a page has ``<bdi>``."""
     address = order.address if isinstance(order.address, dict) else {}
     country = address.get("country") or order.country
     state = address.get("state", "")
     state_name = dict(rules.subdivision_choices(settings.REGION, country, language)).get(state, state)
     country_name = dict(country_choices(settings.REGION, language)).get(country, country)
+    lines = address_lines({**address, "country": country}, state_name=state_name, country_name=country_name)
+    phone = phone_line(address.get("phone"), country)
+    # A plain text in a right-to-left language is read right to left, line by line: the phone
+    # "050 123 4567" would show as "4567 123 050", a street "12 Main St" as "Main St 12". Isolated,
+    # each keeps its own direction, as in <bdi> on the page. Only there: a left-to-right text reads
+    # them right already, and the invisible marks would be copied along with the phone and the address.
+    right_to_left = language.split("-")[0] in settings.LANGUAGES_BIDI  # as Django's get_language_bidi
     return {
         "address": address,
         "address_state": state_name,
         "address_country": country_name,
-        "address_lines": address_lines(
-            {**address, "country": country}, state_name=state_name, country_name=country_name
-        ),
-        "address_phone": phone_line(address.get("phone"), country),
+        "address_lines": lines,
+        "address_phone": phone,
+        "address_text_lines": [isolated(line) for line in lines] if right_to_left else lines,
+        "address_text_phone": isolated(phone, left_to_right=True) if right_to_left else phone,
     }
 
 

@@ -125,7 +125,7 @@ def test_an_old_orders_phone_that_is_no_number_is_shown_as_stored_and_escaped(
 
     with translation.override("de"):
         shown = OrderAdmin(Order, admin.site).ship_to(order)
-    assert shown.endswith('<br>Deutschland<br><bdi dir="ltr">Pförtner &lt;Tor 2&gt;</bdi>')
+    assert shown.endswith('<br><bdi dir="auto">Deutschland</bdi><br><bdi dir="ltr">Pförtner &lt;Tor 2&gt;</bdi>')
 
 
 @pytest.mark.django_db
@@ -139,4 +139,7 @@ def test_the_admin_writes_the_phone_as_the_destination_reads_it_left_to_right(us
     order = Order(address={**ADDRESSES["DE"], "phone": stored}, country="DE")
     with translation.override("en"):
         written = OrderAdmin(Order, admin.site).ship_to(order)
-    assert written == f'Anna Käufer<br>Hauptstr. 1<br>10115 Berlin<br>Germany<br><bdi dir="ltr">{shown}</bdi>'
+    lines = "<br>".join(
+        f'<bdi dir="auto">{line}</bdi>' for line in ("Anna Käufer", "Hauptstr. 1", "10115 Berlin", "Germany")
+    )
+    assert written == f'{lines}<br><bdi dir="ltr">{shown}</bdi>'
