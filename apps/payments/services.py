@@ -56,6 +56,7 @@ from apps.payments.providers.base import (
     RefundStatus,
     WebhookOutcome,
     WebhookRejected,
+    collects_on_delivery,
 )
 from apps.payments.signals import payment_failed, payment_refunded, payment_succeeded
 
@@ -130,7 +131,10 @@ def _transition(
     """Move ``payment`` (locked) to ``status`` if that is a legal step; queue the signal. Caller saves."""
     if status == payment.status or not payment.can_become(status):
         return False
+    was_paid = payment.is_paid
     payment.status = status
+    if payment.is_paid and not was_paid:
+        _cancel_collection(payment)
     if provider_capture_id and not payment.provider_capture_id:
         payment.provider_capture_id = provider_capture_id
     if status == PaymentStatus.SUCCEEDED:
@@ -203,6 +207,42 @@ def _refunded_minor(payment: Payment) -> int:
     return total or 0
 
 
+def _awaits_courier(payment: Payment) -> bool:
+    """Whether a courier is to collect ``payment`` at the door (cash on delivery, open).
+
+    Told by its provider (``collects_on_delivery``), not by ``next_action``: that is written
+    only once the provider has answered, and an attempt started meanwhile must see it too.
+    """
+    if payment.status not in OPEN_STATUSES:
+        return False
+    return collects_on_delivery(registry.configured_provider(payment.provider))
+
+
+def _cancel_collection(paid: Payment) -> None:
+    """``paid`` (locked) took the money: the courier must not collect it again at the door.
+
+    The reference's cash-on-delivery attempts still open are cancelled in the same
+    transaction, so a capture of one afterwards is refused (``payment_cancelled``). Locked in
+    ``pk`` order after ``paid``, as :func:`payment_capture` locks them: any such attempt was
+    started after ``paid`` (:func:`_attempt_for` refuses the other order), so no deadlock.
+    """
+    siblings = (
+        Payment.objects.select_for_update()
+        .filter(order_reference=paid.order_reference, status__in=OPEN_STATUSES)
+        .exclude(pk=paid.pk)
+        .order_by("pk")
+    )
+    for waiting in siblings:
+        if _awaits_courier(waiting) and _transition(waiting, PaymentStatus.CANCELLED):
+            waiting.save(update_fields=["status", "updated_at"])
+            logger.info(
+                "Cash on delivery %s for %s cancelled: payment %s paid it",
+                waiting.pk,
+                paid.order_reference,
+                paid.pk,
+            )
+
+
 def _configured(name: str) -> Provider:
     provider = registry.configured_provider(name)
     if provider is None:
@@ -246,7 +286,9 @@ def payment_create(
     (``client_secret`` for the Stripe Payment Element, ``approval_url`` for PayPal, nothing
     for the test provider, whose payment has already succeeded). Calling it again for the
     same reference, provider, amount and currency returns the same payment and never a
-    second intent. Refused with ``already_paid`` (409) when the reference is paid.
+    second intent. Refused with ``already_paid`` (409) when the reference is paid, and with
+    ``cash_on_delivery_pending`` (409) when a courier is to collect its cash (any other
+    provider, amount or currency would take the money twice).
     Call it outside your own transaction: it commits before it calls the provider.
     """
     fields: dict[str, list[str]] = {}
@@ -307,6 +349,18 @@ def _attempt_for(*, order_reference: str, provider: str, method: str, amount_min
                 raise ApplicationError(
                     _("This order is already paid."),
                     code="already_paid",
+                    fields={"order_reference": [order_reference]},
+                    status=409,
+                )
+            wanted = (provider, amount_minor, currency)
+            if any(_awaits_courier(p) and (p.provider, p.amount_minor, p.currency) != wanted for p in payments):
+                # The courier is on the way to collect: money taken another way would be taken twice.
+                raise ApplicationError(
+                    _(
+                        "This order is paid in cash on delivery: the courier collects the money, "
+                        "so it cannot be paid another way."
+                    ),
+                    code="cash_on_delivery_pending",
                     fields={"order_reference": [order_reference]},
                     status=409,
                 )

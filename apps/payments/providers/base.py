@@ -196,6 +196,12 @@ def needs_phone(provider: Provider) -> bool:
     return bool(getattr(provider, "needs_phone", False))
 
 
+def collects_on_delivery(provider: Provider | None) -> bool:
+    """Whether an open payment with ``provider`` is money a courier collects at the door
+    (optional ``collects_on_delivery`` attribute: cash on delivery)."""
+    return bool(getattr(provider, "collects_on_delivery", False))
+
+
 def method_takes_currency(provider: Provider, method: str, currency: str, country: str | None = None) -> bool:
     """Whether ``provider`` takes ``currency`` when a shopper in ``country`` (if known) pays with ``method``."""
     if not provider.supports_currency(currency):

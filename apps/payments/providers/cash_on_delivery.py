@@ -28,6 +28,9 @@ class CashOnDeliveryProvider:
     is_test = False
     # The courier calls before coming with the goods and the bill.
     needs_phone = True
+    # An open attempt is money a courier is on the way to take: services refuse any other way
+    # of paying its reference meanwhile, and cancel it should another payment succeed anyway.
+    collects_on_delivery = True
 
     def supports_currency(self, currency: str) -> bool:
         return True
