@@ -67,6 +67,18 @@ def _fill_delivery(page, **fields: str) -> None:
             field.fill(value)
 
 
+def _checkout_filled_in(page, base_url: str, product_id: int, *, payment: str, **delivery: str) -> None:
+    """From the product page to a checkout ready to place: the ``delivery`` fields typed (as
+    ``_fill_delivery``) and the payment method ``payment`` (a selector) ticked."""
+    _to_checkout(page, base_url, product_id)
+    _fill_delivery(page, **delivery)
+    page.check(payment)
+
+
+# A delivery address in Singapore, where the test provider's shoppers live.
+ORCHARD_ROAD = {"line1": "1 Orchard Road", "city": "Singapore", "postal_code": "238823"}
+
+
 def test_sg_shopper_checks_out_with_the_test_provider(
     chromium, live_server, use_region, settings, artifacts_dir, make_user
 ):
@@ -93,9 +105,7 @@ def test_sg_shopper_checks_out_with_the_test_provider(
     page.click("[data-testid=cart-link]")
     assert page.locator("[data-testid=cart-line]").count() == 2
     page.click("[data-testid=to-checkout]")
-    _fill_delivery(
-        page, email="tan@example.test", name="Tan Wei", line1="1 Orchard Road", city="Singapore", postal_code="238823"
-    )
+    _fill_delivery(page, email="tan@example.test", name="Tan Wei", **ORCHARD_ROAD)
     page.check("[data-testid=pay-test]")
     page.screenshot(path=str(artifacts_dir / "checkout-sg.png"), full_page=True)
     page.click("[data-testid=place-order]")
@@ -138,16 +148,17 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
     )
     _serve_fake_stripe_js(page, stripe_api.url)
     try:
-        _to_checkout(page, live_server.url, teapot.product_id)
-        _fill_delivery(
+        _checkout_filled_in(
             page,
+            live_server.url,
+            teapot.product_id,
+            payment="[data-testid=pay-stripe]",
             email="anna@example.test",
             name="Anna Käufer",
             line1="Hauptstraße 1",
             city="Berlin",
             postal_code="10115",
         )
-        page.check("[data-testid=pay-stripe]")
         page.click("[data-testid=place-order]")
 
         page.wait_for_selector("[data-testid=pay] [data-testid=card-number]")
@@ -217,12 +228,16 @@ def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
     shopper = make_user(email="late@example.test")
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
     page.context.add_cookies([{"name": "sessionid", "value": session_key_for(shopper), "url": asgi_url}])
-    _to_checkout(page, asgi_url, variant.product_id)
     # (the e-mail is already there for a signed-in shopper; typing it again changes nothing)
-    _fill_delivery(
-        page, email="late@example.test", name="Lee Late", line1="1 Orchard Road", city="Singapore", postal_code="238823"
+    _checkout_filled_in(
+        page,
+        asgi_url,
+        variant.product_id,
+        payment="[data-testid=pay-test]",
+        email="late@example.test",
+        name="Lee Late",
+        **ORCHARD_ROAD,
     )
-    page.check("[data-testid=pay-test]")
     checkout_url = page.url
 
     # Pinned in a flash sale and gone meanwhile: the gate has nothing left for this buyer.
@@ -297,16 +312,15 @@ def test_a_shopper_whose_payment_failed_tries_again_without_reloading_the_page(
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
     _serve_fake_stripe_js(page, stripe_fake.url)
     try:
-        _to_checkout(page, live_server.url, jar.product_id)
-        _fill_delivery(
+        _checkout_filled_in(
             page,
+            live_server.url,
+            jar.product_id,
+            payment="input[name=payment][value='stripe/card']",
             email="mei@example.test",
             name="Lim Mei",
-            line1="1 Orchard Road",
-            city="Singapore",
-            postal_code="238823",
+            **ORCHARD_ROAD,
         )
-        page.check("input[name=payment][value='stripe/card']")
         page.evaluate("window.sameCheckoutPage = true")  # gone if the page were loaded again
 
         with (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from tests.browser.test_checkout import _shop_selling
+from tests.browser.test_checkout import _shop_selling, _test_provider_only, _to_checkout
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,6 +42,15 @@ def _said(language: str, msgid: str) -> str:
         return translation.gettext(msgid)
 
 
+def _mug_shop_and_browser(chromium, settings, make_user, *, country: str, slug: str, names: dict, **browser) -> tuple:
+    """The test provider, the edge's country header trusted, a shop in ``country`` selling a mug
+    (``slug``, 18.50) and a browser whose requests come from ``country``: (the context, the mug)."""
+    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+    _test_provider_only(settings)
+    [mug] = _shop_selling(make_user, country, (slug, 1850, names), units=5)
+    return chromium.new_context(extra_http_headers={"CF-IPCountry": country}, **browser), mug
+
+
 def _box(page, selector: str) -> dict:
     box = page.locator(selector).bounding_box()
     assert box, f"{selector} is not shown"
@@ -54,19 +63,13 @@ def test_coupon_error_and_field_errors_in_the_browser(
 ):
     region_code, country, locale, language, viewport, empty = SHOPPERS[shopper]
     use_region(region_code)
-    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
     names = {"en": "Mug", language: {"de": "Tasse", "ar": "كوب"}[language]}
-    [mug] = _shop_selling(make_user, country, ("form-mug", 1850, names), units=5)
-    context = chromium.new_context(locale=locale, viewport=viewport, extra_http_headers={"CF-IPCountry": country})
+    context, mug = _mug_shop_and_browser(
+        chromium, settings, make_user, country=country, slug="form-mug", names=names, locale=locale, viewport=viewport
+    )
     page = context.new_page()
     try:
-        page.goto(live_server.url + f"/products/{mug.product_id}/")
-        page.click("[data-testid=add-to-cart] button")
-        page.wait_for_selector("[data-testid=cart]")
-        page.click("[data-testid=to-checkout]")
+        _to_checkout(page, live_server.url, mug.product_id)
         rtl = page.get_attribute("html", "dir") == "rtl"
         assert rtl == (language == "ar")
         standard_eta = page.inner_text("[data-testid=eta]")
@@ -141,18 +144,12 @@ def test_back_after_paying_and_placing_again_shows_the_order(
     """The order placed through the API and paid at once (the test provider); Back to the form and
     "Place order" again: the shopper is shown that order with a notice, not "already paid"."""
     use_region("eu-west")
-    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
-    [mug] = _shop_selling(make_user, "IE", ("form-back", 1850, {"en": "Mug"}), units=5)
-    context = chromium.new_context(locale="en-IE", extra_http_headers={"CF-IPCountry": "IE"})
+    context, mug = _mug_shop_and_browser(
+        chromium, settings, make_user, country="IE", slug="form-back", names={"en": "Mug"}, locale="en-IE"
+    )
     page = context.new_page()
     try:
-        page.goto(live_server.url + f"/products/{mug.product_id}/")
-        page.click("[data-testid=add-to-cart] button")
-        page.wait_for_selector("[data-testid=cart]")
-        page.click("[data-testid=to-checkout]")
+        _to_checkout(page, live_server.url, mug.product_id)
         fields = {"email": "jonas@example.test", "name": "Jonas", "line1": "1 Main St", "city": "Dublin"}
         for name, value in {**fields, "postal_code": "D02 X285"}.items():
             page.fill(f"[data-testid={name}]", value)
@@ -178,19 +175,13 @@ def test_a_field_s_error_goes_once_the_shopper_fills_it(chromium, live_server, u
     """Submitted empty, then filled in: each field the shopper edits loses its error (the others keep
     theirs), and the "Check the delivery details" banner goes with the last one."""
     use_region("eu-west")
-    settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
-    [mug] = _shop_selling(make_user, "IE", ("form-clear", 1850, {"en": "Mug"}), units=5)
-    context = chromium.new_context(locale="en-IE", extra_http_headers={"CF-IPCountry": "IE"})
+    context, mug = _mug_shop_and_browser(
+        chromium, settings, make_user, country="IE", slug="form-clear", names={"en": "Mug"}, locale="en-IE"
+    )
     page = context.new_page()
     banner = page.locator(".messages li.error", has_text="Check the delivery details.")
     try:
-        page.goto(live_server.url + f"/products/{mug.product_id}/")
-        page.click("[data-testid=add-to-cart] button")
-        page.wait_for_selector("[data-testid=cart]")
-        page.click("[data-testid=to-checkout]")
+        _to_checkout(page, live_server.url, mug.product_id)
         page.check("[data-testid=pay-test]")
         page.click("[data-testid=place-order]")
         page.wait_for_selector("[data-testid=email-error]")

@@ -11,6 +11,7 @@ from apps.accounts import services as accounts
 from apps.catalog import services as catalog
 from apps.money.formatting import format_day
 from apps.orders.models import Order
+from tests.browser.test_checkout import _fill_delivery
 from tests.catalog.factories import make_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -67,14 +68,14 @@ def test_a_kedah_shopper_chooses_the_state_and_sees_the_date_move(
             arg=kedah_eta,
         )
         assert state.input_value() == "02"
-        for name, value in {
-            "email": "aminah@example.test",
-            "name": "Siti Aminah",
-            "line1": "12 Jalan Tunku Ibrahim",
-            "city": "Alor Setar",
-            "postal_code": "05000",
-        }.items():
-            page.fill(f"[data-testid={name}]", value)
+        _fill_delivery(
+            page,
+            email="aminah@example.test",
+            name="Siti Aminah",
+            line1="12 Jalan Tunku Ibrahim",
+            city="Alor Setar",
+            postal_code="05000",
+        )
         page.check("[data-testid=pay-test]")
         page.screenshot(path=str(artifacts_dir / "checkout-my-kedah.png"), full_page=True)
         page.click("[data-testid=place-order]")

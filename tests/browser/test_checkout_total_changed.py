@@ -8,7 +8,7 @@ import pytest
 
 from apps.catalog import services as catalog
 from apps.orders.models import Order
-from tests.browser.test_checkout import _fill_delivery, _shop_selling, _test_provider_only, _to_checkout
+from tests.browser.test_checkout import ORCHARD_ROAD, _checkout_filled_in, _shop_selling, _test_provider_only
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,16 +22,15 @@ def test_a_price_changed_after_the_page_loaded_is_shown_before_the_order_is_plac
 
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})
     try:
-        _to_checkout(page, live_server.url, scarf.product_id)
-        _fill_delivery(
+        _checkout_filled_in(
             page,
+            live_server.url,
+            scarf.product_id,
+            payment="[data-testid=pay-test]",
             email="tan@example.test",
             name="Tan Wei",
-            line1="1 Orchard Road",
-            city="Singapore",
-            postal_code="238823",
+            **ORCHARD_ROAD,
         )
-        page.check("[data-testid=pay-test]")
         assert page.inner_text("[data-testid=total]") == "$60.00"  # free standard shipping from 50.00
         checkout_url = page.url
         page.evaluate("window.sameCheckoutPage = true")  # gone if the form were sent and the page loaded again

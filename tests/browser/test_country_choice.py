@@ -8,6 +8,7 @@ import pytest
 from apps.accounts import services as accounts
 from apps.catalog import services as catalog
 from apps.orders.models import Order
+from tests.browser.test_checkout import _fill_delivery
 from tests.catalog.factories import make_product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,14 +57,14 @@ def test_a_german_shopper_chooses_germany_and_checks_out_with_german_vat(
     assert legend.endswith("(Deutschland)"), legend
     assert page.get_attribute("[data-testid=checkout] form", "data-country") == "DE"
     assert "(19\xa0%)" in page.inner_text("[data-testid=totals]")  # German VAT, not Ireland's 23 %
-    for name, value in {
-        "email": "anna@example.test",
-        "name": "Anna Käufer",
-        "line1": "Hauptstr. 1",
-        "city": "Berlin",
-        "postal_code": "10115",  # a Berlin postcode: refused while the shopper counted as Irish
-    }.items():
-        page.fill(f"[data-testid={name}]", value)
+    _fill_delivery(
+        page,
+        email="anna@example.test",
+        name="Anna Käufer",
+        line1="Hauptstr. 1",
+        city="Berlin",
+        postal_code="10115",  # a Berlin postcode: refused while the shopper counted as Irish
+    )
     page.check("[data-testid=pay-test]")
     page.screenshot(path=str(artifacts_dir / "country-checkout-germany.png"), full_page=True)
     page.click("[data-testid=place-order]")

@@ -3,45 +3,41 @@ what is left, the time to its end), each value set apart for right-to-left pages
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 import pytest
-from django.utils import timezone
 
 from apps.accounts import services as accounts
 from apps.live import services as live
+from tests.browser.conftest import show_on_air
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _coupon_strip(page, room_url: str) -> Locator:
+    """The room page's flash coupon strip, once shown with its countdown running."""
+    page.goto(room_url)
+    strip = page.locator("[data-testid=coupon]")
+    strip.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('[data-testid=coupon-countdown]').textContent !== ''")
+    return strip
 
 
 def test_the_flash_coupon_labels_its_code_what_is_left_and_the_countdown(
     chromium, asgi_url, make_user, region, artifacts_dir
 ):
     merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
-    starts = timezone.now() - dt.timedelta(minutes=5)
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="coupon-labels",
-        titles={region.default_language: "Coupon labels"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
-    )
-    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
-    room.refresh_from_db()
-    room.status = room.Status.LIVE
-    room.save(update_fields=["status"])
+    room = show_on_air(region=region, merchant=merchant, slug="coupon-labels", title="Coupon labels")
     coupon = live.flash_coupon_push(room=room, discount_percent=15, quantity=50, minutes=60, region=region)
 
     context = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:
-        page.goto(f"{asgi_url}/live/{room.slug}/")
-        strip = page.locator("[data-testid=coupon]")
-        strip.wait_for(state="visible")
-        page.wait_for_function("() => document.querySelector('[data-testid=coupon-countdown]').textContent !== ''")
+        strip = _coupon_strip(page, f"{asgi_url}/live/{room.slug}/")
         said = " ".join(strip.inner_text().split())
         assert f"Coupon code: {coupon.code}" in said
         assert "Left: 50" in said
@@ -60,20 +56,7 @@ def test_a_saudi_page_counts_the_coupon_down_in_the_digits_of_its_prices(
     region = use_region("me-south")
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
     merchant = accounts.merchant_create(name="Shop A", country="AE", owner=make_user(email="owner@shop-a.test"))
-    starts = timezone.now() - dt.timedelta(minutes=5)
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="coupon-digits",
-        titles={region.default_language: "Coupon digits"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
-    )
-    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
-    room.refresh_from_db()
-    room.status = room.Status.LIVE
-    room.save(update_fields=["status"])
+    room = show_on_air(region=region, merchant=merchant, slug="coupon-digits", title="Coupon digits")
     live.flash_coupon_push(room=room, discount_percent=15, quantity=50, minutes=60, region=region)
 
     context = chromium.new_context(
@@ -81,10 +64,7 @@ def test_a_saudi_page_counts_the_coupon_down_in_the_digits_of_its_prices(
     )
     page = context.new_page()
     try:
-        page.goto(f"{asgi_url}/live/{room.slug}/")
-        strip = page.locator("[data-testid=coupon]")
-        strip.wait_for(state="visible")
-        page.wait_for_function("() => document.querySelector('[data-testid=coupon-countdown]').textContent !== ''")
+        _coupon_strip(page, f"{asgi_url}/live/{room.slug}/")
         # ar_SA writes its prices in Arabic-Indic digits (U+0660 to U+0669): the coupon's numbers follow.
         assert page.locator("[data-testid=coupon-remaining]").inner_text() == "\u0665\u0660"  # 50
         clock = page.locator("[data-testid=coupon-countdown]").inner_text()

@@ -35,22 +35,32 @@ def _staff_permissions() -> None:
     )
 
 
-def test_staff_create_start_pin_and_push_a_coupon(chromium, live_server, make_user, live_settings, artifacts_dir):
-    owner = make_user(email="owner@shop-a.test")
-    merchant = accounts.merchant_create(name="Shop A", country="US", owner=owner)
+def _shop_a_and_its_staff(make_user) -> tuple:
+    """Shop A and a staff member of theirs who may run its shows from the admin: (the merchant, the staff user)."""
+    merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
     staff = make_user(email="staff@shop-a.test", password=PASSWORD)
     accounts.merchant_staff_add(merchant=merchant, user=staff)
     _staff_permissions()
+    return merchant, staff
+
+
+def _admin_sign_in(page, base_url: str, user) -> None:
+    """Sign ``user`` in on the admin's login page, as staff do."""
+    page.goto(base_url + "/admin/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(base_url + "/admin/")
+
+
+def test_staff_create_start_pin_and_push_a_coupon(chromium, live_server, make_user, live_settings, artifacts_dir):
+    merchant, staff = _shop_a_and_its_staff(make_user)
     product = make_product(merchant, "silk-scarf", price_minor=4900, names={"en": "Silk scarf"})
     other = accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="b@shop-b.test"))
     make_product(other, "their-hat", names={"en": "Their hat"})
 
     page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", staff.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(live_server.url + "/admin/")
+    _admin_sign_in(page, live_server.url, staff)
 
     page.goto(live_server.url + "/admin/live/liveroom/add/")
     page.fill("#id_slug", "friday-scarves")
@@ -109,10 +119,7 @@ def test_staff_read_a_shows_stats(chromium, live_server, make_user, live_setting
     from apps.live.realtime.writer import insert_watch_sessions
     from tests.live.console_factories import report_viewers, schedule_room
 
-    merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
-    staff = make_user(email="staff@shop-a.test", password=PASSWORD)
-    accounts.merchant_staff_add(merchant=merchant, user=staff)
-    _staff_permissions()
+    merchant, staff = _shop_a_and_its_staff(make_user)
     room = services.live_room_start(room=schedule_room(merchant=merchant, region=region), provider="manual")
     for minute, viewers in enumerate([40, 120, 90], start=1):
         report_viewers(room.pk, viewers)
@@ -133,11 +140,7 @@ def test_staff_read_a_shows_stats(chromium, live_server, make_user, live_setting
             }
         ]
     )
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", staff.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(live_server.url + "/admin/")
+    _admin_sign_in(page, live_server.url, staff)
 
     page.goto(live_server.url + "/admin/live/liveroom/")
     page.click("text=Stats")

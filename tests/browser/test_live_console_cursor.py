@@ -5,30 +5,22 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from apps.accounts import services as accounts
 from apps.live.models import Danmaku
-from tests.browser.test_live_console import PASSWORD, _staff_permissions
+from tests.browser.test_live_console import _admin_sign_in, _shop_a_and_its_staff
 from tests.live.console_factories import schedule_room
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_console_polls_the_message_a_rounded_cursor_would_skip(chromium, live_server, make_user, region):
-    merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
-    staff = make_user(email="staff@shop-a.test", password=PASSWORD)
-    accounts.merchant_staff_add(merchant=merchant, user=staff)
-    _staff_permissions()
+    merchant, staff = _shop_a_and_its_staff(make_user)
     room = schedule_room(merchant=merchant, region=region)
     first = 2**53 + 3
     assert float(first) == first + 1  # what Number("9007199254740995") gives: the next id
     Danmaku.objects.create(id=first, room=room, display_name="Fan", text="first", posted_at=timezone.now())
 
     page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    page.goto(live_server.url + "/admin/login/")
-    page.fill("#id_username", staff.email)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(live_server.url + "/admin/")
+    _admin_sign_in(page, live_server.url, staff)
     page.goto(live_server.url + f"/admin/live/liveroom/{room.pk}/console/")
     page.wait_for_selector("#live-chat li:has-text('first')")
 

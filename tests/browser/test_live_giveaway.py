@@ -4,7 +4,6 @@ the winner with nothing but what the page published."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 import pytest
@@ -14,6 +13,7 @@ from apps.accounts import services as accounts
 from apps.live import services as live
 from apps.live.models import Danmaku
 from apps.live.realtime.ids import IdGenerator
+from tests.browser.conftest import show_started, wait_socket_open
 from tests.live.conftest import session_key_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -21,18 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_viewers_see_their_country_s_notice_and_can_check_the_draw(chromium, asgi_url, make_user, region):
     merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
-    starts = timezone.now() - dt.timedelta(minutes=5)
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="giveaway-show",
-        titles={region.default_language: "Giveaway show"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
-    )
-    live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
-    room.refresh_from_db()
+    room = show_started(region=region, merchant=merchant, slug="giveaway-show", title="Giveaway show")
     # US: "no purchase necessary"; BR: prize draws forbidden; MX: no notice (giveaway_rules.toml).
     viewers = {country: make_user(display_name=f"Fan {country}", country=country) for country in ("US", "BR", "MX")}
     contexts, pages = [], {}
@@ -43,7 +32,7 @@ def test_viewers_see_their_country_s_notice_and_can_check_the_draw(chromium, asg
             contexts.append(context)
             pages[country] = context.new_page()
             pages[country].goto(f"{asgi_url}/live/{room.slug}/")
-            pages[country].wait_for_selector("body[data-live-socket=open]")
+            wait_socket_open(pages[country])
 
         giveaway = live.giveaway_open(room=room, keyword="scarf", prize="A silk scarf", region=region)
         for page in pages.values():

@@ -16,6 +16,7 @@ from apps.accounts import services as accounts
 from apps.live import services as live
 from apps.live.models import Danmaku, LiveRoom
 from apps.live.realtime.ids import message_id
+from tests.browser.conftest import script_errors, show_started, stream_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,16 +56,15 @@ def _play_to(page, seconds: float, event: str = "timeupdate") -> None:
 
 def test_the_chat_follows_the_recording(chromium, asgi_url, make_user, region, artifacts_dir):
     merchant = accounts.merchant_create(name="Shop A", country="US", owner=make_user(email="owner@shop-a.test"))
-    room = live.live_room_schedule(
+    room = show_started(
         region=region,
         merchant=merchant,
         slug="friday-replay",
-        titles={region.default_language: "Friday scarves"},
-        language=region.default_language,
+        title="Friday scarves",
         starts_at=STARTED,
-        ends_at=STARTED + dt.timedelta(hours=2),
+        hours=2,
+        now=STARTED,
     )
-    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8", now=STARTED)
     live.live_room_end(room=room, region=region, now=STARTED + dt.timedelta(hours=2))
     LiveRoom.objects.filter(pk=room.pk).update(recording_url=RECORDING)
     Danmaku.objects.bulk_create(
@@ -78,17 +78,9 @@ def test_the_chat_follows_the_recording(chromium, asgi_url, make_user, region, a
     )
 
     context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.route(
-        "https://recordings.livemall.test/**",
-        lambda route: (
-            route.fulfill(status=200, content_type="application/vnd.apple.mpegurl", body=PLAYLIST)
-            if route.request.url.endswith(".m3u8")
-            else route.fulfill(status=503, body="")
-        ),
-    )
+    stream_host(context, "https://recordings.livemall.test/**", PLAYLIST)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/replay/")
         page.wait_for_selector("video[data-testid=replay-player][data-player]")
@@ -145,23 +137,15 @@ def test_the_chat_follows_the_recording(chromium, asgi_url, make_user, region, a
 
 def test_without_a_recording_the_chat_pages_on_request(chromium, asgi_url, make_user, region):
     merchant = accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="quiet-replay",
-        titles={region.default_language: "Quiet show"},
-        language=region.default_language,
-        starts_at=STARTED,
-        ends_at=STARTED + dt.timedelta(hours=1),
+    room = show_started(
+        region=region, merchant=merchant, slug="quiet-replay", title="Quiet show", starts_at=STARTED, now=STARTED
     )
-    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8", now=STARTED)
     live.live_room_end(room=room, region=region, now=STARTED + dt.timedelta(hours=1))
     Danmaku.objects.bulk_create([_message(room, i, f"message {i}") for i in range(501)])
 
     context = chromium.new_context(locale="en-US")
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/")
         page.click("[data-testid=replay-link]")

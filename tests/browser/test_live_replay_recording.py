@@ -14,6 +14,7 @@ import pytest
 
 from apps.accounts import services as accounts
 from apps.live import services as live
+from tests.browser.conftest import script_errors, show_started
 from tests.live.tiny_mp4 import tiny_mp4
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,16 +27,9 @@ def test_the_recording_copied_home_plays_on_the_replay_page(chromium, asgi_url, 
     settings.LIVE_RECORDING_STORAGE = store.as_uri() + "/"
     settings.LIVE_RECORDING_PUBLIC_URL = None
     merchant = accounts.merchant_create(name="Shop D", country="US", owner=make_user(email="owner@shop-d.test"))
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="recorded-show",
-        titles={region.default_language: "Recorded show"},
-        language=region.default_language,
-        starts_at=STARTED,
-        ends_at=STARTED + dt.timedelta(hours=1),
+    room = show_started(
+        region=region, merchant=merchant, slug="recorded-show", title="Recorded show", starts_at=STARTED, now=STARTED
     )
-    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8", now=STARTED)
     room = live.live_room_end(room=room, region=region)
     recording = tiny_mp4(seconds=3)
     folder = Path(store / room.slug)
@@ -56,8 +50,7 @@ def test_the_recording_copied_home_plays_on_the_replay_page(chromium, asgi_url, 
             else None
         ),
     )
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/replay/")
         video = page.locator("video[data-testid=replay-player]")

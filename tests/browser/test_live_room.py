@@ -17,34 +17,25 @@ from django.utils import timezone
 from apps.accounts import services as accounts
 from apps.live import services as live
 from apps.live.models import Danmaku
+from tests.browser.conftest import (
+    LIVE_PLAYLIST,
+    script_errors,
+    show_on_air,
+    show_started,
+    stream_host,
+    wait_socket_open,
+)
 from tests.catalog.factories import make_product
 from tests.live.conftest import session_key_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _socket_open(page) -> None:
-    page.wait_for_selector("body[data-live-socket=open]")
-
-
 def test_viewers_see_danmaku_likes_and_the_pinned_product(chromium, asgi_url, make_user, region, artifacts_dir):
     owner = make_user(email="owner@shop-a.test")
     merchant = accounts.merchant_create(name="Shop A", country="US", owner=owner)
     product = make_product(merchant, "silk-scarf", price_minor=4900, names={"en": "Silk scarf"})
-    starts = timezone.now() - dt.timedelta(minutes=5)
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="friday-scarves",
-        titles={region.default_language: "Friday scarves"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
-    )
-    live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
-    room.refresh_from_db()
-    room.status = room.Status.LIVE
-    room.save(update_fields=["status"])
+    room = show_on_air(region=region, merchant=merchant, slug="friday-scarves", title="Friday scarves")
     shopper = make_user(email="amira@example.test", display_name="Amira")
 
     chatter = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
@@ -55,8 +46,8 @@ def test_viewers_see_danmaku_likes_and_the_pinned_product(chromium, asgi_url, ma
     try:
         chatting.goto(f"{asgi_url}/live/{room.slug}/")
         watching.goto(f"{asgi_url}/live/{room.slug}/")
-        _socket_open(chatting)
-        _socket_open(watching)
+        wait_socket_open(chatting)
+        wait_socket_open(watching)
         assert chatting.get_attribute("[data-testid=room-status]", "data-status") == "live"
         # Only the signed-in shopper has a chat box and a like button; anyone may watch.
         assert watching.locator("[data-testid=chat-form]").count() == 0
@@ -78,7 +69,7 @@ def test_viewers_see_danmaku_likes_and_the_pinned_product(chromium, asgi_url, ma
         assert watching.get_attribute("[data-testid=danmaku-toggle]", "aria-pressed") == "false"
         assert watching.locator("[data-testid=danmaku-layer]").is_hidden()
         watching.reload()
-        _socket_open(watching)
+        wait_socket_open(watching)
         assert watching.locator("[data-testid=danmaku-layer]").is_hidden()
         watching.click("[data-testid=danmaku-toggle]")
         assert watching.locator("[data-testid=danmaku-layer]").is_visible()
@@ -104,11 +95,11 @@ def test_viewers_see_danmaku_likes_and_the_pinned_product(chromium, asgi_url, ma
         assert "Silk scarf" in chatting.inner_text("[data-testid=totals]")
         assert chatting.locator("[data-testid=price-lock]").count() == 1
         chatting.go_back()
-        _socket_open(chatting)
+        wait_socket_open(chatting)
 
         # A fresh connection (a reload, or a dropped socket) is whole again from its snapshot.
         watching.reload()
-        _socket_open(watching)
+        wait_socket_open(watching)
         watching.locator("[data-testid=chat-log] li", has_text="<b>so soft</b>").wait_for()
         watching.locator("[data-testid=pinned]").wait_for(state="visible")
         assert watching.inner_text("[data-testid=likes]") == "3"
@@ -129,47 +120,23 @@ def test_viewers_see_danmaku_likes_and_the_pinned_product(chromium, asgi_url, ma
         time.sleep(0.1)
 
 
-# A two-second live playlist; its segment is refused, which a live player treats as a
-# network hiccup and retries, so the test sees the player at work without a real encoder.
-LIVE_PLAYLIST = """#EXTM3U
-#EXT-X-VERSION:3
-#EXT-X-TARGETDURATION:2
-#EXT-X-MEDIA-SEQUENCE:1
-#EXTINF:2.0,
-segment1.ts
-"""
-
-
 def test_the_player_loads_the_show_s_hls_stream(chromium, asgi_url, make_user, region):
     owner = make_user(email="owner@shop-b.test")
     merchant = accounts.merchant_create(name="Shop B", country="US", owner=owner)
-    starts = timezone.now() - dt.timedelta(minutes=1)
-    room = live.live_room_schedule(
+    # The stream's host is never reached: the browser's requests to it are answered below.
+    room = show_started(
         region=region,
         merchant=merchant,
         slug="hls-show",
-        titles={region.default_language: "HLS show"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
+        title="HLS show",
+        starts_at=timezone.now() - dt.timedelta(minutes=1),
+        playback_url="https://stream.livemall.test/hls-show/index.m3u8",
     )
-    # The stream's host is never reached: the browser's requests to it are answered below.
-    live.live_room_start(room=room, provider="manual", playback_url="https://stream.livemall.test/hls-show/index.m3u8")
 
     context = chromium.new_context(locale="en-US")
-    requested: list[str] = []
-
-    def answer(route) -> None:
-        requested.append(route.request.url)
-        if route.request.url.endswith(".m3u8"):
-            route.fulfill(status=200, content_type="application/vnd.apple.mpegurl", body=LIVE_PLAYLIST)
-        else:
-            route.fulfill(status=503, body="")
-
-    context.route("https://stream.livemall.test/**", answer)
+    requested = stream_host(context, "https://stream.livemall.test/**", LIVE_PLAYLIST)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/")
         page.wait_for_selector("video[data-player]")
@@ -196,24 +163,14 @@ def test_an_arabic_viewer_gets_the_room_right_to_left_in_arabic(
     region = use_region("me-south")
     merchant = accounts.merchant_create(name="متجر الخليج", country="AE", owner=make_user(email="owner@gulf.test"))
     product = make_product(merchant, "silk-scarf", price_minor=18900, names={"ar": "وشاح حرير", "en": "Silk scarf"})
-    starts = timezone.now() - dt.timedelta(minutes=5)
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="ramadan-night",
-        titles={"ar": "ليلة رمضان"},
-        language="ar",
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
-    )
-    room = live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
+    room = show_started(region=region, merchant=merchant, slug="ramadan-night", title="ليلة رمضان", language="ar")
     live.product_pin(room=room, product=product, region=region)
 
     context = chromium.new_context(locale="ar-AE", viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/")
-        _socket_open(page)
+        wait_socket_open(page)
         assert page.get_attribute("html", "dir") == "rtl" and page.get_attribute("html", "lang") == "ar"
         assert page.inner_text("h1") == "ليلة رمضان"
         assert page.inner_text("[data-testid=danmaku-toggle]") == "التعليقات فوق الفيديو"

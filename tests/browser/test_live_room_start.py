@@ -15,17 +15,10 @@ from django.utils import timezone
 
 from apps.accounts import services as accounts
 from apps.live import services as live
+from tests.browser.conftest import LIVE_PLAYLIST, script_errors, show_scheduled, stream_host, wait_socket_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# A live playlist whose segment is refused: the player keeps trying, as it would on a hiccup.
-LIVE_PLAYLIST = """#EXTM3U
-#EXT-X-VERSION:3
-#EXT-X-TARGETDURATION:2
-#EXT-X-MEDIA-SEQUENCE:1
-#EXTINF:2.0,
-segment1.ts
-"""
 STREAM = "https://stream.livemall.test/opening-night/index.m3u8"
 
 
@@ -33,36 +26,23 @@ def test_the_waiting_viewer_s_page_comes_alive_when_the_show_starts(
     chromium, asgi_url, make_user, region, artifacts_dir
 ):
     merchant = accounts.merchant_create(name="Shop C", country="US", owner=make_user(email="owner@shop-c.test"))
-    starts = timezone.now() + dt.timedelta(hours=2)
-    room = live.live_room_schedule(
+    room = show_scheduled(
         region=region,
         merchant=merchant,
         slug="opening-night",
-        titles={region.default_language: "Opening night"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
+        title="Opening night",
+        starts_at=timezone.now() + dt.timedelta(hours=2),
     )
     room.description = "New season, first look."
     room.save(update_fields=["description"])
 
     context = chromium.new_context(locale="en-US")
-    requested: list[str] = []
-
-    def answer(route) -> None:
-        requested.append(route.request.url)
-        if route.request.url.endswith(".m3u8"):
-            route.fulfill(status=200, content_type="application/vnd.apple.mpegurl", body=LIVE_PLAYLIST)
-        else:
-            route.fulfill(status=503, body="")
-
-    context.route("https://stream.livemall.test/**", answer)
+    requested = stream_host(context, "https://stream.livemall.test/**", LIVE_PLAYLIST)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/")
-        page.wait_for_selector("body[data-live-socket=open]")
+        wait_socket_open(page)
         status = page.locator("[data-testid=room-status]")
         assert status.inner_text() == "Scheduled"
         schedule = page.locator("[data-testid=show-time] time")

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts import services as accounts
-from apps.catalog import services as catalog
 from apps.live import services as live
 from apps.orders.models import CartLine
-from tests.live.conftest import session_key_for
+from tests.browser.conftest import script_errors, show_on_air, show_scheduled, wait_socket_open
+from tests.live.conftest import session_key_for, two_colour_scarf
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,43 +22,17 @@ def test_the_viewer_chooses_the_colour_and_a_later_message_clears_the_error(
 ):
     owner = make_user(email="owner@shop-a.test")
     merchant = accounts.merchant_create(name="Shop A", country="US", owner=owner)
-    product = catalog.product_create(region=region, merchant=merchant, slug="silk-scarf", names={"en": "Silk scarf"})
-    warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
-    variants = {}
-    for position, colour in enumerate(("navy", "ivory")):
-        variants[colour] = catalog.variant_create(
-            region=region,
-            product=product,
-            sku=f"SCARF-{colour.upper()}",
-            price_minor=4900,
-            attributes={"colour": colour},
-            position=position,
-        )
-        catalog.stock_set(variant=variants[colour], warehouse=warehouse, quantity=20)
-    starts = timezone.now() - dt.timedelta(minutes=5)
-    room = live.live_room_schedule(
-        region=region,
-        merchant=merchant,
-        slug="friday-scarves",
-        titles={region.default_language: "Friday scarves"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
-    )
-    live.live_room_start(room=room, provider="manual", playback_url="http://127.0.0.1:9/show.m3u8")
-    room.refresh_from_db()
-    room.status = room.Status.LIVE  # as the start's on-commit step would (the test runs no commit hooks)
-    room.save(update_fields=["status"])
+    product = two_colour_scarf(merchant=merchant, region=region)
+    room = show_on_air(region=region, merchant=merchant, slug="friday-scarves", title="Friday scarves")
     shopper = make_user(email="amira@example.test", display_name="Amira")
 
     context = chromium.new_context(locale="en-US", viewport={"width": 390, "height": 844})
     context.add_cookies([{"name": "sessionid", "value": session_key_for(shopper), "url": asgi_url}])
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    errors = script_errors(page)
     try:
         page.goto(f"{asgi_url}/live/{room.slug}/")
-        page.wait_for_selector("body[data-live-socket=open]")
+        wait_socket_open(page)
         live.product_pin(room=room, product=product, region=region, by=owner)
         pinned = page.locator("[data-testid=pinned]")
         pinned.wait_for(state="visible")
@@ -77,9 +51,9 @@ def test_the_viewer_chooses_the_colour_and_a_later_message_clears_the_error(
         choice.select_option(label="ivory — $49.00")
         page.click("[data-testid=pinned-buy] button")
         page.wait_for_selector("[data-testid=checkout]")
-        assert CartLine.objects.get().variant_id == variants["ivory"].pk
+        assert CartLine.objects.get().variant_id == product.variants.get(attributes__colour="ivory").pk
         page.go_back()
-        page.wait_for_selector("body[data-live-socket=open]")
+        wait_socket_open(page)
 
         # A refused message says why, politely, and stays until a later message gets through.
         page.fill("[data-testid=chat-input]", "pay outside the app and save")
@@ -102,15 +76,12 @@ def test_the_viewer_chooses_the_colour_and_a_later_message_clears_the_error(
 def test_an_ended_show_shows_its_likes_and_says_it_ended_once(chromium, asgi_url, make_user, region):
     owner = make_user(email="owner@shop-b.test")
     merchant = accounts.merchant_create(name="Shop B", country="US", owner=owner)
-    starts = timezone.now() - dt.timedelta(hours=2)
-    room = live.live_room_schedule(
+    room = show_scheduled(
         region=region,
         merchant=merchant,
         slug="atelier-nova-last-night",
-        titles={region.default_language: "Last night"},
-        language=region.default_language,
-        starts_at=starts,
-        ends_at=starts + dt.timedelta(hours=1),
+        title="Last night",
+        starts_at=timezone.now() - dt.timedelta(hours=2),
     )
     room.status, room.likes_total = room.Status.ENDED, 2548
     room.save(update_fields=["status", "likes_total"])

@@ -15,6 +15,7 @@ from apps.money.formatting import format_money
 from apps.orders import services
 from apps.orders.models import Order
 from apps.orders.selectors import Shopper
+from tests.browser.test_checkout import _test_provider_only
 from tests.catalog.factories import make_product
 from tests.live.conftest import session_key_for
 from tests.orders.conftest import ADDRESSES
@@ -52,9 +53,7 @@ def test_an_arabic_shopper_sees_the_partial_refund_right_to_left(
     chromium, live_server, use_region, settings, artifacts_dir
 ):
     region = use_region("me-south")
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
+    _test_provider_only(settings)
     shopper = accounts.user_create(
         region=region, email="huda@example.test", password=None, country="AE", language="ar", currency="AED"
     )

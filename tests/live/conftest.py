@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from apps.accounts import services as accounts
 from apps.catalog import services as catalog
+from apps.catalog.models import Product
 from apps.live import services
 from apps.live.realtime.store import _Keys
 from tests.catalog.factories import make_product
@@ -130,6 +131,35 @@ class Socket:
         await self.comm.disconnect(timeout=TIMEOUT)
 
 
+def room_path(room) -> str:
+    """The room's socket address, as its page gives it to the browser."""
+    return f"/ws/live/{room.slug}/"
+
+
+async def joined(*sockets: Socket) -> None:
+    """Connect each socket in turn and read past the snapshot every connection starts with."""
+    for socket in sockets:
+        assert await socket.connect()
+        await socket.event("snapshot")
+
+
+def room_sockets(room, *session_keys: str | None) -> list[Socket]:
+    """One socket to ``room`` per session key, not yet connected: ``None`` for an anonymous viewer."""
+    return [Socket(room_path(room), session_key=key) for key in session_keys]
+
+
+async def sender_and_viewer(room, session_key: str) -> tuple[Socket, Socket]:
+    """A signed-in shopper's socket (``session_key``) and an anonymous viewer's, both in ``room``."""
+    sender, viewer = room_sockets(room, session_key, None)
+    await joined(sender, viewer)
+    return sender, viewer
+
+
+async def disconnected(*sockets: Socket) -> None:
+    for socket in sockets:
+        await socket.disconnect()
+
+
 class ConnectionClosed(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(f"closed with {code}")
@@ -231,6 +261,8 @@ def staff_a(merchant, make_user):
 
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
+    """Run what services queue with ``transaction.on_commit`` (events, Redis) inside the test transaction."""
+
     def run(fn, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
             return fn(*args, **kwargs)
@@ -257,6 +289,23 @@ def scarf(merchant):
     product = make_product(merchant, "silk-scarf", price_minor=4900, names={"en": "Silk scarf"})
     warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
     catalog.stock_set(variant=product.variants.get(), warehouse=warehouse, quantity=20)
+    return product
+
+
+def two_colour_scarf(*, merchant, region) -> Product:
+    """The demo's Silk scarf: navy and ivory, the same price, both in stock."""
+    product = catalog.product_create(region=region, merchant=merchant, slug="silk-scarf", names={"en": "Silk scarf"})
+    warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
+    for position, colour in enumerate(("navy", "ivory")):
+        variant = catalog.variant_create(
+            region=region,
+            product=product,
+            sku=f"SCARF-{colour.upper()}",
+            price_minor=4900,
+            attributes={"colour": colour},
+            position=position,
+        )
+        catalog.stock_set(variant=variant, warehouse=warehouse, quantity=20)
     return product
 
 

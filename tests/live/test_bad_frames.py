@@ -22,13 +22,19 @@ from django.utils.translation import gettext
 
 from apps.live import services
 from apps.live.models import Danmaku
-from tests.live.conftest import ORIGIN, Socket, danmaku_texts, run
+from tests.live.conftest import (
+    ORIGIN,
+    Socket,
+    danmaku_texts,
+    disconnected,
+    joined,
+    room_path,
+    room_sockets,
+    run,
+    sender_and_viewer,
+)
 
 pytestmark = pytest.mark.usefixtures("live_settings")
-
-
-def path(room) -> str:
-    return f"/ws/live/{room.slug}/"
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -85,10 +91,7 @@ def test_every_bad_frame_gets_an_error_and_the_room_goes_on(room, shoppers, stor
     [(_, key)] = shoppers(1, display_name="Mina")
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
 
         for frame, code in BAD_FRAMES:
             # As the server hands it on: the communicator's own send_to refuses an empty frame.
@@ -103,11 +106,10 @@ def test_every_bad_frame_gets_an_error_and_the_room_goes_on(room, shoppers, stor
         assert (await viewer.event("danmaku"))["text"] == "still here"
         await viewer.event("likes", total=2)
         assert not [e for e in viewer.seen if e["type"] == "error"]
-        late = Socket(path(room))
+        late = Socket(room_path(room))
         assert await late.connect()
         assert [m["text"] for m in (await late.event("snapshot"))["danmaku"]] == ["still here"]
-        for socket in (sender, viewer, late):
-            await socket.disconnect()
+        await disconnected(sender, viewer, late)
 
     run(scenario)
     assert [d.text for d in Danmaku.objects.filter(room=room)] == ["still here"]
@@ -136,22 +138,18 @@ def test_an_event_that_cannot_be_sent_is_dropped_not_the_frame_or_the_snapshot(r
         await client.aclose()
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
         await plant()
         # Posted at once, so that it would share the frame with the bad event.
         await sender.send({"type": "danmaku", "text": "same frame"})
         await viewer.event("danmaku", text="same frame")
-        late = Socket(path(room))
+        late = Socket(room_path(room))
         assert await late.connect()
         assert danmaku_texts((await late.event("snapshot"))["danmaku"]) == ["same frame"]
-        for socket in (sender, viewer, late):
-            await socket.disconnect()
+        await disconnected(sender, viewer, late)
 
         # The room's last viewer left: a new hub reads the recent list from the store again.
-        again = Socket(path(room))
+        again = Socket(room_path(room))
         assert await again.connect()
         snapshot = await again.event("snapshot")
         await again.disconnect()
@@ -168,15 +166,8 @@ def test_muted_and_banned_users_cannot_send_likes_either(room, shoppers, store):
     services.chat_user_ban(room=room, user=banned, reason="abuse")
 
     async def scenario():
-        muted_socket, banned_socket, fan, watcher = (
-            Socket(path(room), session_key=muted_key),
-            Socket(path(room), session_key=banned_key),
-            Socket(path(room), session_key=key),
-            Socket(path(room)),
-        )
-        for socket in (muted_socket, banned_socket, fan, watcher):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        muted_socket, banned_socket, fan, watcher = room_sockets(room, muted_key, banned_key, key, None)
+        await joined(muted_socket, banned_socket, fan, watcher)
         await muted_socket.send({"type": "like", "count": 10})
         error = await muted_socket.event("error")
         assert error["code"] == "muted" and error["until"]
@@ -185,8 +176,7 @@ def test_muted_and_banned_users_cannot_send_likes_either(room, shoppers, store):
         await fan.send({"type": "like", "count": 3})
         await watcher.event("likes", total=3)
         await watcher.quiet(0.3)
-        for socket in (muted_socket, banned_socket, fan, watcher):
-            await socket.disconnect()
+        await disconnected(muted_socket, banned_socket, fan, watcher)
         return watcher.seen
 
     seen = run(scenario)
@@ -205,14 +195,8 @@ def test_a_database_error_in_the_mute_lookup_is_an_error_event_and_posting_stays
             cursor.execute(f"ALTER TABLE {rename_from} RENAME TO {rename_to}")
 
     async def scenario():
-        muted_socket, fan, viewer = (
-            Socket(path(room), session_key=muted_key),
-            Socket(path(room), session_key=key),
-            Socket(path(room)),
-        )
-        for socket in (muted_socket, fan, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        muted_socket, fan, viewer = room_sockets(room, muted_key, key, None)
+        await joined(muted_socket, fan, viewer)
         await database_sync_to_async(table)("live_chatrestriction", "live_chatrestriction_away")
         try:
             for socket in (muted_socket, fan):
@@ -229,8 +213,7 @@ def test_a_database_error_in_the_mute_lookup_is_an_error_event_and_posting_stays
         await fan.send({"type": "danmaku", "text": "back again"})
         await viewer.event("danmaku", text="back again")
         await viewer.quiet(0.2)
-        for socket in (muted_socket, fan, viewer):
-            await socket.disconnect()
+        await disconnected(muted_socket, fan, viewer)
         return viewer.seen
 
     seen = run(scenario)
@@ -275,7 +258,7 @@ def language_socket(room, *headers: tuple[bytes, bytes], session_key: str | None
     all_headers = [(b"origin", ORIGIN), (b"host", b"testserver"), *headers]
     if session_key:
         all_headers.append((b"cookie", f"sessionid={session_key}".encode()))
-    socket.comm = WebsocketCommunicator(application, path(room), headers=all_headers)
+    socket.comm = WebsocketCommunicator(application, room_path(room), headers=all_headers)
     socket.seen, socket._unread, socket.close_code = [], [], None
     return socket
 
@@ -309,8 +292,7 @@ def test_errors_are_in_a_german_viewers_language_and_codes_stay_english(eu_west,
         }
         assert (await viewer.event("error", code="bad_json"))["message"] == german["Frames must be JSON objects."]
         assert (await english.event("error"))["message"] == "Sign in to chat and send likes."
-        for socket in (viewer, english):
-            await socket.disconnect()
+        await disconnected(viewer, english)
 
     run(scenario)
 
@@ -335,8 +317,7 @@ def test_errors_follow_an_arabic_viewers_chosen_language(me_south, make_room, te
             await socket.send_text("[1")
         assert (await chooser.event("error"))["message"] == arabic["Frames must be JSON objects."]
         assert (await profile.event("error"))["message"] == "Frames must be JSON objects."
-        for socket in (chooser, profile):
-            await socket.disconnect()
+        await disconnected(chooser, profile)
 
         missing = language_socket(Room("no-such-show"), (b"accept-language", b"ar"))
         assert await missing.connect()

@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from apps.live.models import Danmaku
-from tests.live.conftest import Socket, danmaku_texts, run, session_key_for
+from tests.live.conftest import (
+    Socket,
+    danmaku_texts,
+    disconnected,
+    joined,
+    room_path,
+    run,
+    sender_and_viewer,
+    session_key_for,
+)
 
 LINK_REFUSED = "Links and e-mail addresses cannot be posted in this chat."
-
-
-def path(room) -> str:
-    return f"/ws/live/{room.slug}/"
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +29,7 @@ def test_a_viewers_link_is_refused_with_its_reason_and_kept_for_review(room, sho
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
         await sender.send({"type": "danmaku", "text": "cheaper at sh0p-deals.shop"})
         error = await sender.event("error")
         assert (error["code"], error["reason"], error["message"]) == ("rejected", "link", LINK_REFUSED)
@@ -36,8 +38,7 @@ def test_a_viewers_link_is_refused_with_its_reason_and_kept_for_review(room, sho
         await sender.send({"type": "danmaku", "text": "see livemall.example/p/scarf"})  # the shop's own
         await viewer.event("danmaku", text="see livemall.example/p/scarf")
         assert not {"cheaper at sh0p-deals.shop", "mail deals@gmail"} & set(danmaku_texts(viewer.seen))
-        for socket in (sender, viewer):
-            await socket.disconnect()
+        await disconnected(sender, viewer)
 
     run(scenario)
 
@@ -52,7 +53,7 @@ def test_a_listed_word_is_still_refused_with_the_general_reason(room, shoppers):
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender = Socket(path(room), session_key=key)
+        sender = Socket(room_path(room), session_key=key)
         assert await sender.connect()
         await sender.event("snapshot")
         await sender.send({"type": "danmaku", "text": "pay outside the app and save"})
@@ -72,11 +73,9 @@ def test_the_rooms_staff_and_operators_may_post_links_other_shops_may_not(room, 
     keys = {who: session_key_for(user) for who, user in (("staff", staff_a), ("op", operator), ("other", other_shop))}
 
     async def scenario():
-        viewer = Socket(path(room))
-        posters = {who: Socket(path(room), session_key=key) for who, key in keys.items()}
-        for socket in (viewer, *posters.values()):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        viewer = Socket(room_path(room))
+        posters = {who: Socket(room_path(room), session_key=key) for who, key in keys.items()}
+        await joined(viewer, *posters.values())
         await posters["staff"].send({"type": "danmaku", "text": "new colours at shop-a.example.com/scarf"})
         await viewer.event("danmaku", text="new colours at shop-a.example.com/scarf")
         await posters["op"].send({"type": "danmaku", "text": "rules: https://help.example.org/chat"})
@@ -87,7 +86,6 @@ def test_the_rooms_staff_and_operators_may_post_links_other_shops_may_not(room, 
         await posters["staff"].send({"type": "danmaku", "text": "you idiot, see shop-a.example.com"})
         await viewer.event("danmaku", text="you *****, see shop-a.example.com")
         assert "better at shop-b.example.com" not in danmaku_texts(viewer.seen)
-        for socket in (viewer, *posters.values()):
-            await socket.disconnect()
+        await disconnected(viewer, *posters.values())
 
     run(scenario)

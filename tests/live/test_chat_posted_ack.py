@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from tests.live.conftest import Socket, run
-
-
-def path(room) -> str:
-    return f"/ws/live/{room.slug}/"
+from tests.live.conftest import disconnected, run, sender_and_viewer
 
 
 def test_an_accepted_message_is_acknowledged_to_its_poster_only(room, shoppers):
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
         await sender.send({"type": "danmaku", "text": "pay outside the app and save"})
         assert (await sender.event("error"))["code"] == "rejected"
         assert not [e for e in sender.seen if e["type"] == "posted"]
@@ -26,7 +19,6 @@ def test_an_accepted_message_is_acknowledged_to_its_poster_only(room, shoppers):
         assert posted["id"] == shown["id"]
         await viewer.quiet()
         assert not [e for e in viewer.seen if e["type"] == "posted"]
-        for socket in (sender, viewer):
-            await socket.disconnect()
+        await disconnected(sender, viewer)
 
     run(scenario)

@@ -30,17 +30,6 @@ from tests.live.console_factories import load_fx_rates, schedule_room
 
 
 @pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run what services queue with ``transaction.on_commit`` (events, Redis) inside the test transaction."""
-
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def room(db, merchant, region, live_settings):
     return schedule_room(merchant=merchant, region=region)
 

@@ -10,18 +10,23 @@ from channels.db import database_sync_to_async
 
 from apps.live import services
 from apps.live.models import Danmaku
-from tests.live.conftest import Socket, danmaku_texts, run
+from tests.live.conftest import (
+    Socket,
+    danmaku_texts,
+    disconnected,
+    joined,
+    room_path,
+    room_sockets,
+    run,
+    sender_and_viewer,
+)
 
 pytestmark = pytest.mark.usefixtures("live_settings")
 
 
-def path(room) -> str:
-    return f"/ws/live/{room.slug}/"
-
-
 def test_anyone_may_watch_and_gets_a_snapshot_but_only_signed_in_users_post(room):
     async def scenario():
-        viewer = Socket(path(room))
+        viewer = Socket(room_path(room))
         assert await viewer.connect()
         snapshot = await viewer.event("snapshot")
         assert snapshot["status"] == "live"
@@ -43,12 +48,10 @@ def test_a_message_reaches_every_viewer_under_the_public_name_never_the_email(ro
     [(quiet_user, quiet_key)] = shoppers(1)
 
     async def scenario():
-        sender = Socket(path(room), session_key=key)
-        anonymous = Socket(path(room))
-        nameless = Socket(path(room), session_key=quiet_key)
-        for socket in (sender, anonymous, nameless):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender = Socket(room_path(room), session_key=key)
+        anonymous = Socket(room_path(room))
+        nameless = Socket(room_path(room), session_key=quiet_key)
+        await joined(sender, anonymous, nameless)
 
         await sender.send({"type": "danmaku", "text": "  Love   this scarf!  "})
         for socket in (sender, anonymous, nameless):
@@ -62,8 +65,7 @@ def test_a_message_reaches_every_viewer_under_the_public_name_never_the_email(ro
         event = await anonymous.event("danmaku", text="مرحبا everyone")
         assert event["name"] == quiet_user.public_name
         assert "@" not in json.dumps(anonymous.seen)
-        for socket in (sender, anonymous, nameless):
-            await socket.disconnect()
+        await disconnected(sender, anonymous, nameless)
 
     run(scenario)
 
@@ -72,10 +74,7 @@ def test_moderation_masks_or_rejects_before_anyone_sees_it(room, shoppers):
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
 
         await sender.send({"type": "danmaku", "text": "you idiot"})
         assert (await viewer.event("danmaku"))["text"] == "you *****"
@@ -85,8 +84,7 @@ def test_moderation_masks_or_rejects_before_anyone_sees_it(room, shoppers):
         await sender.send({"type": "danmaku", "text": "ok then"})
         assert (await viewer.event("danmaku"))["text"] == "ok then"
         assert "pay outside the app and save" not in danmaku_texts(viewer.seen)
-        for socket in (sender, viewer):
-            await socket.disconnect()
+        await disconnected(sender, viewer)
 
     run(scenario)
 
@@ -102,7 +100,7 @@ def test_each_user_posts_at_most_a_burst_of_three_then_one_a_second(room, shoppe
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender = Socket(path(room), session_key=key)
+        sender = Socket(room_path(room), session_key=key)
         assert await sender.connect()
         await sender.event("snapshot")
         loop = asyncio.get_running_loop()
@@ -126,10 +124,7 @@ def test_bad_frames_get_error_events_and_break_nothing(room, shoppers):
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
 
         cases = [
             ("not json {", "bad_json"),
@@ -159,8 +154,7 @@ def test_bad_frames_get_error_events_and_break_nothing(room, shoppers):
         await sender.send({"type": "danmaku", "text": "\u202estill\u0000 here"})
         assert (await viewer.event("danmaku"))["text"] == "still here"
         assert not [e for e in viewer.seen if e["type"] == "error"]
-        for socket in (sender, viewer):
-            await socket.disconnect()
+        await disconnected(sender, viewer)
 
     run(scenario)
 
@@ -169,14 +163,8 @@ def test_a_flood_is_cut_off_with_1008_and_the_room_goes_on(room, shoppers):
     [(_, flood_key), (_, key)] = shoppers(2)
 
     async def scenario():
-        flooder, sender, viewer = (
-            Socket(path(room), session_key=flood_key),
-            Socket(path(room), session_key=key),
-            Socket(path(room)),
-        )
-        for socket in (flooder, sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        flooder, sender, viewer = room_sockets(room, flood_key, key, None)
+        await joined(flooder, sender, viewer)
         for _ in range(400):
             await flooder.send({"type": "like", "count": 1})
         assert await flooder.closed() == 1008
@@ -184,8 +172,7 @@ def test_a_flood_is_cut_off_with_1008_and_the_room_goes_on(room, shoppers):
 
         await sender.send({"type": "danmaku", "text": "after the flood"})
         await viewer.event("danmaku", text="after the flood")
-        for socket in (sender, viewer):
-            await socket.disconnect()
+        await disconnected(sender, viewer)
 
     run(scenario)
 
@@ -199,7 +186,7 @@ def test_a_room_that_does_not_exist_or_has_ended_closes_with_a_clear_code(make_r
         assert (await missing.event("error"))["code"] == "room_not_found"
         assert await missing.closed() == 4404
 
-        finished = Socket(path(ended))
+        finished = Socket(room_path(ended))
         assert await finished.connect()
         assert (await finished.event("error"))["code"] == "room_ended"
         assert await finished.closed() == 4410
@@ -209,9 +196,9 @@ def test_a_room_that_does_not_exist_or_has_ended_closes_with_a_clear_code(make_r
 
 def test_a_socket_from_a_foreign_origin_is_refused(room):
     async def scenario():
-        foreign = Socket(path(room), origin=b"https://evil.example")
+        foreign = Socket(room_path(room), origin=b"https://evil.example")
         assert not await foreign.connect()
-        same = Socket(path(room))
+        same = Socket(room_path(room))
         assert await same.connect()
         await same.disconnect()
 
@@ -222,13 +209,11 @@ def test_reconnecting_viewer_gets_the_last_messages_and_totals(room, shoppers):
     users = shoppers(2)
 
     async def scenario():
-        viewer = Socket(path(room))
+        viewer = Socket(room_path(room))
         assert await viewer.connect()
         await viewer.event("snapshot")
-        sockets = [Socket(path(room), session_key=key) for _, key in users]
-        for socket in sockets:
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sockets = [Socket(room_path(room), session_key=key) for _, key in users]
+        await joined(*sockets)
         texts = []
         for i in range(6):
             text = f"message {i}"
@@ -239,14 +224,13 @@ def test_reconnecting_viewer_gets_the_last_messages_and_totals(room, shoppers):
         await viewer.event("likes", total=7)
 
         await viewer.disconnect()  # dropped socket; the room goes on without it
-        again = Socket(path(room))
+        again = Socket(room_path(room))
         assert await again.connect()
         snapshot = await again.event("snapshot")
         assert [m["text"] for m in snapshot["danmaku"]] == texts
         assert snapshot["likes"] == 7
         assert snapshot["viewers"] >= 2
-        for socket in [again, *sockets]:
-            await socket.disconnect()
+        await disconnected(again, *sockets)
 
     run(scenario)
 
@@ -255,7 +239,7 @@ def test_snapshot_is_whole_after_redis_lost_everything(room, shoppers, settings)
     [(_, key)] = shoppers(1)
 
     async def first_show():
-        sender = Socket(path(room), session_key=key)
+        sender = Socket(room_path(room), session_key=key)
         assert await sender.connect()
         await sender.event("snapshot")
         for i in range(3):
@@ -277,7 +261,7 @@ def test_snapshot_is_whole_after_redis_lost_everything(room, shoppers, settings)
     client.close()
 
     async def after_restart():
-        viewer = Socket(path(room))
+        viewer = Socket(room_path(room))
         assert await viewer.connect()
         snapshot = await viewer.event("snapshot")
         await viewer.disconnect()
@@ -293,14 +277,8 @@ def test_muted_and_banned_users_get_an_error_and_others_see_nothing(room, shoppe
     services.chat_user_mute(room=room, user=muted, minutes=10, reason="spam")
 
     async def scenario():
-        muted_socket, banned_socket, viewer = (
-            Socket(path(room), session_key=muted_key),
-            Socket(path(room), session_key=banned_key),
-            Socket(path(room)),
-        )
-        for socket in (muted_socket, banned_socket, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        muted_socket, banned_socket, viewer = room_sockets(room, muted_key, banned_key, None)
+        await joined(muted_socket, banned_socket, viewer)
         await muted_socket.send({"type": "danmaku", "text": "can I talk?"})
         error = await muted_socket.event("error")
         assert error["code"] == "muted"
@@ -319,8 +297,7 @@ def test_muted_and_banned_users_get_an_error_and_others_see_nothing(room, shoppe
         await banned_socket.send({"type": "danmaku", "text": "third"})
         await viewer.event("danmaku", text="third")
         assert danmaku_texts(viewer.seen) == ["first", "third"]
-        for socket in (muted_socket, banned_socket, viewer):
-            await socket.disconnect()
+        await disconnected(muted_socket, banned_socket, viewer)
 
     run(scenario)
 
@@ -331,10 +308,10 @@ def test_likes_total_is_exact_under_concurrent_taps(room, shoppers, settings):
     expected = sum(map(sum, taps))
 
     async def scenario():
-        watcher = Socket(path(room))
+        watcher = Socket(room_path(room))
         assert await watcher.connect()
         await watcher.event("snapshot")
-        sockets = [Socket(path(room), session_key=key) for _, key in users]
+        sockets = [Socket(room_path(room), session_key=key) for _, key in users]
         await asyncio.gather(*(s.connect() for s in sockets))
 
         async def tap(socket, counts):
@@ -343,8 +320,7 @@ def test_likes_total_is_exact_under_concurrent_taps(room, shoppers, settings):
 
         await asyncio.gather(*(tap(s, counts) for s, counts in zip(sockets, taps, strict=True)))
         await watcher.event("likes", total=expected)
-        for socket in [watcher, *sockets]:
-            await socket.disconnect()
+        await disconnected(watcher, *sockets)
 
     run(scenario)
     import redis
@@ -381,10 +357,10 @@ def test_messages_are_stored_in_batches_not_one_insert_each(room, shoppers, sett
         # The writer writes from Channels' database thread; watch that thread's connection.
         await database_sync_to_async(install)()
         try:
-            viewer = Socket(path(room))
+            viewer = Socket(room_path(room))
             assert await viewer.connect()
             await viewer.event("snapshot")
-            sockets = [Socket(path(room), session_key=key) for _, key in users]
+            sockets = [Socket(room_path(room), session_key=key) for _, key in users]
             for socket in sockets:
                 assert await socket.connect()
             for i in range(10):
@@ -393,8 +369,7 @@ def test_messages_are_stored_in_batches_not_one_insert_each(room, shoppers, sett
             waiting = {f"m{n}-{i}" for n in range(len(sockets)) for i in range(10)}
             while waiting:
                 waiting.discard((await viewer.event("danmaku"))["text"])
-            for socket in [viewer, *sockets]:
-                await socket.disconnect()
+            await disconnected(viewer, *sockets)
         finally:
             await database_sync_to_async(uninstall)()
         return inserts
@@ -408,20 +383,16 @@ def test_removed_message_leaves_screens_snapshot_and_replay(room, shoppers):
     [(_, key)] = shoppers(1)
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
         await sender.send({"type": "danmaku", "text": "keep me"})
         await sender.send({"type": "danmaku", "text": "take me down"})
         bad = await viewer.event("danmaku", text="take me down")
         await database_sync_to_async(services.danmaku_remove)(room=room, message_id=int(bad["id"]))
         await viewer.event("removed", id=bad["id"])
-        late = Socket(path(room))
+        late = Socket(room_path(room))
         assert await late.connect()
         snapshot = await late.event("snapshot")
-        for socket in (sender, viewer, late):
-            await socket.disconnect()
+        await disconnected(sender, viewer, late)
         return snapshot
 
     snapshot = run(scenario)
@@ -435,7 +406,7 @@ def test_published_events_reach_viewers_and_stay_in_the_snapshot(room):
     product = {"id": 7, "name": {"en": "Silk scarf"}, "prices": {"USD": "$49.00", "CAD": "CA$66.00"}}
 
     async def scenario():
-        viewer = Socket(path(room))
+        viewer = Socket(room_path(room))
         assert await viewer.connect()
         await viewer.event("snapshot")
         publish = database_sync_to_async(services.room_publish_event)
@@ -446,7 +417,7 @@ def test_published_events_reach_viewers_and_stay_in_the_snapshot(room):
         await viewer.event("coupon")
         await publish(room=room, event={"type": "giveaway", "giveaway": {"state": "opened", "keyword": "scarf"}})
         await viewer.event("giveaway")
-        later = Socket(path(room))
+        later = Socket(room_path(room))
         assert await later.connect()
         snapshot = await later.event("snapshot")
         assert snapshot["pinned"] == product
@@ -455,9 +426,8 @@ def test_published_events_reach_viewers_and_stay_in_the_snapshot(room):
 
         await publish(room=room, event={"type": "status", "status": "ended"})
         await viewer.event("status", status="ended")
-        for socket in (viewer, later):
-            await socket.disconnect()
-        ended = Socket(path(room))
+        await disconnected(viewer, later)
+        ended = Socket(room_path(room))
         assert await ended.connect()
         assert (await ended.event("error"))["code"] == "room_ended"
 
@@ -492,10 +462,7 @@ def test_the_embedded_default_runs_the_same_room_in_memory(room, shoppers, setti
     [(_, key)] = shoppers(1, display_name="Omar")
 
     async def scenario():
-        sender, viewer = Socket(path(room), session_key=key), Socket(path(room))
-        for socket in (sender, viewer):
-            assert await socket.connect()
-            await socket.event("snapshot")
+        sender, viewer = await sender_and_viewer(room, key)
         await sender.send({"type": "danmaku", "text": "in memory"})
         assert (await viewer.event("danmaku", text="in memory"))["name"] == "Omar"
         await sender.send({"type": "like", "count": 4})
@@ -505,13 +472,12 @@ def test_the_embedded_default_runs_the_same_room_in_memory(room, shoppers, setti
         )
         await viewer.event("pinned")
         await viewer.disconnect()
-        again = Socket(path(room))
+        again = Socket(room_path(room))
         assert await again.connect()
         snapshot = await again.event("snapshot")
         assert [m["text"] for m in snapshot["danmaku"]] == ["in memory"]
         assert snapshot["pinned"] == {"id": 1}
-        for socket in (sender, again):
-            await socket.disconnect()
+        await disconnected(sender, again)
 
     run(scenario)
 
@@ -526,7 +492,7 @@ def test_likes_still_held_when_the_server_stops_are_saved(room, shoppers):
     ((_user, key),) = shoppers(1)
 
     async def scenario():
-        viewer = Socket(path(room), session_key=key)
+        viewer = Socket(room_path(room), session_key=key)
         assert await viewer.connect()
         await viewer.event("snapshot")
         await viewer.send({"type": "like", "count": 7})

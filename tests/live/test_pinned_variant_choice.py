@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from apps.catalog import services as catalog
 from apps.errors import ApplicationError
 from apps.live import services
 from apps.live.models import PinnedProduct
@@ -16,25 +15,13 @@ from apps.orders import services as orders
 from apps.orders.models import CartLine
 from regions import all_regions, load_region
 from tests.catalog.factories import make_product
+from tests.live.conftest import two_colour_scarf
 from tests.live.console_factories import load_fx_rates
 
 
 @pytest.fixture
 def two_scarves(merchant, region):
-    """The demo's Silk scarf: navy and ivory, the same price, both in stock."""
-    product = catalog.product_create(region=region, merchant=merchant, slug="silk-scarf", names={"en": "Silk scarf"})
-    warehouse = catalog.warehouse_create(merchant=merchant, code="main", name="Main", country="US")
-    for position, colour in enumerate(("navy", "ivory")):
-        variant = catalog.variant_create(
-            region=region,
-            product=product,
-            sku=f"SCARF-{colour.upper()}",
-            price_minor=4900,
-            attributes={"colour": colour},
-            position=position,
-        )
-        catalog.stock_set(variant=variant, warehouse=warehouse, quantity=20)
-    return product
+    return two_colour_scarf(merchant=merchant, region=region)
 
 
 def _variant(product, colour: str):
