@@ -31,15 +31,9 @@ def use_region(settings):
 @pytest.fixture
 def stripe_fake(settings):
     """Stripe's API as a local fake, with the keys and webhook secret pointed at it."""
-    from tests.payments.fakes import STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET, FakeStripe
+    from tests.payments.fakes import FakeStripe, stripe_served_by
 
-    fake = FakeStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    fake.stop()
+    yield from stripe_served_by(FakeStripe(), settings)
 
 
 @pytest.fixture
@@ -55,6 +49,56 @@ def paypal_fake(settings):
     settings.PAYPAL_API_BASE = fake.url
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def payment_settings(settings):
+    """No payment keys leak in from the environment (the labelled test provider stands in), short
+    timeouts, no retries. The orders and payments folders each add how soon their breaker opens."""
+    for name in (
+        "STRIPE_SECRET_KEY",
+        "STRIPE_PUBLISHABLE_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE",
+        "PAYPAL_CLIENT_ID",
+        "PAYPAL_CLIENT_SECRET",
+        "PAYPAL_WEBHOOK_ID",
+    ):
+        setattr(settings, name, None)
+    settings.PAYMENT_TEST_PROVIDER = True
+    settings.PAYMENT_PROVIDER_TIMEOUT = 2
+    settings.PAYMENT_PROVIDER_RETRIES = 0
+    settings.PAYMENT_BREAKER_WINDOW = 60
+    settings.PAYMENT_BREAKER_COOLDOWN = 30
+    settings.PAYMENT_WEBHOOK_TOLERANCE = 300
+    return settings
+
+
+@pytest.fixture
+def mark_in_german(monkeypatch):
+    """``mark_in_german(*msgids)``: German gives those msgids back marked ``[de] …`` (no .po may be
+    edited in a test), so a text that comes out marked went through gettext."""
+    from django.utils.translation import trans_real
+
+    catalog = trans_real.translation("de")
+    real = catalog.gettext
+
+    def mark(*msgids: str) -> None:
+        ours = set(msgids)
+        monkeypatch.setattr(catalog, "gettext", lambda message: f"[de] {message}" if message in ours else real(message))
+
+    return mark
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run ``func`` and then its on-commit callbacks (signals, e-mails), as a real commit would."""
+
+    def run(func, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return func(*args, **kwargs)
+
+    return run
 
 
 @pytest.fixture
@@ -104,6 +148,16 @@ def merchant(db, make_user):
 
     owner = make_user(email="owner@shop-a.test")
     return services.merchant_create(name="Shop A", country="US", owner=owner)
+
+
+@pytest.fixture
+def operator_client(client, make_user):
+    """The test's ``client``, signed in as a staff superuser (the admin's operator)."""
+    operator = make_user(email="ops@livemall.test")
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    client.force_login(operator)
+    return client
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -2,7 +2,24 @@ from __future__ import annotations
 
 import pytest
 
+from apps.accounts.selectors import ShopperContext
+from regions import all_regions
 from tests.money.factories import SHIPPED_DATA
+
+
+def shopper_locales(languages: set[str] | None = None) -> list[str]:
+    """The Babel locale of every shopper (of ``languages``): each region's languages in each of its countries."""
+    return sorted(
+        {
+            ShopperContext(
+                region=region, country=country.code, language=language, currency=country.currency, time_zone="UTC"
+            ).locale
+            for region in all_regions()
+            for country in region.countries
+            for language in region.languages
+            if languages is None or language in languages
+        }
+    )
 
 
 @pytest.fixture(autouse=True)

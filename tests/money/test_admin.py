@@ -18,15 +18,6 @@ def snapshot():
     return RateSnapshot.objects.get()
 
 
-@pytest.fixture
-def operator_client(client, make_user):
-    operator = make_user(email="ops@livemall.test")
-    operator.is_staff = operator.is_superuser = True
-    operator.save()
-    client.force_login(operator)
-    return client
-
-
 def test_operator_reads_snapshots_and_rates(operator_client, snapshot):
     listing = operator_client.get(reverse("admin:money_ratesnapshot_changelist"))
     assert listing.status_code == 200

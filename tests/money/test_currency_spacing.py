@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from apps.accounts.selectors import ShopperContext
 from apps.money.formatting import format_money
 from regions import all_regions
+from tests.money.conftest import shopper_locales
 
 RLM = "\u200f"
 AED_SYMBOL = "\u062f.\u0625."  # د.إ.
@@ -63,18 +63,11 @@ def test_signs_and_already_spaced_forms_are_unchanged(amount_minor, currency, lo
 
 
 def test_no_shopper_sees_a_currency_glued_to_the_number():
-    locales = {
-        ShopperContext(
-            region=region, country=country.code, language=language, currency=country.currency, time_zone="UTC"
-        ).locale
-        for region in all_regions()
-        for country in region.countries
-        for language in region.languages
-    }
+    locales = shopper_locales()
     currencies = {currency for region in all_regions() for currency in region.currencies}
     glued = [
         (locale, text)
-        for locale in sorted(locales)
+        for locale in locales
         for currency in sorted(currencies)
         for amount in (4900, -4900, 129900000)
         if LETTER_ON_DIGIT.search(text := format_money(amount, currency, locale))

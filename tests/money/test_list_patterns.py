@@ -7,29 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from apps.accounts.selectors import ShopperContext
 from apps.money.formatting import format_list_of
-from regions import all_regions
+from tests.money.conftest import shopper_locales
 
 ITEMS = ("Alpha", "Bravo", "Charlie", "Delta")
 STYLES = ("standard", "standard-short", "or", "or-short", "unit", "unit-short", "unit-narrow")
 
 
-def _shopper_locales() -> list[str]:
-    """Every locale a shopper can have: each region's languages in each country it serves."""
-    return sorted(
-        {
-            ShopperContext(
-                region=region, country=country.code, language=language, currency=country.currency, time_zone="UTC"
-            ).locale
-            for region in all_regions()
-            for country in region.countries
-            for language in region.languages
-        }
-    )
-
-
-@pytest.mark.parametrize("locale", _shopper_locales())
+@pytest.mark.parametrize("locale", shopper_locales())
 def test_every_shopper_locale_lists_each_item_exactly_once(locale):
     for style in STYLES:
         for count in range(1, len(ITEMS) + 1):
@@ -39,7 +24,7 @@ def test_every_shopper_locale_lists_each_item_exactly_once(locale):
 
 
 def test_the_shopper_locales_cover_the_ones_babel_failed_on():
-    assert {"es_ES", "es_US", "es_MX", "de_DE", "th_TH", "ms_MY", "id_ID", "ar_AE"} <= set(_shopper_locales())
+    assert {"es_ES", "es_US", "es_MX", "de_DE", "th_TH", "ms_MY", "id_ID", "ar_AE"} <= set(shopper_locales())
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ from typing import get_args
 import pytest
 from django.utils import translation
 
-from apps.accounts.selectors import ShopperContext
 from apps.catalog.selectors import OPTION_LIST_STYLE, variant_options_text
 from apps.money import formatting
 from apps.money.formatting import ListStyle, format_list_of, list_style_chain
 from regions import all_regions
+from tests.money.conftest import shopper_locales
 
 SERVED_LANGUAGES = {"ar", "de", "en", "es", "fr", "id", "it", "ms", "pt", "th", "zh-hans"}
 ITEMS = ("Alpha", "Bravo", "Charlie", "Delta")
@@ -26,21 +26,6 @@ ITEMS = ("Alpha", "Bravo", "Charlie", "Delta")
 
 def _languages() -> list[str]:
     return sorted({language for region in all_regions() for language in region.languages})
-
-
-def _shopper_locales(languages: set[str] | None = None) -> list[str]:
-    """The Babel locale of every shopper (of ``languages``): each region's languages in each of its countries."""
-    return sorted(
-        {
-            ShopperContext(
-                region=region, country=country.code, language=language, currency=country.currency, time_zone="UTC"
-            ).locale
-            for region in all_regions()
-            for country in region.countries
-            for language in region.languages
-            if languages is None or language in languages
-        }
-    )
 
 
 def test_the_list_formatting_uses_no_private_babel_name():
@@ -83,7 +68,7 @@ def test_the_eleven_languages_checked_are_the_ones_the_regions_serve():
 
 @pytest.mark.parametrize("language", sorted(SERVED_LANGUAGES))
 def test_every_served_language_lists_each_item_once_in_order_in_every_style(language):
-    for locale in _shopper_locales({language}):
+    for locale in shopper_locales({language}):
         for style in get_args(ListStyle):
             for count in range(1, len(ITEMS) + 1):
                 text = format_list_of(ITEMS[:count], style, locale)
@@ -92,7 +77,7 @@ def test_every_served_language_lists_each_item_once_in_order_in_every_style(lang
                 assert places == sorted(places), (locale, style, text)
 
 
-@pytest.mark.parametrize("locale", _shopper_locales())
+@pytest.mark.parametrize("locale", shopper_locales())
 def test_an_option_list_keeps_every_pair_apart_in_every_shopper_locale(locale):
     for count in (2, 3, 4):
         text = format_list_of(ITEMS[:count], OPTION_LIST_STYLE, locale)

@@ -9,7 +9,7 @@ import logging
 import pytest
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext, trans_real
+from django.utils.translation import gettext
 
 from apps.catalog import services as catalog
 from apps.money import selectors
@@ -19,20 +19,13 @@ from apps.money.types import Money, MoneyError
 from apps.orders.models import Order
 from tests.catalog.factories import make_product
 from tests.money.factories import RATES, file_provider, write_ecb_file
+from tests.orders.conftest import ADDRESSES, api_place
 
 pytestmark = pytest.mark.django_db
 
 SHOPPER_NO_RATE = "Prices in %(currency)s cannot be shown right now; please choose another currency."
 FIELD_NO_RATE = "%(currency)s is not available right now."
 CANADA = {"CF-IPCountry": "CA", "Accept-Language": "en"}
-ADDRESS_CA = {
-    "name": "Ann Buyer",
-    "line1": "1 King St W",
-    "city": "Toronto",
-    "state": "ON",
-    "postal_code": "M5H 1A1",
-    "country": "CA",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -88,13 +81,10 @@ def test_a_missing_rate_reads_plainly_and_the_details_go_to_the_log(without_cad,
     assert "USD" in told and "JPY" in told  # what exists
 
 
-def test_a_german_shopper_reads_the_german_text(without_cad, monkeypatch):
-    """With our msgids given a marked German translation (no .po may be edited here), the message and
-    the field come out marked: both went through gettext."""
-    catalog = trans_real.translation("de")
-    real = catalog.gettext
-    ours = {SHOPPER_NO_RATE, FIELD_NO_RATE}
-    monkeypatch.setattr(catalog, "gettext", lambda message: f"[de] {message}" if message in ours else real(message))
+def test_a_german_shopper_reads_the_german_text(without_cad, mark_in_german):
+    """With our msgids given a marked German translation, the message and the field come out
+    marked: both went through gettext."""
+    mark_in_german(SHOPPER_NO_RATE, FIELD_NO_RATE)
     with translation.override("de"), pytest.raises(MoneyError) as exc:
         convert(Money(2500, "USD"), "CAD", without_cad)
     assert exc.value.message == "[de] " + SHOPPER_NO_RATE % {"currency": "CAD"}
@@ -192,18 +182,7 @@ def test_the_cart_and_checkout_api_answer_in_usd_naming_cad(client, in_the_cart,
     assert cart.status_code == 200
     assert cart.json()["currency"] == "USD" and cart["X-Currency-Unavailable"] == "CAD"
 
-    checkout = client.post(
-        "/api/v1/checkout",
-        {
-            "email": "buyer@example.test",
-            "address": ADDRESS_CA,
-            "shipping_option": "standard",
-            "payment_provider": "test",
-            "payment_method": "test",
-        },
-        content_type="application/json",
-        headers={**CANADA, "Idempotency-Key": "rate-no-cad-0001"},
-    )
+    checkout = api_place(client, key="rate-no-cad-0001", headers=CANADA, address=ADDRESSES["CA"])
     assert checkout.status_code == 201, checkout.content
     assert checkout.json()["currency"] == "USD" and Order.objects.get().currency == "USD"
 

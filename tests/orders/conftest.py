@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 
 import pytest
 from django.conf import settings
+from django.http import HttpResponse
+from django.test import Client
+from django.utils import timezone
 
+from apps.accounts import services as accounts
 from apps.catalog import services as catalog
-from apps.orders import gate, services
-from apps.orders.models import Order
+from apps.orders import gate, selectors, services
+from apps.orders.models import Coupon, Order
 from apps.orders.selectors import Shopper
 from apps.payments import services as payments
 from tests.catalog.factories import make_product
@@ -59,6 +65,22 @@ ADDRESSES = {
     "DE": {"name": "Anna Käufer", "line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"},
     "AE": {"name": "Aisha", "line1": "Sheikh Zayed Rd 1", "city": "Dubai", "country": "AE", "phone": "050 123 4567"},
     "SG": {"name": "Tan Wei", "line1": "1 Orchard Rd", "city": "Singapore", "postal_code": "238823", "country": "SG"},
+    "SA": {
+        "name": "Layla",
+        "line1": "King Fahd Rd 1",
+        "city": "Riyadh",
+        "postal_code": "12211",
+        "country": "SA",
+        "phone": "050 123 4567",
+    },
+    "CA": {
+        "name": "Ann Buyer",
+        "line1": "1 King St W",
+        "city": "Toronto",
+        "state": "ON",
+        "postal_code": "M5H 1A1",
+        "country": "CA",
+    },
 }
 
 # What an API checkout sends for a US shopper paying with the labelled test provider.
@@ -69,6 +91,34 @@ API_CHECKOUT = {
     "payment_provider": "test",
     "payment_method": "test",
 }
+
+
+def api_place(client: Client, *, key: str, headers: dict | None = None, **fields) -> HttpResponse:
+    """POST what ``API_CHECKOUT`` sends, with ``fields`` changed, to the checkout API under ``key``."""
+    return client.post(
+        "/api/v1/checkout",
+        {**API_CHECKOUT, **fields},
+        content_type="application/json",
+        headers={**(headers or {}), "Idempotency-Key": key},
+    )
+
+
+def api_checkout(client: Client, stocked, slug: str, address: dict, *, key: str, **fields) -> HttpResponse:
+    """Through the API: one 25.00 unit of a new product ``slug`` into the cart, then checkout to ``address``."""
+    variant = stocked(slug, 5, price_minor=2500)
+    added = client.post("/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json")
+    assert added.status_code == 201, added.json()
+    return api_place(client, key=key, address=address, **fields)
+
+
+def page_text(html: bytes, testid: str, nth: int = 0) -> str:
+    """The visible text of the ``nth`` element marked ``data-testid=testid``, spaces squeezed."""
+    page = html.decode()
+    marked = [m.start() for m in re.finditer(f'data-testid="{testid}"', page)][nth]
+    tag = re.match(r"<(\w+)", page[page.rindex("<", 0, marked) :]).group(1)
+    start = page.index(">", marked) + 1
+    end = page.index(f"</{tag}>", start)
+    return " ".join(re.sub(r"<[^>]+>", " ", page[start:end]).split())
 
 
 def checkout(cart, *, key: str | None = None, country: str | None = None, **kwargs):
@@ -87,6 +137,15 @@ def checkout(cart, *, key: str | None = None, country: str | None = None, **kwar
     return services.checkout_place(**params)
 
 
+def coupon_stored(code: str, **fields) -> Coupon:
+    """A coupon row as it is in the database (10% off, valid since yesterday until tomorrow unless
+    ``fields`` say otherwise), written without the admin's checks."""
+    now = timezone.now()
+    values = {"percent_off": 10, "valid_from": now - dt.timedelta(days=1), "valid_until": now + dt.timedelta(days=1)}
+    values.update(fields)
+    return Coupon.objects.create(code=code, **values)
+
+
 def cart_with(variant, quantity: int = 1, *, country: str | None = None, user=None):
     cart = services.cart_for(user=user)
     services.cart_line_add(
@@ -95,15 +154,63 @@ def cart_with(variant, quantity: int = 1, *, country: str | None = None, user=No
     return cart
 
 
+# Shop B beside the root conftest's Shop A, each shop's staff, and orders holding both shops' products.
+
+
 @pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    """Run ``func`` and then its on-commit callbacks (signals, e-mails), as a real commit would."""
+def merchant_b(make_user):
+    return accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
 
-    def run(func, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return func(*args, **kwargs)
 
-    return run
+@pytest.fixture
+def staff_a(merchant, make_user):
+    user = make_user(email="staff@shop-a.test")
+    accounts.merchant_staff_add(merchant=merchant, user=user)
+    return user
+
+
+@pytest.fixture
+def staff_b(merchant_b, make_user):
+    user = make_user(email="staff@shop-b.test")
+    accounts.merchant_staff_add(merchant=merchant_b, user=user)
+    return user
+
+
+@pytest.fixture
+def stocked_b(merchant_b):
+    warehouse = catalog.warehouse_create(merchant=merchant_b, code="depot", name="B Depot", country="US")
+
+    def make(slug: str, units: int, *, price_minor: int = 1000):
+        variant = make_product(merchant_b, slug, price_minor=price_minor).variants.get()
+        catalog.stock_set(variant=variant, warehouse=warehouse, quantity=units)
+        return variant
+
+    return make
+
+
+@pytest.fixture
+def paid_order_of(on_commit):
+    """``paid_order_of(variant, ...)``: a paid order holding one unit of each variant."""
+
+    def make(*variants):
+        cart = cart_with(variants[0])
+        for variant in variants[1:]:
+            services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=1, country="US")
+        order = checkout(cart)
+        on_commit(services.order_pay, order=order)
+        return Order.objects.get(pk=order.pk)
+
+    return make
+
+
+def card_paid(order: Order, stripe_fake, on_commit) -> Order:
+    """``order``, placed to pay by card, paid at the fake Stripe (its on-commit work done)."""
+    payment = services.order_pay(order=order)
+    stripe_fake.succeed(payment.provider_payment_id)
+    on_commit(payments.payment_refresh, payment_id=payment.pk)
+    order = Order.objects.get(pk=order.pk)
+    assert order.status == Order.Status.PAID
+    return order
 
 
 @pytest.fixture
@@ -114,12 +221,69 @@ def stripe_paid(stocked, stripe_fake, on_commit):
         order = checkout(
             cart_with(stocked(slug, 3, price_minor=4000)), payment_provider="stripe", payment_method="card"
         )
-        payment = services.order_pay(order=order)
-        stripe_fake.succeed(payment.provider_payment_id)
-        on_commit(payments.payment_refresh, payment_id=payment.pk)
-        order = Order.objects.get(pk=order.pk)
-        assert order.status == Order.Status.PAID
+        return card_paid(order, stripe_fake, on_commit)
+
+    return make
+
+
+@pytest.fixture
+def refund_declined(stripe_fake, on_commit):
+    """``refund_declined(order)``: the paid ``order`` cancelled while Stripe declines its refund: the money is held."""
+
+    def cancel(order: Order) -> Order:
+        stripe_fake.decline_refunds = True
+        on_commit(services.order_cancel, order=order)
+        stripe_fake.decline_refunds = False
+        order.refresh_from_db()
+        assert selectors.order_refunds_owed(order=order).held_minor == order.total_minor
         return order
+
+    return cancel
+
+
+@pytest.fixture
+def declined(stripe_paid, refund_declined):
+    """``declined("slug")``: a cancelled order whose refund Stripe declined: the money is held."""
+
+    def make(slug: str) -> Order:
+        return refund_declined(stripe_paid(slug))
+
+    return make
+
+
+@pytest.fixture
+def signed_in_shopper(make_user, client):
+    """A shopper signed in on the test's ``client``."""
+    user = make_user()
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def signed_in_order(stocked, signed_in_shopper, on_commit):
+    """``signed_in_order("slug")``: a paid order of one 25.00 unit, by the signed-in shopper."""
+
+    def make(slug: str) -> Order:
+        order = checkout(cart_with(stocked(slug, 5, price_minor=2500), user=signed_in_shopper), user=signed_in_shopper)
+        on_commit(services.order_pay, order=order)
+        return Order.objects.get(pk=order.pk)
+
+    return make
+
+
+@pytest.fixture
+def shopper_in(client, use_region, settings):
+    """``shopper_in(region, country, language=None)``: the client as a shopper in ``country`` (the
+    edge's header), paying in the region's settlement currency, in ``language`` when given."""
+
+    def make(region_code: str, country: str, language: str | None = None) -> Client:
+        region = use_region(region_code)
+        settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
+        client.defaults["HTTP_CF_IPCOUNTRY"] = country
+        client.cookies[settings.CURRENCY_COOKIE_NAME] = region.settlement_currency
+        if language:
+            client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        return client
 
     return make
 
@@ -137,22 +301,12 @@ def operator(db):
 
 
 @pytest.fixture(autouse=True)
-def _payment_settings(settings):
-    """No payment keys leak in from the environment: the labelled test provider stands in."""
-    settings.STRIPE_SECRET_KEY = None
-    settings.STRIPE_PUBLISHABLE_KEY = None
-    settings.STRIPE_WEBHOOK_SECRET = None
-    settings.STRIPE_API_BASE = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYPAL_CLIENT_SECRET = None
-    settings.PAYMENT_TEST_PROVIDER = True
-    settings.PAYMENT_PROVIDER_TIMEOUT = 2
-    settings.PAYMENT_PROVIDER_RETRIES = 0
-    settings.PAYMENT_BREAKER_FAILURES = 2
-    settings.PAYMENT_BREAKER_WINDOW = 60
-    settings.PAYMENT_BREAKER_COOLDOWN = 30
+def _payment_settings(payment_settings):
+    """The shared payment settings (the labelled test provider stands in), a breaker that opens
+    after two failures, and both breakers closed."""
+    payment_settings.PAYMENT_BREAKER_FAILURES = 2
     from apps.payments import breaker
 
     for name in ("stripe", "paypal"):
         breaker.reset(name)
-    return settings
+    return payment_settings

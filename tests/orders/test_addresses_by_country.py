@@ -14,6 +14,7 @@ from django.utils import translation
 from apps.orders import rules
 from apps.orders.models import Order
 from regions import all_regions, load_region
+from tests.orders.conftest import api_checkout
 
 ADDRESSES_TOML = rules.DATA_DIR / "addresses.toml"
 REQUIRED = "This field is required."
@@ -103,40 +104,11 @@ def test_a_malaysian_address_without_a_state_is_refused_on_the_state():
 # --- the API ------------------------------------------------------------------------------------
 
 
-def _api_checkout(client, stocked, slug: str, address: dict, *, key: str):
-    variant = stocked(slug, 5, price_minor=2500)
-    added = client.post("/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json")
-    assert added.status_code == 201, added.json()
-    body = {
-        "email": "buyer@example.test",
-        "address": address,
-        "shipping_option": "standard",
-        "payment_provider": "test",
-        "payment_method": "test",
-    }
-    return client.post("/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": key})
-
-
-@pytest.fixture
-def shopper_in(client, use_region, settings):
-    """``shopper_in(region, country)``: the client as a shopper in ``country`` (the edge's header),
-    paying in the region's settlement currency."""
-
-    def make(region_code: str, country: str):
-        region = use_region(region_code)
-        settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-        client.defaults["HTTP_CF_IPCOUNTRY"] = country
-        client.cookies[settings.CURRENCY_COOKIE_NAME] = region.settlement_currency
-        return client
-
-    return make
-
-
 @pytest.mark.django_db
 def test_api_refuses_a_malaysian_address_without_a_state_and_writes_nothing(shopper_in, stocked, settings):
     client = shopper_in("ap-southeast", "MY")
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ms"
-    r = _api_checkout(client, stocked, "addr-my-api", {**MY_ADDRESS, "country": "MY"}, key="addr-my-api-01")
+    r = api_checkout(client, stocked, "addr-my-api", {**MY_ADDRESS, "country": "MY"}, key="addr-my-api-01")
     assert r.status_code == 400, r.json()
     assert r.json()["error"]["code"] == "invalid_address"
     # In the shopper's language: Malay.
@@ -148,7 +120,7 @@ def test_api_refuses_a_malaysian_address_without_a_state_and_writes_nothing(shop
 def test_api_places_a_malaysian_order_with_its_state(shopper_in, stocked):
     client = shopper_in("ap-southeast", "MY")
     address = {**MY_ADDRESS, "country": "MY", "state": "MY-10"}
-    r = _api_checkout(client, stocked, "addr-my-ok", address, key="addr-my-ok-001")
+    r = api_checkout(client, stocked, "addr-my-ok", address, key="addr-my-ok-001")
     assert r.status_code == 201, r.json()
     assert Order.objects.get().address["state"] == "10"
 
@@ -156,7 +128,7 @@ def test_api_places_a_malaysian_order_with_its_state(shopper_in, stocked):
 @pytest.mark.django_db
 def test_api_places_a_uae_order_without_a_postal_code(shopper_in, stocked):
     client = shopper_in("me-south", "AE")
-    r = _api_checkout(client, stocked, "addr-ae-api", {**AE_ADDRESS, "country": "AE"}, key="addr-ae-api-01")
+    r = api_checkout(client, stocked, "addr-ae-api", {**AE_ADDRESS, "country": "AE"}, key="addr-ae-api-01")
     assert r.status_code == 201, r.json()
     assert Order.objects.get().address["postal_code"] == ""
 
@@ -165,7 +137,7 @@ def test_api_places_a_uae_order_without_a_postal_code(shopper_in, stocked):
 def test_api_drops_a_postal_code_sent_for_the_uae(shopper_in, stocked):
     client = shopper_in("me-south", "AE")
     address = {**AE_ADDRESS, "country": "AE", "postal_code": "ABC-123"}
-    r = _api_checkout(client, stocked, "addr-ae-sent", address, key="addr-ae-sent-1")
+    r = api_checkout(client, stocked, "addr-ae-sent", address, key="addr-ae-sent-1")
     assert r.status_code == 201, r.json()
     assert Order.objects.get().address["postal_code"] == ""
 
@@ -173,7 +145,7 @@ def test_api_drops_a_postal_code_sent_for_the_uae(shopper_in, stocked):
 @pytest.mark.django_db
 def test_api_checks_kuwaits_optional_postal_code_when_given(shopper_in, stocked):
     client = shopper_in("me-south", "KW")
-    bad = _api_checkout(
+    bad = api_checkout(
         client, stocked, "addr-kw-bad", {**KW_ADDRESS, "country": "KW", "postal_code": "ABC-123"}, key="addr-kw-bad-01"
     )
     assert bad.status_code == 400, bad.json()
@@ -200,7 +172,7 @@ def test_api_checks_kuwaits_optional_postal_code_when_given(shopper_in, stocked)
 @pytest.mark.parametrize(("postal_code", "message"), [("", REQUIRED), ("ABC-123", INVALID_POSTAL_CODE)])
 def test_api_still_refuses_a_missing_or_ill_formed_us_postal_code(client, stocked, postal_code, message):
     address = {**US_ADDRESS, "country": "US", "postal_code": postal_code}
-    r = _api_checkout(client, stocked, "addr-us-api", address, key="addr-us-api-01")
+    r = api_checkout(client, stocked, "addr-us-api", address, key="addr-us-api-01")
     assert r.status_code == 400, r.json()
     assert r.json()["error"]["fields"] == {"postal_code": [_said(r, message)]}
     assert not Order.objects.exists()

@@ -29,15 +29,6 @@ def test_every_app_is_named_through_gettext(label):
     assert isinstance(apps.get_app_config(label).verbose_name, Promise)
 
 
-@pytest.fixture
-def operator_client(client, make_user):
-    operator = make_user(email="ops@livemall.test")
-    operator.is_staff = operator.is_superuser = True
-    operator.save()
-    client.force_login(operator)
-    return client
-
-
 def _sidebar(page) -> dict[str, list[str]]:
     return {app["app_label"]: [model["name"] for model in app["models"]] for app in page.context["app_list"]}
 

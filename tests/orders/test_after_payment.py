@@ -6,8 +6,6 @@ Real PostgreSQL and Redis; Stripe is the local fake, and "down" is a port nothin
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.urls import reverse
 from django.utils import translation
@@ -21,20 +19,10 @@ from apps.orders import services
 from apps.orders.models import Order, OrderEvent
 from apps.payments.models import Refund
 from apps.payments.providers.base import RefundStatus
-from tests.orders.conftest import cart_with, checkout
+from tests.orders.conftest import cart_with, checkout, page_text
 from tests.payments.fakes import closed_port_url
 
 pytestmark = pytest.mark.django_db
-
-
-def _text(html: bytes, testid: str) -> str:
-    """The visible text of the element marked ``data-testid=testid``, spaces squeezed."""
-    page = html.decode()
-    marked = page.index(f'data-testid="{testid}"')
-    tag = re.match(r"<(\w+)", page[page.rindex("<", 0, marked) :]).group(1)
-    start = page.index(">", marked) + 1
-    end = page.index(f"</{tag}>", start)
-    return " ".join(re.sub(r"<[^>]+>", " ", page[start:end]).split())
 
 
 @pytest.fixture
@@ -64,26 +52,26 @@ def test_a_partial_refund_shows_on_the_order_page_and_in_my_orders(client, shopp
     client.force_login(shopper)
     page = client.get(f"/orders/{order.reference}/")
     assert b'data-testid="refunded"' not in page.content
-    assert _text(page.content, "status") == "Paid"  # a status standing alone starts with a capital
+    assert page_text(page.content, "status") == "Paid"  # a status standing alone starts with a capital
 
     on_commit(services.order_refund, order=order, amount_minor=1000, actor=operator)
     order.refresh_from_db()
     assert (order.refunded_minor, order.status) == (1000, Order.Status.PAID)
 
     page = client.get(f"/orders/{order.reference}/")
-    assert _text(page.content, "refunded") == "Refunded $10.00"
-    assert _text(page.content, "total") == f"${order.total_minor // 100}.{order.total_minor % 100:02d}"
+    assert page_text(page.content, "refunded") == "Refunded $10.00"
+    assert page_text(page.content, "total") == f"${order.total_minor // 100}.{order.total_minor % 100:02d}"
     mine = client.get("/orders/")
-    assert _text(mine.content, "status") == "Paid · partially refunded"
+    assert page_text(mine.content, "status") == "Paid · partially refunded"
 
     on_commit(services.order_refund, order=order, actor=operator)
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED and order.refunded_minor == order.total_minor
     page = client.get(f"/orders/{order.reference}/")
-    assert _text(page.content, "status") == "Refunded"
-    assert _text(page.content, "refunded").startswith("Refunded $")
+    assert page_text(page.content, "status") == "Refunded"
+    assert page_text(page.content, "refunded").startswith("Refunded $")
     # The status says it all: no marker repeating it.
-    assert _text(client.get("/orders/").content, "status") == "Refunded"
+    assert page_text(client.get("/orders/").content, "status") == "Refunded"
 
 
 def test_a_cancelled_and_refunded_order_is_marked_refunded_in_my_orders(client, shopper, paid_for, on_commit):
@@ -92,7 +80,7 @@ def test_a_cancelled_and_refunded_order_is_marked_refunded_in_my_orders(client, 
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED and order.refunded_minor == order.total_minor
     client.force_login(shopper)
-    assert _text(client.get("/orders/").content, "status") == "Cancelled · refunded"
+    assert page_text(client.get("/orders/").content, "status") == "Cancelled · refunded"
 
 
 def test_the_order_pages_show_the_refund_in_arabic_right_to_left(
@@ -110,11 +98,11 @@ def test_the_order_pages_show_the_refund_in_arabic_right_to_left(
     assert page.status_code == 200 and '<html lang="ar" dir="rtl">' in page.content.decode()
     # The amount as every other row of the page shows money, in the shopper's script and order.
     amount = format_money(1000, "AED", page.wsgi_request.shopper.locale)
-    assert _text(page.content, "refunded").endswith(" ".join(amount.split()))
+    assert page_text(page.content, "refunded").endswith(" ".join(amount.split()))
     # My orders says it in one phrase about the order, in the shopper's language.
     with translation.override("ar"):
         words = pgettext("order status", "%(status)s · partially refunded") % {"status": Order.Status.PAID.label}
-    assert _text(client.get("/orders/", headers=arabic).content, "status") == capfirst(words)
+    assert page_text(client.get("/orders/", headers=arabic).content, "status") == capfirst(words)
 
 
 def test_an_illegal_step_is_refused_in_words_that_read_well(paid_for, operator):

@@ -25,22 +25,6 @@ pytestmark = pytest.mark.django_db
 ERROR = "#/components/schemas/ErrorResponse"
 
 
-@pytest.fixture
-def declined(stripe_paid, stripe_fake, on_commit):
-    """``declined("slug")``: a cancelled order whose refund Stripe declined: the money is held."""
-
-    def make(slug: str) -> Order:
-        order = stripe_paid(slug)
-        stripe_fake.decline_refunds = True
-        on_commit(services.order_cancel, order=order)
-        stripe_fake.decline_refunds = False
-        order.refresh_from_db()
-        assert selectors.order_refunds_owed(order=order).held_minor == order.total_minor
-        return order
-
-    return make
-
-
 def _post(client, order: Order | str, data: dict | None = None):
     reference = order if isinstance(order, str) else order.reference
     return client.post(

@@ -24,14 +24,6 @@ from tests.orders.conftest import ADDRESSES, cart_with, checkout, shopper_for
 
 pytestmark = pytest.mark.django_db
 
-SAUDI_ADDRESS = {
-    "name": "Layla",
-    "line1": "King Fahd Rd 1",
-    "city": "Riyadh",
-    "postal_code": "12211",
-    "country": "SA",
-    "phone": "050 123 4567",
-}
 PAY_LABEL = "Place order and pay"
 PLACE_LABEL = "Place order"
 
@@ -106,7 +98,7 @@ def test_a_saudi_order_page_writes_the_rate_and_quantity_in_arabic_digits(
         cart_with(variant, 2, user=user, country="SA"),
         user=user,
         shopper=shopper_for(country="SA"),
-        address=SAUDI_ADDRESS,
+        address=ADDRESSES["SA"],
     )
     assert order.tax_rate == "15"
 

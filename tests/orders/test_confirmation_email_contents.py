@@ -21,8 +21,7 @@ from apps.orders.models import Order
 from apps.payments import services as payments
 from apps.payments.method_labels import method_label
 from tests.orders import test_labels_and_dates
-from tests.orders.conftest import ADDRESSES, cart_with, checkout
-from tests.orders.test_labels_and_dates import _text
+from tests.orders.conftest import ADDRESSES, cart_with, checkout, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +54,7 @@ def _expected(language: str, locale: str, attributes: dict, method: str) -> tupl
     with translation.override(language):
         return variant_options_text(
             attributes, locale=locale
-        ), f"{translation.gettext('Payment')}: {method_label(method)}"
+        ), f"{translation.gettext('Payment:')} {method_label(method)}"
 
 
 def test_a_german_confirmation_names_the_variant_and_the_card(client, use_region, sized, stripe_fake, on_commit):
@@ -83,8 +82,8 @@ def test_a_german_confirmation_names_the_variant_and_the_card(client, use_region
     # The same words as on the order page.
     client.force_login(user)
     page = client.get(f"/orders/{order.reference}/")
-    assert _text(page.content, "line-options") == options
-    assert f"Zahlung: {_text(page.content, 'payment-method')}" == paid_with
+    assert page_text(page.content, "line-options") == options
+    assert f"Zahlung: {page_text(page.content, 'payment-method')}" == paid_with
 
 
 def test_an_arabic_cash_on_delivery_confirmation_names_the_variant_and_the_method(client, use_region, sized, on_commit):
@@ -109,8 +108,8 @@ def test_an_arabic_cash_on_delivery_confirmation_names_the_variant_and_the_metho
     assert f"{paid_with}\n" in body and "الدفع عند الاستلام" in paid_with
     client.force_login(user)
     page = client.get(f"/orders/{order.reference}/")
-    assert _text(page.content, "line-options") == options
-    assert paid_with.endswith(_text(page.content, "payment-method"))
+    assert page_text(page.content, "line-options") == options
+    assert paid_with.endswith(page_text(page.content, "payment-method"))
 
 
 def test_the_text_mail_writes_what_the_merchant_wrote_unescaped(sized, on_commit):

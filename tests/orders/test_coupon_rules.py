@@ -16,7 +16,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from apps.orders.models import Coupon, Order
-from tests.orders.conftest import API_CHECKOUT
+from tests.orders.conftest import api_place, coupon_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -105,23 +105,10 @@ def _post(client, url, data, **headers):
     return client.post(url, data, content_type="application/json", headers=headers)
 
 
-def _stored(**fields) -> Coupon:
-    """A coupon row as it is in the database, written without the admin's checks."""
-    now = timezone.now()
-    values = {
-        "code": "STORED",
-        "percent_off": 10,
-        "valid_from": now - dt.timedelta(days=1),
-        "valid_until": now + dt.timedelta(days=1),
-    }
-    values.update(fields)
-    return Coupon.objects.create(**values)
-
-
 def _checkout_with(client, variant, coupon: str, key: str = "coupon-rules-0001"):
     added = _post(client, "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1})
     assert added.status_code == 201, added.json()
-    return _post(client, "/api/v1/checkout", {**API_CHECKOUT, "coupon": coupon}, **{"Idempotency-Key": key})
+    return api_place(client, key=key, coupon=coupon)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +128,7 @@ def _checkout_with(client, variant, coupon: str, key: str = "coupon-rules-0001")
 )
 def test_a_wrong_stored_coupon_is_refused_clearly_and_logged(client, stocked, caplog, stored):
     variant = stocked("rules-mug", 5, price_minor=2000)
-    _stored(**stored)
+    coupon_stored("STORED", **stored)
     with caplog.at_level(logging.ERROR, logger="apps.orders.selectors"):
         r = _checkout_with(client, variant, "STORED")
     assert r.status_code == 400, r.content
@@ -153,7 +140,7 @@ def test_a_wrong_stored_coupon_is_refused_clearly_and_logged(client, stocked, ca
 
 def test_stored_lower_case_countries_still_apply(client, stocked):
     variant = stocked("rules-cup", 5, price_minor=2000)
-    _stored(countries=["us"])
+    coupon_stored("STORED", countries=["us"])
     r = _checkout_with(client, variant, "STORED")
     assert r.status_code == 201, r.json()
     assert r.json()["discount_minor"] == 200
@@ -165,7 +152,7 @@ def test_a_minimum_spend_in_other_currencies_refuses_the_coupon(client, stocked,
 
     money.fx_rates_update(provider=todays_provider(tmp_path / "rates.xml"))
     variant = stocked("rules-lamp", 5, price_minor=2000)
-    _stored(min_spend={"USD": 100000})
+    coupon_stored("STORED", min_spend={"USD": 100000})
     client.cookies[settings.CURRENCY_COOKIE_NAME] = "CAD"
     r = _checkout_with(client, variant, "STORED")
     assert r.status_code == 400, r.json()
@@ -176,7 +163,7 @@ def test_a_minimum_spend_in_other_currencies_refuses_the_coupon(client, stocked,
 
 def test_the_minimum_spend_refusal_gives_the_amount(client, stocked):
     variant = stocked("rules-vase", 5, price_minor=2000)
-    _stored(min_spend={"USD": 100000})
+    coupon_stored("STORED", min_spend={"USD": 100000})
     r = _checkout_with(client, variant, "STORED")
     assert r.status_code == 400
     error = r.json()["error"]
@@ -195,7 +182,7 @@ def test_the_minimum_spend_refusal_gives_the_amount(client, stocked):
 )
 def test_a_coupon_not_started_says_from_when(client, stocked, starts, shown):
     variant = stocked("rules-rug", 5, price_minor=2000)
-    _stored(valid_from=starts, valid_until=starts + dt.timedelta(days=7))
+    coupon_stored("STORED", valid_from=starts, valid_until=starts + dt.timedelta(days=7))
     r = _checkout_with(client, variant, "STORED")
     assert r.status_code == 400
     error = r.json()["error"]

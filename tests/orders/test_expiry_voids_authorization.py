@@ -25,20 +25,14 @@ from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
 from tests.orders.conftest import cart_with, checkout
 from tests.orders.test_refunds_after_cancel import ManualCaptureStripe
-from tests.payments.fakes import STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET, closed_port_url
+from tests.payments.fakes import closed_port_url, stripe_served_by
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def stripe_fake(settings):
-    fake = ManualCaptureStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    fake.stop()
+    yield from stripe_served_by(ManualCaptureStripe(), settings)
 
 
 def _placed_and_confirmed(stocked, stripe_fake, slug: str) -> tuple[Order, Payment]:

@@ -15,18 +15,11 @@ from apps.money.selectors import rates_log_reset
 from apps.money.services import fx_rates_update
 from apps.orders.models import Order
 from tests.money.factories import RATES, file_provider, write_ecb_file
+from tests.orders.conftest import ADDRESSES, api_place
 
 pytestmark = pytest.mark.django_db
 
 CANADA = {"CF-IPCountry": "CA", "Accept-Language": "en"}
-ADDRESS_CA = {
-    "name": "Ann Buyer",
-    "line1": "1 King St W",
-    "city": "Toronto",
-    "state": "ON",
-    "postal_code": "M5H 1A1",
-    "country": "CA",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -93,18 +86,7 @@ def test_a_checkout_on_stale_rates_charges_the_regions_own_currency_and_is_logge
     assert added.status_code == 201 and added.json()["currency"] == "USD"
     assert added["X-Currency-Unavailable"] == "CAD"
 
-    response = client.post(
-        "/api/v1/checkout",
-        {
-            "email": "buyer@example.test",
-            "address": ADDRESS_CA,
-            "shipping_option": "standard",
-            "payment_provider": "test",
-            "payment_method": "test",
-        },
-        content_type="application/json",
-        headers={**CANADA, "Idempotency-Key": "fx-stale-0001"},
-    )
+    response = api_place(client, key="fx-stale-0001", headers=CANADA, address=ADDRESSES["CA"])
     assert response.status_code == 201, response.content
     assert response.json()["currency"] == "USD"
     (told,) = _operator_told(caplog)

@@ -23,7 +23,7 @@ from apps.money.formatting import format_day, format_moment
 from apps.orders.models import Order
 from apps.payments.method_labels import METHOD_LABELS
 from regions import all_regions
-from tests.orders.conftest import ADDRESSES, cart_with, checkout
+from tests.orders.conftest import ADDRESSES, cart_with, checkout, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -53,16 +53,6 @@ def translations(monkeypatch):
         monkeypatch.setattr(catalog_, "gettext", lambda message: keyed.get(message) or real(message))
 
     return give
-
-
-def _text(html: bytes, testid: str, nth: int = 0) -> str:
-    """The visible text of the ``nth`` element marked ``data-testid=testid``, spaces squeezed."""
-    page = html.decode()
-    marked = [m.start() for m in re.finditer(f'data-testid="{testid}"', page)][nth]
-    tag = re.match(r"<(\w+)", page[page.rindex("<", 0, marked) :]).group(1)
-    start = page.index(">", marked) + 1
-    end = page.index(f"</{tag}>", start)
-    return " ".join(re.sub(r"<[^>]+>", " ", page[start:end]).split())
 
 
 def _payment_fieldset(html: bytes) -> str:
@@ -177,12 +167,12 @@ def test_the_order_date_reads_the_same_in_my_orders_and_on_the_order_page(
     client.force_login(user)
     mine = client.get("/orders/")
     detail = client.get(f"/orders/{order.reference}/")
-    assert _text(mine.content, "placed") == _text(detail.content, "placed") == placed
+    assert page_text(mine.content, "placed") == page_text(detail.content, "placed") == placed
     locale = f"{language}_{country}"
     assert placed == format_moment(PLACED_AT, locale, zoneinfo.ZoneInfo(zone))
     # The placed date is written as the delivery date beside it is.
-    eta = _text(mine.content, "eta")
-    assert eta == _text(detail.content, "eta") == format_day(order.eta, locale)
+    eta = page_text(mine.content, "eta")
+    assert eta == page_text(detail.content, "eta") == format_day(order.eta, locale)
     assert placed.startswith(format_day(dt.date(2026, 11, 24), locale))
 
 
@@ -211,8 +201,8 @@ def test_cart_checkout_and_order_lines_say_which_variant(
     headers = _shopper_client(client, country, language)
     variant = sized(f"label-line-{country.lower()}", "500 g")
     client.post("/cart/add", {"variant": variant.pk, "quantity": 1}, headers=headers)
-    assert _text(client.get("/cart/", headers=headers).content, "line-options") == options
-    assert _text(client.get("/checkout/", headers=headers).content, "line-options") == options
+    assert page_text(client.get("/cart/", headers=headers).content, "line-options") == options
+    assert page_text(client.get("/checkout/", headers=headers).content, "line-options") == options
     user = accounts.user_create(
         region=settings.REGION,
         email=f"label-line-{country.lower()}@example.test",
@@ -222,7 +212,7 @@ def test_cart_checkout_and_order_lines_say_which_variant(
     )
     order = checkout(cart_with(variant, user=user, country=country), user=user, country=country)
     client.force_login(user)
-    assert _text(client.get(f"/orders/{order.reference}/").content, "line-options") == options
+    assert page_text(client.get(f"/orders/{order.reference}/").content, "line-options") == options
 
 
 def test_the_order_page_names_the_payment_method(client, use_region, sized, translations):
@@ -245,5 +235,5 @@ def test_the_order_page_names_the_payment_method(client, use_region, sized, tran
     )
     client.force_login(user)
     page = client.get(f"/orders/{order.reference}/")
-    assert _text(page.content, "payment-method") == "الدفع عند الاستلام"
-    assert _text(page.content, "line-options") == "الحجم: 1 كغم"
+    assert page_text(page.content, "payment-method") == "الدفع عند الاستلام"
+    assert page_text(page.content, "line-options") == "الحجم: 1 كغم"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.orders import rules
 from apps.orders.models import Order
 from regions import REGIONS_DIR, RegionError, load_region, parse_region_file
+from tests.orders.conftest import api_checkout
 
 MYT = dt.timezone(dt.timedelta(hours=8))
 
@@ -279,20 +280,15 @@ def test_a_kuala_lumpur_order_skips_federal_territory_day(my_shopper, stocked, o
 
 @pytest.mark.django_db
 def test_the_api_refuses_the_same_bogus_state(my_shopper, stocked):
-    variant = stocked("my-api", 5, price_minor=2500)
-    added = my_shopper.post(
-        "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json"
-    )
-    assert added.status_code == 201, added.json()
-    body = {
-        "email": "siti@example.test",
-        "address": {**MY_ADDRESS, "country": "MY", "state": "MY-99"},
-        "shipping_option": "express",
-        "payment_provider": "test",
-        "payment_method": "test",
-    }
-    r = my_shopper.post(
-        "/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": "my-api-000001"}
+    address = {**MY_ADDRESS, "country": "MY", "state": "MY-99"}
+    r = api_checkout(
+        my_shopper,
+        stocked,
+        "my-api",
+        address,
+        key="my-api-000001",
+        email="siti@example.test",
+        shipping_option="express",
     )
     assert r.status_code == 400, r.json()
     assert r.json()["error"]["code"] == "invalid_address"
@@ -303,20 +299,15 @@ def test_the_api_refuses_the_same_bogus_state(my_shopper, stocked):
 @pytest.mark.django_db
 def test_a_state_sent_in_full_is_stored_as_the_form_stores_it(my_shopper, stocked):
     """Kedah through the API as "MY-02" and through the form as "02" is one state, spelled one way."""
-    variant = stocked("my-api-full", 5, price_minor=2500)
-    added = my_shopper.post(
-        "/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json"
-    )
-    assert added.status_code == 201, added.json()
-    body = {
-        "email": "siti@example.test",
-        "address": {**MY_ADDRESS, "country": "MY", "state": "my-02"},
-        "shipping_option": "express",
-        "payment_provider": "test",
-        "payment_method": "test",
-    }
-    r = my_shopper.post(
-        "/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": "my-api-full-01"}
+    address = {**MY_ADDRESS, "country": "MY", "state": "my-02"}
+    r = api_checkout(
+        my_shopper,
+        stocked,
+        "my-api-full",
+        address,
+        key="my-api-full-01",
+        email="siti@example.test",
+        shipping_option="express",
     )
     assert r.status_code == 201, r.json()
     assert Order.objects.get().address["state"] == "02"

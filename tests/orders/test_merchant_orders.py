@@ -8,66 +8,18 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from apps.accounts import services as accounts
-from apps.catalog import services as catalog
 from apps.orders import services
 from apps.orders.models import Order, OrderEvent, OrderLine, Shipment
-from tests.catalog.factories import make_product
 from tests.orders.conftest import cart_with, checkout
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def merchant_b(make_user):
-    return accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
-
-
-@pytest.fixture
-def staff_a(merchant, make_user):
-    user = make_user(email="staff@shop-a.test")
-    accounts.merchant_staff_add(merchant=merchant, user=user)
-    return user
-
-
-@pytest.fixture
-def staff_b(merchant_b, make_user):
-    user = make_user(email="staff@shop-b.test")
-    accounts.merchant_staff_add(merchant=merchant_b, user=user)
-    return user
-
-
-@pytest.fixture
-def stocked_b(merchant_b):
-    warehouse = catalog.warehouse_create(merchant=merchant_b, code="depot", name="B Depot", country="US")
-
-    def make(slug: str, units: int, *, price_minor: int = 1000):
-        variant = make_product(merchant_b, slug, price_minor=price_minor).variants.get()
-        catalog.stock_set(variant=variant, warehouse=warehouse, quantity=units)
-        return variant
-
-    return make
-
-
-@pytest.fixture
-def place(on_commit):
-    """``place(variant, ...)``: a paid order holding one unit of each variant."""
-
-    def make(*variants):
-        cart = cart_with(variants[0])
-        for variant in variants[1:]:
-            services.cart_line_add(cart=cart, variant_id=variant.pk, quantity=1, country="US")
-        order = checkout(cart)
-        on_commit(services.order_pay, order=order)
-        return Order.objects.get(pk=order.pk)
-
-    return make
-
-
-@pytest.fixture
-def orders(stocked, stocked_b, place, operator):
+def orders(stocked, stocked_b, paid_order_of, operator):
     """An order of Shop A's lamp only, one of Shop B's vase only, and a packed one holding both."""
     lamp, vase = stocked("lamp", 5, price_minor=4000), stocked_b("vase", 5, price_minor=2500)
-    only_a, only_b, mixed = place(lamp), place(vase), place(lamp, vase)
+    only_a, only_b, mixed = paid_order_of(lamp), paid_order_of(vase), paid_order_of(lamp, vase)
     services.order_fulfil(order=mixed, actor=operator)
     return only_a, only_b, Order.objects.get(pk=mixed.pk)
 

@@ -8,26 +8,16 @@ from django.urls import reverse
 
 from apps.orders import services
 from apps.orders.models import Order, Shipment
-from tests.orders import test_merchant_orders as shared
 from tests.orders.conftest import cart_with, checkout
 from tests.orders.test_merchant_orders import admin_step, api_step, messages_of, snapshot
-
-# The shared-order fixtures (Shop B, each shop's staff, a paid order of given variants), as those tests make them.
-merchant_b, staff_a, staff_b, stocked_b, place = (
-    shared.merchant_b,
-    shared.staff_a,
-    shared.staff_b,
-    shared.stocked_b,
-    shared.place,
-)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def mixed(stocked, stocked_b, place):
+def mixed(stocked, stocked_b, paid_order_of):
     """A paid order of Shop A's lamp (warehouse "Main") and Shop B's vase ("B Depot"), not packed yet."""
-    return place(stocked("pack-lamp", 5, price_minor=4000), stocked_b("pack-vase", 5, price_minor=2500))
+    return paid_order_of(stocked("pack-lamp", 5, price_minor=4000), stocked_b("pack-vase", 5, price_minor=2500))
 
 
 def page_of(client, order: Order):
@@ -104,8 +94,8 @@ def test_the_operator_packs_what_the_merchants_left(client, mixed, staff_a, oper
     )
 
 
-def test_a_merchant_alone_in_an_order_packs_it_whole(client, stocked, place, staff_a):
-    order = place(stocked("pack-alone", 3, price_minor=4000))
+def test_a_merchant_alone_in_an_order_packs_it_whole(client, stocked, paid_order_of, staff_a):
+    order = paid_order_of(stocked("pack-alone", 3, price_minor=4000))
     client.force_login(staff_a)
 
     page = admin_step(client, order, "fulfil")

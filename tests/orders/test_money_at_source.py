@@ -17,23 +17,13 @@ from apps.accounts.selectors import COUNTRY_COOKIE_NAME
 from apps.errors import ApplicationError
 from apps.money import services as money
 from apps.money.formatting import format_money
-from apps.orders import selectors, services
+from apps.orders import services
 from apps.orders.models import Order, OrderEvent
-from apps.payments import services as payments
 from apps.payments.models import Refund
 from tests.money.factories import todays_provider
-from tests.orders.conftest import cart_with, checkout, shopper_for
+from tests.orders.conftest import ADDRESSES, card_paid, cart_with, checkout, shopper_for
 
 pytestmark = pytest.mark.django_db
-
-TORONTO = {
-    "name": "Sam Buyer",
-    "line1": "1 King St W",
-    "city": "Toronto",
-    "state": "ON",
-    "postal_code": "M5H 1A1",
-    "country": "CA",
-}
 
 
 @pytest.fixture
@@ -47,33 +37,22 @@ def canadian_paid(use_region, tmp_path, stocked, stripe_fake, on_commit):
         order = checkout(
             cart,
             shopper=shopper_for(country="CA"),
-            address=TORONTO,
+            address=ADDRESSES["CA"],
             payment_provider="stripe",
             payment_method="card",
         )
         assert order.currency == "CAD"
-        payment = services.order_pay(order=order)
-        stripe_fake.succeed(payment.provider_payment_id)
-        on_commit(payments.payment_refresh, payment_id=payment.pk)
-        order = Order.objects.get(pk=order.pk)
-        assert order.status == Order.Status.PAID
-        return order
+        return card_paid(order, stripe_fake, on_commit)
 
     return make
 
 
 @pytest.fixture
-def canadian_declined(canadian_paid, stripe_fake, on_commit):
+def canadian_declined(canadian_paid, refund_declined):
     """A cancelled Canadian order whose refund Stripe declined: the money is owed, held."""
 
     def make(slug: str) -> Order:
-        order = canadian_paid(slug)
-        stripe_fake.decline_refunds = True
-        on_commit(services.order_cancel, order=order)
-        stripe_fake.decline_refunds = False
-        order.refresh_from_db()
-        assert selectors.order_refunds_owed(order=order).held_minor == order.total_minor
-        return order
+        return refund_declined(canadian_paid(slug))
 
     return make
 

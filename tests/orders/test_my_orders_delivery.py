@@ -22,28 +22,9 @@ NEW_YORK = zoneinfo.ZoneInfo("America/New_York")  # the US shopper's zone
 
 
 @pytest.fixture
-def shopper(make_user, client):
-    user = make_user(email="lists@example.test")
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def place(stocked, shopper, on_commit):
-    """``place("slug")``: a paid order of one unit, by the signed-in shopper."""
-
+def shipped(signed_in_order, operator, on_commit):
     def make(slug: str) -> Order:
-        order = checkout(cart_with(stocked(slug, 5, price_minor=2500), user=shopper), user=shopper)
-        on_commit(services.order_pay, order=order)
-        return Order.objects.get(pk=order.pk)
-
-    return make
-
-
-@pytest.fixture
-def shipped(place, operator, on_commit):
-    def make(slug: str) -> Order:
-        order = place(slug)
+        order = signed_in_order(slug)
         (parcel,) = services.order_fulfil(order=order, actor=operator)
         on_commit(services.shipment_ship, shipment=parcel, tracking_number=f"1Z-{slug}", actor=operator)
         return Order.objects.get(pk=order.pk)
@@ -90,8 +71,8 @@ def test_a_delivered_order_says_when_it_was_delivered_and_expects_nothing(client
     assert _text(row, "eta") is None and _text(row, "shipped-on") is None
 
 
-def test_a_cancelled_order_expects_no_delivery(client, place):
-    order = place("list-cancelled")
+def test_a_cancelled_order_expects_no_delivery(client, signed_in_order):
+    order = signed_in_order("list-cancelled")
     services.order_cancel(order=order, actor=None)
 
     row = _rows(client)[order.reference]
@@ -101,8 +82,8 @@ def test_a_cancelled_order_expects_no_delivery(client, place):
     assert _text(row, "eta") is None and format_day(order.eta, "en_US") not in row
 
 
-def test_an_order_on_its_way_says_when_it_left_and_when_it_is_expected(client, place, shipped):
-    waiting, on_its_way = place("list-waiting"), shipped("list-shipped")
+def test_an_order_on_its_way_says_when_it_left_and_when_it_is_expected(client, signed_in_order, shipped):
+    waiting, on_its_way = signed_in_order("list-waiting"), shipped("list-shipped")
 
     rows = _rows(client)
 
@@ -114,7 +95,7 @@ def test_an_order_on_its_way_says_when_it_left_and_when_it_is_expected(client, p
     assert _text(rows[on_its_way.reference], "eta") == format_day(on_its_way.eta, "en_US")
 
 
-def test_the_list_makes_as_many_queries_for_many_orders_as_for_one(client, place, shipped, delivered):
+def test_the_list_makes_as_many_queries_for_many_orders_as_for_one(client, signed_in_order, shipped, delivered):
     def queries(listed: int) -> list[str]:
         client.get("/orders/")  # caches warmed (the signed-in user, the header's cart)
         with CaptureQueriesContext(connection) as captured:
@@ -123,7 +104,7 @@ def test_the_list_makes_as_many_queries_for_many_orders_as_for_one(client, place
 
     delivered("count-first")
     one = queries(1)
-    place("count-waiting"), shipped("count-shipped"), delivered("count-delivered")
+    signed_in_order("count-waiting"), shipped("count-shipped"), delivered("count-delivered")
     four = queries(4)
 
     assert len(four) == len(one), four

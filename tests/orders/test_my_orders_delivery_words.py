@@ -10,27 +10,8 @@ import pytest
 
 from apps.money.formatting import format_day
 from apps.orders import services
-from apps.orders.models import Order
-from tests.orders.conftest import cart_with, checkout
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def shopper(make_user, client):
-    user = make_user(email="words@example.test")
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def paid(stocked, shopper, on_commit):
-    def make(slug: str) -> Order:
-        order = checkout(cart_with(stocked(slug, 5, price_minor=2500), user=shopper), user=shopper)
-        on_commit(services.order_pay, order=order)
-        return Order.objects.get(pk=order.pk)
-
-    return make
 
 
 def _delivery_cells(client) -> dict[str, str]:
@@ -50,8 +31,8 @@ def _words(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def test_an_order_still_to_leave_shows_only_its_expected_day_under_delivery(client, paid):
-    order = paid("words-waiting")
+def test_an_order_still_to_leave_shows_only_its_expected_day_under_delivery(client, signed_in_order):
+    order = signed_in_order("words-waiting")
 
     label, cell = _delivery_cells(client)[order.reference]
 
@@ -60,8 +41,8 @@ def test_an_order_still_to_leave_shows_only_its_expected_day_under_delivery(clie
     assert "Expected delivery" not in cell
 
 
-def test_a_shipped_order_keeps_shipped_on_and_names_its_expected_day(client, paid, operator, on_commit):
-    order = paid("words-shipped")
+def test_a_shipped_order_keeps_shipped_on_and_names_its_expected_day(client, signed_in_order, operator, on_commit):
+    order = signed_in_order("words-shipped")
     (parcel,) = services.order_fulfil(order=order, actor=operator)
     on_commit(services.shipment_ship, shipment=parcel, tracking_number="1Z-WORDS", actor=operator)
 

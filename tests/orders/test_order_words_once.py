@@ -10,7 +10,6 @@ process and mails land in Django's locmem outbox.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 from django.core import mail
@@ -24,7 +23,7 @@ from apps.money.formatting import format_count, format_money
 from apps.orders import selectors, services
 from apps.orders.models import Order, RefundEmail
 from tests.money.factories import todays_provider
-from tests.orders.conftest import cart_with, checkout, shopper_for
+from tests.orders.conftest import cart_with, checkout, page_text, shopper_for
 
 pytestmark = pytest.mark.django_db
 
@@ -35,16 +34,6 @@ ADDRESSES = {
     "SA": {"name": "Layla", "line1": "King Fahd Rd 1", "city": "Riyadh", "postal_code": "12211", "country": "SA"},
     "AE": {"name": "Aisha", "line1": "Sheikh Zayed Rd 1", "city": "Dubai", "country": "AE"},
 }
-
-
-def _text(html: bytes, testid: str) -> str:
-    """The visible text of the element marked ``data-testid=testid``, spaces squeezed."""
-    page = html.decode()
-    marked = page.index(f'data-testid="{testid}"')
-    tag = re.match(r"<(\w+)", page[page.rindex("<", 0, marked) :]).group(1)
-    start = page.index(">", marked) + 1
-    end = page.index(f"</{tag}>", start)
-    return " ".join(re.sub(r"<[^>]+>", " ", page[start:end]).split())
 
 
 def _paid(stocked, on_commit, slug: str, *, user, quantity: int = 1, country: str | None = None) -> Order:
@@ -98,7 +87,7 @@ def test_my_orders_and_the_order_page_say_what_the_selector_says(
         mine = client.get("/orders/", headers=headers)
         page = client.get(f"/orders/{order.reference}/", headers=headers)
         assert mine.wsgi_request.LANGUAGE_CODE == page.wsgi_request.LANGUAGE_CODE == language
-        assert _text(mine.content, "status") == _text(page.content, "status") == words
+        assert page_text(mine.content, "status") == page_text(page.content, "status") == words
 
 
 def test_my_orders_takes_as_many_queries_for_five_orders_as_for_one(client, stocked, make_user, operator, on_commit):

@@ -28,7 +28,7 @@ from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
 from tests.orders.conftest import cart_with, checkout
-from tests.payments.test_refund_event_order import _post_stripe
+from tests.payments.fakes import stripe_delivered
 
 
 def _placed(stocked, slug: str) -> Order:
@@ -64,7 +64,7 @@ def _stripe_says_succeeded(payment: Payment, intent: dict) -> None:
         "livemode": False,
         "data": {"object": intent},
     }
-    _post_stripe(Client(), event)
+    stripe_delivered(Client(), event)
 
 
 def _deliver_again(payment: Payment) -> bool:

@@ -26,12 +26,11 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from apps.money.formatting import format_money
 from apps.orders import services, tasks
 from apps.orders.models import Order, RefundEmail
-from apps.payments import services as payments
 from apps.payments.models import Refund
 from apps.payments.providers.base import RefundStatus
 from tests.orders import test_email_refusals
-from tests.orders.conftest import cart_with, checkout
-from tests.payments.test_refund_event_order import _event, _post_stripe
+from tests.orders.conftest import card_paid, cart_with, checkout
+from tests.payments.fakes import stripe_delivered, stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -68,12 +67,7 @@ def _stripe_order(stocked, stripe_fake, on_commit, slug: str, *, country: str | 
         payment_provider="stripe",
         payment_method="card",
     )
-    payment = services.order_pay(order=order)
-    stripe_fake.succeed(payment.provider_payment_id)
-    on_commit(payments.payment_refresh, payment_id=payment.pk)
-    order = Order.objects.get(pk=order.pk)
-    assert order.status == Order.Status.PAID
-    return order
+    return card_paid(order, stripe_fake, on_commit)
 
 
 @pytest.fixture
@@ -111,7 +105,7 @@ def test_a_partial_refund_sends_one_mail_in_german_with_its_amount(
     assert "12,50\xa0€" in body.splitlines()[0] and order.reference in body.splitlines()[0]
     # The order's total and the refunded total, labelled in German.
     assert f"Gesamt: {format_money(order.total_minor, 'EUR', 'de_DE')}" in body.splitlines()
-    assert f"{_said('de', 'Refunded so far')}: 12,50\xa0€" in body.splitlines()
+    assert f"{_said('de', 'Refunded so far:')} 12,50\xa0€" in body.splitlines()
     # Its page, from any mail program; a guest is told where it opens.
     link = f"https://eu-west.livemall.example/orders/{order.reference}/"
     assert f"{_said('de', 'Your order, in the browser you placed it with:')} {link}" in body.splitlines()
@@ -122,7 +116,7 @@ def test_a_partial_refund_sends_one_mail_in_german_with_its_amount(
     mails = _refund_mails(mail_server, order)
     assert len(mails) == 2
     assert "20,00\xa0€" in mails[1][1].splitlines()[0]
-    assert f"{_said('de', 'Refunded so far')}: 32,50\xa0€" in mails[1][1].splitlines()
+    assert f"{_said('de', 'Refunded so far:')} 32,50\xa0€" in mails[1][1].splitlines()
     assert RefundEmail.objects.filter(order=order).count() == 2
     assert {r.refund_id for r in RefundEmail.objects.filter(order=order)} == {refund.pk, second.pk}
 
@@ -169,16 +163,16 @@ def test_a_replayed_refund_webhook_still_sends_one_mail(mail_server, stocked, st
     stripe_fake.refund_status = "pending"
     refund = on_commit(services.order_refund, order=order, amount_minor=1000, actor=operator)
     stripe_refund = dict(stripe_fake.refunds[refund.provider_refund_id])
-    succeeded = _event("evt_refund_done", "refund.updated", stripe_refund, "succeeded", int(time.time()))
+    succeeded = stripe_event("evt_refund_done", "refund.updated", stripe_refund, int(time.time()), status="succeeded")
     client = Client(enforce_csrf_checks=True)
 
-    on_commit(_post_stripe, client, succeeded)
+    on_commit(stripe_delivered, client, succeeded)
     assert len(_refund_mails(mail_server, order)) == 1
 
     # Stripe delivers the event again, and then the same news under another event id.
-    assert on_commit(_post_stripe, client, succeeded).json()["duplicate"] is True
-    again = _event("evt_refund_done_again", "refund.updated", stripe_refund, "succeeded", int(time.time()))
-    on_commit(_post_stripe, client, again)
+    assert on_commit(stripe_delivered, client, succeeded).json()["duplicate"] is True
+    again = stripe_event("evt_refund_done_again", "refund.updated", stripe_refund, int(time.time()), status="succeeded")
+    on_commit(stripe_delivered, client, again)
     # The task redelivered, and the sweep long after: nothing more.
     refund_email = RefundEmail.objects.get(refund_id=refund.pk)
     assert tasks.send_refund_email.apply(args=[refund_email.pk]).get() is False

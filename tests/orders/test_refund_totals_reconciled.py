@@ -33,7 +33,7 @@ from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import RefundStatus
 from tests.orders.test_refund_email_gaps import _stripe_order_paid_twice
 from tests.orders.test_refund_emails import _stripe_order
-from tests.payments.test_refund_event_order import _event, _post_stripe
+from tests.payments.fakes import stripe_delivered, stripe_event
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def _refund_failed(client, stripe_fake, refund: Refund, event_id: str) -> None:
     """Stripe says ``refund``, which it had said succeeded, failed (the card was closed)."""
     refund.refresh_from_db()
     stripe_refund = {**stripe_fake.refunds[refund.provider_refund_id], "failure_reason": "expired_or_canceled_card"}
-    _post_stripe(client, _event(event_id, "refund.failed", stripe_refund, "failed", int(time.time())))
+    stripe_delivered(client, stripe_event(event_id, "refund.failed", stripe_refund, int(time.time()), status="failed"))
     assert Refund.objects.get(pk=refund.pk).status == RefundStatus.FAILED
 
 

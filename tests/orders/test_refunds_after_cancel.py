@@ -29,7 +29,7 @@ from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
 from tests.orders.conftest import cart_with, checkout
-from tests.payments.fakes import STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET, Answer, FakeStripe, closed_port_url
+from tests.payments.fakes import Answer, FakeStripe, closed_port_url, stripe_served_by
 
 pytestmark = pytest.mark.django_db
 
@@ -71,13 +71,7 @@ class ManualCaptureStripe(FakeStripe):
 @pytest.fixture
 def stripe_fake(settings):
     """This module's Stripe (the conftest's ``stripe_paid`` takes it too)."""
-    fake = ManualCaptureStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    fake.stop()
+    yield from stripe_served_by(ManualCaptureStripe(), settings)
 
 
 @pytest.fixture
@@ -285,22 +279,6 @@ def test_an_authorization_captured_meanwhile_is_refunded_instead(stocked, stripe
 
 
 # --- 3: a declined refund returned another way -------------------------------------------------
-
-
-@pytest.fixture
-def declined(stripe_paid, stripe_fake, on_commit):
-    """``declined("slug")``: a cancelled order whose refund Stripe declined (a dispute)."""
-
-    def make(slug: str) -> Order:
-        order = stripe_paid(slug)
-        stripe_fake.decline_refunds = True
-        on_commit(services.order_cancel, order=order)
-        stripe_fake.decline_refunds = False
-        order.refresh_from_db()
-        assert selectors.order_refunds_owed(order=order).held_minor == order.total_minor
-        return order
-
-    return make
 
 
 def test_staff_record_a_declined_refund_returned_by_bank_transfer(declined, stripe_fake, operator, on_commit):

@@ -20,18 +20,10 @@ from apps.money import services as money
 from apps.money.formatting import format_money
 from apps.orders import rules, services
 from tests.money.factories import todays_provider
-from tests.orders.conftest import cart_with, checkout, shopper_for
+from tests.orders.conftest import ADDRESSES, cart_with, checkout, shopper_for
 
 pytestmark = pytest.mark.django_db
 
-SAUDI_ADDRESS = {
-    "name": "Layla",
-    "line1": "King Fahd Rd 1",
-    "city": "Riyadh",
-    "postal_code": "12211",
-    "country": "SA",
-    "phone": "050 123 4567",
-}
 ARABIC_INDIC = re.compile("[\u0660-\u0669]")
 
 
@@ -70,7 +62,7 @@ def test_the_arabic_order_page_and_my_orders_isolate_the_reference(client, use_r
         cart_with(stocked("rtl-reference", 5), user=user, country="SA"),
         user=user,
         shopper=shopper_for(country="SA"),
-        address=SAUDI_ADDRESS,
+        address=ADDRESSES["SA"],
     )
     isolated = f'<bdi dir="ltr" class="order-reference" data-testid="order-reference">{order.reference}</bdi>'
 
@@ -120,7 +112,7 @@ def test_the_order_page_writes_the_discount_as_a_negative_amount(client, use_reg
         cart_with(stocked("rtl-order-discount", 5, price_minor=9800), user=user, country="SA"),
         user=user,
         shopper=shopper_for(country="SA"),
-        address=SAUDI_ADDRESS,
+        address=ADDRESSES["SA"],
         coupon_code="RTL-ORDER",
     )
     assert order.discount_minor > 0

@@ -11,10 +11,10 @@ from django.utils import timezone
 from apps.catalog.models import Stock
 from apps.errors import ApplicationError
 from apps.orders import services
-from apps.orders.models import Cart, Coupon, Order, OrderEvent, Reservation
+from apps.orders.models import Cart, Order, OrderEvent, Reservation
 from apps.orders.selectors import available_units, cart_review
 from apps.payments.models import Payment
-from tests.orders.conftest import cart_with, checkout, shopper_for
+from tests.orders.conftest import cart_with, checkout, coupon_stored, shopper_for
 
 pytestmark = pytest.mark.django_db
 
@@ -166,24 +166,12 @@ def test_hidden_product_variant_is_refused(stocked):
     assert err.value.code == "variant_unavailable"
 
 
-def _coupon(**kwargs) -> Coupon:
-    now = timezone.now()
-    fields = {
-        "code": "SAVE10",
-        "percent_off": 10,
-        "valid_from": now - dt.timedelta(days=1),
-        "valid_until": now + dt.timedelta(days=1),
-    }
-    fields.update(kwargs)
-    return Coupon.objects.create(**fields)
-
-
 def test_coupon_percentage_and_fixed(stocked):
     variant = stocked("tee", 5, price_minor=10000)
-    _coupon()
+    coupon_stored("SAVE10")
     order = checkout(cart_with(variant), coupon_code="save10")
     assert order.discount_minor == 1000
-    _coupon(code="FIVE", percent_off=None, amounts_off={"USD": 500}, min_spend={"USD": 5000})
+    coupon_stored("FIVE", percent_off=None, amounts_off={"USD": 500}, min_spend={"USD": 5000})
     order = checkout(cart_with(stocked("top", 5, price_minor=10000)), coupon_code="FIVE")
     assert order.discount_minor == 500
 
@@ -199,7 +187,7 @@ def test_coupon_percentage_and_fixed(stocked):
 )
 def test_bad_coupon_leaves_nothing(stocked, fields, code):
     variant = stocked("cap", 5)
-    _coupon(**fields)
+    coupon_stored("SAVE10", **fields)
     with pytest.raises(ApplicationError) as err:
         checkout(cart_with(variant), coupon_code="SAVE10")
     assert err.value.code == code

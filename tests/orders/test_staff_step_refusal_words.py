@@ -8,7 +8,6 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from apps.accounts import services as accounts
 from apps.errors import ApplicationError
@@ -28,13 +27,9 @@ AT_MOST = "At most %(amount)s can be refunded."
 
 
 @pytest.fixture
-def marked_german(monkeypatch):
-    """Our msgids given a marked German translation (no .po may be edited here): a text that comes
-    out marked went through gettext."""
-    catalog = trans_real.translation("de")
-    real = catalog.gettext
-    ours = {MERCHANTS_PART, NOT_YOURS, NOT_WAITING, AT_MOST}
-    monkeypatch.setattr(catalog, "gettext", lambda message: f"[de] {message}" if message in ours else real(message))
+def marked_german(mark_in_german):
+    """Our msgids come out of German marked: a text that comes out marked went through gettext."""
+    mark_in_german(MERCHANTS_PART, NOT_YOURS, NOT_WAITING, AT_MOST)
 
 
 @pytest.fixture

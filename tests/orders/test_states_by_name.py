@@ -13,6 +13,7 @@ import pytest
 from apps.orders import rules
 from apps.orders.models import Order
 from regions import home_region, load_region
+from tests.orders.conftest import api_checkout
 
 INVALID_STATE = "Choose a valid state or province."
 REQUIRED = "This field is required."
@@ -116,24 +117,10 @@ def test_a_quote_taxes_a_state_named_by_name_as_its_code():
 # --- the API ----------------------------------------------------------------------------------
 
 
-def _api_checkout(client, stocked, slug: str, address: dict, *, key: str):
-    variant = stocked(slug, 5, price_minor=2500)
-    added = client.post("/api/v1/cart/lines", {"variant": variant.pk, "quantity": 1}, content_type="application/json")
-    assert added.status_code == 201, added.json()
-    body = {
-        "email": "buyer@example.test",
-        "address": address,
-        "shipping_option": "standard",
-        "payment_provider": "test",
-        "payment_method": "test",
-    }
-    return client.post("/api/v1/checkout", body, content_type="application/json", headers={"Idempotency-Key": key})
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(("state", "stored", "rate"), [("New York", "NY", "8.53"), ("district of columbia", "DC", "6")])
 def test_api_takes_a_us_state_by_its_name_and_taxes_it(client, stocked, state, stored, rate):
-    r = _api_checkout(client, stocked, "state-by-name", {**US_ADDRESS, "state": state}, key="state-by-name-01")
+    r = api_checkout(client, stocked, "state-by-name", {**US_ADDRESS, "state": state}, key="state-by-name-01")
     assert r.status_code == 201, r.json()
     order = Order.objects.get()
     assert order.address["state"] == stored
@@ -142,7 +129,7 @@ def test_api_takes_a_us_state_by_its_name_and_taxes_it(client, stocked, state, s
 
 @pytest.mark.django_db
 def test_api_refuses_an_unknown_state_on_the_field_and_writes_nothing(client, stocked):
-    r = _api_checkout(client, stocked, "state-unknown", {**US_ADDRESS, "state": "Nowhere"}, key="state-unknown-01")
+    r = api_checkout(client, stocked, "state-unknown", {**US_ADDRESS, "state": "Nowhere"}, key="state-unknown-01")
     assert r.status_code == 400, r.json()
     assert r.json()["error"]["code"] == "invalid_address"
     assert r.json()["error"]["fields"] == {"state": [INVALID_STATE]}
@@ -150,19 +137,6 @@ def test_api_refuses_an_unknown_state_on_the_field_and_writes_nothing(client, st
 
 
 # --- the checkout page ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def shopper_in(client, use_region, settings):
-    def make(region_code: str, country: str, language: str):
-        region = use_region(region_code)
-        settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-        client.defaults["HTTP_CF_IPCOUNTRY"] = country
-        client.cookies[settings.CURRENCY_COOKIE_NAME] = region.settlement_currency
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
-        return client
-
-    return make
 
 
 @pytest.mark.django_db

@@ -7,7 +7,6 @@ Real PostgreSQL and Redis; payments with the labelled test provider.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,8 @@ from django.utils import translation
 
 from apps.orders import services
 from apps.orders.models import Order
-from tests.orders import test_merchant_orders as shared
-from tests.orders.conftest import cart_with, checkout, shopper_for
+from tests.orders.conftest import cart_with, checkout, page_text, shopper_for
 from tests.orders.test_merchant_orders import admin_step, messages_of
-
-# The shared-order fixtures (Shop B, each shop's staff, a paid order of given variants).
-merchant_b, staff_a, staff_b, stocked_b, place = (
-    shared.merchant_b,
-    shared.staff_a,
-    shared.staff_b,
-    shared.stocked_b,
-    shared.place,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,16 +29,6 @@ PARIS = {
     "postal_code": "75001",
     "country": "FR",
 }
-
-
-def _text(html: bytes, testid: str) -> str:
-    """The visible text of the element marked ``data-testid=testid``, spaces squeezed."""
-    page = html.decode()
-    marked = page.index(f'data-testid="{testid}"')
-    tag = re.match(r"<(\w+)", page[page.rindex("<", 0, marked) :]).group(1)
-    start = page.index(">", marked) + 1
-    end = page.index(f"</{tag}>", start)
-    return " ".join(re.sub(r"<[^>]+>", " ", page[start:end]).split())
 
 
 @pytest.fixture
@@ -80,9 +59,9 @@ def delivered_and_partly_refunded(stocked, make_user, operator, on_commit):
 
 
 def test_the_last_part_packed_says_the_order_is_packed_not_being_packed(
-    client, stocked, stocked_b, place, staff_a, staff_b
+    client, stocked, stocked_b, paid_order_of, staff_a, staff_b
 ):
-    order = place(stocked("words-lamp", 5, price_minor=4000), stocked_b("words-vase", 5, price_minor=2500))
+    order = paid_order_of(stocked("words-lamp", 5, price_minor=4000), stocked_b("words-vase", 5, price_minor=2500))
     client.force_login(staff_a)
     page = admin_step(client, order, "fulfil")
     order.refresh_from_db()
@@ -107,9 +86,9 @@ def test_my_orders_and_the_order_page_say_delivered_then_partially_refunded(clie
     client.force_login(order.user)
     english = {"Accept-Language": "en"}
 
-    assert _text(client.get("/orders/", headers=english).content, "status") == "Delivered · partially refunded"
+    assert page_text(client.get("/orders/", headers=english).content, "status") == "Delivered · partially refunded"
     page = client.get(f"/orders/{order.reference}/", headers=english)
-    assert _text(page.content, "status") == "Delivered · partially refunded"
+    assert page_text(page.content, "status") == "Delivered · partially refunded"
 
 
 # Every status label, as a translator told by the "order status" context words it: about la commande.
@@ -151,8 +130,8 @@ def test_a_french_shopper_reads_one_phrase_that_agrees_with_la_commande(
     mine = client.get("/orders/")
     assert mine.wsgi_request.LANGUAGE_CODE == "fr"
     # One msgid, separator included: not "Livrée Partiellement remboursé" put together from two.
-    assert _text(mine.content, "status") == "Livrée · partiellement remboursée"
-    assert _text(client.get(f"/orders/{order.reference}/").content, "status") == "Livrée · partiellement remboursée"
+    assert page_text(mine.content, "status") == "Livrée · partiellement remboursée"
+    assert page_text(client.get(f"/orders/{order.reference}/").content, "status") == "Livrée · partiellement remboursée"
 
 
 def test_every_status_label_is_looked_up_with_the_order_status_context(french_catalogue):

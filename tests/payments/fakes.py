@@ -21,12 +21,14 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -73,24 +75,58 @@ def stripe_signature(body: bytes, secret: str, timestamp: int | None = None) -> 
     return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
 
 
-def post_stripe_event(event_type: str, intent: dict, *, event_id: str | None = None) -> None:
-    """Deliver a Stripe event about ``intent`` to our webhook, signed with the test secret, as Stripe would."""
-    event = {
-        "id": event_id or f"evt_{event_type}_{intent['id']}",
+def stripe_event(event_id: str, event_type: str, about: dict, created: int, **changes: Any) -> dict:
+    """A Stripe event as Stripe sends it: ``about`` (an intent, a refund) with ``changes`` made to it."""
+    return {
+        "id": event_id,
         "object": "event",
         "type": event_type,
-        "created": int(time.time()),
+        "created": created,
         "livemode": False,
-        "data": {"object": intent},
+        "data": {"object": {**about, **changes}},
     }
+
+
+def stripe_delivered(client: Client, event: dict) -> HttpResponse:
+    """Deliver ``event`` to our Stripe webhook, signed with the test secret as Stripe would; it must be taken."""
     body = json.dumps(event).encode()
-    response = Client().post(
+    response = client.post(
         reverse("payments:webhook-stripe"),
         data=body,
         content_type="application/json",
         headers={"Stripe-Signature": stripe_signature(body, STRIPE_WEBHOOK_SECRET)},
     )
     assert response.status_code == 200, response.content
+    return response
+
+
+def paypal_delivered(client: Client, paypal: FakePayPal, event: dict) -> HttpResponse:
+    """Deliver ``event`` to our PayPal webhook with the headers ``paypal`` (the fake) verifies; it must be taken."""
+    response = client.post(
+        reverse("payments:webhook-paypal"),
+        data=json.dumps(event).encode(),
+        content_type="application/json",
+        headers=paypal.sign(event),
+    )
+    assert response.status_code == 200, response.content
+    return response
+
+
+def post_stripe_event(event_type: str, intent: dict, *, event_id: str | None = None) -> None:
+    """Deliver a Stripe event about ``intent`` to our webhook, signed with the test secret, as Stripe would."""
+    event = stripe_event(event_id or f"evt_{event_type}_{intent['id']}", event_type, intent, int(time.time()))
+    stripe_delivered(Client(), event)
+
+
+def stripe_served_by(fake: FakeStripe, settings: Any) -> Iterator[FakeStripe]:
+    """Point the Stripe keys, webhook secret and API base at ``fake`` (a ``FakeStripe`` or one of
+    its kinds) for a fixture to yield from; stops the fake afterwards."""
+    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
+    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = fake.url
+    yield fake
+    fake.stop()
 
 
 class FakeServer:

@@ -7,16 +7,15 @@ never by measuring time.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from django.db import connection
 
 from apps.errors import ApplicationError
 from apps.payments import breaker, services
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, ProviderDeclined, ProviderUnavailable, RefundStatus
+from tests.payments.conftest import reaching
 from tests.payments.fakes import FakeStripe, closed_port_url
 
 UNAVAILABLE = "This payment method is not answering right now; please try another method."
@@ -170,29 +169,14 @@ def test_only_one_probe_goes_out_while_half_open(stripe_down, live_stripe, setti
     settings.STRIPE_API_BASE = live_stripe.url
     live_stripe.delay = 0.5  # the probe is slow to answer
     _wait_for_half_open()
-    probe: dict = {}
-
-    def run_probe():
-        try:
-            probe["payment"] = _pay("R-probe")
-        except Exception as exc:  # asserted below
-            probe["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run_probe)
-    thread.start()
-    deadline = time.monotonic() + 3
-    while not live_stripe.requests:
-        assert time.monotonic() < deadline, "the probe never reached the fake"
-        time.sleep(0.01)
+    thread, probe = reaching(live_stripe, lambda: _pay("R-probe"))
 
     # While the probe is out, another checkout fails fast instead of piling on.
     _unavailable("R-other")
     thread.join()
 
     assert "error" not in probe
-    assert probe["payment"].provider_payment_id == "pi_fake1"
+    assert probe["result"].provider_payment_id == "pi_fake1"
     assert [r.headers["idempotency-key"] for r in live_stripe.requests] == ["order:R-probe:intent"]
     assert breaker.state("stripe") == "closed"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from apps.errors import ApplicationError
 from apps.money.formatting import format_money
@@ -28,13 +27,9 @@ NOT_OFFERED = "Not offered here; valid values: %(values)s"
 
 
 @pytest.fixture
-def marked_german(monkeypatch):
-    """Our msgids given a marked German translation (no .po may be edited here): a text that comes
-    out marked went through gettext."""
-    catalog = trans_real.translation("de")
-    real = catalog.gettext
-    ours = {NOT_CAPTURABLE, NOT_CREATED, TOO_MUCH, AT_MOST, NOT_OFFERED, "No such payment."}
-    monkeypatch.setattr(catalog, "gettext", lambda message: f"[de] {message}" if message in ours else real(message))
+def marked_german(mark_in_german):
+    """Our msgids come out of German marked: a text that comes out marked went through gettext."""
+    mark_in_german(NOT_CAPTURABLE, NOT_CREATED, TOO_MUCH, AT_MOST, NOT_OFFERED, "No such payment.")
 
 
 def _refused(**kwargs) -> ApplicationError:

@@ -18,7 +18,7 @@ from apps.payments import services
 from apps.payments.models import Payment
 from apps.payments.providers.base import PaymentStatus
 from tests.orders.test_refunds_after_cancel import ManualCaptureStripe
-from tests.payments.fakes import STRIPE_PUBLISHABLE_KEY, STRIPE_WEBHOOK_SECRET
+from tests.payments.fakes import stripe_served_by
 
 pytestmark = pytest.mark.django_db
 
@@ -26,13 +26,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def stripe_fake(settings):
     """Stripe with manual capture and the intent's cancel (the void)."""
-    fake = ManualCaptureStripe()
-    settings.STRIPE_SECRET_KEY = "sk_test_livemall_fake"
-    settings.STRIPE_PUBLISHABLE_KEY = STRIPE_PUBLISHABLE_KEY
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    fake.stop()
+    yield from stripe_served_by(ManualCaptureStripe(), settings)
 
 
 def _authorized(stripe_fake, committed, reference: str = "R-VOID") -> Payment:

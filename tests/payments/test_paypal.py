@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import base64
-import threading
 
 import pytest
-from django.db import connection
 
 from apps.errors import ApplicationError
 from apps.payments import selectors, services
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import NextAction, PaymentStatus, RefundStatus
+from tests.payments.conftest import at_once, paypal_captured
 
 UNAVAILABLE = "This payment method is not answering right now; please try another method."
 
@@ -49,10 +48,7 @@ def _prime_token(paypal_fake):
 
 
 def _captured(paypal_fake, committed=None, reference="R-1", amount=1999) -> Payment:
-    payment = _create(reference=reference, amount=amount)
-    paypal_fake.approve(payment.provider_payment_id)
-    run = committed or (lambda f, **kw: f(**kw))
-    payment = run(services.payment_capture, payment_id=payment.pk)
+    payment = paypal_captured(paypal_fake, reference, amount, committed=committed)
     assert payment.status == PaymentStatus.SUCCEEDED
     return payment
 
@@ -112,23 +108,7 @@ def test_double_click_creates_one_order(paypal_fake):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_give_one_order(paypal_fake):
-    results, errors = [], []
-    start = threading.Barrier(6)
-
-    def submit():
-        start.wait()
-        try:
-            results.append(_create(reference="R-race").pk)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(lambda: _create(reference="R-race").pk, 6)
 
     assert errors == []
     assert len(set(results)) == 1
@@ -274,23 +254,8 @@ def test_capturing_a_captured_payment_calls_paypal_once(paypal_fake, committed, 
 def test_concurrent_captures_capture_once(paypal_fake):
     payment = _create()
     paypal_fake.approve(payment.provider_payment_id)
-    start = threading.Barrier(5)
-    statuses, errors = [], []
 
-    def capture():
-        start.wait()
-        try:
-            statuses.append(services.payment_capture(payment_id=payment.pk).status)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=capture) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses, errors = at_once(lambda: services.payment_capture(payment_id=payment.pk).status, 5)
 
     assert errors == []
     assert statuses == [PaymentStatus.SUCCEEDED] * 5

@@ -14,28 +14,19 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import time
 
 import pytest
-from django.test import Client
-from django.urls import reverse
 
 from apps.payments import selectors, services
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.base import PaymentStatus, RefundStatus
-from tests.payments.fakes import STRIPE_WEBHOOK_SECRET, stripe_signature
+from tests.payments.conftest import paypal_captured
+from tests.payments.fakes import paypal_delivered, stripe_delivered, stripe_event
 
-STRIPE_URL = reverse("payments:webhook-stripe")
-PAYPAL_URL = reverse("payments:webhook-paypal")
 STALE_FAILED = "refund no change: failed stays (older than an event already applied)"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def client():
-    return Client(enforce_csrf_checks=True)
 
 
 # --- Stripe -------------------------------------------------------------------------------
@@ -55,43 +46,20 @@ def _pending_refund(stripe_fake, committed, amount: int = 1000) -> tuple[Payment
     return payment, refund, dict(stripe_fake.refunds[refund.provider_refund_id])
 
 
-def _event(event_id: str, event_type: str, stripe_refund: dict, status: str, created: int) -> dict:
-    return {
-        "id": event_id,
-        "object": "event",
-        "type": event_type,
-        "created": created,
-        "livemode": False,
-        "data": {"object": {**stripe_refund, "status": status}},
-    }
-
-
 def _failed(stripe_refund: dict, created: int) -> dict:
-    return _event("evt_refund_failed", "refund.failed", stripe_refund, "failed", created)
+    return stripe_event("evt_refund_failed", "refund.failed", stripe_refund, created, status="failed")
 
 
 def _succeeded(stripe_refund: dict, created: int) -> dict:
-    return _event("evt_refund_succeeded", "refund.updated", stripe_refund, "succeeded", created)
-
-
-def _post_stripe(client, event: dict):
-    body = json.dumps(event).encode()
-    response = client.post(
-        STRIPE_URL,
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": stripe_signature(body, STRIPE_WEBHOOK_SECRET)},
-    )
-    assert response.status_code == 200, response.content
-    return response
+    return stripe_event("evt_refund_succeeded", "refund.updated", stripe_refund, created, status="succeeded")
 
 
 def test_a_stale_succeeded_after_failed_leaves_the_refund_failed(stripe_fake, client, committed, signals):
     payment, refund, stripe_refund = _pending_refund(stripe_fake, committed)
     now = int(time.time())
 
-    committed(_post_stripe, client, _failed(stripe_refund, now))
-    answer = committed(_post_stripe, client, _succeeded(stripe_refund, now - 5))
+    committed(stripe_delivered, client, _failed(stripe_refund, now))
+    answer = committed(stripe_delivered, client, _succeeded(stripe_refund, now - 5))
 
     assert answer.json()["duplicate"] is False
     refund.refresh_from_db()
@@ -107,7 +75,7 @@ def test_a_stale_succeeded_after_failed_leaves_the_refund_failed(stripe_fake, cl
     assert signals.named("refunded") == []
 
     # Delivered again, it is a replay of a stored event and still changes nothing.
-    again = committed(_post_stripe, client, _succeeded(stripe_refund, now - 5))
+    again = committed(stripe_delivered, client, _succeeded(stripe_refund, now - 5))
     assert again.json()["duplicate"] is True
     refund.refresh_from_db()
     assert refund.status == RefundStatus.FAILED
@@ -117,8 +85,8 @@ def test_a_newer_succeeded_after_failed_settles_the_refund(stripe_fake, client, 
     payment, refund, stripe_refund = _pending_refund(stripe_fake, committed)
     now = int(time.time())
 
-    committed(_post_stripe, client, _failed(stripe_refund, now - 60))
-    committed(_post_stripe, client, _succeeded(stripe_refund, now))
+    committed(stripe_delivered, client, _failed(stripe_refund, now - 60))
+    committed(stripe_delivered, client, _succeeded(stripe_refund, now))
 
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
@@ -133,8 +101,8 @@ def test_a_stale_failed_after_succeeded_leaves_the_refund_succeeded(stripe_fake,
     payment, refund, stripe_refund = _pending_refund(stripe_fake, committed)
     now = int(time.time())
 
-    committed(_post_stripe, client, _succeeded(stripe_refund, now))
-    committed(_post_stripe, client, _failed(stripe_refund, now - 5))
+    committed(stripe_delivered, client, _succeeded(stripe_refund, now))
+    committed(stripe_delivered, client, _failed(stripe_refund, now - 5))
 
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
@@ -147,7 +115,7 @@ def test_a_stale_failed_after_succeeded_leaves_the_refund_succeeded(stripe_fake,
 def _failed_then_retried(stripe_refund: dict, now: int) -> list[dict]:
     """Created pending, failed, then succeeded (Stripe retried it): the refund ends succeeded."""
     return [
-        _event("evt_refund_created", "refund.created", stripe_refund, "pending", now - 20),
+        stripe_event("evt_refund_created", "refund.created", stripe_refund, now - 20, status="pending"),
         _failed(stripe_refund, now - 10),
         _succeeded(stripe_refund, now),
     ]
@@ -157,7 +125,7 @@ def _failed_after_a_stale_success(stripe_refund: dict, now: int) -> list[dict]:
     """Created pending, a "succeeded" already outdated, and the failure after it: the refund ends failed
     whenever the failure arrives first."""
     return [
-        _event("evt_refund_created", "refund.created", stripe_refund, "pending", now - 20),
+        stripe_event("evt_refund_created", "refund.created", stripe_refund, now - 20, status="pending"),
         _failed(stripe_refund, now),
         _succeeded(stripe_refund, now - 10),
     ]
@@ -169,7 +137,7 @@ def test_shuffled_refund_events_end_where_the_latest_one_says(stripe_fake, clien
     events = _failed_then_retried(stripe_refund, int(time.time()))
     delivered = [events[i] for i in order] * 2  # and every event delivered twice
 
-    answers = [committed(_post_stripe, client, event) for event in delivered]
+    answers = [committed(stripe_delivered, client, event) for event in delivered]
 
     assert sum(not a.json()["duplicate"] for a in answers) == 3
     assert WebhookEvent.objects.filter(processed_at__isnull=False).count() == 3
@@ -187,7 +155,7 @@ def test_shuffled_events_with_the_failure_first_never_count_the_stale_success(
     events = _failed_after_a_stale_success(stripe_refund, int(time.time()))
 
     for event in [events[i] for i in order] * 2:
-        committed(_post_stripe, client, event)
+        committed(stripe_delivered, client, event)
 
     refund.refresh_from_db()
     assert refund.status == RefundStatus.FAILED
@@ -202,11 +170,11 @@ def test_a_stale_refund_event_waiting_for_its_payment_is_judged_by_its_own_time(
     """Applied later by the retry of waiting events, an event keeps the time the provider gave it."""
     payment, refund, stripe_refund = _pending_refund(stripe_fake, committed)
     now = int(time.time())
-    committed(_post_stripe, client, _failed(stripe_refund, now))
+    committed(stripe_delivered, client, _failed(stripe_refund, now))
     stale = _succeeded(stripe_refund, now - 5)
     # Stored as if it had come before its payment was known, then retried.
     Payment.objects.filter(pk=payment.pk).update(provider_payment_id="pi_not_yet")
-    committed(_post_stripe, client, stale)
+    committed(stripe_delivered, client, stale)
     assert WebhookEvent.objects.get(event_id=stale["id"]).result == services.WAITING_FOR_PAYMENT
     Payment.objects.filter(pk=payment.pk).update(provider_payment_id=stripe_refund["payment_intent"])
 
@@ -237,28 +205,16 @@ def _paypal_refund_event(event_id: str, status: str, at: dt.datetime) -> dict:
     }
 
 
-def _post_paypal(client, paypal_fake, event: dict):
-    response = client.post(
-        PAYPAL_URL, data=json.dumps(event).encode(), content_type="application/json", headers=paypal_fake.sign(event)
-    )
-    assert response.status_code == 200, response.content
-    return response
-
-
 @pytest.mark.parametrize(("completed_offset", "final"), [(-5, RefundStatus.FAILED), (5, RefundStatus.SUCCEEDED)])
 def test_paypal_refund_completed_after_cancelled_follows_create_time(
     paypal_fake, client, committed, signals, completed_offset, final
 ):
-    payment = services.payment_create(
-        order_reference="R-REFUND-ORDER-PP", provider="paypal", method="paypal", amount_minor=1999, currency="USD"
-    )
-    paypal_fake.approve(payment.provider_payment_id)
-    committed(services.payment_capture, payment_id=payment.pk)
+    paypal_captured(paypal_fake, "R-REFUND-ORDER-PP", committed=committed)
     now = dt.datetime.now(dt.UTC)
 
-    committed(_post_paypal, client, paypal_fake, _paypal_refund_event("WH-ref-cancelled", "CANCELLED", now))
+    committed(paypal_delivered, client, paypal_fake, _paypal_refund_event("WH-ref-cancelled", "CANCELLED", now))
     completed = now + dt.timedelta(seconds=completed_offset)
-    committed(_post_paypal, client, paypal_fake, _paypal_refund_event("WH-ref-completed", "COMPLETED", completed))
+    committed(paypal_delivered, client, paypal_fake, _paypal_refund_event("WH-ref-completed", "COMPLETED", completed))
 
     (refund,) = Refund.objects.all()
     assert (refund.amount_minor, refund.status) == (500, final)

@@ -17,7 +17,6 @@ import datetime as dt
 import time
 
 import pytest
-from django.test import Client
 from django.utils import translation
 
 from apps.catalog import services as catalog
@@ -30,16 +29,13 @@ from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.base import PaymentStatus, RefundStatus
 from tests.catalog.factories import make_product
 from tests.orders.conftest import cart_with, checkout
-from tests.payments.test_refund_event_order import _event, _paypal_refund_event, _post_paypal, _post_stripe
+from tests.payments.conftest import paypal_captured
+from tests.payments.fakes import paypal_delivered, stripe_delivered, stripe_event
+from tests.payments.test_refund_event_order import _paypal_refund_event
 
 pytestmark = pytest.mark.django_db
 
 FAILED_NOTE = "failed after it succeeded"
-
-
-@pytest.fixture
-def client():
-    return Client(enforce_csrf_checks=True)
 
 
 @pytest.fixture
@@ -70,7 +66,7 @@ def _paid_order(variant, stripe_fake, committed) -> tuple[Order, Payment]:
 
 def _failed(stripe_fake, refund: Refund, event_id: str, created: int, event_type: str = "refund.failed") -> dict:
     stripe_refund = {**stripe_fake.refunds[refund.provider_refund_id], "failure_reason": "expired_or_canceled_card"}
-    return _event(event_id, event_type, stripe_refund, "failed", created)
+    return stripe_event(event_id, event_type, stripe_refund, created, status="failed")
 
 
 def test_a_refund_failed_after_it_succeeded_is_owed_again(variant, stripe_fake, client, committed, signals, operator):
@@ -84,7 +80,7 @@ def test_a_refund_failed_after_it_succeeded_is_owed_again(variant, stripe_fake, 
     )
     assert order_selectors.order_refunds_owed(order=order).held_minor == 0
 
-    answer = committed(_post_stripe, client, _failed(stripe_fake, refund, "evt_refund_failed", int(time.time())))
+    answer = committed(stripe_delivered, client, _failed(stripe_fake, refund, "evt_refund_failed", int(time.time())))
 
     assert WebhookEvent.objects.get(event_id="evt_refund_failed").result == "refund succeeded -> failed"
     assert answer.json()["duplicate"] is False
@@ -135,11 +131,13 @@ def test_the_same_failure_delivered_again_changes_nothing_more(variant, stripe_f
     now = int(time.time())
 
     failed = _failed(stripe_fake, refund, "evt_refund_failed", now)
-    committed(_post_stripe, client, failed)
-    again = committed(_post_stripe, client, failed)
+    committed(stripe_delivered, client, failed)
+    again = committed(stripe_delivered, client, failed)
     # Stripe tells the same failure by a second event type, under its own id.
     other = committed(
-        _post_stripe, client, _failed(stripe_fake, refund, "evt_charge_refund_updated", now, "charge.refund.updated")
+        stripe_delivered,
+        client,
+        _failed(stripe_fake, refund, "evt_charge_refund_updated", now, "charge.refund.updated"),
     )
 
     assert again.json()["duplicate"] is True
@@ -165,7 +163,7 @@ def test_one_of_two_refunds_failing_leaves_the_payment_partly_refunded(
     order.refresh_from_db()
     assert order.refunded_minor == 3000
 
-    committed(_post_stripe, client, _failed(stripe_fake, second, "evt_refund_failed", int(time.time())))
+    committed(stripe_delivered, client, _failed(stripe_fake, second, "evt_refund_failed", int(time.time())))
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PARTIALLY_REFUNDED
@@ -180,11 +178,15 @@ def test_a_failure_older_than_the_success_applied_is_ignored(variant, stripe_fak
     refund = committed(services.payment_refund, payment_id=payment.pk)
     now = int(time.time())
     stripe_refund = stripe_fake.refunds[refund.provider_refund_id]
-    committed(_post_stripe, client, _event("evt_refund_succeeded", "refund.updated", stripe_refund, "succeeded", now))
+    committed(
+        stripe_delivered,
+        client,
+        stripe_event("evt_refund_succeeded", "refund.updated", stripe_refund, now, status="succeeded"),
+    )
     order.refresh_from_db()
     assert (order.status, order.refunded_minor) == (Order.Status.REFUNDED, order.total_minor)
 
-    committed(_post_stripe, client, _failed(stripe_fake, refund, "evt_refund_failed", now - 5))
+    committed(stripe_delivered, client, _failed(stripe_fake, refund, "evt_refund_failed", now - 5))
 
     assert WebhookEvent.objects.get(event_id="evt_refund_failed").result == (
         "refund no change: succeeded stays (older than an event already applied)"
@@ -202,16 +204,12 @@ def test_a_failure_older_than_the_success_applied_is_ignored(variant, stripe_fak
 
 
 def test_a_paypal_refund_that_completed_stays_refunded(paypal_fake, client, committed, signals):
-    payment = services.payment_create(
-        order_reference="R-CLOSED-CARD-PP", provider="paypal", method="paypal", amount_minor=1999, currency="USD"
-    )
-    paypal_fake.approve(payment.provider_payment_id)
-    committed(services.payment_capture, payment_id=payment.pk)
+    payment = paypal_captured(paypal_fake, "R-CLOSED-CARD-PP", committed=committed)
     now = dt.datetime.now(dt.UTC)
-    committed(_post_paypal, client, paypal_fake, _paypal_refund_event("WH-ref-completed", "COMPLETED", now))
+    committed(paypal_delivered, client, paypal_fake, _paypal_refund_event("WH-ref-completed", "COMPLETED", now))
     later = now + dt.timedelta(seconds=5)
 
-    committed(_post_paypal, client, paypal_fake, _paypal_refund_event("WH-ref-cancelled", "CANCELLED", later))
+    committed(paypal_delivered, client, paypal_fake, _paypal_refund_event("WH-ref-cancelled", "CANCELLED", later))
 
     assert WebhookEvent.objects.get(event_id="WH-ref-cancelled").result == "refund no change: succeeded stays"
     (refund,) = Refund.objects.all()

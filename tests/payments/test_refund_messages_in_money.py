@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.utils import translation
-from django.utils.translation import trans_real
 
 from apps.errors import ApplicationError
 from apps.money.formatting import format_money
@@ -27,13 +26,9 @@ def me_south(use_region):
 
 
 @pytest.fixture
-def marked_german(monkeypatch):
-    """Our msgids given a marked German translation (no .po may be edited here): a message that
-    comes out marked went through gettext."""
-    catalog = trans_real.translation("de")
-    real = catalog.gettext
-    ours = {AT_MOST, UNCONFIRMED, NOT_AN_AMOUNT, RECEIVED, "No such payment.", "No such refund of this payment."}
-    monkeypatch.setattr(catalog, "gettext", lambda message: f"[de] {message}" if message in ours else real(message))
+def marked_german(mark_in_german):
+    """Our msgids come out of German marked: a message that comes out marked went through gettext."""
+    mark_in_german(AT_MOST, UNCONFIRMED, NOT_AN_AMOUNT, RECEIVED, "No such payment.", "No such refund of this payment.")
 
 
 def _captured(amount: int = 25000) -> Payment:

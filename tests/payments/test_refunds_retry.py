@@ -20,6 +20,7 @@ from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
 from tests.catalog.factories import make_product
 from tests.orders.conftest import cart_with, checkout
+from tests.payments.conftest import paypal_captured
 from tests.payments.fakes import closed_port_url
 
 pytestmark = pytest.mark.django_db
@@ -40,14 +41,6 @@ def _stripe_paid(stripe_fake, reference: str, amount: int = 1999) -> Payment:
     stripe_fake.succeed(payment.provider_payment_id)
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.SUCCEEDED, captured_minor=amount)
     return Payment.objects.get(pk=payment.pk)
-
-
-def _paypal_paid(paypal_fake, reference: str, amount: int = 1500) -> Payment:
-    payment = services.payment_create(
-        order_reference=reference, provider="paypal", method="paypal", amount_minor=amount, currency="USD"
-    )
-    paypal_fake.approve(payment.provider_payment_id)
-    return services.payment_capture(payment_id=payment.pk)
 
 
 def _refund_while_down(payment: Payment, settings, setting: str, amount: int | None = None) -> Refund:
@@ -158,7 +151,7 @@ def test_a_refund_inside_the_grace_window_is_left_to_the_normal_path(stripe_fake
 def test_a_provider_still_down_does_not_stop_the_others(stripe_fake, paypal_fake, settings, committed, signals):
     stripe_payment = _stripe_paid(stripe_fake, "R-stripe")
     stuck = _refund_while_down(stripe_payment, settings, "STRIPE_API_BASE", amount=900)
-    paypal_payment = _paypal_paid(paypal_fake, "R-paypal")
+    paypal_payment = paypal_captured(paypal_fake, "R-paypal", 1500)
     owed = _refund_while_down(paypal_payment, settings, "PAYPAL_API_BASE")
     _age(stuck, PAST_GRACE)
     _age(owed, PAST_GRACE)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
-from django.db import connection
 
 from apps.errors import ApplicationError
 from apps.payments import services
 from apps.payments.models import Payment
 from apps.payments.providers.base import NextAction, PaymentStatus
+from tests.payments.conftest import at_once, reaching
 
 
 def _create(reference="R-1", amount=1999, currency="USD", method="card"):
@@ -64,23 +61,7 @@ def test_double_create_gives_one_intent(stripe_fake):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_give_one_payment_and_one_intent(stripe_fake):
-    results, errors = [], []
-    start = threading.Barrier(6)
-
-    def submit():
-        start.wait()
-        try:
-            results.append(_create(reference="R-race").pk)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = at_once(lambda: _create(reference="R-race").pk, 6)
 
     assert errors == []
     assert len(set(results)) == 1
@@ -219,22 +200,7 @@ def test_capture_of_an_authorized_intent(stripe_fake, committed, signals):
 def test_double_click_while_stripe_is_still_working_keeps_the_attempt(stripe_fake):
     """Stripe answers 409 to a request whose key is still in use; that is no decline."""
     stripe_fake.work = 0.5
-    first: dict = {}
-
-    def click():
-        try:
-            first["payment"] = _create()
-        except Exception as exc:  # asserted below
-            first["error"] = exc
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=click)
-    thread.start()
-    deadline = time.monotonic() + 3
-    while not stripe_fake.requests:
-        assert time.monotonic() < deadline, "the first click never reached the fake"
-        time.sleep(0.01)
+    thread, first = reaching(stripe_fake, _create)  # the first click
 
     with pytest.raises(ApplicationError) as err:
         _create()  # the second click, while Stripe still works on the first
@@ -245,7 +211,7 @@ def test_double_click_while_stripe_is_still_working_keeps_the_attempt(stripe_fak
     payment = Payment.objects.get()
     assert payment.status == PaymentStatus.PENDING
     assert payment.provider_payment_id == "pi_fake1"
-    assert first["payment"].client_secret == "pi_fake1_secret_fake1"
+    assert first["result"].client_secret == "pi_fake1_secret_fake1"
     assert [r.headers["idempotency-key"] for r in stripe_fake.requests] == ["order:R-1:intent"] * 2
     assert _create().pk == payment.pk  # a later retry finds the same intent
     assert len(stripe_fake.intents) == 1

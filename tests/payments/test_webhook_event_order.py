@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import time
 
 import pytest
-from django.test import Client
-from django.urls import reverse
 
 from apps.errors import ApplicationError
 from apps.money.services import fx_rates_update
@@ -29,16 +26,9 @@ from apps.payments.models import Payment, WebhookEvent
 from apps.payments.providers.base import PaymentStatus
 from apps.payments.providers.stripe import METHOD_COUNTRY_CURRENCIES, METHOD_CURRENCIES, method_takes_currency
 from tests.money.factories import todays_provider
-from tests.payments.fakes import STRIPE_WEBHOOK_SECRET, stripe_signature
+from tests.payments.fakes import paypal_delivered, stripe_delivered, stripe_event
 
-STRIPE_URL = reverse("payments:webhook-stripe")
-PAYPAL_URL = reverse("payments:webhook-paypal")
 STALE = "no change: failed stays (older than an event already applied)"
-
-
-@pytest.fixture
-def client():
-    return Client(enforce_csrf_checks=True)
 
 
 # --- Stripe: events out of order ----------------------------------------------------------
@@ -50,19 +40,8 @@ def _stripe_payment(reference: str = "R-H5") -> Payment:
     )
 
 
-def _event(event_id: str, event_type: str, intent: dict, created: int, **changes: object) -> dict:
-    return {
-        "id": event_id,
-        "object": "event",
-        "type": event_type,
-        "created": created,
-        "livemode": False,
-        "data": {"object": {**intent, **changes}},
-    }
-
-
 def _failed(intent: dict, created: int, event_id: str = "evt_failed") -> dict:
-    return _event(
+    return stripe_event(
         event_id,
         "payment_intent.payment_failed",
         intent,
@@ -73,19 +52,7 @@ def _failed(intent: dict, created: int, event_id: str = "evt_failed") -> dict:
 
 
 def _processing(intent: dict, created: int, event_id: str = "evt_processing") -> dict:
-    return _event(event_id, "payment_intent.processing", intent, created, status="processing")
-
-
-def _post_stripe(client, event: dict):
-    body = json.dumps(event).encode()
-    response = client.post(
-        STRIPE_URL,
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": stripe_signature(body, STRIPE_WEBHOOK_SECRET)},
-    )
-    assert response.status_code == 200, response.content
-    return response
+    return stripe_event(event_id, "payment_intent.processing", intent, created, status="processing")
 
 
 @pytest.mark.django_db
@@ -94,8 +61,8 @@ def test_stale_processing_after_failed_leaves_the_payment_failed(stripe_fake, cl
     intent = dict(stripe_fake.intents[payment.provider_payment_id])
     now = int(time.time())
 
-    committed(_post_stripe, client, _failed(intent, now))
-    answer = committed(_post_stripe, client, _processing(intent, now - 5))
+    committed(stripe_delivered, client, _failed(intent, now))
+    answer = committed(stripe_delivered, client, _processing(intent, now - 5))
 
     assert answer.json()["duplicate"] is False
     payment.refresh_from_db()
@@ -109,7 +76,7 @@ def test_stale_processing_after_failed_leaves_the_payment_failed(stripe_fake, cl
     assert len(signals.named("failed")) == 1
 
     # Delivered again, it is a replay of a stored event.
-    again = committed(_post_stripe, client, _processing(intent, now - 5))
+    again = committed(stripe_delivered, client, _processing(intent, now - 5))
     assert again.json()["duplicate"] is True
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.FAILED
@@ -121,8 +88,8 @@ def test_newer_processing_after_failed_is_the_shoppers_retry(stripe_fake, client
     intent = dict(stripe_fake.intents[payment.provider_payment_id])
     now = int(time.time())
 
-    committed(_post_stripe, client, _failed(intent, now - 60))
-    committed(_post_stripe, client, _processing(intent, now))
+    committed(stripe_delivered, client, _failed(intent, now - 60))
+    committed(stripe_delivered, client, _processing(intent, now))
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PROCESSING
@@ -136,8 +103,8 @@ def test_stale_failed_after_a_newer_processing_leaves_it_processing(stripe_fake,
     intent = dict(stripe_fake.intents[payment.provider_payment_id])
     now = int(time.time())
 
-    committed(_post_stripe, client, _processing(intent, now))
-    committed(_post_stripe, client, _failed(intent, now - 30))
+    committed(stripe_delivered, client, _processing(intent, now))
+    committed(stripe_delivered, client, _failed(intent, now - 30))
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PROCESSING
@@ -148,7 +115,7 @@ def test_stale_failed_after_a_newer_processing_leaves_it_processing(stripe_fake,
 def _declined_then_stale(intent: dict, now: int) -> list[dict]:
     """Created, processing, then declined: the intent ends failed."""
     return [
-        _event("evt_created", "payment_intent.created", intent, now - 20, status="requires_payment_method"),
+        stripe_event("evt_created", "payment_intent.created", intent, now - 20, status="requires_payment_method"),
         _processing(intent, now - 10),
         _failed(intent, now),
     ]
@@ -157,7 +124,7 @@ def _declined_then_stale(intent: dict, now: int) -> list[dict]:
 def _declined_then_retried(intent: dict, now: int) -> list[dict]:
     """Created, declined, then retried with a bank debit: the intent ends processing."""
     return [
-        _event("evt_created", "payment_intent.created", intent, now - 20, status="requires_payment_method"),
+        stripe_event("evt_created", "payment_intent.created", intent, now - 20, status="requires_payment_method"),
         _failed(intent, now - 10),
         _processing(intent, now),
     ]
@@ -175,7 +142,7 @@ def test_shuffled_events_end_where_the_latest_one_says(stripe_fake, client, comm
     events = story(intent, int(time.time()))
     delivered = [events[i] for i in order] * 2  # and every event delivered twice
 
-    answers = [committed(_post_stripe, client, event) for event in delivered]
+    answers = [committed(stripe_delivered, client, event) for event in delivered]
 
     assert sum(not a.json()["duplicate"] for a in answers) == 3
     assert WebhookEvent.objects.filter(processed_at__isnull=False).count() == 3
@@ -191,8 +158,8 @@ def test_succeeded_applies_whatever_its_time(stripe_fake, client, committed, sig
     now = int(time.time())
     done = stripe_fake.succeed(payment.provider_payment_id)
 
-    committed(_post_stripe, client, _failed(intent, now))
-    committed(_post_stripe, client, _event("evt_ok", "payment_intent.succeeded", done, now - 5))
+    committed(stripe_delivered, client, _failed(intent, now))
+    committed(stripe_delivered, client, stripe_event("evt_ok", "payment_intent.succeeded", done, now - 5))
 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
@@ -227,14 +194,6 @@ def _capture_event(event_id: str, event_type: str, payment: Payment, status: str
     }
 
 
-def _post_paypal(client, paypal_fake, event: dict):
-    response = client.post(
-        PAYPAL_URL, data=json.dumps(event).encode(), content_type="application/json", headers=paypal_fake.sign(event)
-    )
-    assert response.status_code == 200, response.content
-    return response
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize(("pending_offset", "final"), [(-5, PaymentStatus.FAILED), (5, PaymentStatus.PROCESSING)])
 def test_paypal_capture_pending_after_denied_follows_create_time(paypal_fake, client, committed, pending_offset, final):
@@ -245,8 +204,8 @@ def test_paypal_capture_pending_after_denied_follows_create_time(paypal_fake, cl
         "WH-pending", "PAYMENT.CAPTURE.PENDING", payment, "PENDING", now + dt.timedelta(seconds=pending_offset)
     )
 
-    committed(_post_paypal, client, paypal_fake, denied)
-    committed(_post_paypal, client, paypal_fake, pending)
+    committed(paypal_delivered, client, paypal_fake, denied)
+    committed(paypal_delivered, client, paypal_fake, pending)
 
     payment.refresh_from_db()
     assert payment.status == final

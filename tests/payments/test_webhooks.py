@@ -12,11 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import threading
 import time
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -24,16 +22,11 @@ from apps.errors import ApplicationError
 from apps.payments import selectors, services
 from apps.payments.models import Payment, Refund, WebhookEvent
 from apps.payments.providers.base import PaymentStatus, RefundStatus
+from tests.payments.conftest import at_once
 from tests.payments.fakes import PAYPAL_WEBHOOK_ID, STRIPE_WEBHOOK_SECRET, stripe_signature
 
 STRIPE_URL = reverse("payments:webhook-stripe")
 PAYPAL_URL = reverse("payments:webhook-paypal")
-
-
-@pytest.fixture
-def client():
-    # The provider's signature is the only authentication: CSRF must not get in the way.
-    return Client(enforce_csrf_checks=True)
 
 
 # --- Stripe -------------------------------------------------------------------------------
@@ -369,23 +362,8 @@ def test_stripe_siblings_in_any_order_and_replayed_end_the_same(stripe_fake, cli
 def test_stripe_concurrent_deliveries_of_one_event_store_it_once(stripe_fake, signals):
     payment = _stripe_payment()
     event = _succeeded(stripe_fake, payment)
-    start = threading.Barrier(8)
-    statuses, errors = [], []
 
-    def deliver():
-        start.wait()
-        try:
-            statuses.append(_post_stripe(Client(), event).json())
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses, errors = at_once(lambda: _post_stripe(Client(), event).json(), 8)
 
     assert errors == []
     assert sorted(s["duplicate"] for s in statuses) == [False] + [True] * 7
