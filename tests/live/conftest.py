@@ -260,14 +260,9 @@ def staff_a(merchant, make_user):
 
 
 @pytest.fixture
-def commit(django_capture_on_commit_callbacks):
+def commit(on_commit):
     """Run what services queue with ``transaction.on_commit`` (events, Redis) inside the test transaction."""
-
-    def run(fn, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return fn(*args, **kwargs)
-
-    return run
+    return on_commit
 
 
 @pytest.fixture
