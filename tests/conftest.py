@@ -151,6 +151,32 @@ def merchant(db, make_user):
 
 
 @pytest.fixture
+def merchant_b(db, make_user):
+    """A second shop beside Shop A, for what one merchant may not see or do to another's."""
+    from apps.accounts import services
+
+    return services.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
+
+
+def _staff_of(merchant, make_user, email: str):
+    from apps.accounts import services
+
+    user = make_user(email=email)
+    services.merchant_staff_add(merchant=merchant, user=user)
+    return user
+
+
+@pytest.fixture
+def staff_a(merchant, make_user):
+    return _staff_of(merchant, make_user, "staff@shop-a.test")
+
+
+@pytest.fixture
+def staff_b(merchant_b, make_user):
+    return _staff_of(merchant_b, make_user, "staff@shop-b.test")
+
+
+@pytest.fixture
 def operator_client(client, make_user):
     """The test's ``client``, signed in as a staff superuser (the admin's operator)."""
     operator = make_user(email="ops@livemall.test")

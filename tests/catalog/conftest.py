@@ -4,24 +4,10 @@ import datetime as dt
 
 import pytest
 
-from apps.accounts import services as accounts
 from apps.catalog import services
 from apps.compliance.models import CertificationType as Cert
 from apps.compliance.models import ProductAttribute as A
 from tests.catalog.factories import make_product, today
-
-
-@pytest.fixture
-def merchant_b(db, make_user):
-    owner = make_user(email="owner@shop-b.test")
-    return accounts.merchant_create(name="Shop B", country="US", owner=owner)
-
-
-@pytest.fixture
-def staff_a(merchant, make_user):
-    user = make_user(email="staff@shop-a.test")
-    accounts.merchant_staff_add(merchant=merchant, user=user)
-    return user
 
 
 @pytest.fixture

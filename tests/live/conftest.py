@@ -24,7 +24,6 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
 from django.utils import timezone
 
-from apps.accounts import services as accounts
 from apps.catalog import services as catalog
 from apps.catalog.models import Product
 from apps.live import services
@@ -245,18 +244,6 @@ def shoppers(transactional_db, make_user):
 
 
 # --- Shared by the console, price-lock and stats tests ------------------------------------
-
-
-@pytest.fixture
-def merchant_b(db, make_user):
-    return accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
-
-
-@pytest.fixture
-def staff_a(merchant, make_user):
-    user = make_user(email="staff@shop-a.test")
-    accounts.merchant_staff_add(merchant=merchant, user=user)
-    return user
 
 
 @pytest.fixture

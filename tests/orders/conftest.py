@@ -10,7 +10,6 @@ from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from apps.accounts import services as accounts
 from apps.catalog import services as catalog
 from apps.orders import gate, selectors, services
 from apps.orders.models import Coupon, Order
@@ -154,26 +153,7 @@ def cart_with(variant, quantity: int = 1, *, country: str | None = None, user=No
     return cart
 
 
-# Shop B beside the root conftest's Shop A, each shop's staff, and orders holding both shops' products.
-
-
-@pytest.fixture
-def merchant_b(make_user):
-    return accounts.merchant_create(name="Shop B", country="US", owner=make_user(email="owner@shop-b.test"))
-
-
-@pytest.fixture
-def staff_a(merchant, make_user):
-    user = make_user(email="staff@shop-a.test")
-    accounts.merchant_staff_add(merchant=merchant, user=user)
-    return user
-
-
-@pytest.fixture
-def staff_b(merchant_b, make_user):
-    user = make_user(email="staff@shop-b.test")
-    accounts.merchant_staff_add(merchant=merchant_b, user=user)
-    return user
+# Shop B's stock (Shop B and each shop's staff are the root conftest's), and orders holding both shops' products.
 
 
 @pytest.fixture
