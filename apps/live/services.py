@@ -54,12 +54,13 @@ from apps.live.providers.recordings import (
 from apps.live.realtime import events
 from apps.live.realtime.config import live_config
 from apps.live.realtime.store import publish_sync, recent_remove_sync
-from apps.money.formatting import format_count, format_money, language_name, language_names, reader_locale
+from apps.money.formatting import format_count, format_money, language_names, reader_locale
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError
 from apps.orders import services as orders
 from apps.orders.models import Cart, CartLine
 from regions import Region
+from regions.languages import language_name
 
 logger = logging.getLogger(__name__)
 

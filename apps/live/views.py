@@ -23,8 +23,8 @@ from apps.live import selectors, services
 from apps.live.models import Giveaway, LiveRoom
 from apps.live.selectors import room_for_page
 from apps.live.templatetags.show_times import show_period_text, viewer_zone
-from apps.money.formatting import babel_locale
 from apps.orders.web import form_int, request_cart, request_shopper
+from regions.languages import babel_locale
 
 
 def _room_or_404(slug: str) -> LiveRoom:

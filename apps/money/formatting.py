@@ -209,7 +209,6 @@ def format_list_of(items: Sequence[str], style: ListStyle, locale: str) -> str:
 
 
 __all__ = [
-    "babel_locale",
     "currency_code",
     "format_day",
     "format_list_of",
@@ -260,11 +259,10 @@ def language_names(codes: Iterable[str], locale: str) -> str:
     """Language codes a caller may send, each with its name in ``locale`` ("en (English), ar (Arabic)"
     to an English reader, "en (anglais), …" to a French one): the code is what to send, the name
     says which it is."""
-    reader = babel_locale(locale)
-    return ", ".join(f"{code} ({babel_locale(code).get_display_name(reader) or code})" for code in codes)
+    return ", ".join(f"{code} ({language_name(code, locale)})" for code in codes)
 
 
-__all__ += ["language_name", "language_names"]
+__all__ += ["language_names"]
 
 
 def reader_locale(default_language: str | None = None) -> str:

@@ -27,13 +27,14 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from apps.errors import ApplicationError
-from apps.money.formatting import babel_locale, format_money
+from apps.money.formatting import format_money
 from apps.money.types import currency_digits
 from apps.orders import selectors, services
 from apps.orders.models import Coupon, Order, OrderEvent, OrderLine, RefundEmail, Shipment
 from apps.orders.selectors import RefundsOwed
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.base import RefundStatus
+from regions.languages import babel_locale
 
 S = Order.Status
 

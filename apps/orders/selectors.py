@@ -25,7 +25,7 @@ from apps.accounts.selectors import country_choices, merchants_for_user
 from apps.catalog.models import Product, Stock, Variant, Warehouse
 from apps.catalog.selectors import country_refusal, products_visible_in
 from apps.errors import ApplicationError
-from apps.money.formatting import NATIVE_ZERO, babel_locale, format_day, format_money, numbering_system
+from apps.money.formatting import NATIVE_ZERO, format_day, format_money, numbering_system
 from apps.money.selectors import convert, rate_snapshot_current
 from apps.money.types import Money
 from apps.orders import rules
@@ -44,6 +44,7 @@ from apps.orders.models import (
 from apps.payments import selectors as payment_selectors
 from apps.payments.providers.cash_on_delivery import CashOnDeliveryProvider
 from regions import Region
+from regions.languages import babel_locale
 
 if TYPE_CHECKING:
     from apps.payments.models import Payment
@@ -691,7 +692,7 @@ def order_delivery_address(*, order: Order, language: str) -> dict:
     # "050 123 4567" would show as "4567 123 050", a street "12 Main St" as "Main St 12". Isolated,
     # each keeps its own direction, as in <bdi> on the page. Only there: a left-to-right text reads
     # them right already, and the invisible marks would be copied along with the phone and the address.
-    right_to_left = language.split("-")[0] in settings.LANGUAGES_BIDI  # as Django's get_language_bidi
+    right_to_left = settings.REGION.is_rtl(language)  # as the page's dir
     return {
         "address": address,
         "address_state": state_name,

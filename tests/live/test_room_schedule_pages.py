@@ -20,7 +20,7 @@ from PIL import Image
 from apps.accounts import services as accounts
 from apps.live import selectors, services
 from apps.live.models import LiveRoom
-from apps.money.formatting import babel_locale
+from regions.languages import babel_locale
 from tests.live.conftest import Socket, run
 
 REGIONS = ["us-east", "eu-west", "ap-southeast", "me-south"]

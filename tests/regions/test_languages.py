@@ -11,6 +11,7 @@ def test_a_locale_cldr_lacks_falls_back_to_its_language_then_english():
     assert babel_locale("th_SG") == Locale.parse("th")
     assert babel_locale("en-VN") == Locale.parse("en")
     assert babel_locale("zz_ZZ") == Locale.parse("en")
+    assert babel_locale("zh_Hans_SG") == Locale.parse("zh_Hans_SG")
     assert babel_locale("") == Locale.parse("en")
 
 

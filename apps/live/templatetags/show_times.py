@@ -22,7 +22,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from apps.live.models import LiveRoom
-from apps.money.formatting import babel_locale
+from regions.languages import babel_locale
 
 register = template.Library()
 

@@ -18,7 +18,6 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from apps.money.formatting import (
-    babel_locale,
     format_count,
     format_day,
     format_moment,
@@ -28,6 +27,7 @@ from apps.money.formatting import (
 )
 from apps.money.selectors import FxSnapshot, convert, rate_snapshot_current
 from apps.money.types import Money, MoneyError, price_step, round_minor
+from regions.languages import babel_locale
 
 register = template.Library()
 logger = logging.getLogger(__name__)
