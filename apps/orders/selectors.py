@@ -704,6 +704,19 @@ def order_delivery_address(*, order: Order, language: str) -> dict:
     }
 
 
+def order_tracking_text_numbers(*, order: Order, language: str) -> list[str]:
+    """The tracking number of each of ``order``'s shipments, in their order, for a plain text in
+    ``language`` (the shipped mail's text part): isolated left to right in a right-to-left language,
+    as :func:`order_delivery_address` isolates the phone. Its shipments as prefetched, if they are."""
+    numbers = [shipment.tracking_number for shipment in order.shipments.all()]
+    # "1Z 999 AA1 0123 4567 84" in a right-to-left text would show its groups in reverse order: a
+    # shopper typing it into the courier's site as read would not find the parcel. Only there: in a
+    # left-to-right text the invisible marks would only be copied along with the number.
+    if settings.REGION.is_rtl(language):
+        return [isolated(number, left_to_right=True) for number in numbers]
+    return numbers
+
+
 @dataclass(frozen=True)
 class RefundsOwed:
     """What an order's customer is still owed back.

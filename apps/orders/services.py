@@ -60,6 +60,7 @@ from apps.orders.selectors import (
     coupon_sold_out_error,
     order_delivery_address,
     order_refunds_held,
+    order_tracking_text_numbers,
     orders_delivered_with_cash_uncollected,
     orders_expired,
     orders_with_flash_sale_admissions,
@@ -1259,6 +1260,8 @@ def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
             "total": format_money(order.total_minor, order.currency, locale),
             "eta": format_day(order.eta, locale),
             **order_delivery_address(order=order, language=order.language),
+            # The shipped mail's, from the shipments prefetched above: no query more.
+            "tracking_numbers": order_tracking_text_numbers(order=order, language=order.language),
             **_order_link(order),
         }
         body = render_to_string(f"orders/email/{email.template}.txt", context)

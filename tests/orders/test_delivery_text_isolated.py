@@ -1,7 +1,8 @@
 """Where a page puts the delivery address and phone in ``<bdi>``, a plain text in a right-to-left
 language puts them in Unicode's directional isolates: an Arabic mail client reads each line of the
 confirmation's text part right to left, and would show "050 123 4567" as "4567 123 050" and
-"12 Al Wasl Rd" as "Al Wasl Rd 12". A left-to-right mail has no need of them and has none. The
+"12 Al Wasl Rd" as "Al Wasl Rd 12"; so does the shipped mail each tracking number, whose digit
+groups would show last to first. A left-to-right mail has no need of them and has none. The
 admin's order page isolates each address line as the order page does, and escapes what was typed.
 
 Real PostgreSQL and Redis; tasks run in the test's process; mails land in Django's locmem outbox.
@@ -19,10 +20,12 @@ from django.urls import reverse
 from django.utils import translation
 
 from apps.accounts import services as accounts
+from apps.catalog import services as catalog
 from apps.orders import services
 from apps.orders.admin import OrderAdmin
 from apps.orders.models import Order
 from apps.orders.selectors import Shopper, order_delivery_address
+from tests.catalog.factories import make_product
 from tests.orders.conftest import ADDRESSES, cart_with, checkout
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +101,68 @@ def test_an_arabic_mail_without_a_phone_has_no_empty_isolate(use_region, stocked
 
     assert f"{LRI}{PDI}" not in body and f"{FSI}{PDI}" not in body
     assert f"{FSI}12 Al Wasl Rd{PDI}\n" in body
+
+
+# --- the shipped mail's tracking numbers ---------------------------------------------------------
+
+# A carrier's number in digit groups: in a right-to-left line the groups would show last to first.
+TRACKING_NUMBERS = ["1Z 999 AA1 0123 4567 84", "0123 4567 8901"]
+
+
+def _shipped_in_two_parcels(
+    use_region, stocked, merchant, on_commit, operator, *, region: str, address: dict, language: str
+) -> str:
+    """The body of the shipped mail of an order whose two parcels left with ``TRACKING_NUMBERS``."""
+    chosen = use_region(region)
+    country = address["country"]
+    shopper = Shopper(
+        country=country, currency=chosen.settlement_currency, language=language, time_zone=chosen.time_zone
+    )
+    # A second warehouse of the shop: a parcel from each.
+    depot = catalog.warehouse_create(merchant=merchant, code="depot", name="Depot", country="US")
+    from_depot = make_product(merchant, f"tracked-depot-{language}").variants.get()
+    catalog.stock_set(variant=from_depot, warehouse=depot, quantity=5)
+    cart = cart_with(stocked(f"tracked-{language}", 5), country=country)
+    services.cart_line_add(cart=cart, variant_id=from_depot.pk, quantity=1, country=country)
+    order = checkout(cart, shopper=shopper, address=address)
+    on_commit(services.order_pay, order=order)
+    parcels = services.order_fulfil(order=Order.objects.get(pk=order.pk), actor=operator)
+    assert len(parcels) == len(TRACKING_NUMBERS)
+    before = len(mail.outbox)
+    for parcel, number in zip(parcels, TRACKING_NUMBERS, strict=True):
+        on_commit(services.shipment_ship, shipment=parcel, tracking_number=number, actor=operator)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.SHIPPED
+    (sent,) = mail.outbox[before:]
+    assert order.reference in sent.subject
+    return sent.body
+
+
+def test_an_arabic_shipped_mail_isolates_each_tracking_number(use_region, stocked, merchant, on_commit, operator):
+    body = _shipped_in_two_parcels(
+        use_region, stocked, merchant, on_commit, operator, region="me-south", address=GULF_ADDRESS, language="ar"
+    )
+
+    # Each number left to right, as a courier's site reads it, after the label in Arabic.
+    assert "".join(f"رقم التتبع: {LRI}{number}{PDI}\n" for number in TRACKING_NUMBERS) in body
+    assert body.count(LRI) == body.count(PDI) == len(TRACKING_NUMBERS)  # only around them
+
+
+@pytest.mark.parametrize(
+    ("region", "country", "language", "label"),
+    [("me-south", "AE", "en", "Tracking number:"), ("eu-west", "DE", "de", "Sendungsnummer:")],
+    ids=["English", "German"],
+)
+def test_a_left_to_right_shipped_mail_has_the_tracking_numbers_bare(
+    use_region, stocked, merchant, on_commit, operator, region, country, language, label
+):
+    address = GULF_ADDRESS if country == "AE" else ADDRESSES[country]
+    body = _shipped_in_two_parcels(
+        use_region, stocked, merchant, on_commit, operator, region=region, address=address, language=language
+    )
+
+    # Read right as they are: invisible marks would only be copied along with the number.
+    assert "".join(f"{label} {number}\n" for number in TRACKING_NUMBERS) in body
+    assert not ISOLATES & set(body)
 
 
 # --- the admin ----------------------------------------------------------------------------------
