@@ -393,7 +393,8 @@ class OrderPayApi(APIView):
             404: _ORDER_NOT_FOUND,
             409: _refused(
                 "`already_paid`, `not_payable` (cancelled), `expired` (the reservation ran out: check out again), "
-                "`payment_in_progress` (a payment is being processed), `conflict` (retry)."
+                "`payment_in_progress` (a payment is being processed), `cash_on_delivery_pending` (the courier "
+                "collects this order's cash: it cannot be paid another way), `conflict` (retry)."
             ),
             503: _refused(
                 "`provider_unavailable`: the payment provider is not answering; the order is cancelled and the "

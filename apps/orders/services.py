@@ -877,6 +877,21 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
             order_cancel(order=order, actor=None, label="system:payment", note=exc.code, reopen_cart=True)
         raise
     if payment.next_action == NextAction.COLLECT_ON_DELIVERY:
+        if not payment_selectors.payment_awaits_courier(payment=payment):
+            # An online payment of the same order went through while this attempt was being
+            # started, and cancelled it (or the order was cancelled): nobody is to collect
+            # at the door, so the order is not confirmed for delivery. Its page shows what happened.
+            order.refresh_from_db()
+            # That payment's news may not have reached the order yet: it is paid all the same.
+            paid = order.paid_at is not None or (
+                order.status == S.CREATED
+                and payment_selectors.payment_paid_for_reference(order_reference=order.reference) is not None
+            )
+            raise ApplicationError(
+                _("This order is already paid.") if paid else _("This order can no longer be paid."),
+                code="already_paid" if paid else "not_payable",
+                status=409,
+            )
         order_confirm_for_delivery(order=order, payment_id=payment.pk)
     return payment
 

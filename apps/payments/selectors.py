@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 
 from apps.payments import registry
 from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
-from apps.payments.providers.base import PaymentStatus, RefundStatus, needs_phone
+from apps.payments.providers.base import PaymentStatus, RefundStatus, collects_on_delivery, needs_phone
 from apps.payments.registry import OfferedMethod
 from regions import Region
 
@@ -47,6 +47,19 @@ def payment_open_for_reference(*, order_reference: str) -> Payment | None:
     """The latest attempt, if the shopper can still finish it (pending, or declined and retryable)."""
     latest = payments_for_reference(order_reference=order_reference).last()
     return latest if latest is not None and latest.status in OPEN_STATUSES else None
+
+
+def payment_awaits_courier(*, payment: Payment) -> bool:
+    """Whether a courier is to collect ``payment`` at the door (cash on delivery, open).
+
+    Told by its provider (``collects_on_delivery``), not by ``next_action``: that is written
+    only once the provider has answered, and an attempt started meanwhile must see it too.
+    The one rule for it: payments refuses another way of paying meanwhile, orders confirms
+    such an order for delivery.
+    """
+    if payment.status not in OPEN_STATUSES:
+        return False
+    return collects_on_delivery(registry.configured_provider(payment.provider))
 
 
 def payments_in_progress() -> QuerySet[Payment]:

@@ -56,7 +56,6 @@ from apps.payments.providers.base import (
     RefundStatus,
     WebhookOutcome,
     WebhookRejected,
-    collects_on_delivery,
 )
 from apps.payments.signals import payment_failed, payment_refunded, payment_succeeded
 
@@ -207,17 +206,6 @@ def _refunded_minor(payment: Payment) -> int:
     return total or 0
 
 
-def _awaits_courier(payment: Payment) -> bool:
-    """Whether a courier is to collect ``payment`` at the door (cash on delivery, open).
-
-    Told by its provider (``collects_on_delivery``), not by ``next_action``: that is written
-    only once the provider has answered, and an attempt started meanwhile must see it too.
-    """
-    if payment.status not in OPEN_STATUSES:
-        return False
-    return collects_on_delivery(registry.configured_provider(payment.provider))
-
-
 def _cancel_collection(paid: Payment) -> None:
     """``paid`` (locked) took the money: the courier must not collect it again at the door.
 
@@ -233,7 +221,7 @@ def _cancel_collection(paid: Payment) -> None:
         .order_by("pk")
     )
     for waiting in siblings:
-        if _awaits_courier(waiting) and _transition(waiting, PaymentStatus.CANCELLED):
+        if selectors.payment_awaits_courier(payment=waiting) and _transition(waiting, PaymentStatus.CANCELLED):
             waiting.save(update_fields=["status", "updated_at"])
             logger.info(
                 "Cash on delivery %s for %s cancelled: payment %s paid it",
@@ -353,7 +341,10 @@ def _attempt_for(*, order_reference: str, provider: str, method: str, amount_min
                     status=409,
                 )
             wanted = (provider, amount_minor, currency)
-            if any(_awaits_courier(p) and (p.provider, p.amount_minor, p.currency) != wanted for p in payments):
+            if any(
+                selectors.payment_awaits_courier(payment=p) and (p.provider, p.amount_minor, p.currency) != wanted
+                for p in payments
+            ):
                 # The courier is on the way to collect: money taken another way would be taken twice.
                 raise ApplicationError(
                     _(
@@ -452,7 +443,12 @@ def payment_capture(*, payment_id: int, amount_minor: int | None = None, locale:
                 status=409,
             )
         if any(p.status in PAID_STATUSES for p in payments if p.pk != payment.pk):
-            raise ApplicationError(_("This order is already paid."), code="already_paid", status=409)
+            raise ApplicationError(
+                _("This order is already paid."),
+                code="already_paid",
+                fields={"order_reference": [reference]},
+                status=409,
+            )
         if payment.status not in (PaymentStatus.PENDING, PaymentStatus.AUTHORIZED, PaymentStatus.FAILED):
             raise ApplicationError(
                 # Translators: %(status)s is the payment's status as the admin lists it ("Processing", "Cancelled").
