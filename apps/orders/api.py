@@ -154,8 +154,13 @@ class OrderOut(serializers.Serializer):
     payment_method = serializers.CharField()
     reserved_until = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
-    lines = OrderLineOut(many=True)
+    lines = serializers.SerializerMethodField()
     shipments = serializers.SerializerMethodField(help_text="One parcel per warehouse, once the order is packed.")
+
+    @extend_schema_field(OrderLineOut(many=True))
+    def get_lines(self, order: Order) -> list[dict[str, Any]]:
+        # Just placed by this request: its lines are in hand, not read back.
+        return OrderLineOut(getattr(order, "placed_lines", None) or order.lines.all(), many=True).data
 
     @extend_schema_field(ShipmentOut(many=True))
     def get_shipments(self, order: Order) -> list[dict[str, Any]]:

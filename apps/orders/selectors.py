@@ -598,10 +598,12 @@ def orders_listed_for(*, user, session_orders: Collection[str]) -> QuerySet[Orde
 
 def order_placed_with_key(*, idempotency_key: str, user, session_orders: list[str]) -> Order | None:
     """The order this shopper (their session's orders, or their account's) placed with a checkout key."""
-    if not idempotency_key:
+    signed_in = user is not None and user.is_authenticated
+    if not idempotency_key or not (session_orders or signed_in):
+        # A first checkout of an anonymous session has no order to find: no query to build.
         return None
     mine = Q(reference__in=session_orders)
-    if user is not None and user.is_authenticated:
+    if signed_in:
         mine |= Q(user=user)
     return Order.objects.filter(mine, idempotency_key=idempotency_key).first()
 

@@ -660,6 +660,7 @@ def _place(
             if quote.coupon is not None and quote.coupon.max_redemptions is not None:
                 _coupon_redeem(quote.coupon, now=now)
             order.placed_now = True  # type: ignore[attr-defined]
+            order.placed_lines = order_lines  # type: ignore[attr-defined]
             return order
     except IntegrityError:
         # The same key committed by a concurrent request: answer with its order.
