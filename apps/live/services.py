@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from apps.accounts.models import Merchant, User
-from apps.catalog.models import Product
+from apps.catalog.models import Product, Variant
 from apps.catalog.selectors import product_hidden_in, required_certifications, variant_options
 from apps.errors import ApplicationError
 from apps.live.models import (
@@ -889,7 +889,11 @@ def product_pin(
         locked = _room_locked(room)
         if locked.status != LiveRoom.Status.LIVE:
             raise ApplicationError(_("The show is no longer live."), code="room_not_live", status=409)
+        replaced = list(
+            PinnedProduct.objects.filter(room=locked, unpinned_at__isnull=True).values_list("product_id", flat=True)
+        )
         PinnedProduct.objects.filter(room=locked, unpinned_at__isnull=True).update(unpinned_at=now)
+        transaction.on_commit(lambda: flash_sale_gates_follow_pins(product_ids={product.pk, *replaced}))
         pin = PinnedProduct.objects.create(
             room=locked,
             product=product,
@@ -964,11 +968,36 @@ def pinned_product_to_cart(
 def product_unpin(*, room: LiveRoom, now: dt.datetime | None = None) -> int:
     """Take the pinned product down (its price lock ends now); returns how many pins were open."""
     with transaction.atomic():
-        closed = PinnedProduct.objects.filter(room=room, unpinned_at__isnull=True).update(
-            unpinned_at=now or timezone.now()
-        )
+        pins = PinnedProduct.objects.filter(room=room, unpinned_at__isnull=True)
+        product_ids = set(pins.values_list("product_id", flat=True))
+        closed = pins.update(unpinned_at=now or timezone.now())
         room_publish_event(room=room, event={"type": "pinned", "product": None})
+        if product_ids:
+            transaction.on_commit(lambda: flash_sale_gates_follow_pins(product_ids=product_ids))
     return closed
+
+
+def flash_sale_gates_follow_pins(*, product_ids: Collection[int]) -> None:
+    """Each product's flash-sale gate is open while a live show pins it, and closed once none does.
+
+    A pinned product is what a show's crowd presses "Buy now" on in the same second: its
+    pinned variants are admitted by the Redis gate before PostgreSQL is touched (see
+    ``apps.orders.gate``). Decided from the pins as they are once committed, not from the one
+    change that asked, so two rooms pinning and unpinning one product at once leave its gate as
+    their pins are. Redis out of reach never undoes a pin: checkout then counts the units in
+    PostgreSQL alone (it never oversells), and the next pin or unpin of the product tries again.
+    """
+    pinned: set[int] = set()
+    for prices in PinnedProduct.objects.filter(
+        product_id__in=product_ids, unpinned_at__isnull=True, room__status=LiveRoom.Status.LIVE
+    ).values_list("prices", flat=True):
+        pinned.update(int(variant_id) for variant_id in prices or {})
+    variants = set(Variant.objects.filter(product_id__in=product_ids).values_list("pk", flat=True))
+    try:
+        orders.flash_sales_open(variant_ids=variants & pinned)
+        orders.flash_sales_close(variant_ids=variants - pinned)
+    except Exception:
+        logger.exception("Flash-sale gates of products %s could not follow their pins", sorted(product_ids))
 
 
 # --- Flash coupons ---------------------------------------------------------------------

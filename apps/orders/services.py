@@ -2356,6 +2356,26 @@ def flash_sale_close(*, variant_id: int) -> None:
     gate.close_gate(variant_id)
 
 
+def flash_sales_open(*, variant_ids: Collection[int]) -> dict[int, int]:
+    """Open the gate of each of ``variant_ids`` that has none (a live show pinned them), with what
+    the database has free; returns those opened and their units.
+
+    A gate already open keeps its count: its admissions in flight are counted there, and
+    opening it afresh would offer their units a second time (the reconcile keeps it right).
+    """
+    if gate.client() is None:
+        return {}
+    wanted = sorted(set(variant_ids))
+    already = gate.gated_variants(wanted)
+    return {v: flash_sale_open(variant_id=v) for v in wanted if v not in already}
+
+
+def flash_sales_close(*, variant_ids: Collection[int]) -> None:
+    """Close the gates of ``variant_ids`` (no live show pins them any more); checkout counts their units in PostgreSQL."""
+    for variant_id in sorted(set(variant_ids)):
+        flash_sale_close(variant_id=variant_id)
+
+
 def flash_sale_reconcile(*, variant_id: int) -> int | None:
     """Compare the gate with the database and repair drift (logged). Returns the drift."""
     with transaction.atomic():
