@@ -6,3 +6,6 @@ class PaymentsConfig(AppConfig):
     name = "apps.payments"
     label = "payments"
     verbose_name = _("Payments")
+
+    def ready(self) -> None:
+        from apps.payments import checks  # noqa: F401 - registers the payment keys check

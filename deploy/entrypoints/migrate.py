@@ -29,6 +29,9 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connections
 
+    # The deploy's first step: a setting that breaks the shop (a payment key without its
+    # partner, apps.payments.checks) stops it here, before any server starts with it.
+    call_command("check")
     if connections["default"].vendor != "postgresql":
         # The embedded SQLite default serves one process on one machine.
         call_command("migrate", interactive=False)

@@ -189,6 +189,15 @@ def test_two_migrations_at_once_both_succeed_and_apply_once(migrated):
     assert sum("No migrations to apply" in output for _, output in migrated) == 1
 
 
+def test_migrate_stops_the_deploy_on_a_setting_that_breaks_the_shop(database_url, tmp_path):
+    # Stripe offered without the publishable key its payment form needs (apps.payments.checks).
+    env = production_env(database_url, tmp_path, STRIPE_SECRET_KEY="sk_test_half", STRIPE_PUBLISHABLE_KEY="")
+    result = run_script("migrate.sh", env, tmp_path)
+    assert result.returncode != 0
+    assert "payments.E001" in result.stderr and "STRIPE_PUBLISHABLE_KEY" in result.stderr
+    assert "Running migrations" not in result.stdout + result.stderr
+
+
 # --- web ----------------------------------------------------------------------------------
 
 
