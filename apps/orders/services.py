@@ -1788,8 +1788,7 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
                     payments.payment_void_request(payment_id=collect.pk)
         refund_ids, void_ids = _payments_owed_back(order)
         if reopen_cart:
-            _cart_count_changed(*Cart.objects.filter(order=order).values_list("pk", "user_id"))
-            Cart.objects.filter(order=order).update(status=Cart.Status.OPEN, order=None)
+            _cart_give_back(order)
     _send_owed_back(order, refund_ids=refund_ids, void_ids=void_ids)
     return order
 
@@ -1800,11 +1799,14 @@ def _payments_owed_back(order: Order) -> tuple[list[int], list[int]]:
 
     Every captured payment, not only the first: a reference paid twice (a stale tab) owes both.
     An authorization (a manual-capture intent; its order never became paid) is voided, not
-    refunded: nothing was taken, and a refund of it would be refused.
+    refunded: nothing was taken, and a refund of it would be refused. So is an intent still open
+    at its provider (Stripe's 3-D Secure under way): left open, the shopper could finish it after
+    the cancel and be charged for an order that is gone. A PayPal order not yet approved is left
+    as it is: PayPal has no void for it (``payments.selectors.payment_voids_at_provider``).
     """
     refund_ids, void_ids = [], []
     for payment in payment_selectors.payments_for_reference(order_reference=order.reference):
-        if payment.status == PaymentStatus.AUTHORIZED:
+        if payment.status == PaymentStatus.AUTHORIZED or payment_selectors.payment_voids_at_provider(payment=payment):
             payments.payment_void_request(payment_id=payment.pk)
             void_ids.append(payment.pk)
         elif payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED):
@@ -1826,11 +1828,11 @@ def _send_owed_back(order: Order, *, refund_ids: list[int], void_ids: list[int])
 
 
 def _void_quietly(order: Order, payment_id: int) -> None:
-    """Void a cancelled order's authorization now; a provider that cannot leaves it to the sweep."""
+    """Void a cancelled order's authorization or open intent now; a provider that cannot leaves it to the sweep."""
     try:
         payments.payment_cancel(payment_id=payment_id)
     except ApplicationError as exc:
-        # The shopper's cancel went through: the authorization is marked, and the retry sweep
+        # The shopper's cancel went through: the payment is marked, and the retry sweep
         # (``payments.refunds_retry_unsettled``) voids it once the provider answers.
         logger.warning("Order %s cancelled; the void of payment %s waits: %s", order.reference, payment_id, exc.code)
 
@@ -1874,9 +1876,10 @@ def order_release_expired(*, order_id: int) -> bool:
     any other.
 
     What its payments hold goes back as on a cancel (:func:`_payments_owed_back`): an
-    authorization nobody captured (a Stripe intent in ``requires_capture``) is voided after
-    the commit with the key ``order:<ref>:void``, or by the retry sweep while its provider
-    cannot be reached; money that arrived regardless is refunded.
+    authorization nobody captured (a Stripe intent in ``requires_capture``), or an intent the
+    shopper has not completed (``requires_action``), is voided after the commit with the key
+    ``order:<ref>:void``, or by the retry sweep while its provider cannot be reached; money
+    that arrived regardless is refunded. The shopper's cart opens again (:func:`_cart_give_back`).
     """
     order = orders_expired().filter(pk=order_id).only("reference", "reserved_until").first()
     if order is None:
@@ -1894,9 +1897,40 @@ def order_release_expired(*, order_id: int) -> bool:
         _transition(order, S.CANCELLED, label="system:expiry", note="reservation expired")
         _release(order)
         _coupon_give_back(order)
+        _cart_give_back(order)
         refund_ids, void_ids = _payments_owed_back(order)
     _send_owed_back(order, refund_ids=refund_ids, void_ids=void_ids)
     return True
+
+
+def _cart_give_back(order: Order) -> None:
+    """The cancelled ``order``'s cart opens again with its lines (caller holds the order lock): when
+    its reservation ran out, and when its payment failed (``order_cancel(reopen_cart=True)``), the
+    shopper finds what they chose.
+
+    A signed-in shopper has one open cart (``one_open_cart_per_user``). One whose open cart is
+    empty (a look at the cart page after checkout opens one) finds the lines moved into it; one
+    who has put things in a newer cart keeps that cart as it is, and the order's stays closed.
+    An anonymous shopper's opens again whatever their session now points at: a newer cart of
+    theirs is the one the session finds.
+    """
+    cart = Cart.objects.select_for_update().filter(order=order).first()
+    if cart is None:
+        return
+    current = None
+    if cart.user_id is not None:
+        current = Cart.objects.select_for_update().filter(user_id=cart.user_id, status=Cart.Status.OPEN).first()
+    if current is None:
+        try:
+            with transaction.atomic():
+                Cart.objects.filter(pk=cart.pk).update(status=Cart.Status.OPEN, order=None)
+        except IntegrityError:
+            # The shopper opened a cart since the look above: theirs it stays; the expiry stands.
+            return
+        _cart_count_changed((cart.pk, cart.user_id))
+    elif not current.lines.exists():
+        CartLine.objects.filter(cart=cart).update(cart=current)
+        _cart_count_changed((cart.pk, cart.user_id), (current.pk, current.user_id))
 
 
 def reservations_expire() -> int:

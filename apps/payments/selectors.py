@@ -62,6 +62,18 @@ def payment_awaits_courier(*, payment: Payment) -> bool:
     return collects_on_delivery(registry.configured_provider(payment.provider))
 
 
+def payment_voids_at_provider(*, payment: Payment) -> bool:
+    """Whether ``payment``, open, is something its provider holds and can call off, so that a
+    cancel must reach it: a Stripe intent the shopper has not completed (``requires_payment_method``,
+    ``requires_confirmation``, ``requires_action``; https://docs.stripe.com/api/payment_intents/cancel).
+    Not a PayPal order the shopper has not approved (PayPal's Orders API has no void for it; we
+    only capture once approved), nor a provider with nothing remote. No provider call."""
+    if payment.status not in OPEN_STATUSES or not payment.provider_payment_id:
+        return False
+    provider = registry.configured_provider(payment.provider)
+    return provider is not None and getattr(provider, "cancel", None) is not None
+
+
 def payments_in_progress() -> QuerySet[Payment]:
     """Payments the shopper made that the provider is still at work on (a SEPA debit: days).
 

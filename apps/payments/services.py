@@ -507,23 +507,34 @@ def void_key(order_reference: str, attempt: int = 1) -> str:
     return f"{_key_base(order_reference, attempt)}:void"
 
 
+def _void_waits(payment: Payment) -> bool:
+    """Whether ``payment`` is marked to be voided and its provider has not voided it yet: an
+    authorization, or an open intent the shopper could still complete (3-D Secure under way)."""
+    if payment.void_requested_at is None:
+        return False
+    return payment.status == PaymentStatus.AUTHORIZED or payment.status in OPEN_STATUSES
+
+
 def payment_void_request(*, payment_id: int) -> Payment:
     """Note that nobody will take the money of this payment any more (its order was cancelled).
 
     No provider call, so it may run inside the caller's transaction (the order's cancel): the
-    cancel and what it leaves to do commit together. An open payment is cancelled at once
-    (nothing was taken); an authorized one is marked to be voided, which :func:`payment_cancel`
-    does after the commit or, if the provider cannot be reached then, the retry sweep does
-    (:func:`payments_void_unsettled`). Anything else is returned as it is.
+    cancel and what it leaves to do commit together. An authorized one, and an open one its
+    provider could still complete (a Stripe intent in 3-D Secure: the shopper may finish it
+    after the cancel), is marked to be voided, which :func:`payment_cancel` does after the
+    commit or, if the provider cannot be reached then, the retry sweep does
+    (:func:`payments_void_unsettled`); it keeps its status until the provider answers. Any
+    other open payment is cancelled at once (nothing remote holds it). Anything else is
+    returned as it is.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
         if payment is None:
             raise ApplicationError(_("No such payment."), code="not_found", status=404)
-        if payment.status in OPEN_STATUSES:
+        if payment.status in OPEN_STATUSES and not selectors.payment_voids_at_provider(payment=payment):
             _transition(payment, PaymentStatus.CANCELLED)
             payment.save()
-        elif payment.status == PaymentStatus.AUTHORIZED and payment.void_requested_at is None:
+        elif payment.status in (OPEN_STATUSES | {PaymentStatus.AUTHORIZED}) and payment.void_requested_at is None:
             payment.void_requested_at = timezone.now()
             payment.save(update_fields=["void_requested_at", "updated_at"])
     return payment
@@ -532,27 +543,29 @@ def payment_void_request(*, payment_id: int) -> Payment:
 def payment_cancel(*, payment_id: int) -> Payment:
     """A payment nobody will complete or capture any more (the order was cancelled): cancelled.
 
-    An open one is recorded as cancelled without a provider call: nothing was taken. Should
-    the provider still report money for it (a stale Stripe page confirmed after all), that
-    succeeds over the cancellation, and the order, being cancelled, refunds it.
+    An open one whose provider has nothing to call off (PayPal before approval, cash on
+    delivery) is recorded as cancelled without a provider call: nothing was taken. Should the
+    provider still report money for it, that succeeds over the cancellation, and the order,
+    being cancelled, refunds it.
 
-    An authorized one holds the shopper's money: the provider voids it (Stripe cancels the
-    intent) with the key ``order:<ref>:void``, the reference's payments locked over the call
+    An authorized one holds the shopper's money, and an open Stripe intent could still take it
+    (the shopper finishing 3-D Secure after the cancel): the provider voids it (Stripe cancels
+    the intent) with the key ``order:<ref>:void``, the reference's payments locked over the call
     so that no capture crosses it. The request is committed first: if the provider cannot be
     reached, ``provider_unavailable`` is raised and the retry sweep asks again with the same
-    key. A provider that will not void it (the intent was captured meanwhile) is asked what
-    the payment is now, and that is recorded; money captured after all is then refunded
-    through the order, as any payment of a cancelled order is.
+    key. A provider that will not void it (the intent was captured, or completed, meanwhile)
+    is asked what the payment is now, and that is recorded; money captured after all is then
+    refunded through the order, as any payment of a cancelled order is.
     """
     payment = payment_void_request(payment_id=payment_id)
-    if payment.status != PaymentStatus.AUTHORIZED:
+    if not _void_waits(payment):
         return payment
     with transaction.atomic():
         locked = list(
             Payment.objects.select_for_update().filter(order_reference=payment.order_reference).order_by("pk")
         )
         payment = next(p for p in locked if p.pk == payment_id)
-        if payment.status != PaymentStatus.AUTHORIZED:
+        if not _void_waits(payment):
             return payment
         provider = _configured(payment.provider)
         void = getattr(provider, "cancel", None)
@@ -578,20 +591,25 @@ def payment_cancel(*, payment_id: int) -> Payment:
                 raise ApplicationError(unknown.message, code="void_declined", status=409) from unknown
         _record_result(payment, result)
         _save_captured(payment)
-    if payment.status == PaymentStatus.AUTHORIZED:
-        logger.error("Payment %s for %s is still authorized after its void", payment.pk, payment.order_reference)
+    if _void_waits(payment):
+        logger.error(
+            "Payment %s for %s is still %s after its void", payment.pk, payment.order_reference, payment.status
+        )
     return payment
 
 
 def payments_void_unsettled(*, older_than: dt.timedelta) -> int:
-    """Void again the authorizations of cancelled orders no provider has voided; returns how many it has now.
+    """Void again the payments of cancelled orders no provider has voided; returns how many it has now.
 
+    Authorizations, and open intents the shopper could still complete (:func:`_void_waits`).
     Each goes through :func:`payment_cancel` with its own key, so a void the provider made
     (its answer lost) comes back the same. A provider still down keeps them for the next run.
     """
     cutoff = timezone.now() - older_than
     waiting = Payment.objects.filter(
-        status=PaymentStatus.AUTHORIZED, void_requested_at__isnull=False, void_requested_at__lt=cutoff
+        Q(status=PaymentStatus.AUTHORIZED) | Q(status__in=OPEN_STATUSES),
+        void_requested_at__isnull=False,
+        void_requested_at__lt=cutoff,
     )
     done = 0
     for payment_id, reference in list(waiting.order_by("pk").values_list("pk", "order_reference")):
@@ -606,7 +624,7 @@ def payments_void_unsettled(*, older_than: dt.timedelta) -> int:
             # Our own trouble with one payment must not keep the others' money held.
             logger.exception("Void of payment %s for %s failed; the next run tries again", payment_id, reference)
             continue
-        done += payment.status != PaymentStatus.AUTHORIZED
+        done += not _void_waits(payment)
     return done
 
 

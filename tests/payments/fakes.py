@@ -273,6 +273,8 @@ class FakeStripe(FakeServer):
             return self._create_intent(params)
         if len(parts) == 4 and parts[:2] == ["v1", "payment_intents"] and parts[3] == "capture":
             return self._capture(parts[2], params)
+        if len(parts) == 4 and parts[:2] == ["v1", "payment_intents"] and parts[3] == "cancel":
+            return self._cancel(parts[2])
         if len(parts) == 3 and parts[:2] == ["v1", "payment_intents"] and recorded.method == "GET":
             intent = self.intents.get(parts[2])
             return Answer(200, intent) if intent else self._no_such_intent(parts[2])
@@ -316,6 +318,20 @@ class FakeStripe(FakeServer):
         intent["status"] = "succeeded"
         intent["amount_received"] = int(params.get("amount_to_capture") or intent["amount"])
         return Answer(200, intent)
+
+    def _cancel(self, intent_id: str) -> Answer:
+        """Stripe cancels an intent in ``requires_payment_method``, ``requires_confirmation``,
+        ``requires_action`` or ``requires_capture``, and refuses one that succeeded, was canceled
+        or is processing: https://docs.stripe.com/api/payment_intents/cancel."""
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._no_such_intent(intent_id)
+        if intent["status"] in ("succeeded", "canceled", "processing"):
+            message = f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}."
+            error = {"type": "invalid_request_error", "code": "payment_intent_unexpected_state", "message": message}
+            return Answer(400, {"error": error})
+        intent.update(status="canceled", cancellation_reason="abandoned", next_action=None)
+        return Answer(200, dict(intent))
 
     def _refund(self, params: dict[str, Any]) -> Answer:
         intent = self.intents.get(params.get("payment_intent", ""))
