@@ -29,7 +29,7 @@ from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
 from tests.orders.conftest import cart_with, checkout
-from tests.payments.fakes import Answer, FakeStripe, closed_port_url, stripe_served_by
+from tests.payments.fakes import FakeStripe, closed_port_url, stripe_served_by
 
 pytestmark = pytest.mark.django_db
 
@@ -37,24 +37,7 @@ NOW = dt.timedelta(0)  # the sweep's grace, waived: these refunds are not under 
 
 
 class ManualCaptureStripe(FakeStripe):
-    """The fake Stripe, with intents that are only authorized (``requires_capture``) and their cancel."""
-
-    def _route(self, recorded) -> Answer:
-        parts = recorded.path.split("?")[0].strip("/").split("/")
-        if len(parts) == 4 and parts[:2] == ["v1", "payment_intents"] and parts[3] == "cancel":
-            return self._cancel(parts[2])
-        return super()._route(recorded)
-
-    def _cancel(self, intent_id: str) -> Answer:
-        intent = self.intents.get(intent_id)
-        if intent is None:
-            return self._no_such_intent(intent_id)
-        if intent["status"] in ("succeeded", "canceled", "processing"):
-            message = f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}."
-            error = {"type": "invalid_request_error", "code": "payment_intent_unexpected_state", "message": message}
-            return Answer(400, {"error": error})
-        intent.update(status="canceled", cancellation_reason="abandoned")
-        return Answer(200, dict(intent))
+    """The fake Stripe, with intents that are only authorized (``requires_capture``); their cancel is the base fake's."""
 
     def authorize(self, intent_id: str) -> None:
         """The shopper confirmed a manual-capture intent: the money is held on the card, not taken."""
