@@ -37,6 +37,10 @@ PAID_STATUSES = frozenset({S.AUTHORIZED, S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.RE
 # money is on its way, and a second attempt could take it twice.
 OPEN_STATUSES = frozenset({S.PENDING, S.FAILED})
 REFUNDABLE_STATUSES = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
+# A cancelled order's payment in one of these still waits for its void: an authorization nobody
+# will capture, or an open intent the shopper could still complete. Sorted: the sweep's index
+# condition is written with it, and the migration must not change with the set's order.
+VOIDABLE_STATUSES = tuple(sorted({S.AUTHORIZED, *OPEN_STATUSES}))
 
 # A card refund can fail after its provider said it succeeded (the card was closed since):
 # SUCCEEDED → FAILED, so the money is owed again. Services take that step only on the
@@ -84,12 +88,12 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         indexes = [
-            # The sweep (services.payments_void_unsettled) reads the few authorizations whose
-            # void the provider has not taken, among every payment ever made.
+            # The sweep (services.payments_void_unsettled) reads the few payments whose void the
+            # provider has not taken, among every payment ever made.
             models.Index(
                 fields=["void_requested_at"],
                 name="payment_void_unsettled",
-                condition=Q(status=PaymentStatus.AUTHORIZED, void_requested_at__isnull=False),
+                condition=Q(status__in=VOIDABLE_STATUSES, void_requested_at__isnull=False),
             ),
         ]
         constraints = [

@@ -9,7 +9,7 @@ from django.db.models import BigIntegerField, F, OuterRef, QuerySet, Subquery, S
 from django.db.models.functions import Coalesce
 
 from apps.payments import registry
-from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, Payment, Refund
+from apps.payments.models import OPEN_STATUSES, PAID_STATUSES, VOIDABLE_STATUSES, Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus, collects_on_delivery, needs_phone
 from apps.payments.registry import OfferedMethod
 from regions import Region
@@ -72,6 +72,14 @@ def payment_voids_at_provider(*, payment: Payment) -> bool:
         return False
     provider = registry.configured_provider(payment.provider)
     return provider is not None and getattr(provider, "cancel", None) is not None
+
+
+def payments_awaiting_void(*, requested_before: dt.datetime) -> QuerySet[Payment]:
+    """Payments of cancelled orders marked to be voided before ``requested_before`` that no provider
+    has voided yet, oldest first: what the void sweep sends again (read through its partial index)."""
+    return Payment.objects.filter(
+        status__in=VOIDABLE_STATUSES, void_requested_at__isnull=False, void_requested_at__lt=requested_before
+    ).order_by("pk")
 
 
 def payments_in_progress() -> QuerySet[Payment]:

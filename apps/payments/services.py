@@ -41,6 +41,7 @@ from apps.payments.models import (
     OPEN_STATUSES,
     PAID_STATUSES,
     REFUNDABLE_STATUSES,
+    VOIDABLE_STATUSES,
     Payment,
     Refund,
     WebhookEvent,
@@ -512,7 +513,7 @@ def _void_waits(payment: Payment) -> bool:
     authorization, or an open intent the shopper could still complete (3-D Secure under way)."""
     if payment.void_requested_at is None:
         return False
-    return payment.status == PaymentStatus.AUTHORIZED or payment.status in OPEN_STATUSES
+    return payment.status in VOIDABLE_STATUSES
 
 
 def payment_void_request(*, payment_id: int) -> Payment:
@@ -534,7 +535,7 @@ def payment_void_request(*, payment_id: int) -> Payment:
         if payment.status in OPEN_STATUSES and not selectors.payment_voids_at_provider(payment=payment):
             _transition(payment, PaymentStatus.CANCELLED)
             payment.save()
-        elif payment.status in (OPEN_STATUSES | {PaymentStatus.AUTHORIZED}) and payment.void_requested_at is None:
+        elif payment.status in VOIDABLE_STATUSES and payment.void_requested_at is None:
             payment.void_requested_at = timezone.now()
             payment.save(update_fields=["void_requested_at", "updated_at"])
     return payment
@@ -605,14 +606,9 @@ def payments_void_unsettled(*, older_than: dt.timedelta) -> int:
     Each goes through :func:`payment_cancel` with its own key, so a void the provider made
     (its answer lost) comes back the same. A provider still down keeps them for the next run.
     """
-    cutoff = timezone.now() - older_than
-    waiting = Payment.objects.filter(
-        Q(status=PaymentStatus.AUTHORIZED) | Q(status__in=OPEN_STATUSES),
-        void_requested_at__isnull=False,
-        void_requested_at__lt=cutoff,
-    )
+    waiting = selectors.payments_awaiting_void(requested_before=timezone.now() - older_than)
     done = 0
-    for payment_id, reference in list(waiting.order_by("pk").values_list("pk", "order_reference")):
+    for payment_id, reference in list(waiting.values_list("pk", "order_reference")):
         try:
             payment = payment_cancel(payment_id=payment_id)
         except ApplicationError as exc:
