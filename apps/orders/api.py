@@ -171,7 +171,7 @@ class OrderOut(serializers.Serializer):
 
 
 def _cart_out(request: Request) -> dict[str, Any]:
-    cart = request_cart(request._request)
+    cart = request_cart(request._request, create=False)
     review = selectors.cart_review(cart=cart, shopper=request_shopper(request._request))
     return CartOut(review).data
 
@@ -227,18 +227,20 @@ class CartLineApi(APIView):
     def put(self, request: Request, variant_id: int) -> Response:
         data = _valid(QuantityIn, request.data)
         shopper = request_shopper(request._request)
-        services.cart_line_set(
-            cart=request_cart(request._request),
-            variant_id=variant_id,
-            quantity=data["quantity"],
-            country=shopper.country,
-        )
+        # Setting 0 in no cart removes nothing: no cart is made for it (see ``delete``).
+        cart = request_cart(request._request, create=data["quantity"] != 0)
+        if cart is not None:
+            services.cart_line_set(cart=cart, variant_id=variant_id, quantity=data["quantity"], country=shopper.country)
         return Response(_cart_out(request))
 
     # Answers the cart, like the other cart calls (not 204: the page redraws from it).
     @extend_schema(responses={200: CartOut, 503: _CART_NOT_PRICED}, summary="Remove a line")
     def delete(self, request: Request, variant_id: int) -> Response:
-        services.cart_line_set(cart=request_cart(request._request), variant_id=variant_id, quantity=0, country="")
+        # No open cart (a tab left open since the checkout): nothing to remove, and no empty cart
+        # made that would hide the order's own cart should its payment fail.
+        cart = request_cart(request._request, create=False)
+        if cart is not None:
+            services.cart_line_set(cart=cart, variant_id=variant_id, quantity=0, country="")
         return Response(_cart_out(request))
 
 
@@ -330,7 +332,11 @@ class CheckoutApi(APIView):
             # A retried submit: the cart it came from is ordered, the answer is the same order
             # (one whose attempt ended, cancelled, is the checkout's to refuse).
             return Response(OrderOut(placed).data, status=200)
-        cart = request_cart(request._request)
+        cart = request_cart(request._request, create=False)
+        if cart is None:
+            # Nothing chosen since the last order: the answer a checkout of an empty cart gets,
+            # without opening one (the session keeps the ordered cart, which may open again).
+            raise ApplicationError(_("Your cart is empty."), code="cart_empty")
         order = services.checkout_place(
             cart=cart,
             idempotency_key=key,

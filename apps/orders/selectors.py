@@ -240,7 +240,7 @@ def _forbidden_in_country(product: Product, *, shopper: Shopper, region: Region)
 
 def cart_review(
     *,
-    cart: Cart,
+    cart: Cart | None,
     shopper: Shopper,
     region: Region | None = None,
     strict: bool = False,
@@ -250,14 +250,14 @@ def cart_review(
     """Every line priced now, with availability and the reason when it cannot be bought.
 
     ``lines`` are the cart's from :func:`cart_lines_for_review` when the caller has read
-    them already. ``admitted`` variants have their units held for this checkout by the
-    flash-sale gate, so their stock is not counted again here (the order's transaction
-    still checks it under lock).
+    them already; a shopper with no open cart (``None``) is shown an empty one. ``admitted``
+    variants have their units held for this checkout by the flash-sale gate, so their stock
+    is not counted again here (the order's transaction still checks it under lock).
     """
     region = region or settings.REGION
     prices = _Prices(region, shopper.currency, strict=strict)
     if lines is None:
-        lines = cart_lines_for_review(cart=cart, country=shopper.country)
+        lines = cart_lines_for_review(cart=cart, country=shopper.country) if cart is not None else []
     counted = {line.variant_id for line in lines} - set(admitted)
     free = available_units(counted) if counted else {}
     # What the rules read of a forbidden product, for all of them at once (usually none).

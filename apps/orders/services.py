@@ -1908,9 +1908,10 @@ def _cart_give_back(order: Order) -> None:
     its reservation ran out, and when its payment failed (``order_cancel(reopen_cart=True)``), the
     shopper finds what they chose.
 
-    A signed-in shopper has one open cart (``one_open_cart_per_user``). One whose open cart is
-    empty (a look at the cart page after checkout opens one) finds the lines moved into it; one
-    who has put things in a newer cart keeps that cart as it is, and the order's stays closed.
+    A signed-in shopper has one open cart (``one_open_cart_per_user``). One with none (looking
+    at the cart opens none) finds the order's open again; one whose open cart is empty (a newer
+    one whose lines they removed, say) finds the lines moved into it; one who has put things in a
+    newer cart keeps that cart as it is, and the order's stays closed.
     An anonymous shopper's opens again whatever their session now points at: a newer cart of
     theirs is the one the session finds.
     """

@@ -36,7 +36,7 @@ def _locale(request: HttpRequest) -> str:
 
 def cart(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
-    the_cart = request_cart(request)
+    the_cart = request_cart(request, create=False)
     try:
         review = selectors.cart_review(cart=the_cart, shopper=shopper)
     except ApplicationError as unpriced:
@@ -72,13 +72,18 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 @require_POST
 def cart_update(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
+    quantity = form_int(request.POST.get("quantity"))
+    # Removing a line from no cart (a page left open since the checkout) is nothing to do, and
+    # must not make an empty cart that hides the order's own if its payment fails.
+    the_cart = request_cart(request, create=quantity != 0)
     try:
-        services.cart_line_set(
-            cart=request_cart(request),
-            variant_id=form_int(request.POST.get("variant")),
-            quantity=form_int(request.POST.get("quantity")),
-            country=shopper.country,
-        )
+        if the_cart is not None:
+            services.cart_line_set(
+                cart=the_cart,
+                variant_id=form_int(request.POST.get("variant")),
+                quantity=quantity,
+                country=shopper.country,
+            )
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("orders:cart")
@@ -161,7 +166,9 @@ def _shipping_choices(
 
 def checkout(request: HttpRequest) -> HttpResponse:
     shopper = request_shopper(request)
-    the_cart = request_cart(request)
+    # Neither showing nor submitting the form opens a cart: a shopper without one is answered as
+    # one with an empty cart.
+    the_cart = request_cart(request, create=False)
     if request.method == "POST":
         # The form of an attempt whose order is placed (sent twice, or again after Back): the
         # shopper is shown that order, theirs, not an error about paying it twice.
@@ -169,8 +176,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if placed is not None and placed.status != Order.Status.CANCELLED:
             messages.info(request, _("You have already placed this order. Here it is."))
             return redirect("orders:detail", reference=placed.reference)
-    lines = selectors.cart_lines_for_review(cart=the_cart, country=shopper.country)
-    if not lines:
+    lines = selectors.cart_lines_for_review(cart=the_cart, country=shopper.country) if the_cart is not None else []
+    if the_cart is None or not lines:
         return redirect("orders:cart")
     methods = payment_methods_offered(currency=shopper.currency, country=shopper.country)
     # A GET may ask for the totals with a state, shipping option or coupon the shopper has just

@@ -34,7 +34,13 @@ def request_shopper(request: HttpRequest) -> Shopper:
 
 
 def request_cart(request: HttpRequest, *, create: bool = True) -> Cart | None:
-    """The signed-in user's cart, or the one whose id this session keeps."""
+    """The signed-in user's open cart, or the one whose id this session keeps.
+
+    Only writes (a line added) open one when there is none; reads pass ``create=False`` and get
+    ``None``, shown as an empty cart. The session keeps the id of a cart that was checked out,
+    so when its order expires or its payment fails and that cart opens again, the session finds
+    it; a new empty cart opened by a look would hide it.
+    """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return services.cart_for(user=user, create=create)

@@ -191,12 +191,12 @@ def _cart_queries(captured: CaptureQueriesContext) -> list[str]:
 def test_the_header_counts_units_for_each_shopper_without_making_carts(client, stocked, make_user):
     mug, tee = stocked("count-mug", 20), stocked("count-tee", 20)
     assert _count_label(Client().get("/cart/").content.decode()) is None  # an empty cart: just "Cart"
-    # The cart page made the visitor's cart; a page elsewhere does not, and does not look.
+    # Looking at the cart makes no cart; a page elsewhere does not either, and does not look.
     visitor = Client()
     with CaptureQueriesContext(connection) as captured:
         html = visitor.get("/").content.decode()
     assert _count_label(html) is None and not _cart_queries(captured)
-    assert Cart.objects.count() == 1
+    assert Cart.objects.count() == 0
 
     _add(client, mug, 1)
     with CaptureQueriesContext(connection) as captured:
