@@ -808,10 +808,11 @@ def _coupon_redeem(coupon: Coupon, *, now: dt.datetime) -> None:
 
 
 def _coupon_give_back(order: Order) -> None:
-    """An order cancelled before payment gives its use of a limited coupon back.
+    """An order that ends without reaching its shopper gives its use of a limited coupon back.
 
-    The caller holds the order lock and moved it out of "awaiting payment", which happens
-    once per order: the use is given back once.
+    The caller holds the order lock and moved it to "cancelled" (unpaid, or after payment:
+    :func:`_back_on_sale`) or refunded it in full before it shipped, which happens once per
+    order: the use is given back once.
     """
     if order.coupon_id is None:
         return
@@ -1621,7 +1622,16 @@ def _refund_totals_set(orders: list[Order]) -> list[tuple[Order, int, str]]:
             order.status = S.REFUNDED
     if changed:
         Order.objects.bulk_update([order for order, _before, _status in changed], ["refunded_minor", "status"])
+    for order, _before, status_before in changed:
+        if order.status == S.REFUNDED and status_before in _NOT_YET_SHIPPED:
+            # Refunded in full while its goods were still in the warehouse: they are for sale again.
+            # Shipped ones come back only when returned.
+            _back_on_sale(order)
     return changed
+
+
+# Paid, and its goods still in the warehouse (packed or not): a full refund puts them back on sale.
+_NOT_YET_SHIPPED = (S.PAID, S.FULFILLED)
 
 
 # A refund's news reaches orders right after payments' commit: one younger than this may still
@@ -1740,6 +1750,25 @@ def _give_back_to_gate(reservations: list[Reservation]) -> None:
     transaction.on_commit(give_back)
 
 
+def _back_on_sale(order: Order) -> None:
+    """What an order that will never reach its shopper took goes back (caller holds the order lock):
+    cancelled after payment or refused at the door, or refunded in full before it shipped.
+
+    Its sold units are restocked, and counted by a flash-sale gate still open (or it turns buyers
+    away from stock the database has until the reconcile repairs it); its use of a limited coupon
+    is given back. Each order reaches "cancelled" or "refunded" once, and never both: once.
+    """
+    sold = list(order.reservations.filter(status=Reservation.Status.SOLD).select_related("stock"))
+    if sold:
+        back: dict[int, int] = defaultdict(int)
+        for r in sold:
+            back[r.stock_id] -= r.quantity
+        catalog.stock_sell(sold=dict(back))
+        Reservation.objects.filter(pk__in=[r.pk for r in sold]).update(status=Reservation.Status.RELEASED)
+        _give_back_to_gate(sold)
+    _coupon_give_back(order)
+
+
 def _paid_and_on_its_way(order: Order) -> bool:
     # Packed or shipped and paid: refunded if it must be, never cancelled (only an unpaid,
     # cash-on-delivery parcel is cancelled once packed).
@@ -1772,15 +1801,7 @@ def order_cancel(*, order: Order, actor=None, label: str = "", note: str = "", r
             _release(order)
             _coupon_give_back(order)
         else:
-            sold = list(order.reservations.filter(status=Reservation.Status.SOLD).select_related("stock"))
-            back: dict[int, int] = defaultdict(int)
-            for r in sold:
-                back[r.stock_id] -= r.quantity
-            catalog.stock_sell(sold=dict(back))
-            order.reservations.filter(status=Reservation.Status.SOLD).update(status=Reservation.Status.RELEASED)
-            # Restocked units are free again: a gate still open must count them too, or it
-            # turns buyers away from stock the database has until the reconcile repairs it.
-            _give_back_to_gate(sold)
+            _back_on_sale(order)
             if payment_selectors.payment_paid_for_reference(order_reference=order.reference) is None:
                 # Cash on delivery, cancelled before the courier collected: nothing to collect now.
                 collect = payment_selectors.payment_open_for_reference(order_reference=order.reference)
