@@ -851,11 +851,7 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
     """
     order.refresh_from_db()
     if order.status != S.CREATED:
-        raise ApplicationError(
-            _("This order is already paid.") if order.paid_at else _("This order can no longer be paid."),
-            code="already_paid" if order.paid_at else "not_payable",
-            status=409,
-        )
+        raise _not_payable_error(paid=order.paid_at is not None)
     if order.reserved_until < timezone.now():
         # Not expired while its payment is under way at the provider: the page resumes that payment.
         order_release_expired(order_id=order.pk)
@@ -889,13 +885,16 @@ def order_pay(*, order: Order, return_url: str = "", cancel_url: str = ""):
                 order.status == S.CREATED
                 and payment_selectors.payment_paid_for_reference(order_reference=order.reference) is not None
             )
-            raise ApplicationError(
-                _("This order is already paid.") if paid else _("This order can no longer be paid."),
-                code="already_paid" if paid else "not_payable",
-                status=409,
-            )
+            raise _not_payable_error(paid=paid)
         order_confirm_for_delivery(order=order, payment_id=payment.pk)
     return payment
+
+
+def _not_payable_error(*, paid: bool) -> ApplicationError:
+    """Why an order cannot be paid now: it is paid already, or it ended (cancelled, expired)."""
+    if paid:
+        return ApplicationError(_("This order is already paid."), code="already_paid", status=409)
+    return ApplicationError(_("This order can no longer be paid."), code="not_payable", status=409)
 
 
 def order_confirm_for_delivery(*, order: Order, payment_id: int) -> bool:
@@ -1947,7 +1946,7 @@ def _cart_give_back(order: Order) -> None:
             with transaction.atomic():
                 Cart.objects.filter(pk=cart.pk).update(status=Cart.Status.OPEN, order=None)
         except IntegrityError:
-            # The shopper opened a cart since the look above: theirs it stays; the expiry stands.
+            # The shopper opened a cart since the look above: theirs it stays; the cancel stands.
             return
         _cart_count_changed((cart.pk, cart.user_id))
     elif not current.lines.exists():
