@@ -65,11 +65,11 @@ def on_sign_in(sender, *, request, user, **kwargs) -> None:
 
 @receiver(user_logged_in, dispatch_uid="orders.attach_session_orders")
 def on_sign_in_attach_orders(sender, *, request, user, **kwargs) -> None:
-    # Sign-up signs the new account in too, so this covers both. Only the orders this session
-    # placed: an e-mail typed at checkout proves nothing about who typed it.
+    # Sign-up signs the new account in too, so this covers both. Which of the session's orders
+    # join the account, and which the session forgets, is the service's rule.
     session = getattr(request, "session", None)
     if session is None:
         return
     references = session.get(SESSION_ORDERS_KEY)
     if isinstance(references, list) and references:
-        services.orders_attach_to_user(user=user, references=references)
+        session[SESSION_ORDERS_KEY] = services.orders_attach_to_user(user=user, references=references).kept

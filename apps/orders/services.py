@@ -315,27 +315,51 @@ def cart_merge(*, user, anonymous_cart_id: int | None) -> Cart | None:
 ATTACH_AT_MOST = 50
 
 
+@dataclass(frozen=True)
+class SessionOrdersAtSignIn:
+    """What a sign-in did with the guest orders its browser session remembers.
+
+    ``attached``: the orders moved into the account now. ``kept``: the references the session may
+    go on remembering, the account's own orders only; the session forgets every other one (another
+    guest's order on a shared computer must not stay open to whoever signed in).
+    """
+
+    attached: list[Order]
+    kept: list[str]
+
+
 @transaction.atomic
-def orders_attach_to_user(*, user, references: Collection[str]) -> list[Order]:
-    """Give a signed-in shopper the guest orders their browser session placed; the ones attached.
+def orders_attach_to_user(*, user, references: Collection[str]) -> SessionOrdersAtSignIn:
+    """Give a signed-in shopper the guest orders their browser session placed with the account's
+    e-mail; say which references the session keeps (the caller replaces its list with ``kept``).
 
     ``references`` must come from the session that placed the orders (the caller's proof):
-    never pick orders by e-mail, which anyone can type at checkout. Only orders with no owner
-    are taken; another account's order is never moved. Attaching again attaches nothing, and
-    each order's history records the attachment once, with the account as actor.
+    never pick orders by e-mail alone, which anyone can type at checkout. The session alone is no
+    proof either: on a shared computer it may hold the previous guest's orders, so only those whose
+    contact e-mail is the account's (in any case: accounts keep theirs lower-cased, orders as
+    typed) are taken; the others stay guest orders, and the session is to forget them. Only orders
+    with no owner are taken; another account's order is never moved. Attaching again attaches
+    nothing, and each order's history records the attachment once, with the account as actor.
     """
     if user is None or not getattr(user, "is_authenticated", False):
-        return []
-    wanted = {r for r in list(references)[:ATTACH_AT_MOST] if isinstance(r, str) and r}
-    if not wanted:
-        return []
-    # Locked and re-read: two sign-ins at once in one session (two tabs) attach each order once.
-    orders = list(Order.objects.select_for_update().filter(reference__in=wanted, user__isnull=True).order_by("pk"))
+        return SessionOrdersAtSignIn(attached=[], kept=[])
+    considered = list(dict.fromkeys(r for r in list(references)[:ATTACH_AT_MOST] if isinstance(r, str) and r))
+    if not considered:
+        return SessionOrdersAtSignIn(attached=[], kept=[])
+    orders: list[Order] = []
+    if user.email:
+        # Locked and re-read: two sign-ins at once in one session (two tabs) attach each order once.
+        orders = list(
+            Order.objects.select_for_update()
+            .filter(reference__in=considered, user__isnull=True, email__iexact=user.email)
+            .order_by("pk")
+        )
     for order in orders:
         order.user = user
         order.save(update_fields=["user"])
         _record(order, order.status, order.status, actor=user, note="guest order attached to the account at sign-in")
-    return orders
+    owned = set(Order.objects.filter(reference__in=considered, user=user).values_list("reference", flat=True))
+    return SessionOrdersAtSignIn(attached=orders, kept=[r for r in considered if r in owned])
 
 
 # --- checkout -----------------------------------------------------------------------------

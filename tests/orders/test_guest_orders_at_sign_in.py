@@ -1,15 +1,18 @@
-"""A guest's orders join the account made or signed into in the same browser session (and
-only those); quantities out of bounds on the cart pages are refused with the service's message."""
+"""A guest's orders join the account made or signed into in the same browser session when they
+were placed with the account's e-mail (and only those: on a shared computer the session may hold
+the previous guest's orders, which stay theirs and which the session forgets); quantities out of
+bounds on the cart pages are refused with the service's message."""
 
 from __future__ import annotations
 
 import pytest
+from django.core import mail
 from django.test import Client
 
 from apps.orders import services
 from apps.orders.models import CartLine, Order, OrderEvent
 from apps.orders.web import SESSION_ORDERS_KEY
-from tests.orders.conftest import API_CHECKOUT
+from tests.orders.conftest import API_CHECKOUT, cart_with, checkout
 
 pytestmark = pytest.mark.django_db
 
@@ -65,12 +68,12 @@ def test_sign_up_takes_this_sessions_guest_orders_and_no_one_elses(stocked):
 
 def test_sign_in_takes_this_sessions_guest_orders(stocked, make_user):
     variant = stocked("guest-mug", 10)
-    user = make_user(email="omar@example.ae", password=PASSWORD)
+    user = make_user(email=LAYLA, password=PASSWORD)
     client = Client()
-    first = _guest_order(client, variant, "guest-omar-00001", email="omar.other@example.ae")
-    second = _guest_order(client, variant, "guest-omar-00002", email="omar.other@example.ae")
+    first = _guest_order(client, variant, "guest-omar-00001")
+    second = _guest_order(client, variant, "guest-omar-00002")
 
-    response = client.post("/accounts/login/", {"username": "omar@example.ae", "password": PASSWORD})
+    response = client.post("/accounts/login/", {"username": LAYLA, "password": PASSWORD})
     assert response.status_code == 302
 
     assert set(Order.objects.filter(user=user).values_list("reference", flat=True)) == {
@@ -87,7 +90,8 @@ def test_an_order_of_another_account_is_never_moved(stocked, make_user):
     other = make_user(email="other@example.ae", password=PASSWORD)
     client = Client()
     assert client.login(email="owner@example.ae", password=PASSWORD)
-    owned = _guest_order(client, variant, "guest-owned-0001")
+    # Placed with the other account's e-mail: only its owner keeps it where it is.
+    owned = _guest_order(client, variant, "guest-owned-0001", email="other@example.ae")
     assert owned.user == owner
     # The owner's reference still in a session (say, copied along) signed into by someone else.
     client.logout()
@@ -102,32 +106,87 @@ def test_an_order_of_another_account_is_never_moved(stocked, make_user):
     assert owned.user == owner and not other.orders.exists()
     assert _listed(client) == []
     assert not _attached_events(owned)
+    assert client.session[SESSION_ORDERS_KEY] == []
 
 
 def test_attaching_is_idempotent_and_asks_for_an_account(stocked, make_user):
     variant = stocked("guest-bowl", 10)
     client = Client()
     order = _guest_order(client, variant, "guest-idem-00001")
-    user = make_user(email="idem@example.ae", password=PASSWORD)
+    user = make_user(email=LAYLA, password=PASSWORD)
 
-    assert [o.pk for o in services.orders_attach_to_user(user=user, references=[order.reference])] == [order.pk]
-    assert services.orders_attach_to_user(user=user, references=[order.reference]) == []
+    first = services.orders_attach_to_user(user=user, references=[order.reference])
+    assert [o.pk for o in first.attached] == [order.pk] and first.kept == [order.reference]
+    again = services.orders_attach_to_user(user=user, references=[order.reference])
+    assert again.attached == [] and again.kept == [order.reference]
     assert len(_attached_events(order)) == 1
-    # Junk from a session (not a list of references) attaches nothing and raises nothing.
-    assert services.orders_attach_to_user(user=user, references=["", "LM-NOPE", 7]) == []  # type: ignore[list-item]
+    # Junk from a session (not a list of references) attaches nothing, raises nothing, is not kept.
+    junk = services.orders_attach_to_user(user=user, references=["", "LM-NOPE", 7])  # type: ignore[list-item]
+    assert junk.attached == [] and junk.kept == []
 
 
 def test_signing_in_twice_records_one_attachment(stocked, make_user):
     variant = stocked("guest-plate", 10)
-    user = make_user(email="twice@example.ae", password=PASSWORD)
+    user = make_user(email=LAYLA, password=PASSWORD)
     client = Client()
     order = _guest_order(client, variant, "guest-twice-0001")
-    assert client.login(email="twice@example.ae", password=PASSWORD)
+    assert client.login(email=LAYLA, password=PASSWORD)
     # Signed in again over the same session (the session still lists the order): nothing more.
-    assert client.login(email="twice@example.ae", password=PASSWORD)
+    assert client.login(email=LAYLA, password=PASSWORD)
     assert order.reference in client.session[SESSION_ORDERS_KEY]
     order.refresh_from_db()
     assert order.user == user and len(_attached_events(order)) == 1
+
+
+def _sign_up(client: Client, email: str):
+    return client.post("/accounts/signup/", {"email": email, "password": PASSWORD, "display_name": "Layla"})
+
+
+def _sign_in(client: Client, email: str):
+    return client.post("/accounts/login/", {"username": email, "password": PASSWORD})
+
+
+@pytest.mark.parametrize("arrive", [_sign_in, _sign_up], ids=["sign-in", "sign-up"])
+def test_a_shared_computer_keeps_the_previous_guests_order_from_the_next_account(stocked, make_user, arrive):
+    variant = stocked("guest-kiosk", 10)
+    if arrive is _sign_in:
+        make_user(email=LAYLA, password=PASSWORD)
+    kiosk = Client()
+    # A guest at the shop's kiosk buys and walks away; Layla then buys there and signs in.
+    previous = _guest_order(kiosk, variant, "guest-kiosk-0001", email="previous.guest@example.ae")
+    # Typed in capitals: still the account's e-mail, whose case the account does not keep.
+    mine = _guest_order(kiosk, variant, "guest-kiosk-0002", email=LAYLA.upper())
+    assert mine.email == LAYLA.upper()
+
+    response = arrive(kiosk, LAYLA)
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+
+    mine.refresh_from_db()
+    previous.refresh_from_db()
+    assert mine.user is not None and mine.user.email == LAYLA
+    assert len(_attached_events(mine)) == 1
+    # The previous guest's order is not Layla's, and this session no longer opens it for her.
+    assert previous.user is None and not _attached_events(previous)
+    assert kiosk.session[SESSION_ORDERS_KEY] == [mine.reference]
+    assert _listed(kiosk) == [mine.reference]
+    assert [o["reference"] for o in kiosk.get("/api/v1/orders").json()] == [mine.reference]
+    assert kiosk.get(f"/orders/{previous.reference}/").status_code == 404
+    assert kiosk.get(f"/api/v1/orders/{previous.reference}").status_code == 404
+    assert kiosk.get(f"/orders/{mine.reference}/").status_code == 200
+
+    kiosk.post("/accounts/logout/")
+    previous.refresh_from_db()
+    assert previous.user is None
+    assert kiosk.get(f"/orders/{previous.reference}/").status_code == 404
+
+
+def test_a_guests_mail_says_which_account_keeps_the_order(stocked, on_commit):
+    order = checkout(cart_with(stocked("guest-mail", 5)))
+    on_commit(services.order_pay, order=order)
+
+    (sent,) = [m for m in mail.outbox if m.subject == f"Your LiveMall order {order.reference}"]
+    assert sent.to == [order.email]
+    assert "sign in or create an account in that browser, with this e-mail address:" in sent.body
 
 
 # --- 2. quantities out of bounds on the pages -----------------------------------------------------
