@@ -8,4 +8,4 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
-        from apps.orders import receivers  # noqa: F401  (connects the signal receivers)
+        from apps.orders import checks, receivers  # noqa: F401  (registers the data checks, connects the receivers)

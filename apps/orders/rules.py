@@ -12,17 +12,21 @@ import logging
 import re
 import tomllib
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import phonenumbers
+from django.core.checks import CheckMessage, Error
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.money.types import round_minor
-from regions import Region, Subdivision, home_region
+from regions import Region, Subdivision, all_regions, home_region
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -83,35 +87,142 @@ def tax_for(*, region: Region, country: str, state: str, taxable_minor: int) -> 
 # --- shipping -----------------------------------------------------------------------------
 
 
+SHIPPING_FILE = DATA_DIR / "shipping.toml"
+
+
+class ShippingDataError(Exception):
+    """shipping.toml does not price an option in a settlement currency some region charges in."""
+
+
 @dataclass(frozen=True)
 class ShippingOption:
     code: str
     handling_days: int
     carrier_days: int
-    price_minor: int  # settlement currency
-    free_from_minor: int | None
+    # Per settlement currency, minor units: a region charges its own currency's row.
+    price_minor: Mapping[str, int] = field(hash=False)
+    free_from_minor: Mapping[str, int] | None = field(default=None, hash=False)
 
     @property
     def label(self) -> str:
         labels = {"standard": _("Standard delivery"), "express": _("Express delivery")}
         return labels.get(self.code, self.code)
 
+    def price_in(self, currency: str) -> int:
+        """The price in ``currency`` (a settlement currency), minor units."""
+        if currency not in self.price_minor:
+            raise ShippingDataError(f"{_shipping_file_name()}: option {self.code!r} has no price_minor for {currency}")
+        return self.price_minor[currency]
 
+    def free_from_in(self, currency: str) -> int | None:
+        """The products' worth in ``currency`` from which the option is free; None: never free."""
+        if self.free_from_minor is None:
+            return None
+        if currency not in self.free_from_minor:
+            raise ShippingDataError(
+                f"{_shipping_file_name()}: option {self.code!r} has no free_from_minor for {currency}"
+            )
+        return self.free_from_minor[currency]
+
+
+def _shipping_file_name(path: Path = SHIPPING_FILE) -> str:
+    try:
+        return str(path.relative_to(DATA_DIR.parents[2]))
+    except ValueError:
+        return str(path)
+
+
+def settlement_currencies() -> dict[str, tuple[str, ...]]:
+    """Each settlement currency a region file names, with the regions that settle in it."""
+    currencies: dict[str, list[str]] = {}
+    for region in all_regions():
+        currencies.setdefault(region.settlement_currency, []).append(region.code)
+    return {currency: tuple(codes) for currency, codes in currencies.items()}
+
+
+def _price_table(
+    option: dict[str, Any], name: str, where: str, currencies: Mapping[str, tuple[str, ...]]
+) -> tuple[Mapping[str, int] | None, list[str]]:
+    """``option[name]`` as {currency: minor units}, and what is wrong with it."""
+    table = option.get(name)
+    if table is None:
+        return None, []
+    if not isinstance(table, dict):
+        return None, [
+            f"{where}: {name} must be a table with one price per settlement currency "
+            f"([options.{name}] with {', '.join(f'{c} = ...' for c in currencies)}), not {table!r}"
+        ]
+    problems = [
+        f"{where}: {name} has no price for {currency} (the settlement currency of {', '.join(regions)})"
+        for currency, regions in currencies.items()
+        if currency not in table
+    ]
+    problems += [
+        f"{where}: {name}.{currency} must be a whole number of minor units, 0 or more, not {amount!r}"
+        for currency, amount in table.items()
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0
+    ]
+    return MappingProxyType(dict(table)), problems
+
+
+def load_shipping_options(path: Path = SHIPPING_FILE) -> tuple[ShippingOption, ...]:
+    """The options in ``path``, each priced in the settlement currency of every region file.
+
+    A currency without a price is refused here, every gap named at once, rather than found by
+    the first shopper of that region to reach checkout.
+    """
+    currencies = settlement_currencies()
+    name = _shipping_file_name(path)
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    options: list[ShippingOption] = []
+    problems: list[str] = []
+    for index, raw in enumerate(data.get("options", [])):
+        where = f"{name}: option {raw.get('code', f'#{index + 1}')!r}"
+        price, price_problems = _price_table(raw, "price_minor", where, currencies)
+        free_from, free_problems = _price_table(raw, "free_from_minor", where, currencies)
+        if price is None and not price_problems:
+            price_problems = [f"{where}: price_minor is missing"]
+        problems += price_problems + free_problems
+        if price is not None:
+            options.append(
+                ShippingOption(
+                    code=raw["code"],
+                    handling_days=int(raw["handling_days"]),
+                    carrier_days=int(raw["carrier_days"]),
+                    price_minor=price,
+                    free_from_minor=free_from,
+                )
+            )
+    if problems:
+        raise ShippingDataError("\n".join(problems))
+    return tuple(options)
+
+
+@functools.cache
 def shipping_options() -> tuple[ShippingOption, ...]:
-    return tuple(
-        ShippingOption(
-            code=o["code"],
-            handling_days=int(o["handling_days"]),
-            carrier_days=int(o["carrier_days"]),
-            price_minor=int(o["price_minor"]),
-            free_from_minor=o.get("free_from_minor"),
-        )
-        for o in _data("shipping.toml")["options"]
-    )
+    return load_shipping_options()
 
 
 def shipping_option(code: str) -> ShippingOption | None:
     return next((o for o in shipping_options() if o.code == code), None)
+
+
+def shipping_data_messages(path: Path = SHIPPING_FILE) -> list[CheckMessage]:
+    """What ``manage.py check`` says about the shipping prices in ``path``."""
+    try:
+        load_shipping_options(path)
+    except ShippingDataError as gaps:
+        return [
+            Error(
+                f"Shipping is not priced in every settlement currency:\n{gaps}",
+                hint=f"Add the missing rows to {_shipping_file_name(path)}: every option needs a price_minor "
+                "(and a free_from_minor where it has one) for each region's settlement_currency.",
+                obj=_shipping_file_name(path),
+                id="orders.E001",
+            )
+        ]
+    return []
 
 
 # Regions whose holiday lists an ETA has already counted past, in this process: the
@@ -158,10 +269,14 @@ def delivery_eta(
     )
 
 
-def shipping_price(option: ShippingOption, *, products_minor_settlement: int) -> int:
-    if option.free_from_minor is not None and products_minor_settlement >= option.free_from_minor:
+def shipping_price(option: ShippingOption, *, region: Region, products_minor_settlement: int) -> int:
+    """What ``option`` costs in ``region``'s settlement currency for products worth
+    ``products_minor_settlement`` in that currency: its currency's row, or 0 from its free-from row."""
+    currency = region.settlement_currency
+    free_from = option.free_from_in(currency)
+    if free_from is not None and products_minor_settlement >= free_from:
         return 0
-    return option.price_minor
+    return option.price_in(currency)
 
 
 # --- addresses ----------------------------------------------------------------------------

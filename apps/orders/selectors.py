@@ -552,7 +552,9 @@ def checkout_quote(
         )
     prices = quote._prices  # type: ignore[attr-defined]
     settlement_subtotal = quote._settlement_subtotal  # type: ignore[attr-defined]
-    quote.shipping_minor = prices(rules.shipping_price(option, products_minor_settlement=settlement_subtotal))
+    quote.shipping_minor = prices(
+        rules.shipping_price(option, region=region, products_minor_settlement=settlement_subtotal)
+    )
     if not quote.subtotal_minor:
         quote.shipping_minor = 0
     taxable = quote.subtotal_minor - quote.discount_minor + quote.shipping_minor

@@ -31,7 +31,7 @@ def test_a_price_changed_after_the_page_loaded_is_shown_before_the_order_is_plac
             name="Tan Wei",
             **ORCHARD_ROAD,
         )
-        assert page.inner_text("[data-testid=total]") == "$60.00"  # free standard shipping from 50.00
+        assert page.inner_text("[data-testid=total]") == "$60.00"  # free standard shipping from SGD 60.00
         checkout_url = page.url
         page.evaluate("window.sameCheckoutPage = true")  # gone if the form were sent and the page loaded again
 

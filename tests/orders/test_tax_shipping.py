@@ -13,12 +13,14 @@ from apps.orders.selectors import Shopper, checkout_quote
 from regions import all_regions, load_region
 from tests.catalog.factories import make_product
 
-# country, state, region: subtotal 100.00 in the settlement currency, standard shipping (free from 50.00)
+# country, state, region: subtotal 100.00 in the settlement currency, standard shipping at its
+# currency's row of shipping.toml: free from USD/EUR 50.00 and SGD 60.00; AED 18.00 below AED 180.00.
 GOLDEN = [
-    ("us-east", "US", "NY", "USD", {"tax_minor": 853, "total_minor": 10853, "included": False}),
-    ("eu-west", "DE", "", "EUR", {"tax_minor": 1597, "total_minor": 10000, "included": True}),
-    ("me-south", "AE", "", "AED", {"tax_minor": 476, "total_minor": 10000, "included": True}),
-    ("ap-southeast", "SG", "", "SGD", {"tax_minor": 826, "total_minor": 10000, "included": True}),
+    ("us-east", "US", "NY", "USD", {"shipping_minor": 0, "tax_minor": 853, "total_minor": 10853, "included": False}),
+    ("eu-west", "DE", "", "EUR", {"shipping_minor": 0, "tax_minor": 1597, "total_minor": 10000, "included": True}),
+    # 118.00 incl. 5 % VAT: 118 * 5 / 105 = 5.619...
+    ("me-south", "AE", "", "AED", {"shipping_minor": 1800, "tax_minor": 562, "total_minor": 11800, "included": True}),
+    ("ap-southeast", "SG", "", "SGD", {"shipping_minor": 0, "tax_minor": 826, "total_minor": 10000, "included": True}),
 ]
 
 
@@ -34,7 +36,7 @@ def test_golden_totals(use_region, merchant, code, country, state, currency, exp
     shopper = Shopper(country=country, currency=currency, time_zone=region.time_zone, state=state)
     quote = checkout_quote(cart=cart, shopper=shopper, shipping_option="standard", region=region)
     assert quote.subtotal_minor == 10000
-    assert quote.shipping_minor == 0
+    assert quote.shipping_minor == expected["shipping_minor"]
     assert quote.tax_minor == expected["tax_minor"]
     assert quote.total_minor == expected["total_minor"]
     assert quote.prices_include_tax is expected["included"]
