@@ -113,7 +113,7 @@ def test_sg_shopper_checks_out_with_the_test_provider(
     page.wait_for_selector("[data-testid=confirmation]")
     order = Order.objects.get()
     assert order.status == Order.Status.PAID
-    assert order.total_minor == 2 * 1290 + 4590  # GST included, free standard shipping from 50.00
+    assert order.total_minor == 2 * 1290 + 4590  # GST included, free standard shipping from SGD 60.00
     eta = format_day(order.eta, "en_SG")
     assert page.inner_text("[data-testid=eta]") == eta
     page.screenshot(path=str(artifacts_dir / "order-confirmation-sg.png"), full_page=True)
