@@ -86,6 +86,13 @@ class User(AbstractUser):
         """What other viewers see: never the e-mail address."""
         return self.display_name or self.email.split("@", 1)[0][:3] + "…"
 
+    @property
+    def own_name(self) -> str:
+        """What the account's holder sees of themselves (the page header): their display name, else
+        their e-mail's name part whole ("layla.hassan"), not the masked ``public_name`` ("lay…"),
+        which tells them nothing of which account they are in."""
+        return self.display_name or self.email.split("@", 1)[0]
+
 
 class Merchant(models.Model):
     """A tenant: a shop that owns products and runs live rooms."""
