@@ -282,7 +282,7 @@ class VariantAdmin(ScopedModelAdmin):
 @admin.register(Warehouse)
 class WarehouseAdmin(ScopedModelAdmin):
     merchant_path = "merchant"
-    list_display = ["name", "code", "merchant", "country", "is_active"]
+    list_display = ["name", "code", "merchant", "country", "handling_days", "is_active"]
     list_filter = ["is_active", ("merchant", admin.RelatedOnlyFieldListFilter), "country"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -242,6 +242,11 @@ class WarehouseIn(StrictInput):
     code = serializers.SlugField(max_length=40)
     name = serializers.CharField(max_length=120)
     country = serializers.CharField(max_length=2, help_text="ISO 3166 code, e.g. US")
+    handling_days = serializers.IntegerField(
+        required=False,
+        default=1,
+        help_text="Working days the warehouse needs to pack an order, 0 to 30; counted in every delivery date",
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         return _merchant_or_only_one(self, data)
@@ -321,6 +326,7 @@ class WarehouseOut(serializers.Serializer):
     code = serializers.SlugField()
     name = serializers.CharField()
     country = serializers.CharField()
+    handling_days = serializers.IntegerField()
     is_active = serializers.BooleanField()
 
 
@@ -550,6 +556,10 @@ class WarehouseViewSet(mixins.ListModelMixin, MerchantViewSet):
     def create(self, request: Request) -> Response:
         data = self.valid_input(WarehouseIn)
         warehouse = services.warehouse_create(
-            merchant=data["merchant"], code=data["code"], name=data["name"], country=data["country"]
+            merchant=data["merchant"],
+            code=data["code"],
+            name=data["name"],
+            country=data["country"],
+            handling_days=data["handling_days"],
         )
         return Response(WarehouseOut(warehouse).data, status=status.HTTP_201_CREATED)

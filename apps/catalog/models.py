@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MinLengthValidator, MinValueValidator, RegexValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinLengthValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -377,6 +383,16 @@ class Warehouse(models.Model):
     name = models.CharField(_("name"), max_length=120)
     country = models.CharField(_("country"), max_length=2, validators=[country_code_validator])
     is_active = models.BooleanField(_("in use"), default=True)
+    # Counted in the destination's working days, like the carrier's: the promised date moves by it.
+    handling_days = models.PositiveSmallIntegerField(
+        _("handling days"),
+        default=1,
+        validators=[
+            MinValueValidator(0, _("Handling takes 0 to 30 working days.")),
+            MaxValueValidator(30, _("Handling takes 0 to 30 working days.")),
+        ],
+        help_text=_("Working days this warehouse needs to pack an order (0: it ships the same day)."),
+    )
 
     class Meta:
         ordering = ["merchant", "code"]

@@ -437,6 +437,8 @@ class Shipment(models.Model):
     tracking_number = models.CharField(max_length=60, blank=True)
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # This parcel's own promise (its warehouse's handling); null on parcels packed before parcels had one.
+    eta = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

@@ -97,7 +97,7 @@ class ShippingDataError(Exception):
 @dataclass(frozen=True)
 class ShippingOption:
     code: str
-    handling_days: int
+    # In transit only: the days to pack are the warehouse's (catalog.Warehouse.handling_days).
     carrier_days: int
     # Per settlement currency, minor units: a region charges its own currency's row.
     price_minor: Mapping[str, int] = field(hash=False)
@@ -188,7 +188,6 @@ def load_shipping_options(path: Path = SHIPPING_FILE) -> tuple[ShippingOption, .
             options.append(
                 ShippingOption(
                     code=raw["code"],
-                    handling_days=int(raw["handling_days"]),
                     carrier_days=int(raw["carrier_days"]),
                     price_minor=price,
                     free_from_minor=free_from,
@@ -256,16 +255,23 @@ def add_working_days(region: Region, start: dt.date, days: int, *, country: str,
 
 
 def delivery_eta(
-    *, region: Region, option: ShippingOption, ordered_on: dt.date, country: str, subdivision: str = ""
+    *,
+    region: Region,
+    option: ShippingOption,
+    ordered_on: dt.date,
+    country: str,
+    subdivision: str = "",
+    handling_days: int,
 ) -> dt.date:
-    """Handling plus carrier days in the destination's working days, from the local order date.
+    """The warehouse's ``handling_days`` plus the option's carrier days in the destination's working
+    days, from the local order date.
 
     ``subdivision`` is the delivery address's state (``state``), which decides the weekend and
     holidays where a state keeps its own (Malaysia's Kelantan, Kedah and Terengganu rest
     Friday-Saturday; Kuala Lumpur keeps Federal Territory Day).
     """
     return add_working_days(
-        region, ordered_on, option.handling_days + option.carrier_days, country=country, subdivision=subdivision
+        region, ordered_on, handling_days + option.carrier_days, country=country, subdivision=subdivision
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import zoneinfo
 from collections.abc import Collection, Iterable
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from babel.dates import format_time, get_datetime_format
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, prefetch_related_objects
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum, prefetch_related_objects
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -146,12 +147,43 @@ def available_units(variant_ids: Collection[int]) -> dict[int, int]:
 
 
 def cart_lines_for_review(*, cart: Cart, country: str) -> list[CartLine]:
-    """The cart's lines with what reviewing them needs, in one query: variant, product, and
-    ``visible`` (the product may be sold in ``country`` today, by the same rules as listings)."""
+    """The cart's lines with what reviewing them needs, in one query: variant, product,
+    ``visible`` (the product may be sold in ``country`` today, by the same rules as listings) and
+    ``handling_days`` (see :func:`_slowest_handling_days`)."""
     visible = products_visible_in(country=country).filter(pk=OuterRef("variant__product_id"))
     return list(
-        cart.lines.select_related("variant__product").annotate(visible=Exists(visible)).order_by("added_at", "pk")
+        cart.lines.select_related("variant__product")
+        .annotate(visible=Exists(visible), handling_days=_slowest_handling_days("variant_id"))
+        .order_by("added_at", "pk")
     )
+
+
+def _slowest_handling_days(variant: str) -> Subquery:
+    """The handling days of the slowest active warehouse holding units of the variant that
+    ``variant`` (an outer field) names, as SQL; NULL where none holds any.
+
+    Which warehouses pack is settled only when the order reserves its units, so a quote
+    promises what the slowest one that could supply the line would need.
+    """
+    return Subquery(
+        Stock.objects.filter(variant_id=OuterRef(variant), quantity__gt=0, warehouse__is_active=True)
+        .order_by()
+        .values("variant_id")
+        .annotate(slowest=Max("warehouse__handling_days"))
+        .values("slowest")
+    )
+
+
+def handling_days_promised(lines: Iterable[CartLine], *, variant_ids: Collection[int]) -> int:
+    """The working days to pack that a quote of ``lines`` (read by :func:`cart_lines_for_review`)
+    promises for the lines of ``variant_ids``: the slowest of their warehouses'. Without stock to
+    go by, a warehouse's default."""
+    slowest = []
+    for line in lines:
+        days = line.handling_days  # type: ignore[attr-defined]  # annotated by cart_lines_for_review
+        if line.variant_id in variant_ids and days is not None:
+            slowest.append(days)
+    return max(slowest, default=Warehouse._meta.get_field("handling_days").default)
 
 
 @dataclass
@@ -520,6 +552,24 @@ def local_today(time_zone: str, *, now: dt.datetime | None = None) -> dt.date:
     return (now or timezone.now()).astimezone(_shopper_zone(time_zone)).date()
 
 
+def parcel_eta(*, order: Order, handling_days: int) -> dt.date | None:
+    """When a parcel of ``order`` packed in ``handling_days`` arrives: counted as the order's ETA
+    was, from the date it was placed on in the shopper's time zone, on the destination's calendar.
+    None when its shipping option is no longer offered (no carrier days to count)."""
+    option = rules.shipping_option(order.shipping_option)
+    if option is None:
+        return None
+    address = order.address if isinstance(order.address, dict) else {}
+    return rules.delivery_eta(
+        region=settings.REGION,
+        option=option,
+        ordered_on=local_today(order.time_zone, now=order.created_at),
+        country=order.country,
+        subdivision=rules.address_state(settings.REGION, order.country, address.get("state", "")),
+        handling_days=handling_days,
+    )
+
+
 def checkout_quote(
     *,
     cart: Cart,
@@ -536,6 +586,8 @@ def checkout_quote(
     (``lines`` and ``admitted`` as for :func:`cart_review`)."""
     region = region or settings.REGION
     now = now or timezone.now()
+    if lines is None:
+        lines = cart_lines_for_review(cart=cart, country=shopper.country) if cart is not None else []
     quote = cart_review(cart=cart, shopper=shopper, region=region, strict=strict, lines=lines, admitted=admitted)
     option = rules.shipping_option(shipping_option)
     if option is None:
@@ -570,12 +622,18 @@ def checkout_quote(
     quote.tax_awaits_state = not state and not quote.tax_minor and rules.tax_varies_by_state(shopper.country)
     quote.total_minor = taxable if tax.included else taxable + tax.amount_minor
     quote.fx_rate = prices.rate
-    quote.eta = rules.delivery_eta(
+    # Reused by the order's placement, which knows the warehouses that pack (checkout_place).
+    quote._eta_for = functools.partial(  # type: ignore[attr-defined]
+        rules.delivery_eta,
         region=region,
         option=option,
         ordered_on=local_today(shopper.time_zone, now=now),
         country=shopper.country,
         subdivision=state,
+    )
+    ordered = {line.variant_id for line in quote.lines if line.available}
+    quote.eta = quote._eta_for(  # type: ignore[attr-defined]
+        handling_days=handling_days_promised(lines, variant_ids=ordered)
     )
     return quote
 

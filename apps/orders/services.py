@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from apps.catalog import services as catalog
-from apps.catalog.models import Variant
+from apps.catalog.models import Variant, Warehouse
 from apps.catalog.selectors import product_is_visible_in, variant_options_text
 from apps.errors import ApplicationError
 from apps.money.formatting import format_count, format_day, format_money, reader_locale
@@ -64,6 +64,7 @@ from apps.orders.selectors import (
     orders_delivered_with_cash_uncollected,
     orders_expired,
     orders_with_flash_sale_admissions,
+    parcel_eta,
     quantities_by_variant,
     shipments_for_staff,
     shopper_locale,
@@ -679,7 +680,15 @@ def _place(
             _cart_count_changed((locked.pk, locked.user_id))
             _record(order, "", S.CREATED, actor=user, note=f"checkout {idempotency_key[:60]}")
             stock = stock or _StockInHand(wanted, country=shopper.country)
-            stock.reserve(order, order_lines, gated=gated, until=reserved_until)
+            reserved = stock.reserve(order, order_lines, gated=gated, until=reserved_until)
+            # The quote promised the slowest warehouse that could pack; the ones that will are
+            # known now. Never later than promised: those are among the quote's candidates.
+            packed_in = max((r.stock.warehouse.handling_days for r in reserved), default=None)
+            if packed_in is not None:
+                eta = min(quote._eta_for(handling_days=packed_in), quote.eta)
+                if eta != order.eta:
+                    Order.objects.filter(pk=order.pk).update(eta=eta)
+                    order.eta = eta
             # A limited coupon's use is a hot row too: its conditional update is the last write.
             if quote.coupon is not None and quote.coupon.max_redemptions is not None:
                 _coupon_redeem(quote.coupon, now=now)
@@ -708,8 +717,12 @@ class _StockInHand:
         # Ship from the destination country's warehouses first, then in pk order.
         self.stocks.sort(key=lambda s: (s.warehouse.country != country, s.pk))
 
-    def reserve(self, order: Order, lines: list[OrderLine], *, gated: set[int], until: dt.datetime) -> None:
-        """Hold every line's units on the rows that have them free; sold out (and rolled back) if short."""
+    def reserve(
+        self, order: Order, lines: list[OrderLine], *, gated: set[int], until: dt.datetime
+    ) -> list[Reservation]:
+        """Hold every line's units on the rows that have them free; sold out (and rolled back) if short.
+
+        Returns the reservations, each with its stock row and warehouse (no query to read them)."""
         reservations = []
         for line in lines:
             remaining = line.quantity
@@ -733,7 +746,7 @@ class _StockInHand:
                 remaining -= take
             if remaining:
                 raise sold_out_error()
-        Reservation.objects.bulk_create(reservations)
+        return Reservation.objects.bulk_create(reservations)
 
 
 # --- coupons ------------------------------------------------------------------------------
@@ -2281,8 +2294,15 @@ def order_fulfil(*, order: Order, actor=None, merchant_ids: Collection[int] | No
     to_pack = _warehouses_to_pack(order, merchant_ids)
     if merchant_ids is not None and not to_pack:
         raise ApplicationError(_("Your part of this order is packed already."), code="illegal_transition", status=409)
+    handling = dict(Warehouse.objects.filter(pk__in=list(to_pack)).values_list("pk", "handling_days"))
+    default_handling = Warehouse._meta.get_field("handling_days").default
     shipments = [
-        Shipment.objects.create(order=order, warehouse_id=wid, warehouse_name=name)
+        Shipment.objects.create(
+            order=order,
+            warehouse_id=wid,
+            warehouse_name=name,
+            eta=parcel_eta(order=order, handling_days=handling.get(wid, default_handling)),
+        )
         for wid, name in sorted(to_pack.items())
     ]
     if merchant_ids is not None and _warehouses_to_pack(order):

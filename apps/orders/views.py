@@ -370,10 +370,14 @@ def _delivery(order: Order, request: HttpRequest) -> dict:
     def day(moment) -> str:
         return format_day(moment.astimezone(zone).date(), _locale(request)) if moment is not None else ""
 
+    # One parcel's date is the order's own, said once; parcels packed before they had one are left out.
+    shipments = list(order.shipments.all())
+    parcel_etas = [format_day(s.eta, _locale(request)) for s in shipments if s.eta is not None]
     return {
         "shipped_on": day(progress.shipped_at),
         "delivered_on": day(progress.delivered_at),
         "parcels": progress.parcels,
+        "parcel_etas": parcel_etas if len(shipments) > 1 else [],
         "eta_expected": progress.eta_expected,
         **selectors.order_delivery_address(order=order, language=request.shopper.language),
     }

@@ -159,4 +159,6 @@ def test_a_mexican_order_at_half_past_eleven_at_night_counts_its_eta_from_the_me
     assert order.eta == dt.date(2026, 11, 12)
     ordered_on = dt.date(2026, 11, 5)
     standard = rules.shipping_option("standard")
-    assert order.eta == rules.delivery_eta(region=settings.REGION, option=standard, ordered_on=ordered_on, country="MX")
+    assert order.eta == rules.delivery_eta(
+        region=settings.REGION, option=standard, ordered_on=ordered_on, country="MX", handling_days=1
+    )

@@ -226,6 +226,26 @@ def test_warehouses_are_listed_and_added(staff, world):
     ]
 
 
+def test_a_warehouse_says_how_many_working_days_it_packs_in(staff, world):
+    assert (
+        response_json(send(staff, "post", WAREHOUSES, {"code": "east", "name": "East", "country": "US"}))[
+            "handling_days"
+        ]
+        == 1
+    )
+    slow = {"code": "west", "name": "West", "country": "US", "handling_days": 3}
+    assert response_json(send(staff, "post", WAREHOUSES, slow))["handling_days"] == 3
+    for bad in (-1, 31, "soon"):
+        body = {"code": f"bad-{bad}", "name": "Bad", "country": "US", "handling_days": bad}
+        assert error(send(staff, "post", WAREHOUSES, body), 400)["fields"]["handling_days"]
+    assert sorted(w["code"] for w in staff.get(WAREHOUSES).json()) == ["east", "west", "wh-a"]
+
+
+def response_json(response) -> dict:
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
 # --- isolation ----------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ def test_a_kelantan_address_skips_friday_and_saturday(state):
     wednesday = dt.date(2026, 11, 25)
     # Kelantan: Thu 26, (Fri 27, Sat 28), Sun 29.
     assert rules.delivery_eta(
-        region=region, option=express, ordered_on=wednesday, country="MY", subdivision=state
+        region=region, option=express, ordered_on=wednesday, country="MY", subdivision=state, handling_days=1
     ) == dt.date(2026, 11, 29)
     assert not region.is_working_day(dt.date(2026, 11, 27), country="MY", subdivision=state)
     assert region.is_working_day(dt.date(2026, 11, 29), country="MY", subdivision=state)
@@ -36,7 +36,12 @@ def test_the_rest_of_malaysia_counts_friday_and_skips_saturday_sunday(state):
     express = rules.shipping_option("express")
     # Thu 26, Fri 27.
     assert rules.delivery_eta(
-        region=region, option=express, ordered_on=dt.date(2026, 11, 25), country="MY", subdivision=state
+        region=region,
+        option=express,
+        ordered_on=dt.date(2026, 11, 25),
+        country="MY",
+        subdivision=state,
+        handling_days=1,
     ) == dt.date(2026, 11, 27)
 
 
@@ -46,10 +51,12 @@ def test_a_kelantan_address_still_skips_the_national_holidays():
     # Wed 23 Dec 2026 to Kelantan: Thu 24, (Fri 25 Christmas and weekend, Sat 26), Sun 27, Mon 28,
     # Tue 29, Wed 30; in Selangor: Thu 24, (Fri 25 Christmas, Sat, Sun), Mon 28, Tue 29, Wed 30, Thu 31.
     ordered = dt.date(2026, 12, 23)
-    eta = rules.delivery_eta(region=region, option=standard, ordered_on=ordered, country="MY", subdivision="03")
+    eta = rules.delivery_eta(
+        region=region, option=standard, ordered_on=ordered, country="MY", subdivision="03", handling_days=1
+    )
     assert eta == dt.date(2026, 12, 30)
     assert rules.delivery_eta(
-        region=region, option=standard, ordered_on=ordered, country="MY", subdivision="10"
+        region=region, option=standard, ordered_on=ordered, country="MY", subdivision="10", handling_days=1
     ) == dt.date(2026, 12, 31)
 
 
@@ -58,9 +65,13 @@ def test_an_eta_past_the_holiday_lists_is_still_given_and_warned_about_once(fres
     standard = rules.shipping_option("standard")
     caplog.set_level(logging.WARNING, logger="apps.orders.rules")
     # Wed 29 Dec 2027: Thu 30, Fri 31, (Sat, Sun), Mon 3 Jan 2028 (New Year's Day is not known), Tue 4, Wed 5.
-    first = rules.delivery_eta(region=region, option=standard, ordered_on=dt.date(2027, 12, 29), country="DE")
+    first = rules.delivery_eta(
+        region=region, option=standard, ordered_on=dt.date(2027, 12, 29), country="DE", handling_days=1
+    )
     assert first == dt.date(2028, 1, 5)
-    again = rules.delivery_eta(region=region, option=standard, ordered_on=dt.date(2028, 2, 1), country="FR")
+    again = rules.delivery_eta(
+        region=region, option=standard, ordered_on=dt.date(2028, 2, 1), country="FR", handling_days=1
+    )
     assert again == dt.date(2028, 2, 8)
     warnings = [r for r in caplog.records if r.name == "apps.orders.rules"]
     assert len(warnings) == 1
@@ -73,7 +84,9 @@ def test_each_region_is_warned_about_on_its_own(fresh_process, caplog):
     express = rules.shipping_option("express")
     caplog.set_level(logging.WARNING, logger="apps.orders.rules")
     for code, country in (("eu-west", "DE"), ("me-south", "AE"), ("eu-west", "FR")):
-        rules.delivery_eta(region=load_region(code), option=express, ordered_on=dt.date(2028, 3, 1), country=country)
+        rules.delivery_eta(
+            region=load_region(code), option=express, ordered_on=dt.date(2028, 3, 1), country=country, handling_days=1
+        )
     assert ["regions/eu-west.toml" in r.getMessage() for r in caplog.records if r.name == "apps.orders.rules"] == [
         True,
         False,
@@ -85,6 +98,8 @@ def test_no_warning_while_the_holiday_lists_cover_the_eta(fresh_process, caplog)
     region = load_region("eu-west")
     standard = rules.shipping_option("standard")
     # Fri 24 Dec 2027: Mon 27, Tue 28, Wed 29, Thu 30, Fri 31: the last covered day.
-    eta = rules.delivery_eta(region=region, option=standard, ordered_on=dt.date(2027, 12, 24), country="IE")
+    eta = rules.delivery_eta(
+        region=region, option=standard, ordered_on=dt.date(2027, 12, 24), country="IE", handling_days=1
+    )
     assert eta == region.holidays_through == dt.date(2027, 12, 31)
     assert [r for r in caplog.records if r.name == "apps.orders.rules"] == []

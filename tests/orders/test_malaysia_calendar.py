@@ -24,6 +24,7 @@ def _eta(state: str, ordered_on: dt.date, option: str = "express") -> dt.date:
         ordered_on=ordered_on,
         country="MY",
         subdivision=state,
+        handling_days=1,
     )
 
 

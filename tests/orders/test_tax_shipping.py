@@ -64,7 +64,9 @@ def test_eta_in_ae_skips_saturday_sunday_and_national_day():
     region = load_region("me-south")
     option = rules.shipping_option("standard")  # 1 handling + 4 carrier working days
     # Monday 30 Nov 2026: Tue 1, (Wed 2, Thu 3 National Day), Fri 4, (Sat, Sun), Mon 7, Tue 8, Wed 9.
-    eta = rules.delivery_eta(region=region, option=option, ordered_on=dt.date(2026, 11, 30), country="AE")
+    eta = rules.delivery_eta(
+        region=region, option=option, ordered_on=dt.date(2026, 11, 30), country="AE", handling_days=1
+    )
     assert eta == dt.date(2026, 12, 9)
 
 
@@ -72,7 +74,9 @@ def test_eta_in_sa_from_the_same_day_keeps_friday_saturday_and_no_uae_holiday():
     region = load_region("me-south")
     option = rules.shipping_option("standard")
     # Monday 30 Nov 2026: Tue 1, Wed 2, Thu 3 (UAE National Day is not Saudi), (Fri, Sat), Sun 6, Mon 7.
-    eta = rules.delivery_eta(region=region, option=option, ordered_on=dt.date(2026, 11, 30), country="SA")
+    eta = rules.delivery_eta(
+        region=region, option=option, ordered_on=dt.date(2026, 11, 30), country="SA", handling_days=1
+    )
     assert eta == dt.date(2026, 12, 7)
 
 
@@ -81,7 +85,9 @@ def test_ae_order_on_a_thursday_counts_friday_and_skips_saturday_sunday():
     thursday = dt.date(2026, 11, 5)
     assert rules.add_working_days(region, thursday, 1, country="AE") == dt.date(2026, 11, 6)  # Friday
     express = rules.shipping_option("express")  # 2 working days: Fri 6, (Sat 7, Sun 8), Mon 9
-    assert rules.delivery_eta(region=region, option=express, ordered_on=thursday, country="AE") == dt.date(2026, 11, 9)
+    assert rules.delivery_eta(
+        region=region, option=express, ordered_on=thursday, country="AE", handling_days=1
+    ) == dt.date(2026, 11, 9)
     assert [region.is_working_day(thursday + dt.timedelta(days=n), country="AE") for n in (1, 2, 3)] == [
         True,
         False,
@@ -95,23 +101,27 @@ def test_the_rest_of_the_gulf_skips_friday_saturday(country):
     express = rules.shipping_option("express")
     # Wednesday 4 Nov 2026: Thu 5, (Fri 6, Sat 7), Sun 8; in the UAE the same order arrives on Fri 6.
     wednesday = dt.date(2026, 11, 4)
-    assert rules.delivery_eta(region=region, option=express, ordered_on=wednesday, country=country) == dt.date(
-        2026, 11, 8
-    )
-    assert rules.delivery_eta(region=region, option=express, ordered_on=wednesday, country="AE") == dt.date(2026, 11, 6)
+    assert rules.delivery_eta(
+        region=region, option=express, ordered_on=wednesday, country=country, handling_days=1
+    ) == dt.date(2026, 11, 8)
+    assert rules.delivery_eta(
+        region=region, option=express, ordered_on=wednesday, country="AE", handling_days=1
+    ) == dt.date(2026, 11, 6)
 
 
 def test_eta_in_de_skips_weekend_and_christmas():
     region = load_region("eu-west")
     option = rules.shipping_option("standard")
     # Wed 23 Dec 2026: Thu 24, (Fri 25, Sat 26, Sun 27), Mon 28, Tue 29, Wed 30, Thu 31.
-    eta = rules.delivery_eta(region=region, option=option, ordered_on=dt.date(2026, 12, 23), country="DE")
+    eta = rules.delivery_eta(
+        region=region, option=option, ordered_on=dt.date(2026, 12, 23), country="DE", handling_days=1
+    )
     assert eta == dt.date(2026, 12, 31)
     # express: 2 working days from Friday 1 Jan 2027 (a holiday) → Mon 4, Tue 5.
     express = rules.shipping_option("express")
-    assert rules.delivery_eta(region=region, option=express, ordered_on=dt.date(2027, 1, 1), country="DE") == dt.date(
-        2027, 1, 5
-    )
+    assert rules.delivery_eta(
+        region=region, option=express, ordered_on=dt.date(2027, 1, 1), country="DE", handling_days=1
+    ) == dt.date(2027, 1, 5)
 
 
 def test_a_german_holiday_delays_a_de_order_but_not_an_ie_one():
@@ -121,8 +131,12 @@ def test_a_german_holiday_delays_a_de_order_but_not_an_ie_one():
     express = rules.shipping_option("express")
     wednesday = dt.date(2026, 5, 13)
     # DE: (Thu 14 Ascension), Fri 15, (Sat, Sun), Mon 18. IE: Thu 14, Fri 15.
-    assert rules.delivery_eta(region=region, option=express, ordered_on=wednesday, country="DE") == dt.date(2026, 5, 18)
-    assert rules.delivery_eta(region=region, option=express, ordered_on=wednesday, country="IE") == dt.date(2026, 5, 15)
+    assert rules.delivery_eta(
+        region=region, option=express, ordered_on=wednesday, country="DE", handling_days=1
+    ) == dt.date(2026, 5, 18)
+    assert rules.delivery_eta(
+        region=region, option=express, ordered_on=wednesday, country="IE", handling_days=1
+    ) == dt.date(2026, 5, 15)
     # and the other way round: Ireland's October Bank Holiday (Monday 26 Oct 2026) is not German.
     october_bank_holiday = dt.date(2026, 10, 26)
     assert not region.is_working_day(october_bank_holiday, country="IE")
