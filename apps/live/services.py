@@ -315,8 +315,18 @@ def live_room_start(
     """
     if room.status != LiveRoom.Status.SCHEDULED:
         raise _refuse_transition(room, LiveRoom.Status.LIVE)
-    chosen = stream_provider(provider)
-    stream = chosen.stream_create(room_slug=room.slug, playback_url=playback_url or room.playback_url)
+    try:
+        chosen = stream_provider(provider)
+        stream = chosen.stream_create(room_slug=room.slug, playback_url=playback_url or room.playback_url)
+    except StreamProviderError as exc:
+        # The merchant reads what happened in their own words; support needs the provider's reason.
+        logger.warning(
+            "Could not start live room %s with the %s stream provider: %s",
+            room.slug,
+            provider or settings.LIVE_STREAM_PROVIDER,
+            exc.detail,
+        )
+        raise
     committed = False
 
     def _mark_committed() -> None:

@@ -145,7 +145,7 @@ def test_a_start_with_ivs_in_an_unknown_region_is_a_provider_error(room, setting
     settings.IVS_AWS_REGION = "eu-nowhere-9"
     with pytest.raises(StreamProviderError) as err:
         services.live_room_start(room=room, provider="ivs")
-    assert err.value.status == 502 and "IVS_AWS_REGION" in err.value.message
+    assert err.value.status == 502 and "IVS_AWS_REGION" in err.value.detail
     _unchanged(room)
 
 

@@ -131,7 +131,7 @@ def test_mux_failures_become_a_clear_error(fake_mux):
     fake_mux.fail_next = [500]
     with pytest.raises(StreamProviderError) as err:
         provider.stream_create(room_slug="show")
-    assert err.value.status == 502 and "HTTP 500" in err.value.message
+    assert err.value.status == 502 and "HTTP 500" in err.value.detail
 
 
 def test_mux_without_credentials_is_refused(settings):
@@ -190,7 +190,7 @@ def test_ivs_stop_when_not_broadcasting_is_fine_other_errors_are_not():
             provider.stream_end(stream_id="arn:aws:ivs:us-east-1:1:channel/a")
         with pytest.raises(StreamProviderError) as err:
             provider.stream_create(room_slug="show")
-    assert "ServiceQuotaExceeded" in err.value.message
+    assert "ServiceQuotaExceeded" in err.value.detail
 
 
 def test_ivs_deletes_an_ended_show_s_channel_and_one_already_gone_counts_as_deleted():
@@ -307,7 +307,7 @@ def test_ivs_an_unknown_region_is_a_clear_provider_error(settings, region):
     with pytest.raises(StreamProviderError) as err:
         stream_provider("ivs")
     assert err.value.status == 502
-    assert "IVS_AWS_REGION" in err.value.message and "us-east-1" in err.value.message  # names the valid ones
+    assert "IVS_AWS_REGION" in err.value.detail and "us-east-1" in err.value.detail  # names the valid ones
 
 
 # --- Recording storage ----------------------------------------------------------------------

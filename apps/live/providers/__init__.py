@@ -37,10 +37,21 @@ class LiveStream:
 
 
 class StreamProviderError(ApplicationError):
-    """The provider refused or could not be reached; nothing was changed on our side."""
+    """The provider refused or could not be reached; nothing was changed on our side.
 
-    def __init__(self, message: str) -> None:
+    ``message`` is what the merchant reads: translated, short, what happened and what to do.
+    ``detail`` is the provider's own reason in English (status, error code, the setting at
+    fault), for the logs and support; without it, ``message`` is that reason (an error only
+    operators read, such as a background deletion's).
+    """
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
         super().__init__(message, code="stream_provider_error", status=502)
+        self.detail = message if detail is None else detail
+
+    def __str__(self) -> str:
+        # What logs and tracebacks print: operators need the provider's reason, not the merchant's words.
+        return self.detail
 
 
 class StreamProvider(Protocol):

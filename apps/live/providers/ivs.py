@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 from django.conf import settings
+from django.utils.translation import gettext
 
 from apps.live.providers import LiveStream, StreamProviderError
 
@@ -59,13 +60,17 @@ def ivs_client(region: str | None) -> Any:
     )
     if not region or region not in known:
         raise StreamProviderError(
-            f"AWS IVS is not configured: IVS_AWS_REGION={region!r} is not a region IVS runs in; "
-            f"valid: {', '.join(known)}."
+            gettext("The video service is not set up for this region; ask the operators."),
+            detail=f"AWS IVS is not configured: IVS_AWS_REGION={region!r} is not a region IVS runs in; "
+            f"valid: {', '.join(known)}.",
         )
     try:
         return session.client("ivs", region_name=region, config=CLIENT_CONFIG)
     except (BotoCoreError, ValueError) as exc:
-        raise StreamProviderError(f"AWS IVS is not configured: {_reason(exc)}") from exc
+        raise StreamProviderError(
+            gettext("The video service is not set up for this region; ask the operators."),
+            detail=f"AWS IVS is not configured: {_reason(exc)}",
+        ) from exc
 
 
 class IvsProvider:
@@ -82,7 +87,9 @@ class IvsProvider:
         """``recording_bucket``: where ``recording_configuration_arn`` writes (the region's store), needed with it."""
         if recording_configuration_arn and not recording_bucket:
             raise StreamProviderError(
-                "AWS IVS is not configured: IVS_RECORDING_CONFIGURATION_ARN needs LIVE_RECORDING_STORAGE=s3://<bucket>/"
+                gettext("The video service is not set up for this region; ask the operators."),
+                detail="AWS IVS is not configured: IVS_RECORDING_CONFIGURATION_ARN needs "
+                "LIVE_RECORDING_STORAGE=s3://<bucket>/",
             )
         self.client = client
         self.channel_type = channel_type
@@ -106,7 +113,16 @@ class IvsProvider:
         try:
             answer = self.client.create_channel(**params)
         except (ClientError, BotoCoreError) as exc:
-            raise StreamProviderError(f"AWS IVS did not create the channel: {_reason(exc)}") from exc
+            if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+                told = gettext("The video service is not set up for this region; ask the operators.")
+            elif _refused(exc):
+                told = gettext(
+                    "The video service refused to start the stream; try again, or ask the operators if it keeps "
+                    "happening."
+                )
+            else:
+                told = gettext("The video service did not answer; try again in a minute.")
+            raise StreamProviderError(told, detail=f"AWS IVS did not create the channel: {_reason(exc)}") from exc
         channel, key = answer["channel"], answer["streamKey"]
         return LiveStream(
             provider=self.name,
@@ -190,3 +206,12 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "error")
     return type(exc).__name__
+
+
+def _refused(exc: Exception) -> bool:
+    # IVS answered and said no (4xx: access denied, quota, validation): the same request
+    # will not pass by itself. A 5xx, a timeout or no connection at all may.
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return 400 <= status < 500

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import mux_python
 import urllib3
 from django.conf import settings
+from django.utils.translation import gettext
 from mux_python.rest import ApiException
 
 from apps.live.providers import LiveStream, StreamProviderError
@@ -61,7 +62,10 @@ def _api_client(*, token_id: str, token_secret: str, api_base: str | None) -> mu
 
 def _configured() -> None:
     if not (settings.MUX_TOKEN_ID and settings.MUX_TOKEN_SECRET):
-        raise StreamProviderError("Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET.")
+        raise StreamProviderError(
+            gettext("The video service is not set up for this region; ask the operators."),
+            detail="Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET.",
+        )
 
 
 class MuxProvider:
@@ -94,7 +98,15 @@ class MuxProvider:
         try:
             stream = self.api.create_live_stream(request, _request_timeout=TIMEOUT).data
         except FAILURES as exc:
-            raise StreamProviderError(f"Mux did not create the live stream: {_reason(exc)}") from exc
+            raise StreamProviderError(
+                gettext(
+                    "The video service refused to start the stream; try again, or ask the operators if it keeps "
+                    "happening."
+                )
+                if _refused(exc)
+                else gettext("The video service did not answer; try again in a minute."),
+                detail=f"Mux did not create the live stream: {_reason(exc)}",
+            ) from exc
         playback_ids = stream.playback_ids or []
         if not playback_ids:
             # Unusable without a playback id, and no room will ever know of it: delete it at
@@ -104,7 +116,13 @@ class MuxProvider:
                     self.stream_delete(stream_id=stream.id)
                 except StreamProviderError as exc:
                     logger.error("Left Mux live stream %s of %s at Mux: %s", stream.id, room_slug, exc.message)
-            raise StreamProviderError("Mux created the live stream without a playback id.")
+            raise StreamProviderError(
+                gettext(
+                    "The video service refused to start the stream; try again, or ask the operators if it keeps "
+                    "happening."
+                ),
+                detail="Mux created the live stream without a playback id.",
+            )
         return LiveStream(
             provider=self.name,
             stream_id=stream.id,
@@ -185,7 +203,7 @@ class MuxRecordingStore:
         try:
             _configured()
         except StreamProviderError as exc:
-            raise RecordingStoreError(exc.message) from exc
+            raise RecordingStoreError(exc.detail) from exc
         return cls(
             token_id=settings.MUX_TOKEN_ID, token_secret=settings.MUX_TOKEN_SECRET, api_base=settings.MUX_API_BASE
         )
@@ -355,3 +373,10 @@ def _host(url: str) -> str:
 def _reason(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     return f"HTTP {status}" if status else type(exc).__name__
+
+
+def _refused(exc: Exception) -> bool:
+    # Mux answered and said no (4xx: credentials, quota, the request): the same request
+    # will not pass by itself. A 5xx, a timeout or no answer at all (status 0) may.
+    status = exc.status if isinstance(exc, ApiException) else None
+    return status is not None and 400 <= status < 500
