@@ -375,6 +375,11 @@ class Certification(models.Model):
             raise ValidationError(errors)
 
 
+# What a warehouse needs unless its merchant says otherwise, and what a promise falls back to
+# when no warehouse's stock tells which one will pack.
+DEFAULT_HANDLING_DAYS = 1
+
+
 class Warehouse(models.Model):
     merchant = models.ForeignKey(
         Merchant, verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="warehouses"
@@ -386,7 +391,7 @@ class Warehouse(models.Model):
     # Counted in the destination's working days, like the carrier's: the promised date moves by it.
     handling_days = models.PositiveSmallIntegerField(
         _("handling days"),
-        default=1,
+        default=DEFAULT_HANDLING_DAYS,
         validators=[
             MinValueValidator(0, _("Handling takes 0 to 30 working days.")),
             MaxValueValidator(30, _("Handling takes 0 to 30 working days.")),

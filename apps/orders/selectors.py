@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from apps.accounts.selectors import country_choices, merchants_for_user
-from apps.catalog.models import Product, Stock, Variant, Warehouse
+from apps.catalog.models import DEFAULT_HANDLING_DAYS, Product, Stock, Variant, Warehouse
 from apps.catalog.selectors import country_refusal, products_visible_in
 from apps.errors import ApplicationError
 from apps.money.formatting import NATIVE_ZERO, format_day, format_money, numbering_system
@@ -146,10 +146,12 @@ def available_units(variant_ids: Collection[int]) -> dict[int, int]:
     return {v: max(free.get(v) or 0, 0) for v in variant_ids}
 
 
-def cart_lines_for_review(*, cart: Cart, country: str) -> list[CartLine]:
+def cart_lines_for_review(*, cart: Cart | None, country: str) -> list[CartLine]:
     """The cart's lines with what reviewing them needs, in one query: variant, product,
     ``visible`` (the product may be sold in ``country`` today, by the same rules as listings) and
-    ``handling_days`` (see :func:`_slowest_handling_days`)."""
+    ``handling_days`` (see :func:`_slowest_handling_days`). No cart (``None``) has no lines."""
+    if cart is None:
+        return []
     visible = products_visible_in(country=country).filter(pk=OuterRef("variant__product_id"))
     return list(
         cart.lines.select_related("variant__product")
@@ -183,7 +185,7 @@ def handling_days_promised(lines: Iterable[CartLine], *, variant_ids: Collection
         days = line.handling_days  # type: ignore[attr-defined]  # annotated by cart_lines_for_review
         if line.variant_id in variant_ids and days is not None:
             slowest.append(days)
-    return max(slowest, default=Warehouse._meta.get_field("handling_days").default)
+    return max(slowest, default=DEFAULT_HANDLING_DAYS)
 
 
 @dataclass
@@ -289,7 +291,7 @@ def cart_review(
     region = region or settings.REGION
     prices = _Prices(region, shopper.currency, strict=strict)
     if lines is None:
-        lines = cart_lines_for_review(cart=cart, country=shopper.country) if cart is not None else []
+        lines = cart_lines_for_review(cart=cart, country=shopper.country)
     counted = {line.variant_id for line in lines} - set(admitted)
     free = available_units(counted) if counted else {}
     # What the rules read of a forbidden product, for all of them at once (usually none).
@@ -587,7 +589,7 @@ def checkout_quote(
     region = region or settings.REGION
     now = now or timezone.now()
     if lines is None:
-        lines = cart_lines_for_review(cart=cart, country=shopper.country) if cart is not None else []
+        lines = cart_lines_for_review(cart=cart, country=shopper.country)
     quote = cart_review(cart=cart, shopper=shopper, region=region, strict=strict, lines=lines, admitted=admitted)
     option = rules.shipping_option(shipping_option)
     if option is None:

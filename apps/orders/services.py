@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from apps.catalog import services as catalog
-from apps.catalog.models import Variant, Warehouse
+from apps.catalog.models import DEFAULT_HANDLING_DAYS, Variant, Warehouse
 from apps.catalog.selectors import product_is_visible_in, variant_options_text
 from apps.errors import ApplicationError
 from apps.money.formatting import format_count, format_day, format_money, reader_locale
@@ -2295,13 +2295,12 @@ def order_fulfil(*, order: Order, actor=None, merchant_ids: Collection[int] | No
     if merchant_ids is not None and not to_pack:
         raise ApplicationError(_("Your part of this order is packed already."), code="illegal_transition", status=409)
     handling = dict(Warehouse.objects.filter(pk__in=list(to_pack)).values_list("pk", "handling_days"))
-    default_handling = Warehouse._meta.get_field("handling_days").default
     shipments = [
         Shipment.objects.create(
             order=order,
             warehouse_id=wid,
             warehouse_name=name,
-            eta=parcel_eta(order=order, handling_days=handling.get(wid, default_handling)),
+            eta=parcel_eta(order=order, handling_days=handling.get(wid, DEFAULT_HANDLING_DAYS)),
         )
         for wid, name in sorted(to_pack.items())
     ]

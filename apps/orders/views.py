@@ -176,8 +176,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if placed is not None and placed.status != Order.Status.CANCELLED:
             messages.info(request, _("You have already placed this order. Here it is."))
             return redirect("orders:detail", reference=placed.reference)
-    lines = selectors.cart_lines_for_review(cart=the_cart, country=shopper.country) if the_cart is not None else []
-    if the_cart is None or not lines:
+    lines = selectors.cart_lines_for_review(cart=the_cart, country=shopper.country)
+    if not lines:
         return redirect("orders:cart")
     methods = payment_methods_offered(currency=shopper.currency, country=shopper.country)
     # A GET may ask for the totals with a state, shipping option or coupon the shopper has just
