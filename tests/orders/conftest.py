@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.catalog import services as catalog
 from apps.orders import gate, selectors, services
-from apps.orders.models import Coupon, Order
+from apps.orders.models import Coupon, Order, Reservation
 from apps.orders.selectors import Shopper
 from apps.payments import services as payments
 from tests.catalog.factories import make_product
@@ -134,6 +134,19 @@ def checkout(cart, *, key: str | None = None, country: str | None = None, **kwar
     }
     params.update(kwargs)
     return services.checkout_place(**params)
+
+
+def reservation_ran_out(order: Order, ago: dt.timedelta = dt.timedelta(minutes=1)) -> None:
+    """The order's reservation ended ``ago``: the next expiry run releases it."""
+    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - ago)
+
+
+def expired(order: Order) -> Order:
+    """The order, read again, asserted cancelled by expiry with every reservation released."""
+    order = Order.objects.get(pk=order.pk)
+    assert order.status == Order.Status.CANCELLED
+    assert set(order.reservations.values_list("status", flat=True)) == {Reservation.Status.RELEASED}
+    return order
 
 
 def coupon_stored(code: str, **fields) -> Coupon:

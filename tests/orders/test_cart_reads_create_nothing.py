@@ -16,8 +16,7 @@ from django.test import Client
 from apps.orders import services
 from apps.orders.models import Cart, Order
 from apps.orders.receivers import SESSION_CART_KEY
-from tests.orders.conftest import ADDRESSES, api_checkout, api_place
-from tests.orders.test_expiry_voids_authorization import _expired, _reservation_ran_out
+from tests.orders.conftest import ADDRESSES, api_checkout, api_place, expired, reservation_ran_out
 
 pytestmark = pytest.mark.django_db
 
@@ -94,9 +93,9 @@ def test_the_cart_looked_at_after_checkout_comes_back_when_the_order_expires(cli
     assert list(Cart.objects.values_list("pk", flat=True)) == [ordered_cart.pk]
     assert client.session[SESSION_CART_KEY] == ordered_cart.pk
 
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     assert on_commit(services.reservations_expire) == 1
-    _expired(order)
+    expired(order)
 
     assert _cart_lines_shown(client) == [(variant_id, 1)]
     assert client.get("/api/v1/cart").json()["lines"][0]["variant_id"] == variant_id

@@ -26,8 +26,8 @@ from apps.payments import breaker
 from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
-from tests.orders.conftest import ADDRESSES, api_checkout, cart_with, checkout
-from tests.orders.test_expiry_voids_authorization import _expired, _reservation_ran_out, _voids
+from tests.orders.conftest import ADDRESSES, api_checkout, cart_with, checkout, expired, reservation_ran_out
+from tests.orders.test_expiry_voids_authorization import _voids
 from tests.payments.fakes import (
     STRIPE_PUBLISHABLE_KEY,
     Answer,
@@ -88,11 +88,11 @@ def _refunded_in_full(order: Order, payment: Payment) -> None:
 
 def test_an_expired_order_cancels_its_intent_in_3d_secure(stocked, stripe_fake, on_commit):
     order, payment = _in_3d_secure(stocked, stripe_fake, "expiry-3ds")
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert on_commit(services.reservations_expire) == 1
 
-    _expired(order)
+    expired(order)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
@@ -124,13 +124,13 @@ def test_a_cancelled_order_cancels_its_intent_in_3d_secure(stocked, stripe_fake,
 
 def test_an_intent_stripe_cannot_cancel_at_expiry_is_left_to_the_sweep(stocked, stripe_fake, on_commit):
     order, payment = _in_3d_secure(stocked, stripe_fake, "expiry-3ds-down")
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     stripe_fake.cancel_down = True
 
     # The order expires all the same: its units go back on sale while the cancel waits.
     assert on_commit(services.reservations_expire) == 1
 
-    _expired(order)
+    expired(order)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING and payment.void_requested_at is not None
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "requires_action"
@@ -150,7 +150,7 @@ def test_an_intent_stripe_cannot_cancel_at_expiry_is_left_to_the_sweep(stocked, 
 
 def test_an_intent_completed_while_its_cancel_waits_is_refunded_not_cancelled(stocked, stripe_fake, on_commit):
     order, payment = _in_3d_secure(stocked, stripe_fake, "expiry-3ds-finished")
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     stripe_fake.cancel_down = True
     on_commit(services.reservations_expire)
     stripe_fake.cancel_down = False
@@ -211,11 +211,11 @@ def test_the_shopper_finds_their_cart_again_after_the_expiry(
     order, variant_id = _placed(client, stocked, f"expiry-cart-{int(signed_in)}{int(emptied_a_new_cart)}")
     if emptied_a_new_cart:
         _emptied_a_new_cart(client, stocked)
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert on_commit(services.reservations_expire) == 1
 
-    _expired(order)
+    expired(order)
     assert available_units([variant_id])[variant_id] == 5
     assert _cart_lines(client) == [(variant_id, 1)]
     cart = Cart.objects.get(lines__variant_id=variant_id)
@@ -227,11 +227,11 @@ def test_an_anonymous_shopper_who_started_a_new_cart_keeps_it(client, stocked, o
     newer = stocked("expiry-cart-anon-newer", 5)
     added = client.post("/api/v1/cart/lines", {"variant": newer.pk, "quantity": 2}, content_type="application/json")
     assert added.status_code == 201
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert on_commit(services.reservations_expire) == 1
 
-    _expired(order)
+    expired(order)
     assert available_units([ordered_variant])[ordered_variant] == 5
     # The session keeps the cart it has now; the expired order's opens again beside it, as on a failed payment.
     assert _cart_lines(client) == [(newer.pk, 2)]
@@ -242,15 +242,15 @@ def test_a_signed_in_shopper_with_a_newer_cart_keeps_it(client, stocked, make_us
     client.force_login(make_user())
     first, first_variant = _placed(client, stocked, "expiry-cart-first")
     second, second_variant = _placed(client, stocked, "expiry-cart-second")
-    _reservation_ran_out(first)
-    _reservation_ran_out(second)
+    reservation_ran_out(first)
+    reservation_ran_out(second)
 
     # Both expire in one sweep, the newest first: its cart opens again, and the older order's
     # cannot too (one open cart per shopper, and that one is not empty): it stays closed.
     assert on_commit(services.reservations_expire) == 2
 
     for order, variant_id in ((first, first_variant), (second, second_variant)):
-        _expired(order)
+        expired(order)
         assert available_units([variant_id])[variant_id] == 5
     assert _cart_lines(client) == [(second_variant, 1)]
     assert Cart.objects.get(lines__variant_id=first_variant).status == Cart.Status.ORDERED

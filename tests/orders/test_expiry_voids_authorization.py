@@ -14,16 +14,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from apps.errors import ApplicationError
 from apps.orders import services
-from apps.orders.models import Order, Reservation
+from apps.orders.models import Order
 from apps.payments import breaker
 from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
-from tests.orders.conftest import cart_with, checkout
+from tests.orders.conftest import cart_with, checkout, expired, reservation_ran_out
 from tests.orders.test_refunds_after_cancel import ManualCaptureStripe
 from tests.payments.fakes import closed_port_url, stripe_served_by
 
@@ -43,30 +42,19 @@ def _placed_and_confirmed(stocked, stripe_fake, slug: str) -> tuple[Order, Payme
     return order, payment
 
 
-def _reservation_ran_out(order: Order) -> None:
-    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - dt.timedelta(minutes=1))
-
-
 def _voids(stripe_fake) -> list[str]:
     return [r.headers["idempotency-key"] for r in stripe_fake.requests if r.path.endswith("/cancel")]
-
-
-def _expired(order: Order) -> Order:
-    order = Order.objects.get(pk=order.pk)
-    assert order.status == Order.Status.CANCELLED
-    assert set(order.reservations.values_list("status", flat=True)) == {Reservation.Status.RELEASED}
-    return order
 
 
 def test_an_expired_order_voids_its_known_authorization(stocked, stripe_fake, on_commit):
     order, payment = _placed_and_confirmed(stocked, stripe_fake, "expiry-auth")
     on_commit(payments.payment_refresh, payment_id=payment.pk)
     assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.AUTHORIZED
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert on_commit(services.reservations_expire) == 1
 
-    _expired(order)
+    expired(order)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
@@ -82,11 +70,11 @@ def test_an_authorization_we_had_not_heard_of_is_learnt_then_voided(stocked, str
     """Its webhook was lost: the expiry asks Stripe, learns the money is held, and voids it."""
     order, payment = _placed_and_confirmed(stocked, stripe_fake, "expiry-auth-unheard")
     assert Payment.objects.get(pk=payment.pk).status == PaymentStatus.PENDING
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert on_commit(services.order_release_expired, order_id=order.pk) is True
 
-    _expired(order)
+    expired(order)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
@@ -96,13 +84,13 @@ def test_an_authorization_we_had_not_heard_of_is_learnt_then_voided(stocked, str
 def test_a_void_stripe_cannot_take_at_expiry_is_left_to_the_sweep(stocked, stripe_fake, on_commit, settings):
     order, payment = _placed_and_confirmed(stocked, stripe_fake, "expiry-auth-down")
     on_commit(payments.payment_refresh, payment_id=payment.pk)
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     settings.STRIPE_API_BASE = closed_port_url()
 
     # The order expires all the same: its units go back on sale while the void waits.
     assert on_commit(services.reservations_expire) == 1
 
-    _expired(order)
+    expired(order)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.AUTHORIZED and payment.void_requested_at is not None
     assert _voids(stripe_fake) == []
@@ -119,7 +107,7 @@ def test_a_void_stripe_cannot_take_at_expiry_is_left_to_the_sweep(stocked, strip
 def test_an_authorization_cannot_be_captured_once_its_order_expired(stocked, stripe_fake, on_commit, settings):
     order, payment = _placed_and_confirmed(stocked, stripe_fake, "expiry-auth-capture")
     on_commit(payments.payment_refresh, payment_id=payment.pk)
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     settings.STRIPE_API_BASE = closed_port_url()
     on_commit(services.reservations_expire)
     settings.STRIPE_API_BASE = stripe_fake.url

@@ -12,7 +12,6 @@ import datetime as dt
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from apps.catalog.models import Stock
 from apps.errors import ApplicationError
@@ -23,7 +22,7 @@ from apps.orders.web import SESSION_ORDERS_KEY
 from apps.payments import breaker
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
-from tests.orders.conftest import cart_with, checkout
+from tests.orders.conftest import cart_with, checkout, reservation_ran_out
 from tests.payments.fakes import post_stripe_event
 
 pytestmark = pytest.mark.django_db
@@ -64,14 +63,10 @@ def _processing(stripe_fake, payment: Payment, on_commit) -> dict:
     return intent
 
 
-def _reservation_ran_out(order: Order, ago: dt.timedelta = dt.timedelta(minutes=1)) -> None:
-    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - ago)
-
-
 def test_a_processing_sepa_debit_keeps_the_order_and_succeeded_pays_it(sepa_order, stripe_fake, on_commit):
     variant, order, payment = sepa_order("sepa-mug")
     _processing(stripe_fake, payment, on_commit)
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert services.reservations_expire() == 0
     order.refresh_from_db()
@@ -102,9 +97,9 @@ def test_past_the_in_progress_bound_the_order_expires(sepa_order, stripe_fake, o
     variant, order, payment = sepa_order("sepa-cup")
     _processing(stripe_fake, payment, on_commit)
 
-    _reservation_ran_out(order, dt.timedelta(days=13))
+    reservation_ran_out(order, dt.timedelta(days=13))
     assert services.reservations_expire() == 0
-    _reservation_ran_out(order, dt.timedelta(days=14, minutes=1))
+    reservation_ran_out(order, dt.timedelta(days=14, minutes=1))
     assert services.reservations_expire() == 1
 
     order.refresh_from_db()
@@ -115,7 +110,7 @@ def test_past_the_in_progress_bound_the_order_expires(sepa_order, stripe_fake, o
 def test_a_debit_that_fails_after_processing_expires_at_the_next_sweep(sepa_order, stripe_fake, on_commit):
     variant, order, payment = sepa_order("sepa-bowl")
     intent = _processing(stripe_fake, payment, on_commit)
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     assert services.reservations_expire() == 0
 
     intent.update(status="requires_payment_method", last_payment_error={"message": "Insufficient funds."})
@@ -136,8 +131,8 @@ def test_orders_without_a_processing_payment_expire_as_before(sepa_order, stocke
     unpaid = checkout(
         cart_with(unpaid_variant, 2, country="DE"), country="DE", payment_provider="stripe", payment_method="sepa_debit"
     )
-    _reservation_ran_out(abandoned)
-    _reservation_ran_out(unpaid)
+    reservation_ran_out(abandoned)
+    reservation_ran_out(unpaid)
 
     assert services.reservations_expire() == 2
 
@@ -160,7 +155,7 @@ def test_a_lost_processing_webhook_is_asked_for_and_the_order_kept(sepa_order, s
     variant, order, payment = sepa_order("sepa-lost")
     # The shopper signed the mandate; Stripe's "processing" webhook never arrives.
     stripe_fake.intents[payment.provider_payment_id]["status"] = "processing"
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert services.reservations_expire() == 0
 
@@ -187,7 +182,7 @@ def test_a_lost_processing_webhook_is_asked_for_and_the_order_kept(sepa_order, s
 def test_a_lost_succeeded_webhook_pays_the_order_instead_of_expiring_it(sepa_order, stripe_fake, on_commit):
     variant, order, payment = sepa_order("sepa-paid")
     stripe_fake.succeed(payment.provider_payment_id)
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
 
     assert services.reservations_expire() == 0
 
@@ -204,7 +199,7 @@ def test_a_lost_succeeded_webhook_pays_the_order_instead_of_expiring_it(sepa_ord
 def test_while_stripe_cannot_be_asked_the_order_waits_but_not_past_the_bound(sepa_order, stripe_fake, settings):
     settings.ORDERS_PAYMENT_IN_PROGRESS_DAYS = 14
     variant, order, _payment = sepa_order("sepa-outage")
-    _reservation_ran_out(order)
+    reservation_ran_out(order)
     stripe_fake.fail_next = [503] * 10
 
     # Two failures open the breaker (PAYMENT_BREAKER_FAILURES); the third sweep is refused fast.
@@ -220,7 +215,7 @@ def test_while_stripe_cannot_be_asked_the_order_waits_but_not_past_the_bound(sep
     assert available_units([variant.pk])[variant.pk] == 3
 
     # Past the bound the order expires as it always did, without asking.
-    _reservation_ran_out(order, dt.timedelta(days=14, minutes=1))
+    reservation_ran_out(order, dt.timedelta(days=14, minutes=1))
     assert services.reservations_expire() == 1
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
