@@ -139,7 +139,9 @@ class OrderLineInline(PartOfTheOrder):
 
 class ShipmentInline(PartOfTheOrder):
     model = Shipment
-    readonly_fields = ("warehouse_name", "tracking_number", "shipped_at", "delivered_at")
+    # Named, not left to the view-only inline's "every field": each parcel's promised day is part of
+    # what staff and merchants answer "when does mine come?" from.
+    readonly_fields = ("warehouse_name", "tracking_number", "shipped_at", "delivered_at", "eta")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Shipment]:
         return selectors.shipments_for_staff(scope=_scope(request))

@@ -133,6 +133,13 @@ class ShipmentOut(serializers.Serializer):
     tracking_number = serializers.CharField()
     shipped_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
+    eta = serializers.DateField(
+        allow_null=True,
+        help_text=(
+            "The day this parcel is expected, on the destination's calendar (its warehouse's handling days "
+            "plus the carrier's working days); null for parcels packed before parcels had their own date."
+        ),
+    )
 
 
 class OrderOut(serializers.Serializer):
