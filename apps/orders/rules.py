@@ -13,7 +13,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -91,7 +91,8 @@ SHIPPING_FILE = DATA_DIR / "shipping.toml"
 
 
 class ShippingDataError(Exception):
-    """shipping.toml does not price an option in a settlement currency some region charges in."""
+    """shipping.toml cannot be used as it stands: an option not priced in a settlement currency some
+    region charges in, without a code or carrier days, or with a key nothing reads."""
 
 
 @dataclass(frozen=True)
@@ -165,30 +166,80 @@ def _price_table(
     return MappingProxyType(dict(table)), problems
 
 
+# Keys an option once had, with where each is set now: a file still carrying one is told where
+# it went rather than silently ignored (the operator would believe it still moves the dates).
+RETIRED_OPTION_KEYS: Mapping[str, str] = MappingProxyType(
+    {"handling_days": "set per warehouse now (each warehouse's handling_days, in the admin or the merchant API)"}
+)
+
+
+def _option_problems(raw: dict[str, Any], where: str) -> list[str]:
+    """What is wrong with ``raw``'s keys, its code and its carrier_days (its prices: :func:`_price_table`)."""
+    known = [f.name for f in fields(ShippingOption)]
+    problems = []
+    for key in raw:
+        if key not in known:
+            said = f"{key} is {RETIRED_OPTION_KEYS[key]}" if key in RETIRED_OPTION_KEYS else f"unknown key {key!r}"
+            problems.append(f"{where}: {said}; remove it (an option knows {', '.join(known)})")
+    code = raw.get("code")
+    if code is None or code == "":
+        problems.append(f'{where}: code is missing (the name checkouts ask for, e.g. code = "standard")')
+    elif not isinstance(code, str):
+        problems.append(f'{where}: code must be text (e.g. code = "standard"), not {code!r}')
+    days = raw.get("carrier_days")
+    if days is None:
+        problems.append(f"{where}: carrier_days is missing (the working days in transit, a whole number, 0 or more)")
+    elif not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        problems.append(f"{where}: carrier_days must be a whole number of working days, 0 or more, not {days!r}")
+    return problems
+
+
 def load_shipping_options(path: Path = SHIPPING_FILE) -> tuple[ShippingOption, ...]:
     """The options in ``path``, each priced in the settlement currency of every region file.
 
-    A currency without a price is refused here, every gap named at once, rather than found by
-    the first shopper of that region to reach checkout.
+    A currency without a price, a missing code or carrier_days, or a key nothing reads is
+    refused here, every problem named at once, rather than found by the first shopper of that
+    region to reach checkout (or never, for a key silently ignored).
     """
     currencies = settlement_currencies()
     name = _shipping_file_name(path)
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     options: list[ShippingOption] = []
-    problems: list[str] = []
-    for index, raw in enumerate(data.get("options", [])):
-        where = f"{name}: option {raw.get('code', f'#{index + 1}')!r}"
+    problems: list[str] = [
+        # A misspelt [[options]] would leave the shop without delivery, with nothing said.
+        f"{name}: unknown key {key!r} at the top of the file; remove it (the file knows options, as [[options]])"
+        for key in data
+        if key != "options"
+    ]
+    raw_options = data.get("options", [])
+    if not isinstance(raw_options, list):
+        problems.append(f"{name}: options must be a list of tables, one [[options]] each, not {raw_options!r}")
+        raw_options = []
+    seen_codes: set[str] = set()
+    for index, raw in enumerate(raw_options):
+        if not isinstance(raw, dict):
+            problems.append(f"{name}: option #{index + 1} must be a table ([[options]]), not {raw!r}")
+            continue
+        code = raw.get("code")
+        where = f"{name}: option {code if isinstance(code, str) and code else f'#{index + 1}'!r}"
+        option_problems = _option_problems(raw, where)
+        if isinstance(code, str):
+            if code in seen_codes:
+                # shipping_option() would only ever find the first.
+                option_problems.append(f"{where}: another option above has this code; each code is used once")
+            seen_codes.add(code)
         price, price_problems = _price_table(raw, "price_minor", where, currencies)
         free_from, free_problems = _price_table(raw, "free_from_minor", where, currencies)
         if price is None and not price_problems:
             price_problems = [f"{where}: price_minor is missing"]
-        problems += price_problems + free_problems
-        if price is not None:
+        option_problems += price_problems + free_problems
+        problems += option_problems
+        if not option_problems:
             options.append(
                 ShippingOption(
-                    code=raw["code"],
-                    carrier_days=int(raw["carrier_days"]),
+                    code=code,
+                    carrier_days=raw["carrier_days"],
                     price_minor=price,
                     free_from_minor=free_from,
                 )
@@ -214,9 +265,10 @@ def shipping_data_messages(path: Path = SHIPPING_FILE) -> list[CheckMessage]:
     except ShippingDataError as gaps:
         return [
             Error(
-                f"Shipping is not priced in every settlement currency:\n{gaps}",
-                hint=f"Add the missing rows to {_shipping_file_name(path)}: every option needs a price_minor "
-                "(and a free_from_minor where it has one) for each region's settlement_currency.",
+                f"The shipping options cannot be used as they stand:\n{gaps}",
+                hint=f"Fix each line above in {_shipping_file_name(path)}: every option needs a code, its "
+                "carrier_days, a price_minor (and a free_from_minor where it has one) for each region's "
+                "settlement_currency, and no other key.",
                 obj=_shipping_file_name(path),
                 id="orders.E001",
             )

@@ -1,6 +1,8 @@
 """Shipping is priced per settlement currency: each region charges its own currency's row of
 shipping.toml (5.00 in the US is not 5.00 AED in the Gulf), and a row missing for a currency some
-region settles in is refused when the data is loaded and by ``manage.py check``, not at checkout."""
+region settles in is refused when the data is loaded and by ``manage.py check``, not at checkout; so are
+an option without a code or whole carrier days, and a key nothing reads (an old handling_days is told
+where it is set now)."""
 
 from __future__ import annotations
 
@@ -127,3 +129,66 @@ def test_the_check_runs_with_django_s_system_checks():
     """Registered, so the deploy's ``manage.py check`` (migrate.py) stops on a gap."""
     assert orders_checks.shipping_prices_check in checks.registry.registry.get_checks()
     assert not [m for m in checks.run_checks() if m.id == "orders.E001"]
+
+
+def _problems(path) -> list[str]:
+    """What loading ``path`` refuses, line by line; and ``manage.py check`` says the same (orders.E001)."""
+    with pytest.raises(rules.ShippingDataError) as refused:
+        rules.load_shipping_options(path)
+    lines = str(refused.value).splitlines()
+    (message,) = rules.shipping_data_messages(path)
+    assert message.id == "orders.E001" and message.is_serious()
+    assert all(line in message.msg for line in lines)
+    return lines
+
+
+KNOWN = "an option knows code, carrier_days, price_minor, free_from_minor"
+
+
+def test_an_old_handling_days_is_refused_saying_where_it_is_set_now(tmp_path):
+    shipped = rules.SHIPPING_FILE.read_text(encoding="utf-8")
+    path = _shipping_file(tmp_path, shipped.replace("carrier_days = 1\n", "carrier_days = 1\nhandling_days = 2\n"))
+
+    assert _problems(path) == [
+        f"{path}: option 'express': handling_days is set per warehouse now (each warehouse's handling_days, "
+        f"in the admin or the merchant API); remove it ({KNOWN})"
+    ]
+
+
+def test_a_key_no_option_has_is_refused_naming_the_option_the_key_and_the_keys_it_knows(tmp_path):
+    shipped = rules.SHIPPING_FILE.read_text(encoding="utf-8")
+    text = shipped.replace('code = "standard"\n', 'code = "standard"\ncarier_days = 4\n')
+    path = _shipping_file(tmp_path, '[[option]]\ncode = "same-day"\n' + text)
+
+    assert _problems(path) == [
+        f"{path}: unknown key 'option' at the top of the file; remove it (the file knows options, as [[options]])",
+        f"{path}: option 'standard': unknown key 'carier_days'; remove it ({KNOWN})",
+    ]
+
+
+def test_carrier_days_missing_negative_or_not_whole_and_a_missing_code_are_refused_all_at_once(tmp_path):
+    shipped = rules.SHIPPING_FILE.read_text(encoding="utf-8")
+    text = _without(shipped, "carrier_days = 4", after='code = "standard"')
+    text = text.replace("carrier_days = 1", "carrier_days = -1")
+    priced = "[options.price_minor]\nUSD = 1\nEUR = 1\nSGD = 1\nAED = 1\n"
+    text += f"\n[[options]]\ncarrier_days = 1.5\n{priced}"
+    text += f'\n[[options]]\ncode = "express"\ncarrier_days = true\n{priced}'
+    path = _shipping_file(tmp_path, text)
+
+    assert _problems(path) == [
+        f"{path}: option 'standard': carrier_days is missing (the working days in transit, a whole number, 0 or more)",
+        f"{path}: option 'express': carrier_days must be a whole number of working days, 0 or more, not -1",
+        f"{path}: option '#3': code is missing (the name checkouts ask for, e.g. code = \"standard\")",
+        f"{path}: option '#3': carrier_days must be a whole number of working days, 0 or more, not 1.5",
+        f"{path}: option 'express': carrier_days must be a whole number of working days, 0 or more, not True",
+        f"{path}: option 'express': another option above has this code; each code is used once",
+    ]
+
+
+def test_options_that_are_not_tables_are_refused_not_a_crash(tmp_path):
+    assert _problems(_shipping_file(tmp_path, 'options = "standard"\n')) == [
+        f"{tmp_path / 'shipping.toml'}: options must be a list of tables, one [[options]] each, not 'standard'"
+    ]
+    assert _problems(_shipping_file(tmp_path, "options = [4]\n")) == [
+        f"{tmp_path / 'shipping.toml'}: option #1 must be a table ([[options]]), not 4"
+    ]
