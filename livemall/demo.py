@@ -24,7 +24,7 @@ from modeltranslation.utils import build_localized_fieldname
 from apps.accounts import services as accounts
 from apps.accounts.models import Merchant, User
 from apps.catalog import services as catalog
-from apps.catalog.models import Category, Product, Warehouse
+from apps.catalog.models import DEFAULT_HANDLING_DAYS, Category, Product, Warehouse
 from apps.compliance.models import CertificationType, ProductAttribute
 from apps.errors import ApplicationError
 from apps.live import services as live
@@ -441,11 +441,16 @@ class DemoMerchant:
     slug: str
     name: str
     products: tuple[str, ...]
+    # Working days its warehouse takes to pack: the demo's delivery dates differ by merchant, and
+    # a cart from two of them is split into parcels with dates of their own.
+    handling_days: int = DEFAULT_HANDLING_DAYS
 
 
 MERCHANTS = (
-    DemoMerchant("atelier-nova", "Atelier Nova", ("silk-scarf", "ceramic-mug")),
-    DemoMerchant("oasis-pantry", "Oasis Pantry", ("dates-gift-box", "sparkling-wine")),
+    # An atelier wraps each piece by hand: two days to pack.
+    DemoMerchant("atelier-nova", "Atelier Nova", ("silk-scarf", "ceramic-mug"), handling_days=2),
+    # A pantry ships what is ordered the same day.
+    DemoMerchant("oasis-pantry", "Oasis Pantry", ("dates-gift-box", "sparkling-wine"), handling_days=0),
     DemoMerchant("pulse-electronics", "Pulse Electronics", ("wireless-earbuds",)),
 )
 
@@ -542,8 +547,13 @@ def seed_demo(*, region: Region, now: dt.datetime | None = None) -> list[DemoLog
             DemoLogin(email=staff_email, role="merchant staff", merchant=spec.name),
         ]
 
+        # Found, it keeps the handling days it has: its merchant may have changed them since.
         warehouse = Warehouse.objects.filter(merchant=merchant, code="main").first() or catalog.warehouse_create(
-            merchant=merchant, code="main", name=f"{spec.name} warehouse", country=region.default_country
+            merchant=merchant,
+            code="main",
+            name=f"{spec.name} warehouse",
+            country=region.default_country,
+            handling_days=spec.handling_days,
         )
         for product_slug in spec.products:
             product = Product.objects.filter(merchant=merchant, slug=product_slug).first()

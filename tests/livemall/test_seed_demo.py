@@ -12,12 +12,12 @@ from django.utils import timezone
 from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts.models import Merchant, MerchantMembership, User
-from apps.catalog.models import Product
+from apps.catalog.models import Product, Warehouse
 from apps.live import selectors
 from apps.live.models import LiveRoom
 from apps.live.providers.recordings import recording_url
 from apps.orders.models import Order, OrderLine
-from livemall.demo import PRODUCT_DESCRIPTIONS, seed_demo
+from livemall.demo import MERCHANTS, PRODUCT_DESCRIPTIONS, seed_demo
 
 
 def _snapshot() -> dict[str, list[tuple]]:
@@ -53,6 +53,10 @@ def test_seed_demo_twice_gives_the_same_rows(use_region, code):
     assert staff.count() >= 3
     assert all(user.is_staff and not user.is_superuser for user in staff)
     assert LiveRoom.objects.filter(status=LiveRoom.Status.SCHEDULED).count() >= 3
+    # Each merchant's warehouse packs in its own time, so the demo's delivery dates differ by merchant.
+    handling = dict(Warehouse.objects.values_list("merchant__slug", "handling_days"))
+    assert handling == {spec.slug: spec.handling_days for spec in MERCHANTS}
+    assert len(set(handling.values())) > 1 and 0 in handling.values()
     product = Product.objects.first()
     for lang in region.languages:
         assert getattr(product, f"name_{lang.replace('-', '_')}"), lang
