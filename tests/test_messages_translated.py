@@ -35,14 +35,13 @@ OPERATOR_MODULES: dict[str, str] = {
     "apps/money/providers/__init__.py": "FX rate feeds: the operator's beat task and command",
     "apps/money/providers/ecb.py": "FX rate feeds: the operator's beat task and command",
     "apps/money/providers/pegged.py": "FX rate feeds: the operator's beat task and command",
-    # The video service's own reason (English from its SDK) for whoever configures it. Not yet
-    # worded for the merchant's console, where a failed start shows it too: still to do.
-    "apps/live/providers/ivs.py": "AWS IVS's reason, for the operator; console wording still to do",
-    "apps/live/providers/mux.py": "Mux's reason, for the operator; console wording still to do",
 }
 
 # A developer's mistake (the wrong type passed in code), read in a traceback, not by a person.
 _PROGRAMMING = "a programming error, read in a traceback"
+# An ended show's stream deleted at its provider: only the background task and the hourly beat
+# ask, and log the provider's reason. Starting and ending a show are told in the merchant's words.
+_STREAM_DELETE = "an ended show's stream deletion, read in the task's log"
 
 # (module, raw text as the check reports it) -> why.
 ALLOWED: dict[tuple[str, str], str] = {
@@ -61,6 +60,12 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("apps/money/selectors.py", "f'convert() takes Money, not {type(money).__name__}.'"): _PROGRAMMING,
     # Only the money admin asks, for a snapshot row it is showing.
     ("apps/money/selectors.py", "f'There is no FX rate snapshot {snapshot_id}.'"): "only the admin's own rows",
+    ("apps/live/providers/mux.py", "f'Mux did not delete live stream {stream_id}: {_reason(exc)}'"): _STREAM_DELETE,
+    ("apps/live/providers/ivs.py", "f'AWS IVS did not delete the channel: {_reason(exc)}'"): _STREAM_DELETE,
+    (
+        "apps/live/providers/ivs.py",
+        "AWS IVS did not delete the channel: still live; stopped, to delete on the next try",
+    ): _STREAM_DELETE,
 }
 
 

@@ -400,7 +400,18 @@ def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = N
     # bucket), "" when it recorded nothing; None: the show's own folder in the region's store.
     recorded_at = None
     if room.stream_id:
-        recorded_at = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
+        try:
+            recorded_at = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
+        except StreamProviderError as exc:
+            # The merchant reads what happened in their own words; support needs the provider's reason.
+            # Nothing was written: the show stays live and the merchant ends it again.
+            logger.warning(
+                "Could not end live room %s with the %s stream provider: %s",
+                room.slug,
+                room.stream_provider,
+                exc.detail,
+            )
+            raise
     with transaction.atomic():
         locked = _room_locked(room)
         if locked.status != LiveRoom.Status.LIVE:

@@ -287,7 +287,7 @@ def test_ivs_end_that_cannot_revoke_the_key_fails_and_does_not_stop_the_stream(f
     with stub, pytest.raises(StreamProviderError, match="AccessDeniedException") as err:
         IvsProvider(client=client).stream_end(stream_id=arn)
     stub.assert_no_pending_responses()
-    assert err.value.status == 502 and "stream key" in err.value.message
+    assert err.value.status == 502 and "stream key" in err.value.detail
 
 
 def test_ivs_client_has_timeouts_and_standard_retries(settings):

@@ -49,6 +49,37 @@ class StreamProviderError(ApplicationError):
         super().__init__(message, code="stream_provider_error", status=502)
         self.detail = message if detail is None else detail
 
+    # The merchant's wordings, one home each: every provider says the same thing in the same
+    # words, and a msgid written once cannot drift apart from its translations.
+
+    @classmethod
+    def not_set_up(cls, detail: str) -> StreamProviderError:
+        """The region's settings for the provider are missing or wrong: only the operators can help."""
+        return cls(gettext("The video service is not set up for this region; ask the operators."), detail=detail)
+
+    @classmethod
+    def unanswered(cls, detail: str) -> StreamProviderError:
+        """No answer, a timeout or the provider's own failure (5xx): the same request may pass in a while."""
+        return cls(gettext("The video service did not answer; try again in a minute."), detail=detail)
+
+    @classmethod
+    def refused(cls, detail: str) -> StreamProviderError:
+        """The provider said no to starting a stream (4xx), or answered one we cannot use."""
+        return cls(
+            gettext(
+                "The video service refused to start the stream; try again, or ask the operators if it keeps happening."
+            ),
+            detail=detail,
+        )
+
+    @classmethod
+    def not_ended(cls, detail: str) -> StreamProviderError:
+        """The provider said no to ending a stream (4xx), or answered what ending cannot use; the show stays live."""
+        return cls(
+            gettext("The video service could not end the show; try again, or ask the operators if it keeps happening."),
+            detail=detail,
+        )
+
     def __str__(self) -> str:
         # What logs and tracebacks print: operators need the provider's reason, not the merchant's words.
         return self.detail

@@ -17,6 +17,7 @@ retention deletes what IVS wrote, and only that.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 from django.conf import settings
-from django.utils.translation import gettext
 
 from apps.live.providers import LiveStream, StreamProviderError
 
@@ -59,18 +59,14 @@ def ivs_client(region: str | None) -> Any:
         }
     )
     if not region or region not in known:
-        raise StreamProviderError(
-            gettext("The video service is not set up for this region; ask the operators."),
-            detail=f"AWS IVS is not configured: IVS_AWS_REGION={region!r} is not a region IVS runs in; "
-            f"valid: {', '.join(known)}.",
+        raise StreamProviderError.not_set_up(
+            f"AWS IVS is not configured: IVS_AWS_REGION={region!r} is not a region IVS runs in; "
+            f"valid: {', '.join(known)}."
         )
     try:
         return session.client("ivs", region_name=region, config=CLIENT_CONFIG)
     except (BotoCoreError, ValueError) as exc:
-        raise StreamProviderError(
-            gettext("The video service is not set up for this region; ask the operators."),
-            detail=f"AWS IVS is not configured: {_reason(exc)}",
-        ) from exc
+        raise StreamProviderError.not_set_up(f"AWS IVS is not configured: {_reason(exc)}") from exc
 
 
 class IvsProvider:
@@ -86,10 +82,8 @@ class IvsProvider:
     ) -> None:
         """``recording_bucket``: where ``recording_configuration_arn`` writes (the region's store), needed with it."""
         if recording_configuration_arn and not recording_bucket:
-            raise StreamProviderError(
-                gettext("The video service is not set up for this region; ask the operators."),
-                detail="AWS IVS is not configured: IVS_RECORDING_CONFIGURATION_ARN needs "
-                "LIVE_RECORDING_STORAGE=s3://<bucket>/",
+            raise StreamProviderError.not_set_up(
+                "AWS IVS is not configured: IVS_RECORDING_CONFIGURATION_ARN needs LIVE_RECORDING_STORAGE=s3://<bucket>/"
             )
         self.client = client
         self.channel_type = channel_type
@@ -113,16 +107,8 @@ class IvsProvider:
         try:
             answer = self.client.create_channel(**params)
         except (ClientError, BotoCoreError) as exc:
-            if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-                told = gettext("The video service is not set up for this region; ask the operators.")
-            elif _refused(exc):
-                told = gettext(
-                    "The video service refused to start the stream; try again, or ask the operators if it keeps "
-                    "happening."
-                )
-            else:
-                told = gettext("The video service did not answer; try again in a minute.")
-            raise StreamProviderError(told, detail=f"AWS IVS did not create the channel: {_reason(exc)}") from exc
+            detail = f"AWS IVS did not create the channel: {_reason(exc)}"
+            raise _failure(exc, detail, refused=StreamProviderError.refused) from exc
         channel, key = answer["channel"], answer["streamKey"]
         return LiveStream(
             provider=self.name,
@@ -143,16 +129,16 @@ class IvsProvider:
         if self.recording_configuration_arn and folder is None:
             # Asked before anything is stopped: a show must not end with a recording that
             # retention would look for in the wrong place.
-            raise StreamProviderError(f"AWS IVS: {stream_id!r} is not an IVS channel ARN")
+            raise StreamProviderError.not_ended(f"AWS IVS: {stream_id!r} is not an IVS channel ARN")
         self._stream_keys_delete(channel_arn=stream_id)
         try:
             self.client.stop_stream(channelArn=stream_id)
         except ClientError as exc:
             # The encoder already stopped, or the channel is gone: the show is over all the same.
             if _code(exc) not in {"ChannelNotBroadcasting", "ResourceNotFoundException"}:
-                raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
+                raise _ending_failure(exc, f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
         except BotoCoreError as exc:
-            raise StreamProviderError(f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
+            raise _ending_failure(exc, f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
         return folder if self.recording_configuration_arn else ""
 
     def stream_delete(self, *, stream_id: str) -> None:
@@ -178,24 +164,27 @@ class IvsProvider:
         raise StreamProviderError("AWS IVS did not delete the channel: still live; stopped, to delete on the next try")
 
     def _stream_keys_delete(self, *, channel_arn: str) -> None:
-        """Delete every stream key of the channel; a key (or channel) IVS no longer has is deleted already."""
+        """Delete every stream key of the channel; a key (or channel) IVS no longer has is deleted already.
+
+        Part of ending the show (:meth:`stream_end`): a failure is told in the merchant's words.
+        """
         try:
             pages = self.client.get_paginator("list_stream_keys").paginate(channelArn=channel_arn)
             key_arns = [key["arn"] for page in pages for key in page.get("streamKeys", [])]
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 return
-            raise StreamProviderError(f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
+            raise _ending_failure(exc, f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
         except BotoCoreError as exc:
-            raise StreamProviderError(f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
+            raise _ending_failure(exc, f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
         for key_arn in key_arns:
             try:
                 self.client.delete_stream_key(arn=key_arn)
             except ClientError as exc:
                 if _code(exc) != "ResourceNotFoundException":
-                    raise StreamProviderError(f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
+                    raise _ending_failure(exc, f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
             except BotoCoreError as exc:
-                raise StreamProviderError(f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
+                raise _ending_failure(exc, f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
 
 
 def _code(exc: ClientError) -> str | None:
@@ -206,6 +195,17 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "error")
     return type(exc).__name__
+
+
+def _failure(exc: Exception, detail: str, *, refused: Callable[[str], StreamProviderError]) -> StreamProviderError:
+    """What the merchant is told of a failed call: ``refused`` (the wording of the step that failed) for a 4xx."""
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return StreamProviderError.not_set_up(detail)
+    return refused(detail) if _refused(exc) else StreamProviderError.unanswered(detail)
+
+
+def _ending_failure(exc: Exception, detail: str) -> StreamProviderError:
+    return _failure(exc, detail, refused=StreamProviderError.not_ended)
 
 
 def _refused(exc: Exception) -> bool:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import mux_python
 import urllib3
 from django.conf import settings
-from django.utils.translation import gettext
 from mux_python.rest import ApiException
 
 from apps.live.providers import LiveStream, StreamProviderError
@@ -62,10 +61,7 @@ def _api_client(*, token_id: str, token_secret: str, api_base: str | None) -> mu
 
 def _configured() -> None:
     if not (settings.MUX_TOKEN_ID and settings.MUX_TOKEN_SECRET):
-        raise StreamProviderError(
-            gettext("The video service is not set up for this region; ask the operators."),
-            detail="Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET.",
-        )
+        raise StreamProviderError.not_set_up("Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET.")
 
 
 class MuxProvider:
@@ -98,15 +94,8 @@ class MuxProvider:
         try:
             stream = self.api.create_live_stream(request, _request_timeout=TIMEOUT).data
         except FAILURES as exc:
-            raise StreamProviderError(
-                gettext(
-                    "The video service refused to start the stream; try again, or ask the operators if it keeps "
-                    "happening."
-                )
-                if _refused(exc)
-                else gettext("The video service did not answer; try again in a minute."),
-                detail=f"Mux did not create the live stream: {_reason(exc)}",
-            ) from exc
+            detail = f"Mux did not create the live stream: {_reason(exc)}"
+            raise _failure(exc, detail, refused=StreamProviderError.refused) from exc
         playback_ids = stream.playback_ids or []
         if not playback_ids:
             # Unusable without a playback id, and no room will ever know of it: delete it at
@@ -115,14 +104,8 @@ class MuxProvider:
                 try:
                     self.stream_delete(stream_id=stream.id)
                 except StreamProviderError as exc:
-                    logger.error("Left Mux live stream %s of %s at Mux: %s", stream.id, room_slug, exc.message)
-            raise StreamProviderError(
-                gettext(
-                    "The video service refused to start the stream; try again, or ask the operators if it keeps "
-                    "happening."
-                ),
-                detail="Mux created the live stream without a playback id.",
-            )
+                    logger.error("Left Mux live stream %s of %s at Mux: %s", stream.id, room_slug, exc.detail)
+            raise StreamProviderError.refused("Mux created the live stream without a playback id.")
         return LiveStream(
             provider=self.name,
             stream_id=stream.id,
@@ -145,11 +128,13 @@ class MuxProvider:
             self.api.signal_live_stream_complete(stream_id, _request_timeout=TIMEOUT)
             self.api.disable_live_stream(stream_id, _request_timeout=TIMEOUT)
         except FAILURES as exc:
-            raise StreamProviderError(f"Mux did not end the live stream: {_reason(exc)}") from exc
+            detail = f"Mux did not end the live stream: {_reason(exc)}"
+            raise _failure(exc, detail, refused=StreamProviderError.not_ended) from exc
         try:
             stream = self.api.get_live_stream(stream_id, _request_timeout=TIMEOUT).data
         except FAILURES as exc:
-            raise StreamProviderError(f"Mux did not say which assets recorded the live stream: {_reason(exc)}") from exc
+            detail = f"Mux did not say which assets recorded the live stream: {_reason(exc)}"
+            raise _failure(exc, detail, refused=StreamProviderError.not_ended) from exc
         # An encoder that dropped out for longer than the reconnect window started a new
         # asset when it came back: the show's recording is every asset of its stream.
         asset_ids = [*(stream.recent_asset_ids or []), *([stream.active_asset_id] if stream.active_asset_id else [])]
@@ -174,7 +159,8 @@ def assets_url(asset_ids: list[str]) -> str:
     unique = list(dict.fromkeys(asset_ids))
     for asset_id in unique:
         if not _ASSET_ID.fullmatch(asset_id):
-            raise StreamProviderError(f"Mux answered an asset id we cannot keep: {asset_id!r}.")
+            # Met while the merchant ends the show: told in their words, Mux's answer goes to the log.
+            raise StreamProviderError.not_ended(f"Mux answered an asset id we cannot keep: {asset_id!r}.")
     return RECORDING_PREFIX + ",".join(unique)
 
 
@@ -373,6 +359,11 @@ def _host(url: str) -> str:
 def _reason(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     return f"HTTP {status}" if status else type(exc).__name__
+
+
+def _failure(exc: Exception, detail: str, *, refused: Callable[[str], StreamProviderError]) -> StreamProviderError:
+    """What the merchant is told of a failed call: ``refused`` (the wording of the step that failed) for a 4xx."""
+    return refused(detail) if _refused(exc) else StreamProviderError.unanswered(detail)
 
 
 def _refused(exc: Exception) -> bool:
