@@ -203,8 +203,14 @@ def load_shipping_options(path: Path = SHIPPING_FILE) -> tuple[ShippingOption, .
     """
     currencies = settlement_currencies()
     name = _shipping_file_name(path)
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ShippingDataError(f"{name}: cannot be read ({exc.strerror or exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        # Said by manage.py check like any other problem, rather than a traceback at start.
+        raise ShippingDataError(f"{name}: not valid TOML: {exc}") from exc
     options: list[ShippingOption] = []
     problems: list[str] = [
         # A misspelt [[options]] would leave the shop without delivery, with nothing said.
@@ -244,6 +250,9 @@ def load_shipping_options(path: Path = SHIPPING_FILE) -> tuple[ShippingOption, .
                     free_from_minor=free_from,
                 )
             )
+    if not raw_options and not problems:
+        # No way to deliver: every checkout would be refused for want of a shipping option.
+        problems.append(f"{name}: no options; each checkout needs at least one [[options]]")
     if problems:
         raise ShippingDataError("\n".join(problems))
     return tuple(options)

@@ -192,3 +192,13 @@ def test_options_that_are_not_tables_are_refused_not_a_crash(tmp_path):
     assert _problems(_shipping_file(tmp_path, "options = [4]\n")) == [
         f"{tmp_path / 'shipping.toml'}: option #1 must be a table ([[options]]), not 4"
     ]
+
+
+def test_a_file_that_is_not_toml_missing_or_empty_is_refused_not_a_crash(tmp_path):
+    (problem,) = _problems(_shipping_file(tmp_path, '[[options]]\ncode = "standard\n'))
+    assert problem.startswith(f"{tmp_path / 'shipping.toml'}: not valid TOML: ")
+    (problem,) = _problems(tmp_path / "nowhere.toml")
+    assert problem == f"{tmp_path / 'nowhere.toml'}: cannot be read (No such file or directory)"
+    assert _problems(_shipping_file(tmp_path, "# every option removed\n")) == [
+        f"{tmp_path / 'shipping.toml'}: no options; each checkout needs at least one [[options]]"
+    ]
