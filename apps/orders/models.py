@@ -229,15 +229,15 @@ class Order(models.Model):
         CANCELLED = "cancelled", pgettext_lazy("order status", "cancelled")
         REFUNDED = "refunded", pgettext_lazy("order status", "refunded")
 
-    reference = models.CharField(max_length=32, unique=True)
+    reference = models.CharField(_("reference"), max_length=32, unique=True)
     idempotency_key = models.CharField(max_length=128, unique=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
     email = models.EmailField()
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CREATED)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.CREATED)
     region = models.CharField(max_length=20)
-    country = models.CharField(max_length=2)
+    country = models.CharField(_("country"), max_length=2)
     language = models.CharField(max_length=10)
     time_zone = models.CharField(max_length=64)
     currency = models.CharField(max_length=3)
@@ -245,7 +245,7 @@ class Order(models.Model):
     fx_snapshot_id = models.IntegerField(null=True, blank=True)
     fx_rate = models.CharField(max_length=32, blank=True)
     address = models.JSONField()
-    shipping_option = models.CharField(max_length=20)
+    shipping_option = models.CharField(_("shipping option"), max_length=20)
     coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     tax_model = models.CharField(max_length=20)
     tax_rate = models.CharField(max_length=10)
@@ -254,9 +254,11 @@ class Order(models.Model):
     discount_minor = models.BigIntegerField(default=0)
     shipping_minor = models.BigIntegerField(default=0)
     tax_minor = models.BigIntegerField(default=0)
-    total_minor = models.BigIntegerField(validators=[MinValueValidator(0)])
+    total_minor = models.BigIntegerField(_("total (minor units)"), validators=[MinValueValidator(0)])
     refunded_minor = models.BigIntegerField(default=0)
-    eta = models.DateField()
+    eta = models.DateField(
+        _("expected delivery"),
+    )
     payment_provider = models.CharField(max_length=30, blank=True)
     payment_method = models.CharField(max_length=30, blank=True)
     reserved_until = models.DateTimeField()
@@ -264,7 +266,7 @@ class Order(models.Model):
     # the gate's reconcile counts an admission whose order committed as sold, even before the
     # checkout settled it (or if its process died first), instead of seeing drift.
     flash_sale_admission = models.CharField(max_length=200, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("placed at"), auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     # The payment (payments' id) that paid the order. Each attempt is a payment of its own, so
     # a second tab or a retried redirect can pay a paid order again: that payment is given back
@@ -379,12 +381,16 @@ class RefundEmail(models.Model):
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
-    product_name = models.CharField(max_length=200)
-    sku = models.CharField(max_length=40)
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    unit_price_minor = models.BigIntegerField()
-    total_minor = models.BigIntegerField()
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+", verbose_name=_("variant"))
+    product_name = models.CharField(_("product name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=40)
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    unit_price_minor = models.BigIntegerField(
+        _("unit price (minor units)"),
+    )
+    total_minor = models.BigIntegerField(
+        _("total (minor units)"),
+    )
     # Where a locked price came from (e.g. "live-pin:42") and the FX snapshot it was fixed with.
     price_lock = models.CharField(max_length=40, blank=True)
     price_lock_fx_snapshot_id = models.IntegerField(null=True, blank=True)
@@ -433,12 +439,12 @@ class Shipment(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     warehouse_id = models.IntegerField()
-    warehouse_name = models.CharField(max_length=120)
-    tracking_number = models.CharField(max_length=60, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    warehouse_name = models.CharField(_("warehouse"), max_length=120)
+    tracking_number = models.CharField(_("tracking number"), max_length=60, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     # This parcel's own promise (its warehouse's handling); null on parcels packed before parcels had one.
-    eta = models.DateField(null=True, blank=True)
+    eta = models.DateField(_("expected delivery"), null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -453,12 +459,12 @@ class OrderEvent(models.Model):
     """One step in the order's life: who moved it from which status to which, and when."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
+    from_status = models.CharField(_("from status"), max_length=20, blank=True)
+    to_status = models.CharField(_("to status"), max_length=20)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     actor_label = models.CharField(max_length=60, blank=True)
     note = models.CharField(max_length=255, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
         ordering = ["at", "pk"]

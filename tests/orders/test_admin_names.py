@@ -55,3 +55,20 @@ def test_a_model_name_follows_the_active_language(use_region):
         assert str(LiveRoom._meta.verbose_name) == "Live-Raum"
     with translation.override("en"):
         assert str(LiveRoom._meta.verbose_name) == "live room"
+
+
+def test_every_field_merchant_staff_read_on_an_order_is_named_through_gettext():
+    from apps.orders.admin import OrderAdmin, OrderEventInline, OrderLineInline, ShipmentInline
+    from apps.orders.models import Order, OrderEvent
+
+    # Without a verbose_name Django makes the label up from the field's name, in English ("Eta").
+    read = [(Order, name) for name in OrderAdmin.merchant_fields if name != "ship_to"]
+    read += [(inline.model, name) for inline in (OrderLineInline, ShipmentInline) for name in inline.readonly_fields]
+    read += [(OrderEvent, name) for name in ("from_status", "to_status", "at")]
+    assert OrderEventInline.model is OrderEvent
+    unnamed = [
+        f"{model.__name__}.{name}"
+        for model, name in read
+        if not isinstance(model._meta.get_field(name).verbose_name, Promise)
+    ]
+    assert unnamed == []

@@ -155,3 +155,18 @@ def test_my_orders_says_a_shipped_split_order_s_parcel_days_are_expected_until_d
     on_commit(services.order_deliver, order=Order.objects.get(pk=split_order.pk), actor=operator)
     row = _rows(client)[split_order.reference]
     assert 'data-testid="parcel-eta"' not in row and _delivery_cell(row).startswith("Delivered on ")
+
+
+def test_a_merchant_reads_the_order_page_s_labels_in_their_language(client, split_order, operator, staff_a):
+    _packed(split_order, operator)
+    client.force_login(staff_a)
+
+    page = client.get(reverse("admin:orders_order_change", args=[split_order.pk]), HTTP_ACCEPT_LANGUAGE="es")
+
+    assert page.status_code == 200 and page.headers["Content-Language"] == "es"
+    html = page.content.decode()
+    # The order's own fields, its lines' and its parcels': Django's capitalised labels, in Spanish.
+    for label in ("Referencia", "Opción de envío", "Nombre del producto", "Número de seguimiento", "Entrega prevista"):
+        assert label in html, label
+    for english in ("Tracking number", "Product name", "Shipping option", "Eta"):
+        assert english not in html, english
