@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_checkout import _shop_selling, _test_provider_only
+from tests.browser.test_checkout import _shop_selling
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,10 +19,9 @@ BUTTON_LOOK = """(el) => {
 
 
 def test_the_carts_checkout_is_the_primary_button_and_takes_the_keyboard(
-    chromium, live_server, use_region, settings, make_user, artifacts_dir
+    chromium, live_server, use_region, settings, make_user, artifacts_dir, payment_settings
 ):
     use_region("me-south")  # Arabic first: right to left
-    _test_provider_only(settings)
     [dates] = _shop_selling(
         make_user, "AE", ("medjool-dates", 4500, {"ar": "تمر مجدول", "en": "Medjool dates"}), units=9
     )

@@ -20,13 +20,6 @@ from tests.payments.fakes import closed_port_url, stripe_signature
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _test_provider_only(settings) -> None:
-    """No Stripe or PayPal keys: the clearly labelled test provider is how the shopper pays."""
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
-
-
 def _shop_selling(make_user, country: str, *products: tuple[str, int, dict[str, str]], units: int) -> list:
     """A merchant in ``country`` whose one warehouse holds ``units`` of each (slug, price, names): their variants."""
     owner = make_user(email=f"owner@{country.lower()}-shop.test")
@@ -80,10 +73,9 @@ ORCHARD_ROAD = {"line1": "1 Orchard Road", "city": "Singapore", "postal_code": "
 
 
 def test_sg_shopper_checks_out_with_the_test_provider(
-    chromium, live_server, use_region, settings, artifacts_dir, make_user
+    chromium, live_server, use_region, settings, artifacts_dir, make_user, payment_settings
 ):
     use_region("ap-southeast")
-    _test_provider_only(settings)
     variants = _shop_selling(
         make_user, "SG", ("kaya-jar", 1290, {"en": "Kaya Jar"}), ("batik-scarf", 4590, {"en": "Batik Scarf"}), units=5
     )
@@ -215,13 +207,12 @@ def test_de_shopper_pays_with_the_stripe_payment_element(
 
 
 def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
-    chromium, asgi_url, use_region, settings, artifacts_dir, make_user
+    chromium, asgi_url, use_region, settings, artifacts_dir, make_user, payment_settings
 ):
     """The page places the order through the API; the checkout's door answers "sold out" before Django."""
     from apps.orders import gate, services
 
     use_region("ap-southeast")
-    _test_provider_only(settings)
     (variant,) = _shop_selling(make_user, "SG", ("flash-sneaker", 8900, {"en": "Flash sneaker"}), units=1)
 
     # Signed in: the page's API calls carry the CSRF token, as Django requires of a session.
@@ -268,10 +259,9 @@ def test_a_buyer_too_late_for_a_flash_sale_is_told_on_the_checkout_page(
 
 
 def test_a_us_shopper_sees_the_sales_tax_of_their_state_before_placing_the_order(
-    chromium, live_server, settings, make_user
+    chromium, live_server, settings, make_user, payment_settings
 ):
     """The totals follow the state as it is typed, so the first "Place order" places it."""
-    _test_provider_only(settings)
     (board,) = _shop_selling(make_user, "US", ("bagel-board", 2500, {"en": "Bagel board"}), units=5)
 
     page = chromium.new_page(locale="en-US", viewport={"width": 1280, "height": 900})

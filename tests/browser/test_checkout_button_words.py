@@ -18,12 +18,11 @@ def _button_says(page, words: str) -> None:
     )
 
 
-def test_the_button_follows_the_payment_method_chosen(chromium, live_server, use_region, settings, make_user):
+def test_the_button_follows_the_payment_method_chosen(
+    chromium, live_server, use_region, settings, make_user, payment_settings
+):
     use_region("me-south")
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
     [lamp] = _shop_selling(make_user, "AE", ("words-lamp", 4500, {"en": "Lamp", "ar": "مصباح"}), units=5)
     context = chromium.new_context(
         locale="en-AE", viewport={"width": 1280, "height": 900}, extra_http_headers={"CF-IPCountry": "AE"}

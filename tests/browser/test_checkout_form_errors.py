@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
-from tests.browser.test_checkout import _shop_selling, _test_provider_only, _to_checkout
+from tests.browser.test_checkout import _shop_selling, _to_checkout
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,11 +42,15 @@ def _said(language: str, msgid: str) -> str:
         return translation.gettext(msgid)
 
 
+@pytest.fixture(autouse=True)
+def _test_provider(payment_settings):
+    """No Stripe or PayPal keys: the clearly labelled test provider is how these shoppers pay."""
+
+
 def _mug_shop_and_browser(chromium, settings, make_user, *, country: str, slug: str, names: dict, **browser) -> tuple:
     """The test provider, the edge's country header trusted, a shop in ``country`` selling a mug
     (``slug``, 18.50) and a browser whose requests come from ``country``: (the context, the mug)."""
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
-    _test_provider_only(settings)
     [mug] = _shop_selling(make_user, country, (slug, 1850, names), units=5)
     return chromium.new_context(extra_http_headers={"CF-IPCountry": country}, **browser), mug
 

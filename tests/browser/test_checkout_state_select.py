@@ -18,12 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_kedah_shopper_chooses_the_state_and_sees_the_date_move(
-    chromium, live_server, use_region, settings, artifacts_dir, make_user, monkeypatch
+    chromium, live_server, use_region, settings, artifacts_dir, make_user, monkeypatch, payment_settings
 ):
     use_region("ap-southeast")
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
     settings.TRUSTED_COUNTRY_HEADER = "CF-IPCountry"
     # Wednesday 25 Nov 2026, 10:00 in Malaysia, for the server thread too (Django's clock only).
     now = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)

@@ -8,16 +8,15 @@ import pytest
 
 from apps.catalog import services as catalog
 from apps.orders.models import Order
-from tests.browser.test_checkout import ORCHARD_ROAD, _checkout_filled_in, _shop_selling, _test_provider_only
+from tests.browser.test_checkout import ORCHARD_ROAD, _checkout_filled_in, _shop_selling
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_price_changed_after_the_page_loaded_is_shown_before_the_order_is_placed(
-    chromium, live_server, use_region, settings, artifacts_dir, make_user
+    chromium, live_server, use_region, settings, artifacts_dir, make_user, payment_settings
 ):
     use_region("ap-southeast")
-    _test_provider_only(settings)
     (scarf,) = _shop_selling(make_user, "SG", ("songket-scarf", 6000, {"en": "Songket scarf"}), units=5)
 
     page = chromium.new_page(locale="en-SG", viewport={"width": 1280, "height": 900})

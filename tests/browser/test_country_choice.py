@@ -15,14 +15,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_german_shopper_chooses_germany_and_checks_out_with_german_vat(
-    chromium, live_server, use_region, settings, artifacts_dir, make_user
+    chromium, live_server, use_region, settings, artifacts_dir, make_user, payment_settings
 ):
     use_region("eu-west")
     # The embedded run: no GeoIP header from an edge, so only the shopper can say where they are.
     settings.TRUSTED_COUNTRY_HEADER = ""
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
     owner = make_user(email="owner@de-shop.test")
     merchant = accounts.merchant_create(name="DE Shop", country="DE", owner=owner)
     warehouse = catalog.warehouse_create(merchant=merchant, code="ber", name="Berlin", country="DE")

@@ -127,12 +127,9 @@ def _shopper_with_an_order_and_a_cart(region, language: str, rates_path):
     ],
 )
 def test_no_page_scrolls_sideways_on_a_phone(
-    chromium, live_server, use_region, settings, code, languages, artifacts_dir, tmp_path
+    chromium, live_server, use_region, settings, code, languages, artifacts_dir, tmp_path, payment_settings
 ):
     region = use_region(code)
-    settings.STRIPE_SECRET_KEY = None
-    settings.PAYPAL_CLIENT_ID = None
-    settings.PAYMENT_TEST_PROVIDER = True
     shopper, product, order = _shopper_with_an_order_and_a_cart(region, languages[0], tmp_path / "rates.xml")
     room = LiveRoom.objects.order_by("pk").first()
     pages = {
