@@ -11,8 +11,10 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_server import LocalServer, QuietHandler
 
 
 @dataclass
@@ -39,7 +41,7 @@ class Master:
     headers: dict[str, str | None] = field(default_factory=dict)  # over the usual ones; None leaves one out
 
 
-class FakeMux:
+class FakeMux(LocalServer):
     """Creates, reads, completes and deletes live streams, records their assets, serves their masters, deletes assets.
 
     ``fail_next`` answers the next API requests with that status. ``broadcast`` is what the
@@ -59,9 +61,7 @@ class FakeMux:
         self._stop = threading.Event()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 recorded = Recorded(
@@ -80,21 +80,11 @@ class FakeMux:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        super().__init__(Handler)
 
     def stop(self) -> None:
         self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
 
     def master_url(self, asset_id: str) -> str:
         return f"{self.url}/masters/{asset_id}.mp4"

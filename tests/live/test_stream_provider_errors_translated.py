@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -32,6 +30,7 @@ from apps.live.providers import StreamProviderError, mux
 from apps.live.providers.ivs import IvsProvider
 from tests.live.console_factories import schedule_room
 from tests.live.mux_fake import unreachable_url
+from tests.local_server import LocalServer, QuietHandler
 
 NOT_SET_UP = "The video service is not set up for this region; ask the operators."
 NO_ANSWER = "The video service did not answer; try again in a minute."
@@ -260,7 +259,7 @@ CHANNEL = "arn:aws:ivs:us-east-1:123456789012:channel/AbCdef1G2hij"
 KEY = "arn:aws:ivs:us-east-1:123456789012:stream-key/k1"
 
 
-class FakeIvs:
+class FakeIvs(LocalServer):
     """A local stand-in for the IVS API (REST-JSON) that the real boto3 client reaches through
     ``AWS_ENDPOINT_URL_IVS``: one channel with one stream key. ``fail[operation] = (status, code)``
     answers that operation with that AWS error."""
@@ -270,9 +269,7 @@ class FakeIvs:
         self.calls: list[str] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 operation = self.path.strip("/")
@@ -286,20 +283,7 @@ class FakeIvs:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def _answer(self, operation: str) -> tuple[int, dict[str, str], dict[str, Any]]:
         if operation in self.fail:

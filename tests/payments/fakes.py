@@ -24,13 +24,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
+
+from tests.local_server import LocalServer, QuietHandler
 
 # What the fakes and the settings pointed at them agree on.
 STRIPE_WEBHOOK_SECRET = "whsec_livemall_test_secret"
@@ -129,7 +130,7 @@ def stripe_served_by(fake: FakeStripe, settings: Any) -> Iterator[FakeStripe]:
     fake.stop()
 
 
-class FakeServer:
+class FakeServer(LocalServer):
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.fail_next: list[int] = []
@@ -142,9 +143,7 @@ class FakeServer:
         self.in_flight_header: str | None = None
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 recorded = Recorded(
@@ -170,21 +169,7 @@ class FakeServer:
 
             do_GET = do_POST = do_DELETE = _serve
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, poll_interval=0.05)
 
     def _dispatch(self, recorded: Recorded) -> Answer:
         key = recorded.headers.get(self.in_flight_header or "") if self.in_flight_header else None
