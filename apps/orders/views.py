@@ -370,9 +370,14 @@ def _delivery(order: Order, request: HttpRequest) -> dict:
     def day(moment) -> str:
         return format_day(moment.astimezone(zone).date(), _locale(request)) if moment is not None else ""
 
-    # One parcel's date is the order's own, said once; parcels packed before they had one are left out.
+    # One parcel's date is the order's own, said once. Parcels packed before they had one are left
+    # out, each other keeping its number: "Parcel 2" is the second parcel, whatever the first says.
     shipments = list(order.shipments.all())
-    parcel_etas = [format_day(s.eta, _locale(request)) for s in shipments if s.eta is not None]
+    parcel_etas = [
+        {"number": number, "day": format_day(s.eta, _locale(request))}
+        for number, s in enumerate(shipments, start=1)
+        if s.eta is not None
+    ]
     return {
         "shipped_on": day(progress.shipped_at),
         "delivered_on": day(progress.delivered_at),

@@ -170,3 +170,17 @@ def test_a_merchant_reads_the_order_page_s_labels_in_their_language(client, spli
         assert label in html, label
     for english in ("Tracking number", "Product name", "Shipping option", "Eta"):
         assert english not in html, english
+
+
+def test_a_parcel_keeps_its_number_when_one_before_it_has_no_day(client, ann, split_order, operator):
+    parcels = _packed(split_order, operator)
+    client.force_login(ann)
+    # Packed before parcels had their own day: left out, and the second is still "Parcel 2".
+    Shipment.objects.filter(pk=parcels[0].pk).update(eta=None)
+    second_day = format_day(parcels[1].eta, "en_US")
+
+    page = client.get(reverse("orders:detail", args=[split_order.reference]))
+
+    assert page.status_code == 200
+    shown = re.findall(r"<dt>(Parcel \d+)</dt><dd data-testid=\"parcel-eta\">([^<]*)</dd>", page.content.decode())
+    assert shown == [("Parcel 2", second_day)]
