@@ -404,7 +404,9 @@ def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = N
             recorded_at = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
         except StreamProviderError as exc:
             # The merchant reads what happened in their own words; support needs the provider's reason.
-            # Nothing was written: the show stays live and the merchant ends it again.
+            # Nothing is written here: the room stays live and the merchant ends it again, though the
+            # provider may have cut the encoder off already (IVS revokes its keys first, Mux completes
+            # the stream before saying which assets recorded it); ending twice is harmless at both.
             logger.warning(
                 "Could not end live room %s with the %s stream provider: %s",
                 room.slug,

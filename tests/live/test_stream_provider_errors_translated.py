@@ -4,9 +4,7 @@ The provider's own reason (English: "Mux did not create the live stream: HTTP 50
 support: it goes to the log with the provider and the room, never to the merchant's console.
 German here is the merchant's language preference, which the console speaks first; no
 catalogue may be edited in a test, so German marks our msgids ``[de] …`` (``mark_in_german``):
-a message that comes out marked went through gettext in the merchant's language. A wording
-with no German yet (ending a show that the service refused) is checked in English, and that
-the provider's reason stays out of it.
+a message that comes out marked went through gettext in the merchant's language.
 """
 
 from __future__ import annotations
@@ -231,7 +229,7 @@ def test_a_failed_mux_end_is_told_in_the_merchants_words_and_its_reason_logged(
     assert error == {"code": "stream_provider_error", "message": _in_german(msgid), "fields": {}}
     assert "Mux" not in error["message"] and "HTTP" not in error["message"]
     (logged,) = _logged(caplog, room)
-    assert detail in logged and "mux" in logged and "end" in logged
+    assert logged.startswith(f"Could not end live room {room.slug} with the mux stream provider: ") and detail in logged
     _still_live(room)
 
 
@@ -363,7 +361,7 @@ def test_a_failed_ivs_end_is_told_in_the_merchants_words_and_its_reason_logged(
     assert error == {"code": "stream_provider_error", "message": _in_german(msgid), "fields": {}}
     assert "IVS" not in error["message"] and "Exception" not in error["message"]
     (logged,) = _logged(caplog, room)
-    assert detail in logged and "ivs" in logged
+    assert logged.startswith(f"Could not end live room {room.slug} with the ivs stream provider: ") and detail in logged
     _still_live(room)
 
 
@@ -392,11 +390,12 @@ def test_ivs_failing_to_end_a_channel_is_told_by_kind(german, failing, code, sta
     assert code in str(err.value) and str(err.value) == err.value.detail
 
 
-def test_an_ivs_stream_that_is_no_channel_is_told_as_not_ended(german):
+def test_an_ivs_stream_that_is_no_channel_is_told_as_not_set_up(german):
+    # The room's stream id is no IVS channel: a retry cannot help, the operators can.
     client = boto3.client("ivs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     provider = IvsProvider(client=client, recording_configuration_arn="arn:aws:ivs:rc", recording_bucket="b")
     with Stubber(client), translation.override("de"), pytest.raises(StreamProviderError) as err:
         provider.stream_end(stream_id="not-a-channel")
 
-    assert err.value.message == _in_german(NOT_ENDED)
+    assert err.value.message == _in_german(NOT_SET_UP)
     assert err.value.detail == "AWS IVS: 'not-a-channel' is not an IVS channel ARN"

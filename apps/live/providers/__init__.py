@@ -80,6 +80,15 @@ class StreamProviderError(ApplicationError):
             detail=detail,
         )
 
+    @classmethod
+    def of_failed_call(cls, detail: str, *, refused: bool, ending: bool = False) -> StreamProviderError:
+        """A call to the provider that failed while starting (or ``ending``) a show: ``refused``, it
+        answered no (4xx), and the same request will not pass by itself; otherwise it did not answer
+        (a timeout, no connection, its own 5xx), and it may in a while."""
+        if not refused:
+            return cls.unanswered(detail)
+        return cls.not_ended(detail) if ending else cls.refused(detail)
+
     def __str__(self) -> str:
         # What logs and tracebacks print: operators need the provider's reason, not the merchant's words.
         return self.detail

@@ -17,7 +17,6 @@ retention deletes what IVS wrote, and only that.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,7 +107,7 @@ class IvsProvider:
             answer = self.client.create_channel(**params)
         except (ClientError, BotoCoreError) as exc:
             detail = f"AWS IVS did not create the channel: {_reason(exc)}"
-            raise _failure(exc, detail, refused=StreamProviderError.refused) from exc
+            raise _failure(exc, detail) from exc
         channel, key = answer["channel"], answer["streamKey"]
         return LiveStream(
             provider=self.name,
@@ -129,16 +128,16 @@ class IvsProvider:
         if self.recording_configuration_arn and folder is None:
             # Asked before anything is stopped: a show must not end with a recording that
             # retention would look for in the wrong place.
-            raise StreamProviderError.not_ended(f"AWS IVS: {stream_id!r} is not an IVS channel ARN")
+            raise StreamProviderError.not_set_up(f"AWS IVS: {stream_id!r} is not an IVS channel ARN")
         self._stream_keys_delete(channel_arn=stream_id)
         try:
             self.client.stop_stream(channelArn=stream_id)
         except ClientError as exc:
             # The encoder already stopped, or the channel is gone: the show is over all the same.
             if _code(exc) not in {"ChannelNotBroadcasting", "ResourceNotFoundException"}:
-                raise _ending_failure(exc, f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
+                raise _failure(exc, f"AWS IVS did not stop the stream: {_reason(exc)}", ending=True) from exc
         except BotoCoreError as exc:
-            raise _ending_failure(exc, f"AWS IVS did not stop the stream: {_reason(exc)}") from exc
+            raise _failure(exc, f"AWS IVS did not stop the stream: {_reason(exc)}", ending=True) from exc
         return folder if self.recording_configuration_arn else ""
 
     def stream_delete(self, *, stream_id: str) -> None:
@@ -174,17 +173,17 @@ class IvsProvider:
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 return
-            raise _ending_failure(exc, f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
+            raise _failure(exc, f"AWS IVS did not list the channel's stream keys: {_reason(exc)}", ending=True) from exc
         except BotoCoreError as exc:
-            raise _ending_failure(exc, f"AWS IVS did not list the channel's stream keys: {_reason(exc)}") from exc
+            raise _failure(exc, f"AWS IVS did not list the channel's stream keys: {_reason(exc)}", ending=True) from exc
         for key_arn in key_arns:
             try:
                 self.client.delete_stream_key(arn=key_arn)
             except ClientError as exc:
                 if _code(exc) != "ResourceNotFoundException":
-                    raise _ending_failure(exc, f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
+                    raise _failure(exc, f"AWS IVS did not revoke the stream key: {_reason(exc)}", ending=True) from exc
             except BotoCoreError as exc:
-                raise _ending_failure(exc, f"AWS IVS did not revoke the stream key: {_reason(exc)}") from exc
+                raise _failure(exc, f"AWS IVS did not revoke the stream key: {_reason(exc)}", ending=True) from exc
 
 
 def _code(exc: ClientError) -> str | None:
@@ -197,15 +196,11 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _failure(exc: Exception, detail: str, *, refused: Callable[[str], StreamProviderError]) -> StreamProviderError:
-    """What the merchant is told of a failed call: ``refused`` (the wording of the step that failed) for a 4xx."""
+def _failure(exc: Exception, detail: str, *, ending: bool = False) -> StreamProviderError:
+    """What the merchant is told of a failed call; without credentials, only the operators can help."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return StreamProviderError.not_set_up(detail)
-    return refused(detail) if _refused(exc) else StreamProviderError.unanswered(detail)
-
-
-def _ending_failure(exc: Exception, detail: str) -> StreamProviderError:
-    return _failure(exc, detail, refused=StreamProviderError.not_ended)
+    return StreamProviderError.of_failed_call(detail, refused=_refused(exc), ending=ending)
 
 
 def _refused(exc: Exception) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -95,7 +95,7 @@ class MuxProvider:
             stream = self.api.create_live_stream(request, _request_timeout=TIMEOUT).data
         except FAILURES as exc:
             detail = f"Mux did not create the live stream: {_reason(exc)}"
-            raise _failure(exc, detail, refused=StreamProviderError.refused) from exc
+            raise StreamProviderError.of_failed_call(detail, refused=_refused(exc)) from exc
         playback_ids = stream.playback_ids or []
         if not playback_ids:
             # Unusable without a playback id, and no room will ever know of it: delete it at
@@ -129,12 +129,12 @@ class MuxProvider:
             self.api.disable_live_stream(stream_id, _request_timeout=TIMEOUT)
         except FAILURES as exc:
             detail = f"Mux did not end the live stream: {_reason(exc)}"
-            raise _failure(exc, detail, refused=StreamProviderError.not_ended) from exc
+            raise StreamProviderError.of_failed_call(detail, refused=_refused(exc), ending=True) from exc
         try:
             stream = self.api.get_live_stream(stream_id, _request_timeout=TIMEOUT).data
         except FAILURES as exc:
             detail = f"Mux did not say which assets recorded the live stream: {_reason(exc)}"
-            raise _failure(exc, detail, refused=StreamProviderError.not_ended) from exc
+            raise StreamProviderError.of_failed_call(detail, refused=_refused(exc), ending=True) from exc
         # An encoder that dropped out for longer than the reconnect window started a new
         # asset when it came back: the show's recording is every asset of its stream.
         asset_ids = [*(stream.recent_asset_ids or []), *([stream.active_asset_id] if stream.active_asset_id else [])]
@@ -359,11 +359,6 @@ def _host(url: str) -> str:
 def _reason(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     return f"HTTP {status}" if status else type(exc).__name__
-
-
-def _failure(exc: Exception, detail: str, *, refused: Callable[[str], StreamProviderError]) -> StreamProviderError:
-    """What the merchant is told of a failed call: ``refused`` (the wording of the step that failed) for a 4xx."""
-    return refused(detail) if _refused(exc) else StreamProviderError.unanswered(detail)
 
 
 def _refused(exc: Exception) -> bool:
