@@ -41,7 +41,15 @@ from rest_framework.settings import api_settings
 from apps.accounts.models import Merchant, Role
 from apps.accounts.selectors import merchants_for_user, user_role
 from apps.catalog import services
-from apps.catalog.models import Category, Certification, Product, Variant, Warehouse, region_today
+from apps.catalog.models import (
+    DEFAULT_HANDLING_DAYS,
+    Category,
+    Certification,
+    Product,
+    Variant,
+    Warehouse,
+    region_today,
+)
 from apps.catalog.selectors import (
     merchant_certifications,
     merchant_products,
@@ -244,7 +252,7 @@ class WarehouseIn(StrictInput):
     country = serializers.CharField(max_length=2, help_text="ISO 3166 code, e.g. US")
     handling_days = serializers.IntegerField(
         required=False,
-        default=1,
+        default=DEFAULT_HANDLING_DAYS,
         help_text="Working days the warehouse needs to pack an order, 0 to 30; counted in every delivery date",
     )
 

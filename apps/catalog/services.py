@@ -20,6 +20,7 @@ from modeltranslation.utils import build_localized_fieldname
 
 from apps.accounts.models import Merchant
 from apps.catalog.models import (
+    DEFAULT_HANDLING_DAYS,
     Category,
     Certification,
     Product,
@@ -359,7 +360,9 @@ def certification_delete(*, certification: Certification) -> None:
 
 
 @transaction.atomic
-def warehouse_create(*, merchant: Merchant, code: str, name: str, country: str, handling_days: int = 1) -> Warehouse:
+def warehouse_create(
+    *, merchant: Merchant, code: str, name: str, country: str, handling_days: int = DEFAULT_HANDLING_DAYS
+) -> Warehouse:
     """A merchant's warehouse; ``handling_days`` (0 to 30, validated with the model) moves every delivery date."""
     warehouse = Warehouse(merchant=merchant, code=code, name=name, country=country.upper(), handling_days=handling_days)
     _validated_save(warehouse, gettext("The warehouse could not be created."))
