@@ -370,13 +370,14 @@ def _delivery(order: Order, request: HttpRequest) -> dict:
     def day(moment) -> str:
         return format_day(moment.astimezone(zone).date(), _locale(request)) if moment is not None else ""
 
-    # One parcel's date is the order's own, said once. Parcels packed before they had one are left
-    # out, each other keeping its number: "Parcel 2" is the second parcel, whatever the first says.
+    # One parcel's date is the order's own, said once. Of a split order, each parcel still to come
+    # keeps its number ("Parcel 2" is the second, whether the first arrived or not); one packed
+    # before parcels had their own date was promised the order's.
     shipments = list(order.shipments.all())
     parcel_etas = [
-        {"number": number, "day": format_day(s.eta, _locale(request))}
+        {"number": number, "day": format_day(s.eta or order.eta, _locale(request))}
         for number, s in enumerate(shipments, start=1)
-        if s.eta is not None
+        if s.delivered_at is None
     ]
     return {
         "shipped_on": day(progress.shipped_at),

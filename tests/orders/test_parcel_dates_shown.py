@@ -165,22 +165,50 @@ def test_a_merchant_reads_the_order_page_s_labels_in_their_language(client, spli
 
     assert page.status_code == 200 and page.headers["Content-Language"] == "es"
     html = page.content.decode()
-    # The order's own fields, its lines' and its parcels': Django's capitalised labels, in Spanish.
-    for label in ("Referencia", "Opción de envío", "Nombre del producto", "Número de seguimiento", "Entrega prevista"):
-        assert label in html, label
-    for english in ("Tracking number", "Product name", "Shipping option", "Eta"):
-        assert english not in html, english
+    # The order's own fields (label) and its lines' and parcels' (column heads), as Django capitalises them.
+    labels = dict(re.findall(r'class="form-row field-(\w+)[^"]*">.*?<label>([^<:]*):?</label>', html, re.S))
+    heads = dict(re.findall(r'<th class="column-(\w+)[^"]*">\s*([^<]*?)\s*</th>', html))
+    assert (labels["reference"], labels["shipping_option"], labels["eta"]) == (
+        "Referencia",
+        "Opción de envío",
+        "Entrega prevista",
+    )
+    assert (heads["product_name"], heads["unit_price_minor"]) == (
+        "Nombre del producto",
+        "Precio unitario (en unidades menores)",
+    )
+    assert (heads["tracking_number"], heads["eta"]) == ("Número de seguimiento", "Entrega prevista")
 
 
-def test_a_parcel_keeps_its_number_when_one_before_it_has_no_day(client, ann, split_order, operator):
+def _parcel_days_on_the_order_page(client, order: Order) -> list[tuple[str, str]]:
+    page = client.get(reverse("orders:detail", args=[order.reference]))
+    assert page.status_code == 200
+    return re.findall(r"<dt>(Parcel \d+)</dt><dd data-testid=\"parcel-eta\">([^<]*)</dd>", page.content.decode())
+
+
+def test_a_parcel_without_a_day_of_its_own_was_promised_the_order_s(client, ann, split_order, operator):
     parcels = _packed(split_order, operator)
     client.force_login(ann)
-    # Packed before parcels had their own day: left out, and the second is still "Parcel 2".
+    # Packed before parcels had their own day: the order's day was its promise, and it keeps its number.
     Shipment.objects.filter(pk=parcels[0].pk).update(eta=None)
+    order_day, second_day = format_day(split_order.eta, "en_US"), format_day(parcels[1].eta, "en_US")
+
+    assert _parcel_days_on_the_order_page(client, split_order) == [("Parcel 1", order_day), ("Parcel 2", second_day)]
+    cell = _delivery_cell(_rows(client)[split_order.reference])
+    assert cell == f"Parcel 1 {order_day} Parcel 2 {second_day}"
+
+
+def test_a_parcel_that_arrived_is_no_longer_expected_and_the_next_keeps_its_number(
+    client, ann, split_order, operator, on_commit
+):
+    parcels = _packed(split_order, operator)
+    for parcel in parcels:
+        on_commit(services.shipment_ship, shipment=parcel, tracking_number=f"1Z-{parcel.pk}", actor=operator)
+    on_commit(services.shipments_deliver, order=split_order, shipment_ids=[parcels[0].pk], actor=operator)
+    assert Order.objects.get(pk=split_order.pk).status == Order.Status.SHIPPED  # the second is still on its way
+    client.force_login(ann)
     second_day = format_day(parcels[1].eta, "en_US")
 
-    page = client.get(reverse("orders:detail", args=[split_order.reference]))
-
-    assert page.status_code == 200
-    shown = re.findall(r"<dt>(Parcel \d+)</dt><dd data-testid=\"parcel-eta\">([^<]*)</dd>", page.content.decode())
-    assert shown == [("Parcel 2", second_day)]
+    assert _parcel_days_on_the_order_page(client, split_order) == [("Parcel 2", second_day)]
+    cell = _delivery_cell(_rows(client)[split_order.reference])
+    assert re.fullmatch(rf"Shipped on .+ Expected delivery Parcel 2 {second_day}", cell), cell
