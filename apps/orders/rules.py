@@ -230,7 +230,7 @@ def load_shipping_options(path: Path = SHIPPING_FILE) -> tuple[ShippingOption, .
         code = raw.get("code")
         where = f"{name}: option {code if isinstance(code, str) and code else f'#{index + 1}'!r}"
         option_problems = _option_problems(raw, where)
-        if isinstance(code, str):
+        if isinstance(code, str) and code:
             if code in seen_codes:
                 # shipping_option() would only ever find the first.
                 option_problems.append(f"{where}: another option above has this code; each code is used once")

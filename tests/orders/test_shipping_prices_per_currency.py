@@ -202,3 +202,13 @@ def test_a_file_that_is_not_toml_missing_or_empty_is_refused_not_a_crash(tmp_pat
     assert _problems(_shipping_file(tmp_path, "# every option removed\n")) == [
         f"{tmp_path / 'shipping.toml'}: no options; each checkout needs at least one [[options]]"
     ]
+
+
+def test_two_options_without_a_code_are_each_told_so_not_that_they_share_one(tmp_path):
+    priced = "[options.price_minor]\nUSD = 1\nEUR = 1\nSGD = 1\nAED = 1\n"
+    text = f'[[options]]\ncode = ""\ncarrier_days = 1\n{priced}\n[[options]]\ncode = ""\ncarrier_days = 2\n{priced}'
+    path = _shipping_file(tmp_path, text)
+
+    assert _problems(path) == [
+        f"{path}: option '#{n}': code is missing (the name checkouts ask for, e.g. code = \"standard\")" for n in (1, 2)
+    ]
