@@ -149,6 +149,11 @@ def expired(order: Order) -> Order:
     return order
 
 
+def voids_asked(stripe_fake) -> list[str]:
+    """The idempotency key of each request to cancel (void) a PaymentIntent the fake Stripe was sent, in order."""
+    return [r.headers["idempotency-key"] for r in stripe_fake.requests if r.path.endswith("/cancel")]
+
+
 def coupon_stored(code: str, **fields) -> Coupon:
     """A coupon row as it is in the database (10% off, valid since yesterday until tomorrow unless
     ``fields`` say otherwise), written without the admin's checks."""

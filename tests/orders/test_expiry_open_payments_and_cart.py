@@ -26,8 +26,15 @@ from apps.payments import breaker
 from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
-from tests.orders.conftest import ADDRESSES, api_checkout, cart_with, checkout, expired, reservation_ran_out
-from tests.orders.test_expiry_voids_authorization import _voids
+from tests.orders.conftest import (
+    ADDRESSES,
+    api_checkout,
+    cart_with,
+    checkout,
+    expired,
+    reservation_ran_out,
+    voids_asked,
+)
 from tests.payments.fakes import (
     STRIPE_PUBLISHABLE_KEY,
     Answer,
@@ -96,13 +103,13 @@ def test_an_expired_order_cancels_its_intent_in_3d_secure(stocked, stripe_fake, 
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
     # The shopper finishing 3-D Secure now is refused by Stripe: nothing is charged.
     assert _from_browser(stripe_fake, payment, "authenticate", outcome="complete").status_code == 400
     assert not Refund.objects.exists() and stripe_fake.refunds == {}
     # Nothing left for the sweep.
     assert on_commit(payments.refunds_retry_unsettled, older_than=dt.timedelta(0)) == 0
-    assert len(_voids(stripe_fake)) == 1
+    assert len(voids_asked(stripe_fake)) == 1
 
     # Stripe had the shopper's 3-D Secure finish before our cancel after all: its "succeeded"
     # arrives late, and the money goes back as any payment of a cancelled order does.
@@ -119,7 +126,7 @@ def test_a_cancelled_order_cancels_its_intent_in_3d_secure(stocked, stripe_fake,
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
 
 
 def test_an_intent_stripe_cannot_cancel_at_expiry_is_left_to_the_sweep(stocked, stripe_fake, on_commit):
@@ -145,7 +152,7 @@ def test_an_intent_stripe_cannot_cancel_at_expiry_is_left_to_the_sweep(stocked, 
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
     # The sweep asked again with the same key.
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"] * 2
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"] * 2
 
 
 def test_an_intent_completed_while_its_cancel_waits_is_refunded_not_cancelled(stocked, stripe_fake, on_commit):
@@ -157,7 +164,7 @@ def test_an_intent_completed_while_its_cancel_waits_is_refunded_not_cancelled(st
     breaker.reset("stripe")
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.PENDING and payment.void_requested_at is not None
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
 
     # Stripe answers again, but before the sweep the shopper finishes 3-D Secure.
     assert _from_browser(stripe_fake, payment, "authenticate", outcome="complete").json()["status"] == "succeeded"
@@ -165,9 +172,9 @@ def test_an_intent_completed_while_its_cancel_waits_is_refunded_not_cancelled(st
 
     _refunded_in_full(order, payment)
     # Paid, it is no longer the sweep's to cancel.
-    asked = len(_voids(stripe_fake))
+    asked = len(voids_asked(stripe_fake))
     assert on_commit(payments.refunds_retry_unsettled, older_than=dt.timedelta(0)) == 0
-    assert len(_voids(stripe_fake)) == asked
+    assert len(voids_asked(stripe_fake)) == asked
 
 
 # --- 2. the shopper's cart ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from apps.payments import breaker
 from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus
-from tests.orders.conftest import cart_with, checkout, expired, reservation_ran_out
+from tests.orders.conftest import cart_with, checkout, expired, reservation_ran_out, voids_asked
 from tests.orders.test_refunds_after_cancel import ManualCaptureStripe
 from tests.payments.fakes import closed_port_url, stripe_served_by
 
@@ -42,10 +42,6 @@ def _placed_and_confirmed(stocked, stripe_fake, slug: str) -> tuple[Order, Payme
     return order, payment
 
 
-def _voids(stripe_fake) -> list[str]:
-    return [r.headers["idempotency-key"] for r in stripe_fake.requests if r.path.endswith("/cancel")]
-
-
 def test_an_expired_order_voids_its_known_authorization(stocked, stripe_fake, on_commit):
     order, payment = _placed_and_confirmed(stocked, stripe_fake, "expiry-auth")
     on_commit(payments.payment_refresh, payment_id=payment.pk)
@@ -58,12 +54,12 @@ def test_an_expired_order_voids_its_known_authorization(stocked, stripe_fake, on
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
     assert not Refund.objects.exists() and stripe_fake.refunds == {}
     # Nothing left for the sweep, and a second expiry run finds no order.
     assert on_commit(payments.refunds_retry_unsettled, older_than=dt.timedelta(0)) == 0
     assert on_commit(services.reservations_expire) == 0
-    assert len(_voids(stripe_fake)) == 1
+    assert len(voids_asked(stripe_fake)) == 1
 
 
 def test_an_authorization_we_had_not_heard_of_is_learnt_then_voided(stocked, stripe_fake, on_commit):
@@ -78,7 +74,7 @@ def test_an_authorization_we_had_not_heard_of_is_learnt_then_voided(stocked, str
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
 
 
 def test_a_void_stripe_cannot_take_at_expiry_is_left_to_the_sweep(stocked, stripe_fake, on_commit, settings):
@@ -93,7 +89,7 @@ def test_a_void_stripe_cannot_take_at_expiry_is_left_to_the_sweep(stocked, strip
     expired(order)
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.AUTHORIZED and payment.void_requested_at is not None
-    assert _voids(stripe_fake) == []
+    assert voids_asked(stripe_fake) == []
 
     settings.STRIPE_API_BASE = stripe_fake.url
     breaker.reset("stripe")
@@ -101,7 +97,7 @@ def test_a_void_stripe_cannot_take_at_expiry_is_left_to_the_sweep(stocked, strip
     assert on_commit(payments.refunds_retry_unsettled, older_than=dt.timedelta(0)) == 0
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
 
 
 def test_an_authorization_cannot_be_captured_once_its_order_expired(stocked, stripe_fake, on_commit, settings):

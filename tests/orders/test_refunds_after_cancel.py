@@ -28,7 +28,7 @@ from apps.payments import breaker
 from apps.payments import services as payments
 from apps.payments.models import Payment, Refund
 from apps.payments.providers.base import PaymentStatus, RefundStatus
-from tests.orders.conftest import cart_with, checkout
+from tests.orders.conftest import cart_with, checkout, voids_asked
 from tests.payments.fakes import FakeStripe, closed_port_url, stripe_served_by
 
 pytestmark = pytest.mark.django_db
@@ -194,10 +194,6 @@ def _authorized(stocked, stripe_fake, on_commit, slug: str) -> Order:
     return Order.objects.get(pk=order.pk)
 
 
-def _voids(stripe_fake) -> list[str]:
-    return [r.headers["idempotency-key"] for r in stripe_fake.requests if r.path.endswith("/cancel")]
-
-
 def test_cancelling_an_order_whose_payment_is_only_authorized_voids_it(stocked, stripe_fake, on_commit):
     order = _authorized(stocked, stripe_fake, on_commit, "cancel-auth")
     cancelled = on_commit(services.order_cancel, order=order, note="changed my mind")
@@ -205,10 +201,10 @@ def test_cancelling_an_order_whose_payment_is_only_authorized_voids_it(stocked, 
     payment = _payment(order)
     assert payment.status == PaymentStatus.CANCELLED
     assert stripe_fake.intents[payment.provider_payment_id]["status"] == "canceled"
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
     assert stripe_fake.refunds == {} and not Refund.objects.exists()
     assert _sweep(on_commit) == 0
-    assert len(_voids(stripe_fake)) == 1
+    assert len(voids_asked(stripe_fake)) == 1
 
 
 def test_a_paid_order_holding_only_an_authorization_is_cancelled_without_an_error(stocked, stripe_fake, on_commit):
@@ -229,7 +225,7 @@ def test_a_paid_order_holding_only_an_authorization_is_cancelled_without_an_erro
     order.refresh_from_db()
     assert order.status == Order.Status.CANCELLED
     assert _payment(order).status == PaymentStatus.CANCELLED
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
     assert selectors.order_refunds_owed(order=order) == selectors.RefundsOwed()
 
 
@@ -241,12 +237,12 @@ def test_a_void_the_provider_could_not_take_is_retried_by_the_sweep_once(stocked
         assert _sweep(on_commit) == 0
     payment = _payment(order)
     assert payment.status == PaymentStatus.AUTHORIZED and payment.void_requested_at is not None
-    assert _voids(stripe_fake) == []
+    assert voids_asked(stripe_fake) == []
 
     assert _sweep(on_commit) == 1
     assert _sweep(on_commit) == 0
     assert _payment(order).status == PaymentStatus.CANCELLED
-    assert _voids(stripe_fake) == [f"order:{order.reference}:void"]
+    assert voids_asked(stripe_fake) == [f"order:{order.reference}:void"]
 
 
 def test_an_authorization_captured_meanwhile_is_refunded_instead(stocked, stripe_fake, on_commit):
