@@ -1314,12 +1314,25 @@ def _email_render_and_send(order_id: int, email: OrderEmail) -> None:
             "eta": format_day(order.eta, locale),
             **order_delivery_address(order=order, language=order.language),
             # The shipped mail's, from the shipments prefetched above: no query more.
-            "tracking_numbers": order_tracking_text_numbers(order=order, language=order.language),
+            "parcels": _parcels_for_text(order, locale),
             **_order_link(order),
         }
         body = render_to_string(f"orders/email/{email.template}.txt", context)
         subject = _(email.subject) % {"reference": order.reference}
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [order.email])
+
+
+def _parcels_for_text(order: Order, locale: str) -> list[dict[str, str]]:
+    """Each parcel's tracking number (as :func:`order_tracking_text_numbers` writes it) and, for an
+    order split over warehouses, its own expected day (the order's, for one packed before parcels
+    had their own): the shopper learns when each arrives, not only when the last does."""
+    shipments = list(order.shipments.all())
+    numbers = order_tracking_text_numbers(order=order, language=order.language)
+    split = len(shipments) > 1
+    return [
+        {"tracking_number": number, "day": format_day(shipment.eta or order.eta, locale) if split else ""}
+        for shipment, number in zip(shipments, numbers, strict=True)
+    ]
 
 
 def _refund_email_render_and_send(refund_email_id: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 from django.utils import formats, translation
 
@@ -212,3 +213,18 @@ def test_a_parcel_that_arrived_is_no_longer_expected_and_the_next_keeps_its_numb
     assert _parcel_days_on_the_order_page(client, split_order) == [("Parcel 2", second_day)]
     cell = _delivery_cell(_rows(client)[split_order.reference])
     assert re.fullmatch(rf"Shipped on .+ Expected delivery Parcel 2 {second_day}", cell), cell
+
+
+def test_the_shipped_mail_gives_each_parcel_its_day_after_its_tracking_number(split_order, operator, on_commit):
+    parcels = _packed(split_order, operator)
+    before = len(mail.outbox)
+    for parcel in parcels:
+        on_commit(services.shipment_ship, shipment=parcel, tracking_number=f"1Z-{parcel.pk}", actor=operator)
+
+    (sent,) = mail.outbox[before:]
+    fast, slow = (format_day(p.eta, "en_US") for p in parcels)
+    assert (
+        f"Tracking number: 1Z-{parcels[0].pk}\nExpected delivery: {fast}\n\n"
+        f"Tracking number: 1Z-{parcels[1].pk}\nExpected delivery: {slow}\n"
+    ) in sent.body
+    assert sent.body.count("Expected delivery:") == 2  # not the order's day a third time
