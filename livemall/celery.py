@@ -27,6 +27,8 @@ app.conf.beat_schedule = {
     "orders-emails-send-missed": {"task": "orders.emails_send_missed", "schedule": 300.0},
     # Orders' refunded totals behind their payments' refunds (the refund's notice lost with a dead process): set.
     "orders-refund-totals-reconcile": {"task": "orders.refund_totals_reconcile", "schedule": 300.0},
+    # Flash-sale gates open for exactly the products live shows pin (a pin's gate change lost to Redis, repaired).
+    "live-flash-sale-gates-follow-pins": {"task": "live.flash_sale_gates_follow_pins", "schedule": 60.0},
     # Concurrent viewers of each live show, one sample a minute, for the show's stats.
     "live-viewer-counts-sample": {"task": "live.viewer_counts_sample", "schedule": 60.0},
     # Recordings are kept for the region's retention; past it, deleted (and logged) hourly.

@@ -1023,6 +1023,27 @@ def flash_sale_gates_follow_pins(*, product_ids: Collection[int]) -> None:
         logger.exception("Flash-sale gates of products %s could not follow their pins", sorted(product_ids))
 
 
+def flash_sale_gates_follow_all_pins() -> set[int]:
+    """Every minute (beat): the gates of all products pinned in a live show, or gated, follow their pins.
+
+    A pin or unpin whose gate change failed (Redis out of reach at that moment) would otherwise
+    wait for the next pin of that product: a pinned product sold without its gate (PostgreSQL
+    alone: never oversold, but the crowd's checkouts all queue at its stock row), or a gate left
+    open for one no show pins. Returns the products looked at.
+    """
+    gated = orders.flash_sale_variants_gated()
+    product_ids = set(
+        PinnedProduct.objects.filter(unpinned_at__isnull=True, room__status=LiveRoom.Status.LIVE).values_list(
+            "product_id", flat=True
+        )
+    )
+    if gated:
+        product_ids |= set(Variant.objects.filter(pk__in=gated).values_list("product_id", flat=True))
+    if product_ids:
+        flash_sale_gates_follow_pins(product_ids=product_ids)
+    return product_ids
+
+
 # --- Flash coupons ---------------------------------------------------------------------
 #
 # A flash coupon is a limited orders coupon (``FlashCoupon.order_coupon``): checkout takes

@@ -86,3 +86,9 @@ def mux_recordings_delete_leftover() -> int:
 def viewer_counts_sample() -> int:
     """Every minute (beat): concurrent viewers of each live room, for the show's stats."""
     return services.viewer_counts_sample()
+
+
+@shared_task(name="live.flash_sale_gates_follow_pins", ignore_result=True)
+def flash_sale_gates_follow_pins() -> int:
+    """Each minute (beat): flash-sale gates open exactly for the products live shows pin."""
+    return len(services.flash_sale_gates_follow_all_pins())

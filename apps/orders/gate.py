@@ -315,6 +315,15 @@ def close_gate(variant_id: int) -> None:
         r.delete(*_keys(variant_id))
 
 
+def open_gate_variants() -> set[int]:
+    """Every variant whose gate is open (none without Redis)."""
+    r = client()
+    if r is None:
+        return set()
+    pattern = left_key(0).replace(":0:", ":*:")
+    return {int(key.decode().rsplit(":", 2)[-2]) for key in r.scan_iter(match=pattern, count=500)}
+
+
 def gated_variants(variant_ids: list[int]) -> set[int]:
     r = client()
     if r is None or not variant_ids:

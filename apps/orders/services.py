@@ -2504,13 +2504,14 @@ def flash_sale_reconcile(*, variant_id: int) -> int | None:
 
 
 def flash_sales_reconcile() -> dict[int, int]:
-    r = gate.client()
-    if r is None:
-        return {}
     drifts = {}
-    for key in r.scan_iter(match=gate.left_key(0).replace(":0:", ":*:"), count=500):
-        variant_id = int(key.decode().rsplit(":", 2)[-2])
+    for variant_id in sorted(gate.open_gate_variants()):
         drift = flash_sale_reconcile(variant_id=variant_id)
         if drift:
             drifts[variant_id] = drift
     return drifts
+
+
+def flash_sale_variants_gated() -> set[int]:
+    """The variants whose flash-sale gate is open now (none without Redis)."""
+    return gate.open_gate_variants()

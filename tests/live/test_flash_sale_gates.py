@@ -110,3 +110,40 @@ def test_redis_out_of_reach_never_undoes_a_pin(live_room, scarf, region, commit,
     assert "could not follow their pins" in caplog.text
     pin.refresh_from_db()
     assert pin.unpinned_at is None
+
+
+def test_the_minute_sweep_opens_the_gate_a_pin_lost_to_redis(live_room, scarf, region, commit):
+    commit(services.product_pin, room=live_room, product=scarf, region=region)
+    variant = scarf.variants.get()
+    gate.close_gate(variant.pk)  # as if Redis was out of reach when the pin tried to open it
+
+    assert services.flash_sale_gates_follow_all_pins() == {scarf.pk}
+
+    assert _left(variant.pk) == 20
+    assert _bought_from(live_room, scarf, region).flash_sale_admission and _left(variant.pk) == 19
+
+
+def test_the_minute_sweep_closes_a_gate_no_show_pins_any_more(live_room, merchant, scarf, region, commit):
+    commit(services.product_pin, room=live_room, product=scarf, region=region)
+    variant = scarf.variants.get()
+    # Unpinned while Redis was out of reach: the pin is gone, its gate stayed open.
+    live_room.pins.update(unpinned_at=live_room.started_at)
+    assert _left(variant.pk) == 20
+
+    assert services.flash_sale_gates_follow_all_pins() == {scarf.pk}
+
+    assert _left(variant.pk) is None
+    # Nothing pinned and no gate open: the sweep has nothing to look at.
+    assert services.flash_sale_gates_follow_all_pins() == set()
+
+
+def test_the_sweep_runs_each_minute_on_the_beat(live_room, scarf, region, commit):
+    from apps.live import tasks
+    from livemall.celery import app
+
+    entry = app.conf.beat_schedule["live-flash-sale-gates-follow-pins"]
+    assert entry == {"task": tasks.flash_sale_gates_follow_pins.name, "schedule": 60.0}
+    commit(services.product_pin, room=live_room, product=scarf, region=region)
+    gate.close_gate(scarf.variants.get().pk)
+    assert tasks.flash_sale_gates_follow_pins.apply().get() == 1
+    assert _left(scarf.variants.get().pk) == 20
