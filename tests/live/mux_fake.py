@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from tests.local_server import LocalServer, QuietHandler
 
@@ -187,6 +188,13 @@ class FakeMux(LocalServer):
                 return 200, {"data": {}}
             if req.method == "GET" and len(parts) == 4:
                 return 200, {"data": stream}
+        if req.method == "GET" and req.path.startswith("/video/v1/assets?"):
+            # Listing, as Mux pages it: ``limit`` a page, ``page`` from 1, optionally one stream's only.
+            query = parse_qs(urlsplit(req.path).query)
+            stream_id = query.get("live_stream_id", [None])[0]
+            limit, page = int(query.get("limit", ["25"])[0]), int(query.get("page", ["1"])[0])
+            listed = [a for a in self.assets.values() if stream_id is None or a["live_stream_id"] == stream_id]
+            return 200, {"data": [self._asset_view(a) for a in listed[(page - 1) * limit : page * limit]]}
         if req.method == "DELETE" and parts[:3] == ["video", "v1", "assets"] and len(parts) == 4:
             if self.assets.pop(parts[3], None) is None:
                 return not_found

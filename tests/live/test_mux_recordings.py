@@ -77,6 +77,38 @@ def test_a_show_stays_live_while_mux_cannot_say_which_assets_recorded_it(mux_sho
     assert ended.recording_url == f"mux://assets/{asset}"
 
 
+def test_a_show_whose_stream_was_deleted_at_mux_ends_with_the_assets_it_left(
+    mux_show, commit, region, fake_mux, caplog
+):
+    room, asset = mux_show()
+    second = fake_mux.broadcast(room.stream_id)  # the encoder came back after the reconnect window
+    fake_mux.deleted_streams.add(room.stream_id)  # deleted from Mux's dashboard while the show ran
+    mux_show("other-show")  # another show's asset, which is not this one's
+
+    with caplog.at_level(logging.WARNING, logger="apps.live.providers.mux"):
+        ended = _ended(commit, region, room)
+
+    assert ended.status == LiveRoom.Status.ENDED
+    ended.refresh_from_db()
+    # Its own assets, found by the stream's id; never another show's.
+    assert ended.recording_url == f"mux://assets/{asset},{second}"
+    assert [r for r in fake_mux.requests if r.path.startswith("/video/v1/assets?") and room.stream_id in r.path]
+    assert f"Mux no longer had live stream {room.stream_id}" in caplog.text
+
+
+def test_a_show_whose_stream_was_deleted_at_mux_before_any_broadcast_ends_with_no_recording(
+    db, merchant, region, live_settings, fake_mux, commit
+):
+    live_settings.LIVE_STREAM_PROVIDER = "mux"
+    room = commit(services.live_room_start, room=schedule_room(merchant=merchant, region=region, slug="never-aired"))
+    fake_mux.deleted_streams.add(room.stream_id)
+
+    ended = _ended(commit, region, room)
+
+    ended.refresh_from_db()
+    assert ended.status == LiveRoom.Status.ENDED and ended.recording_url == ""
+
+
 def test_a_mux_recording_is_deleted_at_mux_after_retention_never_before(mux_show, commit, region, fake_mux, caplog):
     room, asset = mux_show()
     ended = _ended(commit, region, room)

@@ -201,7 +201,7 @@ def silent_url() -> Iterator[str]:
         ("answers_500", NO_ANSWER, "Mux did not end the live stream: HTTP 500"),
         ("refuses_401", NOT_ENDED, "Mux did not end the live stream: HTTP 401"),
         ("refuses_422", NOT_ENDED, "Mux did not end the live stream: HTTP 422"),
-        ("assets_unread", NOT_ENDED, "Mux did not say which assets recorded the live stream: HTTP 404"),
+        ("assets_unread", NOT_ENDED, "Mux did not say which assets recorded the live stream: HTTP 403"),
         ("odd_asset_id", NOT_ENDED, "Mux answered an asset id we cannot keep: '../x'."),
         ("not_configured", NOT_SET_UP, "Mux is not configured: set MUX_TOKEN_ID and MUX_TOKEN_SECRET."),
     ],
@@ -218,7 +218,7 @@ def test_a_failed_mux_end_is_told_in_the_merchants_words_and_its_reason_logged(
     elif failure == "odd_asset_id":
         fake_mux.streams[room.stream_id]["recent_asset_ids"] = ["../x"]
     elif failure == "assets_unread":
-        fake_mux.fail_next = [None, None, 404]  # completed and disabled; reading the stream back fails
+        fake_mux.fail_next = [None, None, 403]  # completed and disabled; reading the stream back is refused
     else:
         _fail_with(settings, fake_mux, failure)
     with caplog.at_level(logging.WARNING, logger="apps.live.services"):

@@ -43,6 +43,8 @@ FAILURES = (ApiException, urllib3.exceptions.HTTPError, OSError)
 # Reading an asset also meets the SDK's validation: a value outside its enums (a master
 # status Mux added later, say) is a ValueError while deserialising.
 READ_FAILURES = (*FAILURES, ValueError)
+# Assets a page when listing those of a deleted live stream (Mux allows up to 100).
+ASSETS_PAGE = 100
 
 # Mux asset ids are short URL-safe tokens; they must never hold the "," and "/" of our
 # reference. Anything else in a reference did not come from Mux and is never sent to the API.
@@ -68,9 +70,9 @@ class MuxProvider:
     name = "mux"
 
     def __init__(self, *, token_id: str, token_secret: str, api_base: str | None, rtmp_url: str) -> None:
-        self.api = mux_python.LiveStreamsApi(
-            _api_client(token_id=token_id, token_secret=token_secret, api_base=api_base)
-        )
+        client = _api_client(token_id=token_id, token_secret=token_secret, api_base=api_base)
+        self.api = mux_python.LiveStreamsApi(client)
+        self.assets_api = mux_python.AssetsApi(client)
         self.rtmp_url = rtmp_url
 
     @classmethod
@@ -124,20 +126,48 @@ class MuxProvider:
         # "Complete" ends the broadcast at once and finalises the recording asset; "disable"
         # refuses the encoder from now on, since an OBS left running would otherwise start a
         # new asset after the show that no room knows of, and that retention never deletes.
+        # A stream Mux no longer has (404) was deleted there while the show ran (from its
+        # dashboard, say): nothing is left to stop, and a show that could never end would stay
+        # live for its viewers for ever.
         try:
             self.api.signal_live_stream_complete(stream_id, _request_timeout=TIMEOUT)
             self.api.disable_live_stream(stream_id, _request_timeout=TIMEOUT)
         except FAILURES as exc:
+            if _gone(exc):
+                return self._assets_of_deleted_stream(stream_id)
             detail = f"Mux did not end the live stream: {_reason(exc)}"
             raise StreamProviderError.of_failed_call(detail, refused=_refused(exc), ending=True) from exc
         try:
             stream = self.api.get_live_stream(stream_id, _request_timeout=TIMEOUT).data
         except FAILURES as exc:
+            if _gone(exc):
+                return self._assets_of_deleted_stream(stream_id)
             detail = f"Mux did not say which assets recorded the live stream: {_reason(exc)}"
             raise StreamProviderError.of_failed_call(detail, refused=_refused(exc), ending=True) from exc
         # An encoder that dropped out for longer than the reconnect window started a new
         # asset when it came back: the show's recording is every asset of its stream.
         asset_ids = [*(stream.recent_asset_ids or []), *([stream.active_asset_id] if stream.active_asset_id else [])]
+        return assets_url(asset_ids) if asset_ids else ""
+
+    def _assets_of_deleted_stream(self, stream_id: str) -> str:
+        """The recording of a live stream Mux no longer has: its assets outlive it, found by its id."""
+        asset_ids: list[str] = []
+        page = 1
+        try:
+            while True:
+                found = self.assets_api.list_assets(
+                    live_stream_id=stream_id, limit=ASSETS_PAGE, page=page, _request_timeout=TIMEOUT
+                ).data
+                asset_ids += [asset.id for asset in found or []]
+                if len(found or []) < ASSETS_PAGE:
+                    break
+                page += 1
+        except FAILURES as exc:
+            detail = f"Mux no longer has the live stream and did not list its assets: {_reason(exc)}"
+            raise StreamProviderError.of_failed_call(detail, refused=_refused(exc), ending=True) from exc
+        logger.warning(
+            "Mux no longer had live stream %s at the show's end; %d asset(s) of it found.", stream_id, len(asset_ids)
+        )
         return assets_url(asset_ids) if asset_ids else ""
 
     def stream_delete(self, *, stream_id: str) -> None:
@@ -149,7 +179,7 @@ class MuxProvider:
         try:
             self.api.delete_live_stream(stream_id, _request_timeout=TIMEOUT)
         except FAILURES as exc:
-            if isinstance(exc, ApiException) and exc.status == 404:
+            if _gone(exc):
                 return
             raise StreamProviderError(f"Mux did not delete live stream {stream_id}: {_reason(exc)}") from exc
 
@@ -200,7 +230,7 @@ class MuxRecordingStore:
             try:
                 self.api.delete_asset(asset_id, _request_timeout=TIMEOUT)
             except FAILURES as exc:
-                if isinstance(exc, ApiException) and exc.status == 404:
+                if _gone(exc):
                     continue  # already gone: deleted by hand at Mux, or by a run that died before recording it
                 raise RecordingStoreError(f"Mux did not delete asset {asset_id} of {url}: {_reason(exc)}") from exc
             deleted += 1
@@ -222,7 +252,7 @@ class MuxRecordingStore:
                 request = mux_python.UpdateAssetMasterAccessRequest(master_access="temporary")
                 asset = self.api.update_asset_master_access(asset_id, request, _request_timeout=TIMEOUT).data
         except READ_FAILURES as exc:
-            gone = isinstance(exc, ApiException) and exc.status == 404
+            gone = _gone(exc)
             raise RecordingSourceError(
                 f"Mux did not give the master of asset {asset_id}: {_reason(exc)}", permanent=gone
             ) from exc
@@ -359,6 +389,10 @@ def _host(url: str) -> str:
 def _reason(exc: Exception) -> str:
     status = getattr(exc, "status", None)
     return f"HTTP {status}" if status else type(exc).__name__
+
+
+def _gone(exc: Exception) -> bool:
+    return isinstance(exc, ApiException) and exc.status == 404
 
 
 def _refused(exc: Exception) -> bool:
