@@ -142,6 +142,12 @@ class ShipmentOut(serializers.Serializer):
     )
 
 
+class TaxPartOut(serializers.Serializer):
+    name = serializers.CharField(help_text="The tax as the destination names it, e.g. GST, QST")
+    rate = serializers.CharField(help_text="Percent, as a decimal string, e.g. 9.975")
+    minor = serializers.IntegerField(help_text="Its share of tax_minor")
+
+
 class OrderOut(serializers.Serializer):
     reference = serializers.CharField()
     status = serializers.CharField()
@@ -152,6 +158,11 @@ class OrderOut(serializers.Serializer):
     tax_minor = serializers.IntegerField()
     tax_rate = serializers.CharField()
     prices_include_tax = serializers.BooleanField()
+    tax_parts = TaxPartOut(
+        many=True,
+        help_text="The named taxes tax_rate is made of, where the destination names them (Quebec: GST and QST); "
+        "their minor amounts add up to tax_minor. Empty elsewhere.",
+    )
     total_minor = serializers.IntegerField()
     refunded_minor = serializers.IntegerField()
     fx_snapshot_id = serializers.IntegerField(allow_null=True)

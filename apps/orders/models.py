@@ -250,6 +250,9 @@ class Order(models.Model):
     tax_model = models.CharField(max_length=20)
     tax_rate = models.CharField(max_length=10)
     prices_include_tax = models.BooleanField()
+    # The named taxes tax_rate is made of where the destination names them (Quebec: GST 5 and QST
+    # 9.975), each with its share of tax_minor: [{"name", "rate", "minor"}]; empty elsewhere.
+    tax_parts = models.JSONField(_("tax parts"), default=list, blank=True)
     subtotal_minor = models.BigIntegerField()
     discount_minor = models.BigIntegerField(default=0)
     shipping_minor = models.BigIntegerField(default=0)

@@ -43,11 +43,58 @@ def _data(name: str) -> dict:
 
 
 @dataclass(frozen=True)
+class TaxPart:
+    """One named tax inside a combined rate (Quebec's GST and QST), as the receipt shows it."""
+
+    name: str
+    rate: Decimal  # percent
+    amount_minor: int
+
+    def as_stored(self) -> dict[str, str | int]:
+        """The part as an order keeps it (``Order.tax_parts``) and pages and the API read it."""
+        return {"name": self.name, "rate": str(self.rate), "minor": self.amount_minor}
+
+
+@dataclass(frozen=True)
 class Tax:
     model: str
     rate: Decimal  # percent
     included: bool
     amount_minor: int
+    # Where the destination names the taxes a combined rate is made of; empty elsewhere.
+    parts: tuple[TaxPart, ...] = ()
+
+
+@functools.cache
+def _tax_part_rates() -> dict[str, dict[str, tuple[tuple[str, Decimal], ...]]]:
+    """``{country: {state: ((name, rate), ...)}}`` from the ``<country>_state_parts`` tables."""
+    data = _data("tax_rates.toml")
+    return {
+        key.removesuffix("_state_parts").upper(): {
+            state: tuple((name, Decimal(rate)) for name, rate in parts) for state, parts in table.items()
+        }
+        for key, table in data.items()
+        if key.endswith("_state_parts")
+    }
+
+
+def tax_part_rates(*, country: str, state: str) -> tuple[tuple[str, Decimal], ...]:
+    """The named taxes (and their rates) the destination's combined rate is made of; () where none are named."""
+    return _tax_part_rates().get(country.upper(), {}).get(state.upper(), ())
+
+
+def _split(amount_minor: int, rate: Decimal, parts: tuple[tuple[str, Decimal], ...]) -> tuple[TaxPart, ...]:
+    """``amount_minor``, charged at the combined ``rate``, shared between ``parts`` in proportion to
+    their rates: each rounded, the last taking what is left, so they add up to what was charged."""
+    shares: list[TaxPart] = []
+    for name, part_rate in parts[:-1]:
+        shares.append(
+            TaxPart(name, part_rate, round_minor(Fraction(amount_minor) * Fraction(part_rate) / Fraction(rate)))
+        )
+    if parts:
+        name, part_rate = parts[-1]
+        shares.append(TaxPart(name, part_rate, amount_minor - sum(p.amount_minor for p in shares)))
+    return tuple(shares)
 
 
 def tax_rate(*, country: str, state: str = "") -> Decimal:
@@ -81,7 +128,14 @@ def tax_for(*, region: Region, country: str, state: str, taxable_minor: int) -> 
         amount = round_minor(Fraction(taxable_minor) * fraction / (1 + fraction))
     else:
         amount = round_minor(Fraction(taxable_minor) * fraction)
-    return Tax(model=model.model, rate=rate, included=model.prices_include_tax, amount_minor=amount)
+    parts = tax_part_rates(country=country, state=state) if rate else ()
+    return Tax(
+        model=model.model,
+        rate=rate,
+        included=model.prices_include_tax,
+        amount_minor=amount,
+        parts=_split(amount, rate, parts),
+    )
 
 
 # --- shipping -----------------------------------------------------------------------------

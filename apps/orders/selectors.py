@@ -221,6 +221,9 @@ class Quote:
     tax_rate: Decimal = Decimal(0)
     tax_model: str = ""
     prices_include_tax: bool = True
+    # The named taxes the rate is made of where the destination names them (Quebec's GST and QST),
+    # as Order.tax_parts keeps them: {"name", "rate", "minor"}.
+    tax_parts: list[dict[str, str | int]] = field(default_factory=list)
     # No state chosen yet where the state decides the rate (US, Canada): the tax is not known yet.
     tax_awaits_state: bool = False
     fx_snapshot_id: int | None = None
@@ -619,6 +622,7 @@ def checkout_quote(
     quote.tax_rate = tax.rate
     quote.tax_model = tax.model
     quote.prices_include_tax = tax.included
+    quote.tax_parts = [part.as_stored() for part in tax.parts]
     # Nothing is charged without a state and some state taxes. (Canada charges its 5 % GST before
     # a province is chosen: that rate and amount are real and stay shown.)
     quote.tax_awaits_state = not state and not quote.tax_minor and rules.tax_varies_by_state(shopper.country)

@@ -649,6 +649,7 @@ def _place(
                 tax_model=quote.tax_model,
                 tax_rate=str(quote.tax_rate),
                 prices_include_tax=quote.prices_include_tax,
+                tax_parts=quote.tax_parts,
                 subtotal_minor=quote.subtotal_minor,
                 discount_minor=quote.discount_minor,
                 shipping_minor=quote.shipping_minor,

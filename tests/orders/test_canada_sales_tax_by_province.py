@@ -5,7 +5,9 @@ real PostgreSQL, at today's rates."""
 
 from __future__ import annotations
 
+import re
 import tomllib
+from decimal import Decimal
 
 import pytest
 
@@ -14,7 +16,7 @@ from apps.orders import rules, services
 from apps.orders.models import Order
 from apps.orders.selectors import Shopper, checkout_quote
 from tests.money.factories import todays_provider
-from tests.orders.conftest import checkout
+from tests.orders.conftest import cart_with, checkout
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +92,70 @@ def test_rates_are_gst_alone_hst_or_gst_plus_the_provincial_tax():
     assert [str(rules.tax_rate(country="CA", state=code)) for code in ("BC", "MB", "SK")] == ["12", "12", "11"]
     # Before a province is known the checkout can only show the federal GST.
     assert str(rules.tax_rate(country="CA")) == "5"
+
+
+# --- each named tax on its own line -------------------------------------------------------------
+
+PARTS = [
+    ("ON", [{"name": "HST", "rate": "13", "minor": 1300}]),
+    # 14.98 charged at the combined rate, shared 5 : 9.975.
+    ("QC", [{"name": "GST", "rate": "5", "minor": 500}, {"name": "QST", "rate": "9.975", "minor": 998}]),
+    ("AB", [{"name": "GST", "rate": "5", "minor": 500}]),
+    ("BC", [{"name": "GST", "rate": "5", "minor": 500}, {"name": "PST", "rate": "7", "minor": 700}]),
+]
+
+
+@pytest.mark.parametrize(("province", "parts"), PARTS, ids=[p[0] for p in PARTS])
+def test_the_quote_names_each_tax_with_its_share(canada, stocked, province, parts):
+    shopper = Shopper(country="CA", currency="CAD", language="en", time_zone=canada.time_zone, state=province)
+    quote = checkout_quote(
+        cart=_cart(stocked, f"parts-ca-{province}"), shopper=shopper, shipping_option="standard", region=canada
+    )
+    assert quote.tax_parts == parts
+    assert sum(part["minor"] for part in quote.tax_parts) == quote.tax_minor
+
+
+def test_every_province_s_parts_add_up_to_its_combined_rate():
+    data = tomllib.loads((rules.DATA_DIR / "tax_rates.toml").read_text())
+    assert set(data["ca_state_parts"]) == set(data["ca_states"])
+    for province, combined in data["ca_states"].items():
+        parts = rules.tax_part_rates(country="CA", state=province)
+        assert sum(rate for _, rate in parts) == Decimal(combined), province
+        assert parts[0][0] in {"GST", "HST"}  # the federal part first, as receipts list it
+
+
+def test_a_share_is_rounded_and_the_last_takes_what_is_left(canada):
+    quebec = rules.tax_part_rates(country="CA", state="QC")
+    # 0.01 charged: too little to share, all of it is the last part's; never a cent more or less.
+    assert [p.amount_minor for p in rules._split(1, Decimal("14.975"), quebec)] == [0, 1]
+    assert [p.amount_minor for p in rules._split(2995, Decimal("14.975"), quebec)] == [1000, 1995]
+    # No named parts (the US, Europe): nothing to split.
+    assert rules.tax_for(region=canada, country="US", state="NY", taxable_minor=10000).parts == ()
+
+
+def test_a_quebec_order_keeps_its_parts_and_its_page_and_the_api_show_them(canada, stocked, client, make_user):
+    user = make_user(email="luc@example.test")
+    client.force_login(user)
+    shopper = Shopper(country="CA", currency="CAD", language="en", time_zone=canada.time_zone, state="QC")
+    address = {
+        "name": "Luc",
+        "line1": "1 rue Sainte-Catherine",
+        "city": "Montréal",
+        "state": "QC",
+        "postal_code": "H2X 1Y4",
+        "country": "CA",
+    }
+    cart = cart_with(stocked("parts-qc-order", 5, price_minor=UNIT_USD_MINOR), 2, user=user, country="CA")
+    order = checkout(cart, user=user, shopper=shopper, address=address, region=canada)
+    order = Order.objects.get(pk=order.pk)
+    parts = [{"name": "GST", "rate": "5", "minor": 500}, {"name": "QST", "rate": "9.975", "minor": 998}]
+    assert (order.tax_rate, order.tax_minor, order.tax_parts) == ("14.975", 1498, parts)
+
+    html = client.get(f"/orders/{order.reference}/", headers={"Accept-Language": "en"}).content.decode()
+    labels = [re.sub(r"<[^>]+>", "", label) for label in re.findall(r'data-testid="tax-label">(.*?)</td>', html)]
+    amounts = re.findall(r'data-testid="tax">(.*?)</td>', html)
+    assert labels == ["GST (5%)", "QST (9.975%)"]
+    assert [re.sub(r"[^\d.]", "", amount) for amount in amounts] == ["5.00", "9.98"]
+
+    body = client.get(f"/api/v1/orders/{order.reference}").json()
+    assert body["tax_parts"] == parts and body["tax_minor"] == 1498
