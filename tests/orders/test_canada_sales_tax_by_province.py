@@ -159,3 +159,18 @@ def test_a_quebec_order_keeps_its_parts_and_its_page_and_the_api_show_them(canad
 
     body = client.get(f"/api/v1/orders/{order.reference}").json()
     assert body["tax_parts"] == parts and body["tax_minor"] == 1498
+
+
+def test_the_checkout_page_shows_quebec_s_gst_and_qst_once_the_province_is_chosen(shopper_in, stocked):
+    client = shopper_in("us-east", "CA", "en")
+    client.post("/cart/add", {"variant": stocked("parts-qc-page", 5, price_minor=UNIT_USD_MINOR).pk, "quantity": 2})
+
+    page = client.get("/checkout/", {"state": "QC"})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    labels = [re.sub(r"<[^>]+>", "", label) for label in re.findall(r'data-testid="tax-label">(.*?)</td>', html)]
+    assert labels == ["GST (5%)", "QST (9.975%)"]
+    quote = page.context["quote"]
+    assert [part["name"] for part in quote.tax_parts] == ["GST", "QST"]
+    assert sum(part["minor"] for part in quote.tax_parts) == quote.tax_minor > 0
