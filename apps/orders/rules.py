@@ -83,20 +83,6 @@ def tax_part_rates(*, country: str, state: str) -> tuple[tuple[str, Decimal], ..
     return _tax_part_rates().get(country.upper(), {}).get(state.upper(), ())
 
 
-def _split(amount_minor: int, rate: Decimal, parts: tuple[tuple[str, Decimal], ...]) -> tuple[TaxPart, ...]:
-    """``amount_minor``, charged at the combined ``rate``, shared between ``parts`` in proportion to
-    their rates: each rounded, the last taking what is left, so they add up to what was charged."""
-    shares: list[TaxPart] = []
-    for name, part_rate in parts[:-1]:
-        shares.append(
-            TaxPart(name, part_rate, round_minor(Fraction(amount_minor) * Fraction(part_rate) / Fraction(rate)))
-        )
-    if parts:
-        name, part_rate = parts[-1]
-        shares.append(TaxPart(name, part_rate, amount_minor - sum(p.amount_minor for p in shares)))
-    return tuple(shares)
-
-
 def tax_rate(*, country: str, state: str = "") -> Decimal:
     """The destination's rate in percent: the state's where a state table exists, else the country's."""
     data = _data("tax_rates.toml")
@@ -124,18 +110,16 @@ def tax_for(*, region: Region, country: str, state: str, taxable_minor: int) -> 
     rate = tax_rate(country=country, state=state)
     fraction = Fraction(rate) / 100
     model = region.tax.for_country(country)
-    if model.prices_include_tax:
-        amount = round_minor(Fraction(taxable_minor) * fraction / (1 + fraction))
-    else:
-        amount = round_minor(Fraction(taxable_minor) * fraction)
-    parts = tax_part_rates(country=country, state=state) if rate else ()
-    return Tax(
-        model=model.model,
-        rate=rate,
-        included=model.prices_include_tax,
-        amount_minor=amount,
-        parts=_split(amount, rate, parts),
+    # What the tax is charged on: the price itself, or the part of it before the tax inside it.
+    base = Fraction(taxable_minor) / (1 + fraction) if model.prices_include_tax else Fraction(taxable_minor)
+    # Where the destination names the taxes its rate is made of (Quebec: GST and QST), each is
+    # computed on the price and rounded on its own, as its receipt states it; the tax is their sum.
+    parts = tuple(
+        TaxPart(name, part_rate, round_minor(base * Fraction(part_rate) / 100))
+        for name, part_rate in (tax_part_rates(country=country, state=state) if rate else ())
     )
+    amount = sum(part.amount_minor for part in parts) if parts else round_minor(base * fraction)
+    return Tax(model=model.model, rate=rate, included=model.prices_include_tax, amount_minor=amount, parts=parts)
 
 
 # --- shipping -----------------------------------------------------------------------------

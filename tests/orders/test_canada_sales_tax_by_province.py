@@ -124,13 +124,15 @@ def test_every_province_s_parts_add_up_to_its_combined_rate():
         assert parts[0][0] in {"GST", "HST"}  # the federal part first, as receipts list it
 
 
-def test_a_share_is_rounded_and_the_last_takes_what_is_left(canada):
-    quebec = rules.tax_part_rates(country="CA", state="QC")
-    # 0.01 charged: too little to share, all of it is the last part's; never a cent more or less.
-    assert [p.amount_minor for p in rules._split(1, Decimal("14.975"), quebec)] == [0, 1]
-    assert [p.amount_minor for p in rules._split(2995, Decimal("14.975"), quebec)] == [1000, 1995]
-    # No named parts (the US, Europe): nothing to split.
-    assert rules.tax_for(region=canada, country="US", state="NY", taxable_minor=10000).parts == ()
+def test_each_named_tax_is_rounded_on_its_own_and_the_tax_is_their_sum(canada):
+    # 1.10 CAD to Quebec: GST 5 % of it is 0.055 -> 0.06, QST 9.975 % is 0.109725 -> 0.11; 0.17 in
+    # all, as the receipt states it (the combined 14.975 % rounded once would say 0.16).
+    tax = rules.tax_for(region=canada, country="CA", state="QC", taxable_minor=110)
+    assert [(p.name, p.amount_minor) for p in tax.parts] == [("GST", 6), ("QST", 11)]
+    assert tax.amount_minor == 17
+    # No named parts (the US, Europe): the rate is applied once, as before.
+    us = rules.tax_for(region=canada, country="US", state="NY", taxable_minor=10000)
+    assert us.parts == () and us.amount_minor == 853
 
 
 def test_a_quebec_order_keeps_its_parts_and_its_page_and_the_api_show_them(canada, stocked, client, make_user):
