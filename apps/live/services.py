@@ -299,6 +299,12 @@ def _refuse_transition(room: LiveRoom, wanted: str) -> ApplicationError:
     )
 
 
+def _log_provider_failure(verb: str, room: LiveRoom, provider: str, exc: StreamProviderError) -> None:
+    # The merchant reads what happened in their own words (the error's message); support needs
+    # the provider's own reason, which only the log keeps.
+    logger.warning("Could not %s live room %s with the %s stream provider: %s", verb, room.slug, provider, exc.detail)
+
+
 def live_room_start(
     *, room: LiveRoom, provider: str | None = None, playback_url: str = "", now: dt.datetime | None = None
 ) -> LiveRoom:
@@ -319,13 +325,7 @@ def live_room_start(
         chosen = stream_provider(provider)
         stream = chosen.stream_create(room_slug=room.slug, playback_url=playback_url or room.playback_url)
     except StreamProviderError as exc:
-        # The merchant reads what happened in their own words; support needs the provider's reason.
-        logger.warning(
-            "Could not start live room %s with the %s stream provider: %s",
-            room.slug,
-            provider or settings.LIVE_STREAM_PROVIDER,
-            exc.detail,
-        )
+        _log_provider_failure("start", room, provider or settings.LIVE_STREAM_PROVIDER, exc)
         raise
     committed = False
 
@@ -403,16 +403,10 @@ def live_room_end(*, room: LiveRoom, region: Region, now: dt.datetime | None = N
         try:
             recorded_at = stream_provider(room.stream_provider).stream_end(stream_id=room.stream_id)
         except StreamProviderError as exc:
-            # The merchant reads what happened in their own words; support needs the provider's reason.
             # Nothing is written here: the room stays live and the merchant ends it again, though the
             # provider may have cut the encoder off already (IVS revokes its keys first, Mux completes
             # the stream before saying which assets recorded it); ending twice is harmless at both.
-            logger.warning(
-                "Could not end live room %s with the %s stream provider: %s",
-                room.slug,
-                room.stream_provider,
-                exc.detail,
-            )
+            _log_provider_failure("end", room, room.stream_provider, exc)
             raise
     with transaction.atomic():
         locked = _room_locked(room)
