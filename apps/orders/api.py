@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 from apps.errors import ApplicationError, ErrorResponse
 from apps.orders import door, rules, selectors, services
 from apps.orders.models import Order
-from apps.orders.web import remember_order, request_cart, request_shopper, session_orders
+from apps.orders.web import remember_order, request_cart, request_checkout_pass, request_shopper, session_orders
 from apps.payments.method_labels import method_label
 from apps.payments.selectors import payment_methods_offered
 
@@ -80,6 +80,12 @@ class CartOut(serializers.Serializer):
     currency = serializers.CharField()
     lines = LineOut(many=True)
     subtotal_minor = serializers.IntegerField()
+    checkout_pass = serializers.CharField(
+        help_text=(
+            "Send it with the checkout, beside expected_lines naming these lines, so a flash sale admits "
+            "this cart at once; valid for an hour in this session. Empty for an empty cart."
+        )
+    )
 
 
 class AddressIn(StrictSerializer):
@@ -108,6 +114,15 @@ class CheckoutIn(StrictSerializer):
         help_text=(
             "The lines the page showed. A checkout that names them is answered 'sold_out' at once when a "
             "flash sale has no units left for them, and is refused with 'cart_changed' if the cart differs."
+        ),
+    )
+    checkout_pass = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "The cart's checkout_pass for the lines expected_lines names: with it, a flash sale's units are "
+            "taken for this checkout before the cart is read. Without it (or expired) the checkout still runs."
         ),
     )
 
@@ -191,7 +206,9 @@ class OrderOut(serializers.Serializer):
 def _cart_out(request: Request) -> dict[str, Any]:
     cart = request_cart(request._request, create=False)
     review = selectors.cart_review(cart=cart, shopper=request_shopper(request._request))
-    return CartOut(review).data
+    # The lines a checkout names (expected_lines) are all of the cart's, as the checkout compares them.
+    shown = selectors.quantities_by_variant((line.variant_id, line.quantity) for line in review.lines)
+    return CartOut({**vars(review), "checkout_pass": request_checkout_pass(request._request, shown)}).data
 
 
 # --- the errors each endpoint documents (one body for all: apps.errors.ErrorResponse) ------------

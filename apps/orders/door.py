@@ -11,10 +11,14 @@ error straight away; an admitted one goes on to Django with the units in hand, a
 checkout claims them instead of asking the gate again (any it does not claim, the door
 gives back when the request is over).
 
-Trusting the request's lines is safe: a buyer who names lines that are not in their cart is
-refused by the checkout (``cart_changed``) after the door, or told "sold out" for lines they
-named themselves. Everything else (no ``expected_lines``, a body that is not JSON, no gate
-open, a retried Idempotency-Key, Redis unreachable) goes to Django unchanged.
+The door does not read the cart, so it takes units only for a request whose
+``checkout_pass`` (apps.orders.checkout_pass) says its session's cart showed those lines,
+and for one such checkout per session at a time: otherwise a crowd of requests naming lines
+they do not hold would keep the units while the checkout got round to refusing them. Any
+request may be told "sold out" for lines it named itself. Everything else (no
+``expected_lines``, no pass, a body that is not JSON, no gate open, a retried
+Idempotency-Key, Redis unreachable) goes to Django unchanged, and the checkout meets the
+gate itself after reading the cart.
 """
 
 from __future__ import annotations
@@ -28,11 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.urls import reverse
 from django.utils import translation
 
 from apps.accounts.selectors import accept_language
-from apps.orders import gate
+from apps.orders import checkout_pass, gate
 from apps.orders.selectors import quantities_by_variant
 from apps.orders.services import IDEMPOTENCY_KEY_RE, sold_out_error
 
@@ -47,20 +52,27 @@ MAX_LINES = 100
 Scope = dict[str, Any]
 
 
-def expected_lines(body: bytes) -> dict[int, int] | None:
-    """The ``expected_lines`` of a checkout body as {variant: quantity}, or None if absent or malformed."""
+def named_lines(body: bytes) -> tuple[dict[int, int] | None, object]:
+    """A checkout body's ``expected_lines`` as {variant: quantity} (None if absent or malformed)
+    and its ``checkout_pass`` as sent."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return None
-    lines = data.get("expected_lines") if isinstance(data, dict) else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    lines, token = data.get("expected_lines"), data.get("checkout_pass")
     if not isinstance(lines, list) or not 0 < len(lines) <= MAX_LINES:
-        return None
+        return None, token
     pairs = [(line.get("variant"), line.get("quantity")) for line in lines if isinstance(line, dict)]
     # bool is an int in Python; the API's serializer refuses it, so the door does too.
     if len(pairs) != len(lines) or not all(type(value) is int and value > 0 for pair in pairs for value in pair):
-        return None
-    return quantities_by_variant(pairs)
+        return None, token
+    return quantities_by_variant(pairs), token
+
+
+def _session_key(scope: Scope) -> str:
+    return parse_cookie(_header(scope, b"cookie")).get(settings.SESSION_COOKIE_NAME, "")
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -73,10 +85,9 @@ def _header(scope: Scope, name: bytes) -> str:
 def _language(scope: Scope) -> str:
     """The shopper's language as the door can know it: the language cookie, else the browser's."""
     region = settings.REGION
-    for part in _header(scope, b"cookie").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == settings.LANGUAGE_COOKIE_NAME and value in region.languages:
-            return value
+    chosen = parse_cookie(_header(scope, b"cookie")).get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen in region.languages:
+        return chosen
     return accept_language(_header(scope, b"accept-language"), region.languages) or region.default_language
 
 
@@ -180,13 +191,17 @@ class CheckoutDoor:
             return messages.pop(0) if messages else await receive()
 
         key = _header(scope, b"idempotency-key")
-        lines = expected_lines(body) if whole and IDEMPOTENCY_KEY_RE.match(key) else None
+        lines, token = named_lines(body) if whole and IDEMPOTENCY_KEY_RE.match(key) else (None, None)
         admission = None
         crowd = self._crowd()
         if lines:
+            # Only a session whose cart showed these lines may have units taken for it here;
+            # any request may hear "sold out" (apps.orders.checkout_pass).
+            session_key = _session_key(scope)
+            shopper = session_key if checkout_pass.admits(token, session_key, lines) else ""
             crowd.judging += 1
             try:
-                admission = await gate.door_admit(key, lines)
+                admission = await gate.door_admit(key, lines, shopper=shopper)
             except Exception as exc:  # Redis down: the checkout decides, as it would without a door.
                 logger.warning("Flash-sale door could not ask the gate: %s", exc)
             finally:

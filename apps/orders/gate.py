@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import threading
 import time
@@ -103,21 +104,25 @@ return false
 
 # The door's admissions of one turn of the event loop, each its own checkout, in arrival order.
 # KEYS: each admission's door key (the checkout's idempotency key at the door, also the
-# admission's id in the gate's records), then each variant's left, inflight and admitted keys.
-# ARGV[1]: how long the door remembers a key (seconds), ARGV[2]: the time (epoch seconds), then
-# for each admission: the index of its door key in KEYS, its number of lines, and per line the
-# index of the variant's left key in KEYS and the quantity. Lines with no open gate are left
-# to the checkout. Returns one answer per admission: the indexes (1-based) of its lines
-# admitted, 0 when a gated line is short (nothing changed for it), -1 when no line is gated,
-# -2 when the key came through the door before (a retry: the checkout decides, it may already
-# have placed the order).
+# admission's id in the gate's records) and shopper key (its session's, see door_admit), then
+# each variant's left, inflight and admitted keys.
+# ARGV[1]: how long the door remembers a key (seconds), ARGV[2]: the time (epoch seconds),
+# ARGV[3]: how long a shopper key lasts at most (seconds), then for each admission: the index
+# of its door key in KEYS, the index of its shopper key (0: none, units may not be taken), its
+# number of lines, and per line the index of the variant's left key in KEYS and the quantity.
+# Lines with no open gate are left to the checkout. Returns one answer per admission: the
+# indexes (1-based) of its lines admitted, 0 when a gated line is short (nothing changed for
+# it), -1 when no line is gated, -2 when the key came through the door before (a retry: the
+# checkout decides, it may already have placed the order), -3 when units are there but may
+# not be taken here (no shopper key, or that shopper has a checkout at the door already).
 _DOOR_ADMIT = """
 local answers = {}
-local a = 3
+local a = 4
 while a <= #ARGV do
   local door = KEYS[tonumber(ARGV[a])]
-  local lines = tonumber(ARGV[a + 1])
-  local first = a + 2
+  local shopper = tonumber(ARGV[a + 1])
+  local lines = tonumber(ARGV[a + 2])
+  local first = a + 3
   a = first + 2 * lines
   local answer
   if redis.call('EXISTS', door) == 1 then
@@ -135,6 +140,9 @@ while a <= #ARGV do
       end
     end
     if answer == nil and #gated == 0 then answer = -1 end
+    if answer == nil and (shopper == 0 or redis.call('SET', KEYS[shopper], 1, 'NX', 'EX', ARGV[3]) == false) then
+      answer = -3
+    end
     if answer == nil then
       for _, i in ipairs(gated) do
         local key, quantity = tonumber(ARGV[first + 2 * i - 2]), ARGV[first + 2 * i - 1]
@@ -157,6 +165,10 @@ STALE_ADMISSION_SECONDS = 10 * 60
 
 # A retried checkout key goes to the checkout for a day: it may have placed the order.
 DOOR_MEMORY_SECONDS = 24 * 3600
+
+# A shopper's checkout at the door is over in seconds, and its shopper key is deleted then;
+# should that be lost (the process died), the key lets the shopper's next one in after this.
+DOOR_SHOPPER_SECONDS = 60
 
 
 def _pool_options() -> dict:
@@ -215,17 +227,20 @@ class _DoorQueue:
         # EVALSHA: the script's text crosses the wire once, not with each of 1,000 buyers.
         self.script = client.register_script(_DOOR_ADMIT)
         self.client = client
-        self.waiting: list[tuple[str, dict[int, int], asyncio.Future]] = []
+        self.waiting: list[tuple[str, str, dict[int, int], asyncio.Future]] = []
         self.sender: asyncio.Task | None = None
 
-    def ask(self, door_key: str, lines: dict[int, int]) -> asyncio.Future:
-        """The door script's answer for one checkout (``lines``: {variant: quantity}), when it comes."""
+    def ask(self, door_key: str, shopper_key: str, lines: dict[int, int]) -> asyncio.Future:
+        """The door script's answer for one checkout (``lines``: {variant: quantity}), when it comes.
+
+        ``shopper_key`` "" means the door may not take units for it (see :func:`door_admit`).
+        """
         loop = asyncio.get_running_loop()
         if self.sender is None:
             # Its first step comes in the loop's next turn, after every ask of this one.
             self.sender = loop.create_task(self._send_waiting())
         answer = loop.create_future()
-        self.waiting.append((door_key, lines, answer))
+        self.waiting.append((door_key, shopper_key, lines, answer))
         return answer
 
     async def _send_waiting(self) -> None:
@@ -243,14 +258,17 @@ class _DoorQueue:
         finally:
             self.sender = None
 
-    async def _send(self, batch: list[tuple[str, dict[int, int], asyncio.Future]]) -> None:
+    async def _send(self, batch: list[tuple[str, str, dict[int, int], asyncio.Future]]) -> None:
         keys: list[str] = []
-        args: list[Any] = [DOOR_MEMORY_SECONDS, time.time()]
+        args: list[Any] = [DOOR_MEMORY_SECONDS, time.time(), DOOR_SHOPPER_SECONDS]
         # The crowd asks for the same few variants: each variant's keys are sent once.
         variant_keys: dict[int, int] = {}
-        for door_key, lines, _answer in batch:
+        for door_key, shopper_key, lines, _answer in batch:
             keys.append(door_key)
-            args += [len(keys), len(lines)]
+            args.append(len(keys))
+            if shopper_key:
+                keys.append(shopper_key)
+            args += [len(keys) if shopper_key else 0, len(lines)]
             for variant_id, quantity in lines.items():
                 if variant_id not in variant_keys:
                     variant_keys[variant_id] = len(keys) + 1
@@ -260,20 +278,21 @@ class _DoorQueue:
             results = await self.script(keys=keys, args=args)
         except Exception as exc:
             results = [exc] * len(batch)
-        for (door_key, lines, answer), result in zip(batch, results, strict=True):
+        for (door_key, shopper_key, lines, answer), result in zip(batch, results, strict=True):
             if answer.done():  # the buyer left (the request was cancelled) while Redis answered
                 if isinstance(result, list):
-                    await self._give_back_abandoned(door_key, lines)
+                    await self._give_back_abandoned(door_key, shopper_key, lines)
                 continue
             if isinstance(result, Exception):
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
 
-    async def _give_back_abandoned(self, door_key: str, lines: dict[int, int]) -> None:
+    async def _give_back_abandoned(self, door_key: str, shopper_key: str, lines: dict[int, int]) -> None:
         """Units admitted for a buyer who is gone go back to the gate."""
         try:
             await _give_back_async(self.client, [_keys(v) for v in lines], door_key)
+            await self.client.delete(shopper_key)
         except Exception as exc:  # the periodic reconcile repairs the gate
             logger.warning("Flash-sale door could not give back an abandoned admission: %s", exc)
 
@@ -395,6 +414,8 @@ class DoorAdmission:
     wanted: dict[int, int]
     # The door's key: the admission's id in the gate's records.
     id: str = ""
+    # The key that keeps the shopper's other checkouts from being admitted at the door meanwhile.
+    shopper_key: str = ""
     claimed: bool = False
     returned: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -416,23 +437,30 @@ class DoorAdmission:
             return True
 
 
-async def door_admit(idempotency_key: str, lines: dict[int, int]) -> DoorAdmission | bool | None:
+async def door_admit(idempotency_key: str, lines: dict[int, int], *, shopper: str = "") -> DoorAdmission | bool | None:
     """Admit a checkout's gated lines at the door.
 
+    ``shopper`` is the session whose checkout pass vouches for these lines; without one, no
+    units are taken here. One checkout per shopper holds units at the door at a time, so a
+    shopper cannot hold a sale's units with a crowd of checkouts of one cart.
+
     Returns the admission (units taken), False when a gated line is sold out, None when the
-    checkout must decide itself (no gate open for these lines, a retried key, no Redis).
+    checkout must decide itself (no gate open for these lines, a retried key, no pass, the
+    shopper's other checkout at the door, no Redis).
     """
     door = _async_client()
     if door is None or not lines:
         return None
     ids = sorted(lines)
     door_key = f"{_prefix()}:door:{idempotency_key}"
-    result = await door[1].ask(door_key, {v: lines[v] for v in ids})
+    # Hashed: the session key is a credential, and Redis keys are listed by whoever debugs it.
+    shopper_key = f"{_prefix()}:door:shopper:{hashlib.sha256(shopper.encode()).hexdigest()}" if shopper else ""
+    result = await door[1].ask(door_key, shopper_key, {v: lines[v] for v in ids})
     if result == 0:
         return False
     if not isinstance(result, list):
         return None
-    return DoorAdmission(wanted={ids[i - 1]: lines[ids[i - 1]] for i in result}, id=door_key)
+    return DoorAdmission(wanted={ids[i - 1]: lines[ids[i - 1]] for i in result}, id=door_key, shopper_key=shopper_key)
 
 
 async def door_prepare() -> None:
@@ -449,11 +477,17 @@ async def door_prepare() -> None:
 
 
 async def door_give_back(admission: DoorAdmission) -> None:
-    """Put back units the checkout did not claim (it refused, failed early, or never ran)."""
+    """When the checkout's request is over: put back units the checkout did not claim (it
+    refused, failed early, or never ran), and let the shopper's next checkout through the door."""
     door = _async_client()
-    if door is None or not admission.give_up():
+    if door is None:
         return
-    await _give_back_async(door[0], [_keys(v) for v in admission.wanted], admission.id)
+    try:
+        if admission.give_up():
+            await _give_back_async(door[0], [_keys(v) for v in admission.wanted], admission.id)
+    finally:
+        if admission.shopper_key:
+            await door[0].delete(admission.shopper_key)
 
 
 async def _give_back_async(r: redis.asyncio.Redis, lines: Iterable[Sequence[str]], admission_id: str) -> None:

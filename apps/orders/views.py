@@ -20,7 +20,14 @@ from apps.errors import ApplicationError
 from apps.money.formatting import format_day
 from apps.orders import rules, selectors, services
 from apps.orders.models import Cart, CartLine, Order
-from apps.orders.web import form_int, remember_order, request_cart, request_shopper, session_orders
+from apps.orders.web import (
+    form_int,
+    remember_order,
+    request_cart,
+    request_checkout_pass,
+    request_shopper,
+    session_orders,
+)
 from apps.payments.selectors import (
     payment_methods_offered,
     payment_open_for_reference,
@@ -256,6 +263,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return _checkout_unavailable(request, unpriced)
     chosen_payment = data.get("payment") or (f"{methods[0].provider}/{methods[0].method}" if methods else "")
     paid_on_delivery = selectors.checkout_methods_paid_on_delivery(methods=methods)
+    shown = selectors.quantities_by_variant((line.variant_id, line.quantity) for line in quote.lines)
     context = {
         "quote": quote,
         "eta": format_day(quote.eta, _locale(request)) if quote.eta else "",
@@ -284,15 +292,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # A country whose region data lists its states gets a list to choose from: the state
         # decides the delivery dates (a state's weekend and holidays).
         "subdivisions": rules.subdivision_choices(settings.REGION, shopper.country),
-        # The lines this page shows, which the API checkout (static/js/checkout.js) names.
+        # The lines this page shows, which the API checkout (static/js/checkout.js) names, and
+        # the pass that lets a flash sale's door admit them (apps.orders.checkout_pass).
         "expected_lines": json.dumps(
-            [
-                {"variant": variant, "quantity": quantity}
-                for variant, quantity in selectors.quantities_by_variant(
-                    (line.variant_id, line.quantity) for line in quote.lines
-                ).items()
-            ]
+            [{"variant": variant, "quantity": quantity} for variant, quantity in shown.items()]
         ),
+        "checkout_pass": request_checkout_pass(request, shown),
     }
     if request.method != "POST":
         # A re-quote with a coupon that does not apply shows the plain totals and the coupon's

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.http import HttpRequest
 
-from apps.orders import services
+from apps.orders import checkout_pass, services
 from apps.orders.models import Cart
 from apps.orders.receivers import SESSION_CART_KEY, SESSION_ORDERS_KEY
 from apps.orders.selectors import Shopper
@@ -49,6 +51,16 @@ def request_cart(request: HttpRequest, *, create: bool = True) -> Cart | None:
     if cart is not None and cart.pk != cart_id:
         request.session[SESSION_CART_KEY] = cart.pk
     return cart
+
+
+def request_checkout_pass(request: HttpRequest, lines: Mapping[int, int]) -> str:
+    """The pass that lets the checkout's door admit this session's ``lines`` (apps.orders.checkout_pass)."""
+    if not lines:
+        return ""
+    if request.session.session_key is None:
+        # A session made by this request has its key only once saved; the response saves it again.
+        request.session.save()
+    return checkout_pass.issue(request.session.session_key, lines)
 
 
 def remember_order(request: HttpRequest, reference: str) -> None:

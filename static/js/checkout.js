@@ -168,6 +168,7 @@
       payment_method: method || "",
       expected_total_minor: Number(total),
       expected_lines: JSON.parse(text("expected_lines")),
+      checkout_pass: text("checkout_pass"),
     };
     try {
       const placed = await post(form.dataset.apiCheckout, headers, JSON.stringify(order));

@@ -113,17 +113,21 @@ def seed(units: int) -> int:
     return variant.pk
 
 
-async def fill_carts(port: int, variant_id: int, buyers: int, concurrency: int = 50) -> list[str]:
+# A buyer as the checkout sees them: their Cookie header and the checkout pass their cart gave.
+Buyer = tuple[str, str]
+
+
+async def fill_carts(port: int, variant_id: int, buyers: int, concurrency: int = 50) -> list[Buyer]:
     sem = asyncio.Semaphore(concurrency)
 
-    async def one() -> str:
+    async def one() -> Buyer:
         async with sem:
             status, data, cookies = await request(
                 port, "POST", "/api/v1/cart/lines", {"variant": variant_id, "quantity": 1}
             )
             if status != 201:
                 raise RuntimeError(f"cart add answered {status}: {data}")
-            return "; ".join(cookies)
+            return "; ".join(cookies), data["checkout_pass"]
 
     return await asyncio.gather(*(one() for _ in range(buyers)))
 
@@ -144,18 +148,23 @@ CHECKOUT_BODY = {
 }
 
 
-def checkout_body(variant_id: int | None) -> dict:
-    """A buyer's checkout; with ``variant_id`` it names its line (``expected_lines``), so the
-    checkout's door can answer a sold-out buyer before Django."""
+def checkout_body(variant_id: int | None, checkout_pass: str = "") -> dict:
+    """A buyer's checkout; with ``variant_id`` it names its line (``expected_lines``) and sends
+    its cart's pass, so the checkout's door can admit or refuse it before Django."""
     if variant_id is None:
         return CHECKOUT_BODY
-    return {**CHECKOUT_BODY, "expected_lines": [{"variant": variant_id, "quantity": 1}]}
+    return {
+        **CHECKOUT_BODY,
+        "expected_lines": [{"variant": variant_id, "quantity": 1}],
+        "checkout_pass": checkout_pass,
+    }
 
 
-async def checkout(port: int, cookie: str, variant_id: int | None = None) -> tuple[int, str]:
+async def checkout(port: int, buyer: Buyer, variant_id: int | None = None) -> tuple[int, str]:
     """One buyer's ``POST /api/v1/checkout`` with a fresh Idempotency-Key: (status, error code or "")."""
+    cookie, checkout_pass = buyer
     headers = {"Cookie": cookie, "Idempotency-Key": f"bench-{uuid.uuid4().hex}"}
-    status, data, _ = await request(port, "POST", "/api/v1/checkout", checkout_body(variant_id), headers)
+    status, data, _ = await request(port, "POST", "/api/v1/checkout", checkout_body(variant_id, checkout_pass), headers)
     code = (data or {}).get("error", {}).get("code", "") if isinstance(data, dict) else ""
     return status, code
 
@@ -219,9 +228,10 @@ class _Buyer(asyncio.Protocol):
         return status, error.get("code", "") if isinstance(error, dict) else ""
 
 
-def checkout_request(cookie: str, variant_id: int | None) -> bytes:
+def checkout_request(buyer: Buyer, variant_id: int | None) -> bytes:
     """The bytes of one buyer's ``POST /api/v1/checkout`` with a fresh Idempotency-Key."""
-    payload = json.dumps(checkout_body(variant_id)).encode()
+    cookie, checkout_pass = buyer
+    payload = json.dumps(checkout_body(variant_id, checkout_pass)).encode()
     head = [
         "POST /api/v1/checkout HTTP/1.1",
         f"Host: {HOST}",
@@ -235,7 +245,7 @@ def checkout_request(cookie: str, variant_id: int | None) -> bytes:
 
 
 async def sale(
-    port: int, sessions: list[str], variant_id: int | None, *, connected: bool
+    port: int, sessions: list[Buyer], variant_id: int | None, *, connected: bool
 ) -> list[tuple[int, str, float, float]]:
     """Every buyer presses "Buy" at once; with ``connected``, on a connection opened beforehand
     (a viewer of the live room already has one to the site), else on a new connection each.
@@ -244,7 +254,7 @@ async def sale(
     the answer is one write and one read: (status, error code, latency, answered after start).
     """
     loop = asyncio.get_running_loop()
-    buyers = [_Buyer(checkout_request(cookie, variant_id)) for cookie in sessions]
+    buyers = [_Buyer(checkout_request(buyer, variant_id)) for buyer in sessions]
     connecting = asyncio.Semaphore(100)
 
     async def connect(buyer: _Buyer) -> None:
@@ -278,8 +288,8 @@ def run_fast(coroutine: Any) -> Any:
     return uvloop.run(coroutine)
 
 
-def carts_with_sessions(variant_id: int, count: int) -> list[str]:
-    """``count`` anonymous shoppers, each with a session whose cart holds one unit: their cookies.
+def carts_with_sessions(variant_id: int, count: int) -> list[Buyer]:
+    """``count`` anonymous shoppers, each with a session whose cart holds one unit, and its pass.
 
     Made in this process through the same services the cart API calls (the API would spend
     the server's time before the measured window, and it is not what is measured).
@@ -288,7 +298,7 @@ def carts_with_sessions(variant_id: int, count: int) -> list[str]:
 
     from django.conf import settings
 
-    from apps.orders import services
+    from apps.orders import checkout_pass, services
     from apps.orders.receivers import SESSION_CART_KEY
 
     # The site's own session store (cached in Redis as a shopper's session is when the site makes it).
@@ -300,12 +310,17 @@ def carts_with_sessions(variant_id: int, count: int) -> list[str]:
         session = SessionStore()
         session[SESSION_CART_KEY] = cart.pk
         session.create()
-        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+        cookies.append(
+            (
+                f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+                checkout_pass.issue(session.session_key, {variant_id: 1}),
+            )
+        )
     return cookies
 
 
 async def sustained(
-    port: int, cookies: list[str], *, buyers: int, seconds: float, variant_id: int | None, probe: str = ""
+    port: int, cookies: list[Buyer], *, buyers: int, seconds: float, variant_id: int | None, probe: str = ""
 ) -> dict:
     """``buyers`` concurrent buyers, each checking out one cart after another for ``seconds``.
 
@@ -473,7 +488,7 @@ def main(argv: list[str]) -> int:
             # (/healthz, through the whole middleware stack), then a bare ASGI app answering
             # at once. No checkout through Django commits faster than the first.
             crowd = {"buyers": args.sustained_buyers[-1], "seconds": args.seconds, "variant_id": None}
-            no_carts = ["sessionid=none"] * 1_000_000
+            no_carts = [("sessionid=none", "")] * 1_000_000
             django_floor = asyncio.run(sustained(running.port, no_carts, probe="/healthz", **crowd))
         with RunningServer(uvicorn("tests.bench.bare_sold_out:app"), log) as running:
             bare_floor = asyncio.run(sustained(running.port, no_carts, probe="/checkout", **crowd))

@@ -12,6 +12,7 @@ import gc
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -19,7 +20,7 @@ from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.conf import settings
 
-from apps.orders import door, gate, services
+from apps.orders import checkout_pass, door, gate, services
 from apps.orders.models import Order
 from apps.orders.selectors import available_units
 from livemall.asgi import application
@@ -52,17 +53,40 @@ def door_post(body: bytes | dict, *, key: str | None = None, cookie: str = "", l
     return response
 
 
-def buyer_with_cart(client, variant, quantity: int = 1) -> str:
-    """A shopper's session with ``quantity`` of ``variant`` in the cart; its Cookie header value."""
+@dataclass
+class Buyer:
+    cookie: str  # the Cookie header's value
+    checkout_pass: str  # as the cart API gave it
+
+
+def buyer_with_cart(client, variant, quantity: int = 1) -> Buyer:
+    """A shopper's session with ``quantity`` of ``variant`` in the cart, made through the cart API."""
     r = client.post(
         "/api/v1/cart/lines", {"variant": variant.pk, "quantity": quantity}, content_type="application/json"
     )
     assert r.status_code == 201, r.json()
-    return f"sessionid={client.cookies['sessionid'].value}"
+    return Buyer(f"sessionid={client.cookies['sessionid'].value}", r.json()["checkout_pass"])
 
 
-def lines(variant, quantity: int = 1) -> dict:
-    return {**CHECKOUT, "expected_lines": [{"variant": variant.pk, "quantity": quantity}]}
+def lines(variant, quantity: int = 1, buyer: Buyer | None = None) -> dict:
+    """A checkout body naming ``quantity`` of ``variant``, with ``buyer``'s checkout pass."""
+    named = {**CHECKOUT, "expected_lines": [{"variant": variant.pk, "quantity": quantity}]}
+    return {**named, "checkout_pass": buyer.checkout_pass} if buyer else named
+
+
+def stand_in_buyer(i: int, variant, quantity: int = 1) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers (session cookie, Idempotency-Key) and body of buyer ``i``'s checkout, with a pass
+    for its session; for a door in front of a stand-in for Django, which reads no session."""
+    session_key = f"door-session-{variant.pk}-{i:04d}"
+    body = {
+        **lines(variant, quantity),
+        "checkout_pass": checkout_pass.issue(session_key, {variant.pk: quantity}),
+    }
+    headers = [
+        (b"idempotency-key", f"door-{variant.pk}-{i:04d}".encode()),
+        (b"cookie", f"sessionid={session_key}".encode()),
+    ]
+    return headers, json.dumps(body).encode()
 
 
 def test_sold_out_buyers_are_answered_at_the_door_in_their_language(stocked):
@@ -83,17 +107,17 @@ def test_the_door_admits_exactly_the_units_and_the_checkout_claims_them(client, 
     client.cookies.clear()
     loser = buyer_with_cart(client, variant)
 
-    r = door_post(lines(variant), key="door-winner-0001", cookie=winner)
+    r = door_post(lines(variant, buyer=winner), key="door-winner-0001", cookie=winner.cookie)
     assert r["status"] == 201, r["json"]
     reference = r["json"]["reference"]
     # Claimed by the checkout and settled once: nothing left, nothing in flight, one held unit.
     assert gate.counts(variant.pk) == (0, 0)
     assert available_units([variant.pk])[variant.pk] == 0
 
-    r = door_post(lines(variant), key="door-loser-0001", cookie=loser)
+    r = door_post(lines(variant, buyer=loser), key="door-loser-0001", cookie=loser.cookie)
     assert r["status"] == 409 and r["json"]["error"]["code"] == "sold_out"
     # The winner's retried submit is not "sold out": the key passes the door, the same order comes back.
-    r = door_post(lines(variant), key="door-winner-0001", cookie=winner)
+    r = door_post(lines(variant, buyer=winner), key="door-winner-0001", cookie=winner.cookie)
     assert r["status"] == 200 and r["json"]["reference"] == reference
     assert Order.objects.count() == 1 and gate.counts(variant.pk) == (0, 0)
 
@@ -101,21 +125,24 @@ def test_the_door_admits_exactly_the_units_and_the_checkout_claims_them(client, 
 def test_units_the_checkout_does_not_claim_go_back_to_the_gate(client, stocked):
     variant = stocked("door-back", 3)
     services.flash_sale_open(variant_id=variant.pk)
-    cookie = buyer_with_cart(client, variant, quantity=2)
+    page = buyer_with_cart(client, variant, quantity=1)
+    # Another tab adds a second unit after the checkout page (and its pass) showed one.
+    buyer = buyer_with_cart(client, variant, quantity=1)
+    assert buyer.cookie == page.cookie and buyer.checkout_pass != page.checkout_pass
 
-    # The page showed one unit, the cart holds two: refused after the door, units given back.
-    r = door_post(lines(variant, 1), key="door-changed-01", cookie=cookie)
+    # The page's unit is admitted at the door, then refused by the checkout: units given back.
+    r = door_post(lines(variant, 1, page), key="door-changed-01", cookie=page.cookie)
     assert r["status"] == 409 and r["json"]["error"]["code"] == "cart_changed"
     assert r["json"]["error"]["fields"] == {"expected_lines": [f"{variant.pk}:2"]}
     assert gate.counts(variant.pk) == (3, 0)
 
     # Refused by Django before the checkout runs (no e-mail): given back too.
-    r = door_post({**lines(variant, 2), "email": ""}, key="door-invalid-01", cookie=cookie)
+    r = door_post({**lines(variant, 2, buyer), "email": ""}, key="door-invalid-01", cookie=buyer.cookie)
     assert r["status"] == 400 and r["json"]["error"]["code"] == "invalid"
     assert gate.counts(variant.pk) == (3, 0)
 
     # The same key again: the door remembers it and lets the checkout decide (it admits itself).
-    r = door_post(lines(variant, 2), key="door-invalid-01", cookie=cookie)
+    r = door_post(lines(variant, 2, buyer), key="door-invalid-01", cookie=buyer.cookie)
     assert r["status"] == 201, r["json"]
     assert gate.counts(variant.pk) == (1, 0) and Order.objects.count() == 1
 
@@ -123,7 +150,7 @@ def test_units_the_checkout_does_not_claim_go_back_to_the_gate(client, stocked):
 def test_checkouts_the_door_cannot_judge_go_to_django_unchanged(client, stocked):
     variant = stocked("door-pass", 2)
     services.flash_sale_open(variant_id=variant.pk)
-    cookie = buyer_with_cart(client, variant)
+    cookie = buyer_with_cart(client, variant).cookie
 
     r = door_post(b"{not json", key="door-pass-0001", cookie=cookie)
     assert r["status"] == 400 and r["json"]["error"]["code"] == "parse_error"
@@ -142,8 +169,8 @@ def test_checkouts_the_door_cannot_judge_go_to_django_unchanged(client, stocked)
 
 def test_without_an_open_gate_the_door_stays_out_of_the_way(client, stocked):
     variant = stocked("door-nogate", 1)
-    cookie = buyer_with_cart(client, variant)
-    r = door_post(lines(variant), key="door-nogate-01", cookie=cookie)
+    buyer = buyer_with_cart(client, variant)
+    r = door_post(lines(variant, buyer=buyer), key="door-nogate-01", cookie=buyer.cookie)
     assert r["status"] == 201, r["json"]
     assert gate.counts(variant.pk) == (None, 0)
 
@@ -175,10 +202,9 @@ def test_admitted_checkouts_enter_django_a_few_at_a_time(settings, stocked):
         await send({"type": "http.response.body", "body": b"{}"})
 
     front = door.CheckoutDoor(checkout_in_django)
-    body = json.dumps(lines(variant)).encode()
 
     async def buyer(i: int) -> int:
-        headers = [(b"idempotency-key", f"door-slot-{i:04d}".encode())]
+        headers, body = stand_in_buyer(i, variant)
         communicator = HttpCommunicator(front, "POST", "/api/v1/checkout", body=body, headers=headers)
         return (await communicator.get_response(timeout=10))["status"]
 
@@ -214,7 +240,9 @@ def test_a_crowd_at_the_door_is_admitted_in_one_round_trip_exactly_to_the_units(
 
     async def crowd() -> list:
         _note_script_calls(calls)
-        return await asyncio.gather(*(gate.door_admit(f"door-batch-{i:04d}", {variant.pk: 1}) for i in range(300)))
+        return await asyncio.gather(
+            *(gate.door_admit(f"door-batch-{i:04d}", {variant.pk: 1}, shopper=f"s{i}") for i in range(300))
+        )
 
     answers = async_to_sync(crowd)()
     assert calls == [("sent", 300), ("answered", 300)]
@@ -228,7 +256,7 @@ def test_units_admitted_for_a_buyer_who_left_go_back_to_the_gate(stocked):
     services.flash_sale_open(variant_id=variant.pk)
 
     async def leave_while_queued() -> None:
-        asking = asyncio.ensure_future(gate.door_admit("door-left-0001", {variant.pk: 2}))
+        asking = asyncio.ensure_future(gate.door_admit("door-left-0001", {variant.pk: 2}, shopper="left"))
         await asyncio.sleep(0)  # the ask is queued; the buyer's request is cancelled before Redis answers
         asking.cancel()
         queue = gate._async_client()[1]
@@ -239,6 +267,80 @@ def test_units_admitted_for_a_buyer_who_left_go_back_to_the_gate(stocked):
     assert gate.counts(variant.pk) == (5, 0)
     # The script did run (its key is remembered), so the units were taken and then given back.
     assert gate.client().exists(f"{gate._prefix()}:door:door-left-0001") == 1
+    # And the shopper's next checkout may be admitted at the door again.
+    assert gate.client().keys(f"{gate._prefix()}:door:shopper:*") == []
+
+
+def _through_the_door(requests: list[tuple[list, bytes]], *, hold: float = 0.0) -> list[tuple[bool, tuple]]:
+    """Each (headers, body) POSTed at once through a door whose stand-in Django holds each checkout
+    ``hold`` seconds; per request: whether the door had units for it, and the gate's counts then."""
+    seen: list[tuple[bool, tuple]] = [None] * len(requests)  # type: ignore[list-item]
+
+    async def checkout_in_django(scope, receive, send) -> None:
+        i = int(dict(scope["headers"])[b"x-request"])
+        admission = scope.get(door.ADMISSION)
+        seen[i] = (admission is not None, gate.counts(variant_of_the_sale))
+        await asyncio.sleep(hold)
+        await send({"type": "http.response.start", "status": 409, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    front = door.CheckoutDoor(checkout_in_django)
+    variant_of_the_sale = json.loads(requests[0][1])["expected_lines"][0]["variant"]
+
+    async def one(i: int, headers: list, body: bytes) -> None:
+        headers = [*headers, (b"x-request", str(i).encode())]
+        await HttpCommunicator(front, "POST", "/api/v1/checkout", body=body, headers=headers).get_response(timeout=10)
+
+    async def together() -> None:
+        await asyncio.gather(*(one(i, headers, body) for i, (headers, body) in enumerate(requests)))
+
+    async_to_sync(together)()
+    return seen
+
+
+def test_the_door_takes_units_only_for_a_session_whose_pass_names_the_lines(stocked):
+    variant = stocked("door-passes", 2)
+    services.flash_sale_open(variant_id=variant.pk)
+    headers, body = stand_in_buyer(0, variant)
+    valid = json.loads(body)["checkout_pass"]
+    other_session_pass = checkout_pass.issue("someone-else", {variant.pk: 1})
+    two_units_pass = checkout_pass.issue(f"door-session-{variant.pk}-0000", {variant.pk: 2})
+
+    def sent(i: int, token) -> tuple[list, bytes]:
+        named = {**json.loads(body), "checkout_pass": token}
+        if token is None:
+            del named["checkout_pass"]
+        return [(b"idempotency-key", f"door-passes-{i}".encode()), headers[1]], json.dumps(named).encode()
+
+    refused = [
+        sent(1, None),
+        sent(2, other_session_pass),
+        sent(3, two_units_pass),
+        sent(4, valid[:-1] + "x"),
+        sent(5, 7),
+    ]
+    # Each goes to the checkout with no units taken for it: a made-up session cannot hold the sale.
+    assert _through_the_door(refused) == [(False, (2, 0))] * 5
+    # Without the session cookie the pass is worth nothing either.
+    assert _through_the_door([([headers[0]], body)]) == [(False, (2, 0))]
+    assert _through_the_door([(headers, body)]) == [(True, (1, 1))]
+    assert gate.counts(variant.pk) == (2, 0)  # the stand-in refused it: given back
+
+
+def test_a_session_holds_units_at_the_door_for_one_checkout_at_a_time(stocked):
+    variant = stocked("door-one-each", 10)
+    services.flash_sale_open(variant_id=variant.pk)
+    headers, body = stand_in_buyer(0, variant)
+    same_session = [([(b"idempotency-key", f"door-each-{i:02d}".encode()), headers[1]], body) for i in range(5)]
+
+    seen = _through_the_door(same_session, hold=0.05)
+    # One of the five took a unit at the door; the others go to the checkout, which reads the cart.
+    assert sorted(admitted for admitted, _counts in seen) == [False] * 4 + [True]
+    assert gate.counts(variant.pk) == (10, 0)
+    assert gate.client().keys(f"{gate._prefix()}:door:shopper:*") == []
+    # Once that checkout is over, the session's next one may take units at the door again.
+    again = [([(b"idempotency-key", b"door-each-again"), headers[1]], body)]
+    assert _through_the_door(again) == [(True, (9, 1))]
 
 
 def test_one_script_call_answers_each_admission_of_a_turn_as_if_asked_alone(stocked):
@@ -258,7 +360,7 @@ def test_one_script_call_answers_each_admission_of_a_turn_as_if_asked_alone(stoc
             ("door-mix-04", {mug.pk: 1}),  # nothing gated
             ("door-mix-05", {cap.pk: 1, shirt.pk: 1}),  # the cap is gone: refused, the shirt untouched
         ]
-        return await asyncio.gather(*(gate.door_admit(key, wanted) for key, wanted in asks))
+        return await asyncio.gather(*(gate.door_admit(key, wanted, shopper=key) for key, wanted in asks))
 
     answers = async_to_sync(one_turn)()
     assert calls == [("sent", 6), ("answered", 6)]
@@ -279,9 +381,9 @@ def test_asks_made_while_a_call_is_out_go_together_in_the_next(stocked):
 
     async def two_waves() -> list:
         _note_script_calls(calls)
-        first = asyncio.ensure_future(gate.door_admit("door-next-first", {variant.pk: 1}))
+        first = asyncio.ensure_future(gate.door_admit("door-next-first", {variant.pk: 1}, shopper="first"))
         await asyncio.sleep(0)  # the first call is sent and waits for Redis
-        crowd = [gate.door_admit(f"door-next-{i:03d}", {variant.pk: 1}) for i in range(30)]
+        crowd = [gate.door_admit(f"door-next-{i:03d}", {variant.pk: 1}, shopper=f"s{i}") for i in range(30)]
         return [await first, *await asyncio.gather(*crowd)]
 
     answers = async_to_sync(two_waves)()
@@ -303,12 +405,11 @@ def _crowd_at_the_door(variant, buyers: int, *, together: int = 1, every: float 
         await send({"type": "http.response.body", "body": b"{}"})
 
     front = door.CheckoutDoor(checkout_in_django)
-    body = json.dumps(lines(variant)).encode()
 
     async def buyer(i: int) -> None:
         await asyncio.sleep(max(0, i - together + 1) * every)
         events.append(("arrives", asyncio.get_running_loop().time()))
-        headers = [(b"idempotency-key", f"door-crowd-{variant.pk}-{i:04d}".encode())]
+        headers, body = stand_in_buyer(i, variant)
         response = await HttpCommunicator(front, "POST", "/api/v1/checkout", body=body, headers=headers).get_response(
             timeout=10
         )

@@ -221,7 +221,7 @@ def test_a_reconcile_between_a_checkout_commit_and_its_settle_sees_no_drift(stoc
 def test_an_order_placed_through_the_door_records_the_door_admission(stocked):
     variant = stocked("door-admission", 3)
     services.flash_sale_open(variant_id=variant.pk)
-    admission = asyncio.run(gate.door_admit("door-admission-key-1", {variant.pk: 1}))
+    admission = asyncio.run(gate.door_admit("door-admission-key-1", {variant.pk: 1}, shopper="a-session-key"))
     assert isinstance(admission, gate.DoorAdmission)
     order = checkout(_cart(variant, 1), key="door-admission-key-1", admission=admission)
     assert order.flash_sale_admission == admission.id
