@@ -195,19 +195,13 @@ class CheckoutDoor:
         admission = None
         crowd = self._crowd()
         if lines:
+            # Only a session whose cart showed these lines may have units taken for it here;
+            # any request may hear "sold out" (apps.orders.checkout_pass).
+            session_key = _session_key(scope)
+            shopper = session_key if checkout_pass.admits(token, session_key, lines) else ""
             crowd.judging += 1
             try:
-                admission = await gate.door_admit(key, lines)
-                if admission is gate.SHOPPER_NEEDED:
-                    # Units are left, and only a session whose cart showed these lines may have them
-                    # taken here (apps.orders.checkout_pass). Checked only now: the sold-out crowd,
-                    # most of a flash sale's buyers, is answered without the signature's cost
-                    # (measured: 1,000 losers' p50 rose from about 33 to 46 ms when all were checked).
-                    session_key = _session_key(scope)
-                    if checkout_pass.admits(token, session_key, lines):
-                        admission = await gate.door_admit(key, lines, shopper=session_key)
-                    if admission is gate.SHOPPER_NEEDED:
-                        admission = None
+                admission = await gate.door_admit(key, lines, shopper=shopper)
             except Exception as exc:  # Redis down: the checkout decides, as it would without a door.
                 logger.warning("Flash-sale door could not ask the gate: %s", exc)
             finally:

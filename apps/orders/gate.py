@@ -437,23 +437,16 @@ class DoorAdmission:
             return True
 
 
-# door_admit's answer when the gated lines have the units but none were taken: no shopper was
-# named, or the shopper named has another checkout at the door.
-SHOPPER_NEEDED = object()
-
-
-async def door_admit(
-    idempotency_key: str, lines: dict[int, int], *, shopper: str = ""
-) -> DoorAdmission | bool | object | None:
+async def door_admit(idempotency_key: str, lines: dict[int, int], *, shopper: str = "") -> DoorAdmission | bool | None:
     """Admit a checkout's gated lines at the door.
 
     ``shopper`` is the session whose checkout pass vouches for these lines; without one, no
     units are taken here. One checkout per shopper holds units at the door at a time, so a
     shopper cannot hold a sale's units with a crowd of checkouts of one cart.
 
-    Returns the admission (units taken), False when a gated line is sold out,
-    :data:`SHOPPER_NEEDED` when units are there but not taken, None when the checkout must
-    decide itself (no gate open for these lines, a retried key, no Redis).
+    Returns the admission (units taken), False when a gated line is sold out, None when the
+    checkout must decide itself (no gate open for these lines, a retried key, no shopper or
+    the shopper's other checkout at the door, no Redis).
     """
     door = _async_client()
     if door is None or not lines:
@@ -465,8 +458,6 @@ async def door_admit(
     result = await door[1].ask(door_key, shopper_key, {v: lines[v] for v in ids})
     if result == 0:
         return False
-    if result == -3:
-        return SHOPPER_NEEDED
     if not isinstance(result, list):
         return None
     return DoorAdmission(wanted={ids[i - 1]: lines[ids[i - 1]] for i in result}, id=door_key, shopper_key=shopper_key)

@@ -19,15 +19,20 @@ def test_a_pass_admits_its_session_and_lines_only():
     assert "session-a" not in token
 
 
-@pytest.mark.parametrize("token", ["", "3:2,7:1", "3:2,7:1:1abc:forged", None, 7, ["3:2"]])
+@pytest.mark.parametrize(
+    "token", ["", "3:2,7:1", "3:2,7:1:1abc:forged", "9999999999:é", "9999999999:" + "0" * 64, None, 7, ["3:2"]]
+)
 def test_anything_but_a_pass_the_site_signed_admits_nothing(token):
     assert not checkout_pass.admits(token, "session-a", {3: 2, 7: 1})
 
 
 def test_a_pass_is_worth_nothing_once_its_hour_is_over(monkeypatch):
-    token = checkout_pass.issue("session-a", {3: 1})
     monkeypatch.setattr(checkout_pass, "PASS_SECONDS", -1)
+    token = checkout_pass.issue("session-a", {3: 1})
     assert not checkout_pass.admits(token, "session-a", {3: 1})
+    # Nor does moving its time on help: the time is signed.
+    expires, _, signature = token.partition(":")
+    assert not checkout_pass.admits(f"{int(expires) + 7200}:{signature}", "session-a", {3: 1})
 
 
 def test_a_pass_signed_with_another_secret_admits_nothing(settings):
