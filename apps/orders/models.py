@@ -29,12 +29,19 @@ class Cart(models.Model):
         ORDERED = "ordered", _("ordered")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="carts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="carts",
+        verbose_name=_("shopper"),
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    order = models.OneToOneField("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="cart")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    order = models.OneToOneField(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="cart", verbose_name=_("order")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("cart")
@@ -51,17 +58,17 @@ class Cart(models.Model):
 
 
 class CartLine(models.Model):
-    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
-    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    added_at = models.DateTimeField(auto_now_add=True)
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines", verbose_name=_("cart"))
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+", verbose_name=_("variant"))
+    quantity = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    added_at = models.DateTimeField(_("added at"), auto_now_add=True)
     # A price promised to the shopper elsewhere (a product pinned in a live show), per
     # currency in minor units; honoured at checkout until ``locked_until``, and never above
     # the current price.
-    locked_prices = models.JSONField(default=dict, blank=True)
-    lock_source = models.CharField(max_length=40, blank=True)
-    lock_fx_snapshot_id = models.IntegerField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_prices = models.JSONField(_("locked prices"), default=dict, blank=True)
+    lock_source = models.CharField(_("price locked by"), max_length=40, blank=True)
+    lock_fx_snapshot_id = models.IntegerField(_("exchange rate snapshot of the locked price"), null=True, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
 
     class Meta:
         ordering = ["added_at", "pk"]
@@ -230,65 +237,72 @@ class Order(models.Model):
         REFUNDED = "refunded", pgettext_lazy("order status", "refunded")
 
     reference = models.CharField(_("reference"), max_length=32, unique=True)
-    idempotency_key = models.CharField(max_length=128, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="orders",
+        verbose_name=_("shopper"),
     )
-    email = models.EmailField()
+    email = models.EmailField(_("e-mail address"))
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.CREATED)
-    region = models.CharField(max_length=20)
+    region = models.CharField(_("region"), max_length=20)
     country = models.CharField(_("country"), max_length=2)
-    language = models.CharField(max_length=10)
-    time_zone = models.CharField(max_length=64)
-    currency = models.CharField(max_length=3)
-    settlement_currency = models.CharField(max_length=3)
-    fx_snapshot_id = models.IntegerField(null=True, blank=True)
-    fx_rate = models.CharField(max_length=32, blank=True)
-    address = models.JSONField()
+    language = models.CharField(_("language"), max_length=10)
+    time_zone = models.CharField(_("time zone"), max_length=64)
+    currency = models.CharField(_("currency"), max_length=3)
+    settlement_currency = models.CharField(_("settlement currency"), max_length=3)
+    fx_snapshot_id = models.IntegerField(_("exchange rate snapshot"), null=True, blank=True)
+    fx_rate = models.CharField(_("exchange rate"), max_length=32, blank=True)
+    address = models.JSONField(_("delivery address"))
     shipping_option = models.CharField(_("shipping option"), max_length=20)
-    coupon = models.ForeignKey(Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
-    tax_model = models.CharField(max_length=20)
-    tax_rate = models.CharField(max_length=10)
-    prices_include_tax = models.BooleanField()
+    coupon = models.ForeignKey(
+        Coupon, null=True, blank=True, on_delete=models.PROTECT, related_name="orders", verbose_name=_("coupon")
+    )
+    tax_model = models.CharField(_("tax type"), max_length=20)
+    tax_rate = models.CharField(_("tax rate"), max_length=10)
+    prices_include_tax = models.BooleanField(_("prices include tax"))
     # The named taxes tax_rate is made of where the destination names them (Quebec: GST 5 and QST
     # 9.975), each with its share of tax_minor: [{"name", "rate", "minor"}]; empty elsewhere.
     tax_parts = models.JSONField(_("tax parts"), default=list, blank=True)
-    subtotal_minor = models.BigIntegerField()
-    discount_minor = models.BigIntegerField(default=0)
-    shipping_minor = models.BigIntegerField(default=0)
-    tax_minor = models.BigIntegerField(default=0)
+    subtotal_minor = models.BigIntegerField(_("subtotal (minor units)"))
+    discount_minor = models.BigIntegerField(_("discount (minor units)"), default=0)
+    shipping_minor = models.BigIntegerField(_("shipping (minor units)"), default=0)
+    tax_minor = models.BigIntegerField(_("tax (minor units)"), default=0)
     total_minor = models.BigIntegerField(_("total (minor units)"), validators=[MinValueValidator(0)])
-    refunded_minor = models.BigIntegerField(default=0)
+    refunded_minor = models.BigIntegerField(_("refunded amount (minor units)"), default=0)
     eta = models.DateField(
         _("expected delivery"),
     )
-    payment_provider = models.CharField(max_length=30, blank=True)
-    payment_method = models.CharField(max_length=30, blank=True)
-    reserved_until = models.DateTimeField()
+    payment_provider = models.CharField(_("payment provider"), max_length=30, blank=True)
+    payment_method = models.CharField(_("payment method"), max_length=30, blank=True)
+    reserved_until = models.DateTimeField(_("stock reserved until"))
     # The flash-sale gate's admission whose units this order took ("" when no line was gated):
     # the gate's reconcile counts an admission whose order committed as sold, even before the
     # checkout settled it (or if its process died first), instead of seeing drift.
-    flash_sale_admission = models.CharField(max_length=200, blank=True, default="")
+    flash_sale_admission = models.CharField(_("flash sale admission"), max_length=200, blank=True, default="")
     created_at = models.DateTimeField(_("placed at"), auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     # The payment (payments' id) that paid the order. Each attempt is a payment of its own, so
     # a second tab or a retried redirect can pay a paid order again: that payment is given back
     # (``services.order_mark_paid``), told apart from this one's news delivered again. An id,
     # not a foreign key: orders read payments through payments' selectors. Null until paid, and
     # on orders paid before it was recorded (their reference's first paid payment stands in).
-    paid_by_payment_id = models.PositiveBigIntegerField(null=True, blank=True)
+    paid_by_payment_id = models.PositiveBigIntegerField(_("paid by payment"), null=True, blank=True)
     # What other payments took for the order once it was paid, all given back unasked: their
     # refunds count in ``refunded_minor`` (what its payments returned) but refund nothing the
     # shopper kept, so the order's own refund is ``refunded_minor`` less this.
-    paid_again_minor = models.BigIntegerField(default=0)
+    paid_again_minor = models.BigIntegerField(_("paid again and given back (minor units)"), default=0)
     # Each e-mail to the shopper goes out once: ``*_sent_at`` is set when it was handed to the
     # mail server, ``*_claimed_at`` when a worker began sending it. Another worker (a broker
     # redelivery, the sweep) leaves a fresh claim alone; a claim older than the lease is
     # taken for a worker that died mid-send, and the mail is sent again rather than lost.
-    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
-    confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
-    shipped_email_sent_at = models.DateTimeField(null=True, blank=True)
-    shipped_email_claimed_at = models.DateTimeField(null=True, blank=True)
+    confirmation_sent_at = models.DateTimeField(_("confirmation e-mail sent at"), null=True, blank=True)
+    confirmation_claimed_at = models.DateTimeField(_("confirmation e-mail sending started at"), null=True, blank=True)
+    shipped_email_sent_at = models.DateTimeField(_("shipping e-mail sent at"), null=True, blank=True)
+    shipped_email_claimed_at = models.DateTimeField(_("shipping e-mail sending started at"), null=True, blank=True)
     # A mail the mail server refused for good (a 5xx answer: no such mailbox, say) is not
     # sent again: ``*_refused_at`` is when, ``*_refusal`` the server's code and answer, for
     # staff to read. A passing failure (4xx, no connection) records nothing and is retried.
@@ -301,8 +315,10 @@ class Order(models.Model):
     # When staff last asked to send a refused mail again, written with the refusal's clearing:
     # the sweep counts the mail owed from then, however old the order, so a resend whose task
     # could not be queued (the broker down at the commit) is sent late rather than lost.
-    confirmation_send_again_at = models.DateTimeField(null=True, blank=True)
-    shipped_email_send_again_at = models.DateTimeField(null=True, blank=True)
+    confirmation_send_again_at = models.DateTimeField(
+        _("confirmation e-mail resend requested at"), null=True, blank=True
+    )
+    shipped_email_send_again_at = models.DateTimeField(_("shipping e-mail resend requested at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -349,18 +365,18 @@ class RefundEmail(models.Model):
     ``refused_at`` and ``refusal`` when the server refused it for good (not sent again).
     """
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refund_emails")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refund_emails", verbose_name=_("order"))
     # The payments app's refund: orders know it by the id its signal gives, not by its row.
-    refund_id = models.BigIntegerField(unique=True)
-    amount_minor = models.BigIntegerField()
-    currency = models.CharField(max_length=3)
+    refund_id = models.BigIntegerField(_("refund"), unique=True)
+    amount_minor = models.BigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
     # Everything refunded of the payment with this refund: the mail's "refunded so far".
-    refunded_minor = models.BigIntegerField()
-    owed_at = models.DateTimeField(auto_now_add=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    refused_at = models.DateTimeField(null=True, blank=True)
-    refusal = models.CharField(max_length=500, blank=True)
+    refunded_minor = models.BigIntegerField(_("refunded so far (minor units)"))
+    owed_at = models.DateTimeField(_("owed since"), auto_now_add=True)
+    claimed_at = models.DateTimeField(_("sending started at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    refused_at = models.DateTimeField(_("refused at"), null=True, blank=True)
+    refusal = models.CharField(_("mail server's refusal"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["owed_at", "pk"]
@@ -383,7 +399,7 @@ class RefundEmail(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
     variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+", verbose_name=_("variant"))
     product_name = models.CharField(_("product name"), max_length=200)
     sku = models.CharField(_("SKU"), max_length=40)
@@ -395,8 +411,10 @@ class OrderLine(models.Model):
         _("total (minor units)"),
     )
     # Where a locked price came from (e.g. "live-pin:42") and the FX snapshot it was fixed with.
-    price_lock = models.CharField(max_length=40, blank=True)
-    price_lock_fx_snapshot_id = models.IntegerField(null=True, blank=True)
+    price_lock = models.CharField(_("price locked by"), max_length=40, blank=True)
+    price_lock_fx_snapshot_id = models.IntegerField(
+        _("exchange rate snapshot of the locked price"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -415,14 +433,16 @@ class Reservation(models.Model):
         SOLD = "sold", _("sold")
         RELEASED = "released", _("released")
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
-    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="reservations")
-    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations", verbose_name=_("order"))
+    line = models.ForeignKey(
+        OrderLine, on_delete=models.CASCADE, related_name="reservations", verbose_name=_("order line")
+    )
+    stock = models.ForeignKey(Stock, on_delete=models.PROTECT, related_name="+", verbose_name=_("stock"))
+    quantity = models.PositiveIntegerField(_("quantity"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.HELD)
     # Reserved through the flash-sale gate: releasing it gives the units back to the gate.
-    gated = models.BooleanField(default=False)
-    expires_at = models.DateTimeField()
+    gated = models.BooleanField(_("reserved through the flash sale"), default=False)
+    expires_at = models.DateTimeField(_("expires at"))
 
     class Meta:
         ordering = ["pk"]
@@ -440,8 +460,8 @@ class Reservation(models.Model):
 class Shipment(models.Model):
     """The part of an order leaving one warehouse."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
-    warehouse_id = models.IntegerField()
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments", verbose_name=_("order"))
+    warehouse_id = models.IntegerField(_("warehouse ID"))
     warehouse_name = models.CharField(_("warehouse"), max_length=120)
     tracking_number = models.CharField(_("tracking number"), max_length=60, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
@@ -461,12 +481,18 @@ class Shipment(models.Model):
 class OrderEvent(models.Model):
     """One step in the order's life: who moved it from which status to which, and when."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     from_status = models.CharField(_("from status"), max_length=20, blank=True)
     to_status = models.CharField(_("to status"), max_length=20)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    actor_label = models.CharField(max_length=60, blank=True)
-    note = models.CharField(max_length=255, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("changed by (account)"),
+    )
+    actor_label = models.CharField(_("changed by"), max_length=60, blank=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
     at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:

@@ -54,34 +54,34 @@ REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class Payment(models.Model):
-    order_reference = models.CharField(max_length=64, db_index=True)
-    provider = models.CharField(max_length=32)
-    method = models.CharField(max_length=32)
-    amount_minor = models.PositiveBigIntegerField()
-    currency = models.CharField(max_length=3)
-    captured_minor = models.PositiveBigIntegerField(default=0)
-    status = models.CharField(max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    order_reference = models.CharField(_("order reference"), max_length=64, db_index=True)
+    provider = models.CharField(_("payment provider"), max_length=32)
+    method = models.CharField(_("payment method"), max_length=32)
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    captured_minor = models.PositiveBigIntegerField(_("captured amount (minor units)"), default=0)
+    status = models.CharField(_("status"), max_length=24, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
     # Attempt number within the reference; it makes the idempotency keys deterministic.
-    attempt = models.PositiveSmallIntegerField(default=1)
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
     # Definitive capture refusals so far: the next capture is a new request with a new key,
     # since the provider would answer a repeated key with the recorded refusal.
-    capture_declines = models.PositiveSmallIntegerField(default=0)
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    provider_payment_id = models.CharField(max_length=255, blank=True, default="")
-    provider_capture_id = models.CharField(max_length=255, blank=True, default="")
-    next_action = models.CharField(max_length=32, choices=NextAction.choices, blank=True, default="")
+    capture_declines = models.PositiveSmallIntegerField(_("declined captures"), default=0)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    provider_payment_id = models.CharField(_("provider's payment ID"), max_length=255, blank=True, default="")
+    provider_capture_id = models.CharField(_("provider's capture ID"), max_length=255, blank=True, default="")
+    next_action = models.CharField(_("next step"), max_length=32, choices=NextAction.choices, blank=True, default="")
     # Handed to the shopper's browser only (Stripe Payment Element); never logged.
-    client_secret = models.CharField(max_length=255, blank=True, default="")
-    approval_url = models.URLField(max_length=1000, blank=True, default="")
-    failure_reason = models.CharField(max_length=255, blank=True, default="")
+    client_secret = models.CharField(_("client secret"), max_length=255, blank=True, default="")
+    approval_url = models.URLField(_("approval URL"), max_length=1000, blank=True, default="")
+    failure_reason = models.CharField(_("failure reason"), max_length=255, blank=True, default="")
     # Set when the authorization is to be voided (its order was cancelled): while the payment
     # is still AUTHORIZED, the refund-retry sweep asks the provider again, with the same key.
-    void_requested_at = models.DateTimeField(null=True, blank=True)
+    void_requested_at = models.DateTimeField(_("void requested at"), null=True, blank=True)
     # The provider's time of the newest webhook event applied to the status: an event older
     # than it (providers do not deliver in order) cannot move the payment back.
-    status_event_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status_event_at = models.DateTimeField(_("status as of"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["pk"]
@@ -124,23 +124,23 @@ class Payment(models.Model):
 
 
 class Refund(models.Model):
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    amount_minor = models.PositiveBigIntegerField()
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    provider_refund_id = models.CharField(max_length=255, blank=True, default="")
-    reason = models.CharField(max_length=255, blank=True, default="")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    amount_minor = models.PositiveBigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    provider_refund_id = models.CharField(_("provider's refund ID"), max_length=255, blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="")
     # Money staff returned outside the provider (a bank transfer after the provider declined):
     # when, who (their label) and how, in their words. Such a refund never goes to a provider.
-    settled_outside_at = models.DateTimeField(null=True, blank=True)
-    settled_outside_by = models.CharField(max_length=255, blank=True, default="")
-    settled_outside_note = models.CharField(max_length=500, blank=True, default="")
+    settled_outside_at = models.DateTimeField(_("returned another way at"), null=True, blank=True)
+    settled_outside_by = models.CharField(_("returned another way by"), max_length=255, blank=True, default="")
+    settled_outside_note = models.CharField(_("how it was returned"), max_length=500, blank=True, default="")
     # The provider's time of the newest webhook event applied to the status: an older one (a
     # "succeeded" sent before a "failed" but delivered after it) cannot move the refund back.
-    status_event_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status_event_at = models.DateTimeField(_("status as of"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["pk"]
@@ -189,14 +189,14 @@ class Refund(models.Model):
 class WebhookEvent(models.Model):
     """One provider event, stored once by its provider id whatever how often it is delivered."""
 
-    provider = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=255)
-    event_type = models.CharField(max_length=100)
-    payload = models.JSONField()
-    received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    provider = models.CharField(_("payment provider"), max_length=32)
+    event_id = models.CharField(_("event ID"), max_length=255)
+    event_type = models.CharField(_("event type"), max_length=100)
+    payload = models.JSONField(_("event data"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     # What processing did, for people reading the admin: "succeeded", "ignored: ..." and so on.
-    result = models.CharField(max_length=255, blank=True, default="")
+    result = models.CharField(_("result"), max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["pk"]

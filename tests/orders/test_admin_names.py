@@ -72,3 +72,30 @@ def test_every_field_merchant_staff_read_on_an_order_is_named_through_gettext():
         if not isinstance(model._meta.get_field(name).verbose_name, Promise)
     ]
     assert unnamed == []
+
+
+@pytest.mark.parametrize("label", ("orders", "payments"))
+def test_every_field_of_the_orders_and_payments_models_is_named_through_gettext(label):
+    # Operators read every one of them on the admin's pages ("Fx rate", "Confirmation claimed at"
+    # in English whatever their language, had Django made them up from the names).
+    unnamed = [
+        f"{model.__name__}.{field.name}"
+        for model in apps.get_app_config(label).get_models()
+        for field in model._meta.get_fields()
+        if not field.auto_created and not isinstance(field.verbose_name, Promise)
+    ]
+    assert unnamed == []
+
+
+def test_an_order_field_is_labelled_in_the_operators_language(use_region):
+    from apps.orders.models import Order
+    from apps.payments.models import Payment
+
+    use_region("eu-west")
+    # Words already in the German catalogue: looked up when the label is shown, not when the model loads.
+    with translation.override("de"):
+        assert str(Order._meta.get_field("currency").verbose_name) == "Währung"
+        assert str(Payment._meta.get_field("status").verbose_name) == "Status"
+        assert str(Order._meta.get_field("email").verbose_name) == "E-Mail-Adresse"
+    with translation.override("en"):
+        assert str(Order._meta.get_field("fx_rate").verbose_name) == "exchange rate"
