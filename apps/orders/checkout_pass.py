@@ -61,6 +61,10 @@ def admits(token: object, session_key: str, lines: Mapping[int, int]) -> bool:
     if not isinstance(token, str) or not session_key or not lines:
         return False
     expires, _, signature = token.partition(":")
-    if not expires.isdigit() or len(expires) > 12 or int(expires) < time.time():
+    # isdigit() alone takes "²", which int() refuses; a JSON string may hold lone surrogates,
+    # which encode() refuses: neither is a pass, and the door must not fail on them.
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= 12 and signature.isascii()):
+        return False
+    if int(expires) < time.time():
         return False
     return hmac.compare_digest(signature.encode(), _signature(session_key, lines, int(expires)).encode())

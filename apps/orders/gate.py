@@ -95,6 +95,13 @@ end
 return reaped
 """
 
+# KEYS: a shopper key. ARGV: the door key of the checkout that is over. Only that checkout's
+# hold is released: once the key had expired, another checkout of the shopper's may hold it.
+_SHOPPER_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS: left. ARGV: quantity. Only when the gate is still open.
 _GIVE_BACK = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
@@ -107,7 +114,8 @@ return false
 # admission's id in the gate's records) and shopper key (its session's, see door_admit), then
 # each variant's left, inflight and admitted keys.
 # ARGV[1]: how long the door remembers a key (seconds), ARGV[2]: the time (epoch seconds),
-# ARGV[3]: how long a shopper key lasts at most (seconds), then for each admission: the index
+# ARGV[3]: how long a shopper key lasts at most (seconds; it holds the door key of the checkout
+# that set it), then for each admission: the index
 # of its door key in KEYS, the index of its shopper key (0: none, units may not be taken), its
 # number of lines, and per line the index of the variant's left key in KEYS and the quantity.
 # Lines with no open gate are left to the checkout. Returns one answer per admission: the
@@ -140,7 +148,7 @@ while a <= #ARGV do
       end
     end
     if answer == nil and #gated == 0 then answer = -1 end
-    if answer == nil and (shopper == 0 or redis.call('SET', KEYS[shopper], 1, 'NX', 'EX', ARGV[3]) == false) then
+    if answer == nil and (shopper == 0 or redis.call('SET', KEYS[shopper], door, 'NX', 'EX', ARGV[3]) == false) then
       answer = -3
     end
     if answer == nil then
@@ -167,8 +175,10 @@ STALE_ADMISSION_SECONDS = 10 * 60
 DOOR_MEMORY_SECONDS = 24 * 3600
 
 # A shopper's checkout at the door is over in seconds, and its shopper key is deleted then;
-# should that be lost (the process died), the key lets the shopper's next one in after this.
-DOOR_SHOPPER_SECONDS = 60
+# should that be lost (the process died), the shopper's checkouts meet the gate in Django
+# until the key expires. As long as an admission is kept: a checkout may wait in the door's
+# queue behind a crowd's winners, and its hold must last until it is over.
+DOOR_SHOPPER_SECONDS = STALE_ADMISSION_SECONDS
 
 
 def _pool_options() -> dict:
@@ -291,8 +301,7 @@ class _DoorQueue:
     async def _give_back_abandoned(self, door_key: str, shopper_key: str, lines: dict[int, int]) -> None:
         """Units admitted for a buyer who is gone go back to the gate."""
         try:
-            await _give_back_async(self.client, [_keys(v) for v in lines], door_key)
-            await self.client.delete(shopper_key)
+            await _release_at_door(self.client, door_key, shopper_key, lines, units_back=True)
         except Exception as exc:  # the periodic reconcile repairs the gate
             logger.warning("Flash-sale door could not give back an abandoned admission: %s", exc)
 
@@ -454,7 +463,7 @@ async def door_admit(idempotency_key: str, lines: dict[int, int], *, shopper: st
     ids = sorted(lines)
     door_key = f"{_prefix()}:door:{idempotency_key}"
     # Hashed: the session key is a credential, and Redis keys are listed by whoever debugs it.
-    shopper_key = f"{_prefix()}:door:shopper:{hashlib.sha256(shopper.encode()).hexdigest()}" if shopper else ""
+    shopper_key = f"{_prefix()}:door-shopper:{hashlib.sha256(shopper.encode()).hexdigest()}" if shopper else ""
     result = await door[1].ask(door_key, shopper_key, {v: lines[v] for v in ids})
     if result == 0:
         return False
@@ -480,14 +489,23 @@ async def door_give_back(admission: DoorAdmission) -> None:
     """When the checkout's request is over: put back units the checkout did not claim (it
     refused, failed early, or never ran), and let the shopper's next checkout through the door."""
     door = _async_client()
-    if door is None:
-        return
+    if door is not None:
+        await _release_at_door(
+            door[0], admission.id, admission.shopper_key, admission.wanted, units_back=admission.give_up()
+        )
+
+
+async def _release_at_door(
+    r: redis.asyncio.Redis, door_key: str, shopper_key: str, variant_ids: Iterable[int], *, units_back: bool
+) -> None:
+    """The door's part of an admission is over: its units go back to the gate (``units_back``:
+    the checkout did not claim them), and the shopper's next checkout may be admitted."""
     try:
-        if admission.give_up():
-            await _give_back_async(door[0], [_keys(v) for v in admission.wanted], admission.id)
+        if units_back:
+            await _give_back_async(r, [_keys(v) for v in variant_ids], door_key)
     finally:
-        if admission.shopper_key:
-            await door[0].delete(admission.shopper_key)
+        if shopper_key:
+            await r.eval(_SHOPPER_RELEASE, 1, shopper_key, door_key)
 
 
 async def _give_back_async(r: redis.asyncio.Redis, lines: Iterable[Sequence[str]], admission_id: str) -> None:

@@ -58,8 +58,10 @@ def request_checkout_pass(request: HttpRequest, lines: Mapping[int, int]) -> str
     if not lines:
         return ""
     if request.session.session_key is None:
-        # A session made by this request has its key only once saved; the response saves it again.
+        # A session made by this request has its key only once saved; marked modified, the
+        # response sends its cookie, which the pass is worth nothing without.
         request.session.save()
+        request.session.modified = True
     return checkout_pass.issue(request.session.session_key, lines)
 
 

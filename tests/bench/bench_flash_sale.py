@@ -526,6 +526,11 @@ def main(argv: list[str]) -> int:
         or 0
     )
     orders = Order.objects.filter(lines__variant_id=variant_id).count()
+    # Orders whose units the door took (its admissions are named after its keys): fewer than the
+    # orders would mean the buyers' checkout passes were refused and the checkout admitted them.
+    admitted_at_door = Order.objects.filter(
+        lines__variant_id=variant_id, flash_sale_admission__contains=":door:"
+    ).count()
     sold_out_at = max((r[3] for r in winners), default=float("nan"))
     gate_left, gate_inflight = gate.counts(variant_id)
     ms = 1000.0
@@ -537,6 +542,7 @@ def main(argv: list[str]) -> int:
         "connected_beforehand": not args.new_connections,
         "uvicorn_workers": args.workers,
         "orders": orders,
+        "orders_admitted_at_door": admitted_at_door,
         "units_reserved": reserved,
         "oversold": max(reserved - args.units, 0),
         "answered": len(results),

@@ -15,12 +15,24 @@ def test_a_pass_admits_its_session_and_lines_only():
     assert not checkout_pass.admits(token, "session-b", {3: 2, 7: 1})
     assert not checkout_pass.admits(token, "session-a", {3: 2})
     assert not checkout_pass.admits(token, "session-a", {3: 2, 7: 2})
-    # The session key is a credential: it is only in the signature's salt, never in the pass.
+    # The session key is a credential: it is signed, never sent in the pass.
     assert "session-a" not in token
 
 
 @pytest.mark.parametrize(
-    "token", ["", "3:2,7:1", "3:2,7:1:1abc:forged", "9999999999:é", "9999999999:" + "0" * 64, None, 7, ["3:2"]]
+    "token",
+    [
+        "",
+        "3:2,7:1",
+        "3:2,7:1:1abc:forged",
+        "9999999999:é",
+        "9999999999:" + "0" * 64,
+        "²:x",  # a digit to isdigit(), not to int()
+        "9999999999:\ud800",  # a lone surrogate, which a JSON string may hold
+        None,
+        7,
+        ["3:2"],
+    ],
 )
 def test_anything_but_a_pass_the_site_signed_admits_nothing(token):
     assert not checkout_pass.admits(token, "session-a", {3: 2, 7: 1})

@@ -74,6 +74,11 @@ def lines(variant, quantity: int = 1, buyer: Buyer | None = None) -> dict:
     return {**named, "checkout_pass": buyer.checkout_pass} if buyer else named
 
 
+def admitted_at_the_door(key: str) -> bool:
+    """Whether the door took units for the checkout with this Idempotency-Key (it remembers only those)."""
+    return gate.client().exists(f"{gate._prefix()}:door:{key}") == 1
+
+
 def stand_in_buyer(i: int, variant, quantity: int = 1) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers (session cookie, Idempotency-Key) and body of buyer ``i``'s checkout, with a pass
     for its session; for a door in front of a stand-in for Django, which reads no session."""
@@ -109,6 +114,7 @@ def test_the_door_admits_exactly_the_units_and_the_checkout_claims_them(client, 
 
     r = door_post(lines(variant, buyer=winner), key="door-winner-0001", cookie=winner.cookie)
     assert r["status"] == 201, r["json"]
+    assert admitted_at_the_door("door-winner-0001")
     reference = r["json"]["reference"]
     # Claimed by the checkout and settled once: nothing left, nothing in flight, one held unit.
     assert gate.counts(variant.pk) == (0, 0)
@@ -133,12 +139,14 @@ def test_units_the_checkout_does_not_claim_go_back_to_the_gate(client, stocked):
     # The page's unit is admitted at the door, then refused by the checkout: units given back.
     r = door_post(lines(variant, 1, page), key="door-changed-01", cookie=page.cookie)
     assert r["status"] == 409 and r["json"]["error"]["code"] == "cart_changed"
+    assert admitted_at_the_door("door-changed-01")
     assert r["json"]["error"]["fields"] == {"expected_lines": [f"{variant.pk}:2"]}
     assert gate.counts(variant.pk) == (3, 0)
 
     # Refused by Django before the checkout runs (no e-mail): given back too.
     r = door_post({**lines(variant, 2, buyer), "email": ""}, key="door-invalid-01", cookie=buyer.cookie)
     assert r["status"] == 400 and r["json"]["error"]["code"] == "invalid"
+    assert admitted_at_the_door("door-invalid-01")
     assert gate.counts(variant.pk) == (3, 0)
 
     # The same key again: the door remembers it and lets the checkout decide (it admits itself).
@@ -268,7 +276,7 @@ def test_units_admitted_for_a_buyer_who_left_go_back_to_the_gate(stocked):
     # The script did run (its key is remembered), so the units were taken and then given back.
     assert gate.client().exists(f"{gate._prefix()}:door:door-left-0001") == 1
     # And the shopper's next checkout may be admitted at the door again.
-    assert gate.client().keys(f"{gate._prefix()}:door:shopper:*") == []
+    assert gate.client().keys(f"{gate._prefix()}:door-shopper:*") == []
 
 
 def _through_the_door(requests: list[tuple[list, bytes]], *, hold: float = 0.0) -> list[tuple[bool, tuple]]:
@@ -318,9 +326,11 @@ def test_the_door_takes_units_only_for_a_session_whose_pass_names_the_lines(stoc
         sent(3, two_units_pass),
         sent(4, valid[:-1] + "x"),
         sent(5, 7),
+        sent(6, "²:x"),  # a digit to isdigit(), not to int()
+        sent(7, "9999999999:\ud800"),  # a lone surrogate, which JSON allows
     ]
     # Each goes to the checkout with no units taken for it: a made-up session cannot hold the sale.
-    assert _through_the_door(refused) == [(False, (2, 0))] * 5
+    assert _through_the_door(refused) == [(False, (2, 0))] * 7
     # Without the session cookie the pass is worth nothing either.
     assert _through_the_door([([headers[0]], body)]) == [(False, (2, 0))]
     assert _through_the_door([(headers, body)]) == [(True, (1, 1))]
@@ -345,6 +355,26 @@ def test_without_a_shopper_the_gate_takes_nothing_and_still_says_sold_out(stocke
     assert isinstance(admission, gate.DoorAdmission) and gate.counts(variant.pk) == (0, 1)
 
 
+def test_a_checkout_that_outlived_its_hold_does_not_release_the_next_ones(stocked):
+    variant = stocked("door-hold", 5)
+    services.flash_sale_open(variant_id=variant.pk)
+
+    async def two_checkouts_of_one_session() -> tuple:
+        first = await gate.door_admit("door-hold-first", {variant.pk: 1}, shopper="one-session")
+        gate.client().delete(first.shopper_key)  # its hold expired while it waited in the door's queue
+        second = await gate.door_admit("door-hold-second", {variant.pk: 1}, shopper="one-session")
+        await gate.door_give_back(first)  # the first checkout's request is over
+        third = await gate.door_admit("door-hold-third", {variant.pk: 1}, shopper="one-session")
+        held_by = gate.client().get(second.shopper_key)
+        await gate.door_give_back(second)
+        return second, third, held_by
+
+    second, third, held_by = async_to_sync(two_checkouts_of_one_session)()
+    assert isinstance(second, gate.DoorAdmission) and held_by == second.id.encode()
+    assert third is None  # the second still held the session's turn at the door
+    assert gate.client().exists(second.shopper_key) == 0 and gate.counts(variant.pk) == (5, 0)
+
+
 def test_a_session_holds_units_at_the_door_for_one_checkout_at_a_time(stocked):
     variant = stocked("door-one-each", 10)
     services.flash_sale_open(variant_id=variant.pk)
@@ -355,7 +385,7 @@ def test_a_session_holds_units_at_the_door_for_one_checkout_at_a_time(stocked):
     # One of the five took a unit at the door; the others go to the checkout, which reads the cart.
     assert sorted(admitted for admitted, _counts in seen) == [False] * 4 + [True]
     assert gate.counts(variant.pk) == (10, 0)
-    assert gate.client().keys(f"{gate._prefix()}:door:shopper:*") == []
+    assert gate.client().keys(f"{gate._prefix()}:door-shopper:*") == []
     # Once that checkout is over, the session's next one may take units at the door again.
     again = [([(b"idempotency-key", b"door-each-again"), headers[1]], body)]
     assert _through_the_door(again) == [(True, (9, 1))]
