@@ -207,7 +207,7 @@ def _cart_out(request: Request) -> dict[str, Any]:
     cart = request_cart(request._request, create=False)
     review = selectors.cart_review(cart=cart, shopper=request_shopper(request._request))
     # The lines a checkout names (expected_lines) are all of the cart's, as the checkout compares them.
-    shown = selectors.quantities_by_variant((line.variant_id, line.quantity) for line in review.lines)
+    shown = selectors.cart_quantities(review.lines)
     return CartOut({**vars(review), "checkout_pass": request_checkout_pass(request._request, shown)}).data
 
 

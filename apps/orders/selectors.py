@@ -9,7 +9,7 @@ import zoneinfo
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_time, get_datetime_format
 from django.conf import settings
@@ -120,6 +120,12 @@ def quantities_by_variant(lines: Iterable[tuple[int, int]]) -> dict[int, int]:
     for variant, quantity in lines:
         quantities[variant] = quantities.get(variant, 0) + quantity
     return quantities
+
+
+def cart_quantities(lines: Iterable[Any]) -> dict[int, int]:
+    """A cart's lines (``CartLine`` or a review's ``ReviewedLine``) as ``{variant: quantity}``:
+    what the checkout compares with the lines a page showed, and what a checkout pass names."""
+    return quantities_by_variant((line.variant_id, line.quantity) for line in lines)
 
 
 def _free_units(variant: str) -> Combinable:

@@ -54,6 +54,7 @@ from apps.orders.selectors import (
     Shopper,
     available_units,
     cart_lines_for_review,
+    cart_quantities,
     cart_units_cache_keys,
     checkout_quote,
     coupon_expired_error,
@@ -65,7 +66,6 @@ from apps.orders.selectors import (
     orders_expired,
     orders_with_flash_sale_admissions,
     parcel_eta,
-    quantities_by_variant,
     shipments_for_staff,
     shopper_locale,
 )
@@ -510,7 +510,7 @@ def checkout_place(
 
     # The flash-sale gate comes before any pricing query, so a sold-out crowd never reaches PostgreSQL.
     lines = cart_lines_for_review(cart=cart, country=shopper.country)
-    wanted = quantities_by_variant((line.variant_id, line.quantity) for line in lines)
+    wanted = cart_quantities(lines)
     # A cart can pass the limit without going through cart_line_add (merged at sign-in, a
     # lowered setting): refused here before the gate, nothing written.
     units = sum(wanted.values())

@@ -263,7 +263,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return _checkout_unavailable(request, unpriced)
     chosen_payment = data.get("payment") or (f"{methods[0].provider}/{methods[0].method}" if methods else "")
     paid_on_delivery = selectors.checkout_methods_paid_on_delivery(methods=methods)
-    shown = selectors.quantities_by_variant((line.variant_id, line.quantity) for line in quote.lines)
+    shown = selectors.cart_quantities(quote.lines)
     context = {
         "quote": quote,
         "eta": format_day(quote.eta, _locale(request)) if quote.eta else "",
