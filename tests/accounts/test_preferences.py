@@ -91,10 +91,12 @@ def test_preferences_service_names_the_bad_fields(make_user, region):
     user = make_user()
     with translation.override("en"), pytest.raises(ApplicationError) as excinfo:
         services.shopper_preferences_update(
-            user=user, region=region, language="fr", currency="GBP", time_zone="Nowhere"
+            user=user, region=region, language="de", currency="GBP", time_zone="Nowhere"
         )
     assert set(excinfo.value.fields) == {"language", "currency", "time_zone"}
-    assert "valid values: en (English), es (Spanish), pt (Portuguese)" in excinfo.value.fields["language"][0]
+    assert (
+        "valid values: en (English), es (Spanish), pt (Portuguese), fr (French)" in excinfo.value.fields["language"][0]
+    )
 
 
 def test_trusted_edge_header_sets_the_country_only_when_configured(client, settings, use_region):
