@@ -495,10 +495,10 @@ def test_the_catalog_api_names_the_languages_it_takes(use_region):
 
     assert {name: [str(m) for m in messages] for name, messages in english.errors.items()} == {
         "country": ["Unknown country “FR”; valid values: BR, CA, MX, US."],
-        "lang": ["Unknown language “de”; valid values: en (English), es (Spanish), pt (Portuguese)."],
+        "lang": ["Unknown language “de”; valid values: en (English), es (Spanish), pt (Portuguese), fr (French)."],
         "currency": ["Unknown currency “EUR”; valid values: USD, CAD, MXN, BRL."],
     }
-    assert "en (anglais), es (espagnol), pt (portugais)" in str(french.errors["lang"][0])
+    assert "en (anglais), es (espagnol), pt (portugais), fr (français)" in str(french.errors["lang"][0])
 
 
 @pytest.mark.django_db

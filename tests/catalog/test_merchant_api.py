@@ -111,7 +111,7 @@ def test_staff_create_a_product_with_its_variants_in_one_request(staff, merchant
         ("MUG-RED", 1200, True),
     ]
     assert body["merchant"] == "shop-a"
-    assert body["names"] == {"en": "Mug", "es": "Taza", "pt": ""}
+    assert body["names"] == {"en": "Mug", "es": "Taza", "pt": "", "fr": ""}
     assert body["attributes"] == [A.IS_FOOD]
     assert {v["sku"]: v["currency"] for v in body["variants"]} == {"MUG-RED": "USD", "MUG-BLUE": "USD"}
 
@@ -389,7 +389,7 @@ def test_a_body_that_is_not_an_object_or_not_json_answers_400(staff, world):
     ("change", "field"),
     [
         ({"names": {"en": ""}}, "names.en"),
-        ({"names": {"fr": "Dattes"}}, "names.fr"),
+        ({"names": {"de": "Datteln"}}, "names.de"),
         ({"slug": ""}, "slug"),
         ({"attributes": ["is_magic"]}, "attributes.0"),
         ({"variants": []}, "variants"),

@@ -76,7 +76,7 @@ def test_names_in_languages_the_region_does_not_offer_are_refused(merchant, regi
             )
         )
     assert fields["language"] == [
-        "Not offered here: ar (Arabic); valid values: en (English), es (Spanish), pt (Portuguese)"
+        "Not offered here: ar (Arabic); valid values: en (English), es (Spanish), pt (Portuguese), fr (French)"
     ]
 
 
