@@ -243,7 +243,11 @@ def shipped_country_rules(db):
     from apps.compliance.models import ProductRule
 
     if not ProductRule.objects.exists():
-        for migration, function in (("0002_default_rules", "add_defaults"), ("0004_us_and_sea_rules", "add_rules")):
+        for migration, function in (
+            ("0002_default_rules", "add_defaults"),
+            ("0004_us_and_sea_rules", "add_rules"),
+            ("0005_us_food_colours_in_french", "add_french"),
+        ):
             module = importlib.import_module(f"apps.compliance.migrations.{migration}")
             getattr(module, function)(django_apps, None)
 
