@@ -71,10 +71,6 @@ def named_lines(body: bytes) -> tuple[dict[int, int] | None, object]:
     return quantities_by_variant(pairs), token
 
 
-def _session_key(scope: Scope) -> str:
-    return parse_cookie(_header(scope, b"cookie")).get(settings.SESSION_COOKIE_NAME, "")
-
-
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -82,10 +78,10 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-def _language(scope: Scope) -> str:
+def _language(scope: Scope, cookies: dict[str, str]) -> str:
     """The shopper's language as the door can know it: the language cookie, else the browser's."""
     region = settings.REGION
-    chosen = parse_cookie(_header(scope, b"cookie")).get(settings.LANGUAGE_COOKIE_NAME)
+    chosen = cookies.get(settings.LANGUAGE_COOKIE_NAME)
     if chosen in region.languages:
         return chosen
     return accept_language(_header(scope, b"accept-language"), region.languages) or region.default_language
@@ -197,7 +193,9 @@ class CheckoutDoor:
         if lines:
             # Only a session whose cart showed these lines may have units taken for it here;
             # any request may hear "sold out" (apps.orders.checkout_pass).
-            session_key = _session_key(scope)
+            # Read once: the session for the pass, the language for a "sold out".
+            cookies = parse_cookie(_header(scope, b"cookie"))
+            session_key = cookies.get(settings.SESSION_COOKIE_NAME, "")
             try:
                 shopper = session_key if checkout_pass.admits(token, session_key, lines) else ""
             except Exception:  # whatever a request sends, the door does not fail it: no pass
@@ -212,7 +210,7 @@ class CheckoutDoor:
                 crowd.judging -= 1
         if admission is False:
             crowd.last_refusal = asyncio.get_running_loop().time()
-            return await self._sold_out(scope, send)
+            return await self._sold_out(scope, send, cookies)
         if admission is None:
             return await self.app(scope, replay, send)
         try:
@@ -225,8 +223,8 @@ class CheckoutDoor:
             except Exception as exc:  # the periodic reconcile repairs the gate
                 logger.warning("Flash-sale door could not release its admission of %s: %s", admission.wanted, exc)
 
-    async def _sold_out(self, scope: Scope, send: Any) -> None:
-        language = _language(scope)
+    async def _sold_out(self, scope: Scope, send: Any, cookies: dict[str, str]) -> None:
+        language = _language(scope, cookies)
         status, body = _sold_out_answer(language)
         await send(
             {
