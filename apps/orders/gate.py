@@ -115,9 +115,9 @@ return false
 # each variant's left, inflight and admitted keys.
 # ARGV[1]: how long the door remembers a key (seconds), ARGV[2]: the time (epoch seconds),
 # ARGV[3]: how long a shopper key lasts at most (seconds; it holds the door key of the checkout
-# that set it), then for each admission: the index
-# of its door key in KEYS, the index of its shopper key (0: none, units may not be taken), its
-# number of lines, and per line the index of the variant's left key in KEYS and the quantity.
+# that set it), then for each admission: the index of its door key in KEYS, the index of its
+# shopper key (0: none, units may not be taken), its number of lines, and per line the index
+# of the variant's left key in KEYS and the quantity.
 # Lines with no open gate are left to the checkout. Returns one answer per admission: the
 # indexes (1-based) of its lines admitted, 0 when a gated line is short (nothing changed for
 # it), -1 when no line is gated, -2 when the key came through the door before (a retry: the

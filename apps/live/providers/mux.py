@@ -155,11 +155,14 @@ class MuxProvider:
         page = 1
         try:
             while True:
-                found = self.assets_api.list_assets(
-                    live_stream_id=stream_id, limit=ASSETS_PAGE, page=page, _request_timeout=TIMEOUT
-                ).data
-                asset_ids += [asset.id for asset in found or []]
-                if len(found or []) < ASSETS_PAGE:
+                found = (
+                    self.assets_api.list_assets(
+                        live_stream_id=stream_id, limit=ASSETS_PAGE, page=page, _request_timeout=TIMEOUT
+                    ).data
+                    or []
+                )
+                asset_ids += [asset.id for asset in found]
+                if len(found) < ASSETS_PAGE:
                     break
                 page += 1
         except FAILURES as exc:
