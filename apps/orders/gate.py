@@ -110,61 +110,70 @@ return false
 
 
 # The door's admissions of one turn of the event loop, each its own checkout, in arrival order.
-# KEYS: each admission's door key (the checkout's idempotency key at the door, also the
-# admission's id in the gate's records) and shopper key (its session's, see door_admit), then
-# each variant's left, inflight and admitted keys.
+# KEYS: each variant's left, inflight and admitted keys, then two per admission: its door key
+# (the checkout's idempotency key at the door, also the admission's id in the gate's records)
+# and its shopper key (its session's, see door_admit; "" for none: units may not be taken).
 # ARGV[1]: how long the door remembers a key (seconds), ARGV[2]: the time (epoch seconds),
 # ARGV[3]: how long a shopper key lasts at most (seconds; it holds the door key of the checkout
-# that set it), then for each admission: the index of its door key in KEYS, the index of its
-# shopper key (0: none, units may not be taken), its number of lines, and per line the index
-# of the variant's left key in KEYS and the quantity.
-# Lines with no open gate are left to the checkout. Returns one answer per admission: the
-# indexes (1-based) of its lines admitted, 0 when a gated line is short (nothing changed for
-# it), -1 when no line is gated, -2 when the key came through the door before (a retry: the
-# checkout decides, it may already have placed the order), -3 when units are there but may
-# not be taken here (no shopper key, or that shopper has a checkout at the door already).
+# that set it), ARGV[4]: the index in KEYS of the first admission's door key, then runs of
+# consecutive admissions naming the same lines: how many admissions, the number of lines, and
+# per line the index of the variant's left key in KEYS and the quantity. A crowd names the same
+# line, so each buyer costs the call two keys: redis-py packs each argument in Python, and the
+# seven a buyer took before were most of the door's time in Redis' client (measured: README,
+# Performance, "Session 24").
+# Lines with no open gate are left to the checkout. Returns one answer per admission, joined
+# by ",": its lines admitted (their 1-based positions joined by "."), 0 when a gated line is
+# short (nothing changed for it), -1 when no line is gated, -2 when the key came through the
+# door before (a retry: the checkout decides, it may already have placed the order), -3 when
+# units are there but may not be taken here (no shopper key, or that shopper has a checkout at
+# the door already). One string, because parsing a reply of 500 integers in redis-py took
+# longer than the script.
 _DOOR_ADMIT = """
 local answers = {}
-local a = 4
+local k = tonumber(ARGV[4])
+local a = 5
 while a <= #ARGV do
-  local door = KEYS[tonumber(ARGV[a])]
-  local shopper = tonumber(ARGV[a + 1])
-  local lines = tonumber(ARGV[a + 2])
-  local first = a + 3
+  local count = tonumber(ARGV[a])
+  local lines = tonumber(ARGV[a + 1])
+  local first = a + 2
   a = first + 2 * lines
-  local answer
-  if redis.call('EXISTS', door) == 1 then
-    answer = -2
-  else
-    local gated = {}
-    for i = 1, lines do
-      local left = redis.call('GET', KEYS[tonumber(ARGV[first + 2 * i - 2])])
-      if left ~= false then
-        if tonumber(left) < tonumber(ARGV[first + 2 * i - 1]) then
-          answer = 0
-          break
+  for _ = 1, count do
+    local door, shopper = KEYS[k], KEYS[k + 1]
+    k = k + 2
+    local answer
+    if redis.call('EXISTS', door) == 1 then
+      answer = -2
+    else
+      local gated = {}
+      for i = 1, lines do
+        local left = redis.call('GET', KEYS[tonumber(ARGV[first + 2 * i - 2])])
+        if left ~= false then
+          if tonumber(left) < tonumber(ARGV[first + 2 * i - 1]) then
+            answer = 0
+            break
+          end
+          gated[#gated + 1] = i
         end
-        gated[#gated + 1] = i
+      end
+      if answer == nil and #gated == 0 then answer = -1 end
+      if answer == nil and (shopper == '' or redis.call('SET', shopper, door, 'NX', 'EX', ARGV[3]) == false) then
+        answer = -3
+      end
+      if answer == nil then
+        for _, i in ipairs(gated) do
+          local key, quantity = tonumber(ARGV[first + 2 * i - 2]), ARGV[first + 2 * i - 1]
+          redis.call('DECRBY', KEYS[key], quantity)
+          redis.call('INCRBY', KEYS[key + 1], quantity)
+          redis.call('HSET', KEYS[key + 2], door, quantity .. ':' .. ARGV[2])
+        end
+        redis.call('SET', door, 1, 'EX', ARGV[1])
+        answer = table.concat(gated, '.')
       end
     end
-    if answer == nil and #gated == 0 then answer = -1 end
-    if answer == nil and (shopper == 0 or redis.call('SET', KEYS[shopper], door, 'NX', 'EX', ARGV[3]) == false) then
-      answer = -3
-    end
-    if answer == nil then
-      for _, i in ipairs(gated) do
-        local key, quantity = tonumber(ARGV[first + 2 * i - 2]), ARGV[first + 2 * i - 1]
-        redis.call('DECRBY', KEYS[key], quantity)
-        redis.call('INCRBY', KEYS[key + 1], quantity)
-        redis.call('HSET', KEYS[key + 2], door, quantity .. ':' .. ARGV[2])
-      end
-      redis.call('SET', door, 1, 'EX', ARGV[1])
-      answer = gated
-    end
+    answers[#answers + 1] = answer
   end
-  answers[#answers + 1] = answer
 end
-return answers
+return table.concat(answers, ',')
 """
 
 # An admission older than this belongs to no running checkout (a checkout request is over in
@@ -209,14 +218,20 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, t
 
 def _async_client() -> tuple[redis.asyncio.Redis, _DoorQueue] | None:
     """The event loop's own client and door queue (an asyncio connection belongs to its loop)."""
-    if not settings.REDIS_URL:
+    # Asked for each of a flash sale's buyers: settings are read once (each read of the lazy
+    # settings object costs a few tenths of a microsecond), and the common case is one lookup.
+    url = settings.REDIS_URL
+    if not url:
         return None
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    if settings.REDIS_URL not in clients:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **_pool_options())
+    loop = asyncio.get_running_loop()
+    clients = _async_clients.get(loop)
+    if clients is None:
+        clients = _async_clients[loop] = {}
+    if url not in clients:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(url, **_pool_options())
         client = redis.asyncio.Redis(connection_pool=pool)
-        clients[settings.REDIS_URL] = (client, _DoorQueue(client))
-    return clients[settings.REDIS_URL]
+        clients[url] = (client, _DoorQueue(client))
+    return clients[url]
 
 
 class _DoorQueue:
@@ -269,23 +284,30 @@ class _DoorQueue:
             self.sender = None
 
     async def _send(self, batch: list[tuple[str, str, dict[int, int], asyncio.Future]]) -> None:
-        keys: list[str] = []
-        args: list[Any] = [DOOR_MEMORY_SECONDS, time.time(), DOOR_SHOPPER_SECONDS]
         # The crowd asks for the same few variants: each variant's keys are sent once.
+        keys: list[str] = []
         variant_keys: dict[int, int] = {}
-        for door_key, shopper_key, lines, _answer in batch:
-            keys.append(door_key)
-            args.append(len(keys))
-            if shopper_key:
-                keys.append(shopper_key)
-            args += [len(keys) if shopper_key else 0, len(lines)]
-            for variant_id, quantity in lines.items():
+        for _door_key, _shopper_key, lines, _answer in batch:
+            for variant_id in lines:
                 if variant_id not in variant_keys:
                     variant_keys[variant_id] = len(keys) + 1
                     keys += _keys(variant_id)
-                args += [variant_keys[variant_id], quantity]
+        args: list[Any] = [DOOR_MEMORY_SECONDS, time.time(), DOOR_SHOPPER_SECONDS, len(keys) + 1]
+        run_lines: dict[int, int] | None = None
+        run_count = 0
+        for door_key, shopper_key, lines, _answer in batch:
+            if lines != run_lines:
+                run_lines, run_count = lines, len(args)
+                args += [0, len(lines)]
+                for variant_id, quantity in lines.items():
+                    args += [variant_keys[variant_id], quantity]
+            args[run_count] += 1
+            keys += (door_key, shopper_key)
         try:
-            results = await self.script(keys=keys, args=args)
+            reply = await self.script(keys=keys, args=args)
+            results: list[Any] = [_door_answer(answer) for answer in reply.split(b",")]
+            if len(results) != len(batch):  # no buyer may be left waiting for an answer that never comes
+                raise redis.RedisError(f"door script answered {len(results)} of {len(batch)} admissions")
         except Exception as exc:
             results = [exc] * len(batch)
         for (door_key, shopper_key, lines, answer), result in zip(batch, results, strict=True):
@@ -304,6 +326,14 @@ class _DoorQueue:
             await _release_at_door(self.client, door_key, shopper_key, lines, units_back=True)
         except Exception as exc:  # the periodic reconcile repairs the gate
             logger.warning("Flash-sale door could not give back an abandoned admission: %s", exc)
+
+
+def _door_answer(answer: bytes) -> int | list[int]:
+    """One admission's answer in the door script's reply: 0 (sold out), a negative code, or the
+    positions of its lines admitted ("1.2" for [1, 2]; positions start at 1, so never at "0")."""
+    if answer[:1] in (b"0", b"-"):
+        return int(answer)
+    return [int(position) for position in answer.split(b".")]
 
 
 def _prefix() -> str:
@@ -461,9 +491,10 @@ async def door_admit(idempotency_key: str, lines: dict[int, int], *, shopper: st
     if door is None or not lines:
         return None
     ids = sorted(lines)
-    door_key = f"{_prefix()}:door:{idempotency_key}"
+    prefix = _prefix()
+    door_key = f"{prefix}:door:{idempotency_key}"
     # Hashed: the session key is a credential, and Redis keys are listed by whoever debugs it.
-    shopper_key = f"{_prefix()}:door-shopper:{hashlib.sha256(shopper.encode()).hexdigest()}" if shopper else ""
+    shopper_key = f"{prefix}:door-shopper:{hashlib.sha256(shopper.encode()).hexdigest()}" if shopper else ""
     result = await door[1].ask(door_key, shopper_key, {v: lines[v] for v in ids})
     if result == 0:
         return False

@@ -421,6 +421,43 @@ def test_one_script_call_answers_each_admission_of_a_turn_as_if_asked_alone(stoc
     assert sorted(gate.admissions_in_flight(shirt.pk)) == [answers[0].id, answers[2].id]
 
 
+def test_a_crowd_naming_the_same_lines_is_answered_buyer_by_buyer(stocked):
+    """Consecutive asks for the same lines go to Redis as one run (the lines once, each buyer's keys):
+    each is still judged alone, in arrival order, with or without a shopper, and a retried key in a run."""
+    shirt, cap = stocked("door-run-shirt", 4), stocked("door-run-cap", 1)
+    services.flash_sale_open(variant_id=shirt.pk)
+    services.flash_sale_open(variant_id=cap.pk)
+    calls: list[tuple[str, int]] = []
+
+    async def one_turn() -> list:
+        _note_script_calls(calls)
+        asks = [
+            ("door-run-01", {shirt.pk: 1}, "a"),  # admitted
+            ("door-run-02", {shirt.pk: 1}, ""),  # units left, but no pass: the checkout decides
+            ("door-run-03", {shirt.pk: 1}, "c"),  # admitted
+            ("door-run-01", {shirt.pk: 1}, "z"),  # the first key again, in the same run: the checkout decides
+            ("door-run-04", {shirt.pk: 1, cap.pk: 1}, "d"),  # a run of its own: admitted, the cap is gone
+            ("door-run-05", {shirt.pk: 1}, "e"),  # the last shirt
+            ("door-run-06", {shirt.pk: 1}, "f"),  # sold out
+            ("door-run-07", {cap.pk: 1}, "g"),  # sold out
+            ("door-run-08", {shirt.pk: 1}, ""),  # sold out, said without a pass too
+        ]
+        return await asyncio.gather(*(gate.door_admit(key, wanted, shopper=who) for key, wanted, who in asks))
+
+    answers = async_to_sync(one_turn)()
+    assert calls == [("sent", 9), ("answered", 9)]
+    admitted = {i: a.wanted for i, a in enumerate(answers) if isinstance(a, gate.DoorAdmission)}
+    assert admitted == {0: {shirt.pk: 1}, 2: {shirt.pk: 1}, 4: {shirt.pk: 1, cap.pk: 1}, 5: {shirt.pk: 1}}
+    assert answers[1] is None and answers[3] is None
+    assert answers[6] is False and answers[7] is False and answers[8] is False
+    assert gate.counts(shirt.pk) == (0, 4) and gate.counts(cap.pk) == (0, 1)
+    # Only admitted checkouts hold their shopper's key, each with its own door key.
+    for i, who in ((0, "a"), (2, "c"), (4, "d"), (5, "e")):
+        assert answers[i].shopper_key.endswith(hashlib.sha256(who.encode()).hexdigest())
+        assert gate.client().get(answers[i].shopper_key).decode() == answers[i].id
+    assert not gate.client().keys("*door-shopper:" + hashlib.sha256(b"f").hexdigest())
+
+
 def test_asks_made_while_a_call_is_out_go_together_in_the_next(stocked):
     """One call at a time per event loop: a second at once would need a new connection mid-crowd."""
     variant = stocked("door-next", 10)
