@@ -220,6 +220,9 @@ def is_time_zone(value: object) -> bool:
     return isinstance(value, str) and value in _known_time_zones()
 
 
+# Cached: every page and the flash-sale door's answer to each sold-out buyer read it, and a
+# crowd's browsers send a handful of distinct headers.
+@functools.lru_cache(maxsize=512)
 def accept_language(header: str, offered: tuple[str, ...]) -> str | None:
     """The first language of an ``Accept-Language`` header that is offered (``de-AT`` finds ``de``)."""
     for part in header.split(","):

@@ -71,20 +71,22 @@ def named_lines(body: bytes) -> tuple[dict[int, int] | None, object]:
     return quantities_by_variant(pairs), token
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+# The headers the door reads, found in one pass over the request's: it does this for each of a
+# flash sale's buyers, in the loop every sold-out buyer waits on.
+_READ_HEADERS = frozenset((b"idempotency-key", b"cookie", b"accept-language"))
 
 
-def _language(scope: Scope, cookies: dict[str, str]) -> str:
+def _headers(scope: Scope) -> dict[bytes, str]:
+    return {key: value.decode("latin-1") for key, value in scope.get("headers", ()) if key in _READ_HEADERS}
+
+
+def _language(headers: dict[bytes, str], cookies: dict[str, str]) -> str:
     """The shopper's language as the door can know it: the language cookie, else the browser's."""
     region = settings.REGION
     chosen = cookies.get(settings.LANGUAGE_COOKIE_NAME)
     if chosen in region.languages:
         return chosen
-    return accept_language(_header(scope, b"accept-language"), region.languages) or region.default_language
+    return accept_language(headers.get(b"accept-language", ""), region.languages) or region.default_language
 
 
 @functools.cache
@@ -105,11 +107,20 @@ def prepare() -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _sold_out_answer(language: str) -> tuple[int, bytes]:
-    """The API's ``sold_out`` error in ``language``: status and body, made once per language."""
+def _sold_out_answer(language: str) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    """The API's ``sold_out`` error in ``language``: status, headers and body, made once per language."""
     with translation.override(language):
         error = sold_out_error()
-        return error.status, json.dumps(error.as_dict(), ensure_ascii=False).encode()
+        body = json.dumps(error.as_dict(), ensure_ascii=False).encode()
+    # A tuple: every sold-out buyer in this language is sent the same one.
+    headers = (
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-language", language.encode()),
+        (b"vary", b"Accept-Language, Cookie"),
+        (b"cache-control", b"no-store"),
+    )
+    return error.status, headers, body
 
 
 @dataclass
@@ -157,9 +168,10 @@ class CheckoutDoor:
 
     def _crowd(self) -> _Crowd:
         loop = asyncio.get_running_loop()
-        if loop not in self._crowds:
-            self._crowds[loop] = _Crowd()
-        return self._crowds[loop]
+        crowd = self._crowds.get(loop)
+        if crowd is None:
+            crowd = self._crowds[loop] = _Crowd()
+        return crowd
 
     def _is_checkout(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope.get("method") != "POST" or not settings.REDIS_URL:
@@ -186,7 +198,8 @@ class CheckoutDoor:
         async def replay() -> dict[str, Any]:
             return messages.pop(0) if messages else await receive()
 
-        key = _header(scope, b"idempotency-key")
+        headers = _headers(scope)
+        key = headers.get(b"idempotency-key", "")
         lines, token = named_lines(body) if whole and IDEMPOTENCY_KEY_RE.match(key) else (None, None)
         admission = None
         crowd = self._crowd()
@@ -194,7 +207,7 @@ class CheckoutDoor:
             # Only a session whose cart showed these lines may have units taken for it here;
             # any request may hear "sold out" (apps.orders.checkout_pass).
             # Read once: the session for the pass, the language for a "sold out".
-            cookies = parse_cookie(_header(scope, b"cookie"))
+            cookies = parse_cookie(headers.get(b"cookie", ""))
             session_key = cookies.get(settings.SESSION_COOKIE_NAME, "")
             try:
                 shopper = session_key if checkout_pass.admits(token, session_key, lines) else ""
@@ -210,7 +223,7 @@ class CheckoutDoor:
                 crowd.judging -= 1
         if admission is False:
             crowd.last_refusal = asyncio.get_running_loop().time()
-            return await self._sold_out(scope, send, cookies)
+            return await self._sold_out(send, headers, cookies)
         if admission is None:
             return await self.app(scope, replay, send)
         try:
@@ -223,20 +236,8 @@ class CheckoutDoor:
             except Exception as exc:  # the periodic reconcile repairs the gate
                 logger.warning("Flash-sale door could not release its admission of %s: %s", admission.wanted, exc)
 
-    async def _sold_out(self, scope: Scope, send: Any, cookies: dict[str, str]) -> None:
-        language = _language(scope, cookies)
-        status, body = _sold_out_answer(language)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"content-language", language.encode()),
-                    (b"vary", b"Accept-Language, Cookie"),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
+    async def _sold_out(self, send: Any, request_headers: dict[bytes, str], cookies: dict[str, str]) -> None:
+        language = _language(request_headers, cookies)
+        status, headers, body = _sold_out_answer(language)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
