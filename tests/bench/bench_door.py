@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import time
@@ -85,8 +86,10 @@ async def _burst(app: Any, requests: list[tuple[dict[str, Any], bytes]]) -> floa
 async def _measure(buyers: int, rounds: int) -> dict[str, float]:
     from apps.orders import door, gate
 
+    # As the server's start does (livemall.lifespan).
     door.prepare()
     await gate.door_prepare()
+    gc.freeze()
     gate.open_gate(VARIANT_ID, 0)
     front = door.CheckoutDoor(_never_django)
     times: dict[str, list[float]] = {"door": [], "harness": []}
