@@ -293,6 +293,12 @@ MEDIA_URL = "media/"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.errors.api_exception_handler",
+    # DRF's defaults, with its JSON parser made to refuse JSON nested too deeply in words, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
 }

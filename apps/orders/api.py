@@ -8,6 +8,7 @@ refused with ``total_changed`` and nothing is written.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -506,6 +507,11 @@ class MerchantOrderStepOut(serializers.Serializer):
     next_steps = serializers.ListField(child=serializers.CharField())
 
 
+# A shipment id as a tracking_numbers key: ASCII digits (a number past the id column names no
+# shipment, and is answered as one that is not this staff member's or this order's).
+_SHIPMENT_ID = re.compile(r"[0-9]+")
+
+
 class StaffMayTakeOrderSteps(BasePermission):
     """Operators (the order change permission, as on the admin's order page) take every step;
     merchant staff pack, ship and deliver their own part of an order (``services.MERCHANT_STEPS``)."""
@@ -570,7 +576,8 @@ class OrderStepApi(APIView):
         data = _valid(OrderStepIn, request.data)
         tracking: dict[int, str] = {}
         for key, number in (data.get("tracking_numbers") or {}).items():
-            if not str(key).isdigit():
+            # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a 500).
+            if not _SHIPMENT_ID.fullmatch(str(key)):
                 raise ApplicationError(
                     _("Tracking numbers are keyed by shipment id."),
                     code="invalid_tracking",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.urls import register_converter
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,3 +10,7 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.orders import checks, receivers  # noqa: F401  (registers the data checks, connects the receivers)
+        from apps.orders.web import OrderReferenceConverter
+
+        # Before any URLconf is read: the pages' and the API's order addresses use it.
+        register_converter(OrderReferenceConverter, "order_reference")

@@ -6,6 +6,7 @@ from the settlement-currency catalog prices with the FX snapshot recorded on the
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -217,6 +218,12 @@ class Coupon(models.Model):
         if self.max_redemptions is None:
             return None
         return max(self.max_redemptions - self.redemptions, 0)
+
+
+# A checkout's Idempotency-Key (Order.idempotency_key): the checkout refuses any other, so no
+# order is ever looked up by one (a NUL byte in a header would fail the query, not find nothing).
+# \Z, not $: $ also matches before a final newline, which a form field can carry.
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}\Z")
 
 
 class Order(models.Model):

@@ -443,6 +443,11 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
     phone = address.get("phone")
     if phone not in (None, "") and phone_e164(phone, country) is None:
         errors["phone"] = [_("Enter a phone number we can call (with the country code if it is not from here).")]
+    for name in ADDRESS_FIELDS:
+        # PostgreSQL stores no NUL character (an order's address is JSON in it): refused here, in
+        # words, rather than failing the order's insert with a 500.
+        if "\x00" in str(address.get(name) or ""):
+            errors[name] = [_("This contains a character that cannot be used.")]
     return errors
 
 

@@ -32,6 +32,7 @@ from apps.money.types import Money
 from apps.orders import rules
 from apps.orders.address_lines import address_lines, isolated, phone_line
 from apps.orders.models import (
+    IDEMPOTENCY_KEY_RE,
     Cart,
     CartLine,
     Coupon,
@@ -552,7 +553,8 @@ def coupon_sold_out_error(code: str) -> ApplicationError:
 
 
 def coupon_by_code(code: str) -> Coupon:
-    coupon = Coupon.objects.filter(code__iexact=(code or "").strip()).first()
+    # A code with a NUL byte is no coupon's (and PostgreSQL refuses it in a query: a 500).
+    coupon = None if "\x00" in (code or "") else Coupon.objects.filter(code__iexact=(code or "").strip()).first()
     if coupon is None:
         raise ApplicationError(_("There is no such coupon."), code="coupon_unknown", fields={"coupon": [code]})
     return coupon
@@ -671,8 +673,10 @@ def orders_listed_for(*, user, session_orders: Collection[str]) -> QuerySet[Orde
 def order_placed_with_key(*, idempotency_key: str, user, session_orders: list[str]) -> Order | None:
     """The order this shopper (their session's orders, or their account's) placed with a checkout key."""
     signed_in = user is not None and user.is_authenticated
-    if not idempotency_key or not (session_orders or signed_in):
-        # A first checkout of an anonymous session has no order to find: no query to build.
+    if not IDEMPOTENCY_KEY_RE.match(idempotency_key) or not (session_orders or signed_in):
+        # A key the checkout refuses names no order (the checkout then says what is wrong with it;
+        # one with a NUL byte would fail the query). A first checkout of an anonymous session has
+        # no order to find either: no query to build.
         return None
     mine = Q(reference__in=session_orders)
     if signed_in:

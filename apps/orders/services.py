@@ -40,6 +40,7 @@ from apps.errors import ApplicationError
 from apps.money.formatting import format_count, format_day, format_money, reader_locale
 from apps.orders import gate, rules
 from apps.orders.models import (
+    IDEMPOTENCY_KEY_RE,
     Cart,
     CartLine,
     Coupon,
@@ -76,8 +77,6 @@ from apps.payments.providers.base import NextAction, PaymentStatus
 from regions import Region
 
 logger = logging.getLogger(__name__)
-
-IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
 
 S = Order.Status
 # Which status may follow which. Refunds are recorded without a status change until the
@@ -432,7 +431,7 @@ def checkout_details_errors(
     errors = rules.address_errors(address, region=region)
     if isinstance(address, dict) and not errors and str(address.get("country", "")).upper() != country:
         errors["country"] = [_("The delivery country must be your shopping country.")]
-    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+    if not isinstance(email, str) or "@" not in email or len(email) > 254 or "\x00" in email:
         errors["email"] = [_("Enter a valid e-mail address.")]
     phone = address.get("phone") if isinstance(address, dict) else None
     if (

@@ -10,6 +10,6 @@ urlpatterns = [
     path("cart/update", views.cart_update, name="cart-update"),
     path("checkout/", views.checkout, name="checkout"),
     path("orders/", views.my_orders, name="mine"),
-    path("orders/<str:reference>/", views.order_detail, name="detail"),
-    path("orders/<str:reference>/pay", views.order_pay, name="pay"),
+    path("orders/<order_reference:reference>/", views.order_detail, name="detail"),
+    path("orders/<order_reference:reference>/pay", views.order_pay, name="pay"),
 ]

@@ -13,6 +13,20 @@ from apps.orders.receivers import SESSION_CART_KEY, SESSION_ORDERS_KEY
 from apps.orders.selectors import Shopper
 
 
+class OrderReferenceConverter:
+    """An order's reference in a URL (``LM-`` and hex, as ``services._new_reference`` makes them; at
+    most the column's 32 characters). Anything else names no order and is answered 404 before any
+    query: a NUL byte (``%00``), which PostgreSQL refuses in text, would otherwise fail it with a 500."""
+
+    regex = "[A-Za-z0-9-]{1,32}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 def form_int(value: str | None) -> int | None:
     """A whole number from a form field, or ``None`` (the service then says what is wrong)."""
     try:
