@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -1093,6 +1093,7 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     try:
         outcome = gateway.parse_webhook(body=body, headers=lowered)
+        _check_storable(outcome)
     except WebhookRejected as exc:
         logger.warning("Rejected a %s webhook: %s", provider, exc)
         raise ApplicationError(str(exc), code="webhook_rejected") from exc
@@ -1114,6 +1115,27 @@ def webhook_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -
             transaction.on_commit(lambda: webhook_events_retry(provider=provider))
         event.save(update_fields=["result", "processed_at"])
     return WebhookReceipt(event=event, duplicate=False)
+
+
+def _check_storable(outcome: WebhookOutcome) -> None:
+    """Refuse an event PostgreSQL cannot store: a NUL character (refused in text and in jsonb)
+    or a lone surrogate (``"\\ud800"``: valid JSON, not UTF-8) anywhere in it would fail the
+    insert with a 500. No provider sends either; a signed event with one is refused, nothing stored."""
+    pending: list[Any] = [outcome.event_id, outcome.event_type, outcome.payload]
+    while pending:  # a loop, not recursion: the payload may be nested as deep as JSON allows
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                raise WebhookRejected("Webhook event carries a lone surrogate, which cannot be stored.") from None
+            if "\x00" in item:
+                raise WebhookRejected("Webhook event carries a NUL character, which cannot be stored.")
 
 
 # An event about a payment we do not know yet (a refund whose capture our records have not

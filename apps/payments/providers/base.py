@@ -60,6 +60,11 @@ class NextAction(models.TextChoices):
     )
 
 
+# The most minor units an amount column holds (PostgreSQL bigint). A provider's amount outside
+# 0..MAX_MINOR (a negative one, or 10**30) is not an amount we can record: the provider refuses it.
+MAX_MINOR = 2**63 - 1
+
+
 class ProviderUnavailable(Exception):
     """We could not get an answer (refused, timed out, 5xx, bad credentials): the outcome is unknown."""
 

@@ -40,6 +40,7 @@ from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
 from apps.money.formatting import minor_to_decimal
 from apps.payments.providers.base import (
+    MAX_MINOR,
     NextAction,
     PaymentRequest,
     PaymentResult,
@@ -116,6 +117,10 @@ def to_minor(value: Any, currency: str) -> int:
         amount = Decimal(str(value)).scaleb(get_currency_precision(currency))
     except (InvalidOperation, ValueError) as exc:
         raise ProviderDeclined(f"PayPal sent an amount we cannot read: {value!r}", code="bad_amount") from exc
+    # "Infinity" reads as a Decimal, and "-5.00" or "1e30" are whole numbers of minor units:
+    # none is an amount a payment or refund can record (int(Infinity) alone would be a 500).
+    if not amount.is_finite() or not 0 <= amount <= MAX_MINOR:
+        raise ProviderDeclined(f"PayPal sent an amount we cannot record: {value!r}", code="bad_amount")
     if amount != amount.to_integral_value():
         raise ProviderDeclined(f"PayPal sent a fraction of a minor unit: {value!r}", code="bad_amount")
     return int(amount)
@@ -381,7 +386,8 @@ class PayPalProvider:
         self._check_time(signature["transmission_time"])
         try:
             event = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than Python's parser goes, sent before anyone verified it.
             raise WebhookRejected("PayPal webhook body is not JSON.") from exc
         if not isinstance(event, dict):
             raise WebhookRejected("PayPal webhook body is not an event.")

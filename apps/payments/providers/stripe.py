@@ -21,6 +21,7 @@ import stripe
 from django.utils.translation import gettext as _
 
 from apps.payments.providers.base import (
+    MAX_MINOR,
     NextAction,
     PaymentRequest,
     PaymentResult,
@@ -348,7 +349,8 @@ class StripeProvider:
             stripe.Webhook.construct_event(body, header, self.webhook_secret, tolerance=self.webhook_tolerance)
         except stripe.SignatureVerificationError as exc:
             raise WebhookRejected(f"Stripe signature not valid: {exc.user_message or exc}") from exc
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than Python's parser goes (signed, but still not an event).
             raise WebhookRejected("Stripe webhook body is not JSON.") from exc
         except (AttributeError, TypeError) as exc:
             # The SDK checks the signature first, then builds an Event from the JSON and
@@ -378,6 +380,9 @@ def _minor(value: Any, field: str) -> int:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
         raise WebhookRejected(f"Stripe event field {field} is not a whole number of minor units.")
+    if not 0 <= value <= MAX_MINOR:
+        # Stripe's amounts are never negative; either way, one we cannot store is refused, not a 500.
+        raise WebhookRejected(f"Stripe event field {field} is not an amount we can record: {value}.")
     return value
 
 
