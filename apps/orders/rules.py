@@ -419,6 +419,11 @@ def address_errors(address: dict, *, region: Region) -> dict[str, list[str]]:
             errors[name] = [_("This field is required.")]
         elif len(value) > 200:
             errors[name] = [_("This is too long.")]
+    # Optional, but no longer than the API takes it: the checkout page's form sent 5,000
+    # characters and the order kept the first 200 without a word.
+    line2 = address.get("line2")
+    if isinstance(line2, str) and len(line2) > 200:
+        errors["line2"] = [_("This is too long.")]
     rule = address_rule(country)
     postal = str(address.get("postal_code") or "").strip()
     # A country without postal codes has no pattern: what is sent is dropped by clean_address.

@@ -7,7 +7,8 @@
 - A JSON body nested deeper than Python's parser goes (a ``RecursionError``, not a ``ValueError``).
 - The checkout page (whose form DRF does not check) with a NUL byte in the e-mail, a free-text
   address field or the coupon: refused by the checkout service in words, as the API's serializer
-  does (a state, postal code or phone with one was already refused as not valid).
+  does (a state, postal code or phone with one was already refused as not valid); and a second
+  address line longer than the API takes, which the page's order kept cut short without a word.
 
 Real PostgreSQL and Redis, through Django's test client.
 """
@@ -138,9 +139,11 @@ def test_json_nested_too_deeply_is_a_parse_error_and_writes_nothing(client, stoc
         ("line2", "\x00"),
         ("city", "Albany\x00"),
         ("coupon", "DEMO\x0010"),
+        # Not a NUL, but the same form: an address line the API refuses as too long was cut short quietly.
+        ("line2", "Flat 7, " + "x" * 200),
     ],
 )
-def test_the_checkout_page_refuses_a_nul_byte_and_writes_nothing(client, stocked, field, value):
+def test_the_checkout_page_refuses_what_it_cannot_keep_and_writes_nothing(client, stocked, field, value):
     variant = stocked("bad-input-page-mug", 5, price_minor=1500)
     client.post("/cart/add", {"variant": variant.pk, "quantity": 1})
     # The total the page shows, which its form sends: without the NUL byte this form places the order.
