@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The ASGI server (HTTP and WebSocket). Extra arguments go to uvicorn.
 #   WEB_HOST (default 0.0.0.0), WEB_PORT (default 8000), WEB_CONCURRENCY (default 1 process;
-#   in containers scale by replicas instead).
+#   in containers scale by replicas instead), WEB_ACCESS_LOG (default true).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -18,6 +18,14 @@ if [[ "${DJANGO_ENV:-development}" == "production" ]]; then
   fi
 fi
 
+# uvicorn's access log writes a line per request (about 14 us of the process's time each,
+# measured: README, Performance, "Session 24"); behind a load balancer that logs requests
+# already, WEB_ACCESS_LOG=false leaves that time to a flash sale's crowd.
+access_log=(--access-log)
+if [[ "${WEB_ACCESS_LOG:-true}" == "false" ]]; then
+  access_log=(--no-access-log)
+fi
+
 # Live rooms hold WebSockets open for hours: on SIGTERM give them a bounded time to close
 # (less than the orchestrator's stop grace period), then stop.
 # Permessage-deflate is refused: compressing every frame per viewer tripled the room's p99
@@ -27,4 +35,5 @@ exec uvicorn livemall.asgi:application \
   --ws livemall.websocket_protocol:WebSocketProtocol --ws-per-message-deflate false --proxy-headers --lifespan on \
   --workers "${WEB_CONCURRENCY:-1}" \
   --timeout-graceful-shutdown 20 \
+  "${access_log[@]}" \
   "$@"

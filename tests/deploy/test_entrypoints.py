@@ -249,10 +249,32 @@ def test_web_serves_the_site_in_production(migrated, database_url, tmp_path, com
         # uvicorn finishes its shutdown, then re-raises the SIGTERM it was sent.
         assert web.stop() in (0, -signal.SIGTERM), web.output()
         assert "Finished server process" in web.output()
+        # Each request has its access log line by default.
+        assert '"GET / HTTP/1.1" 301' in web.output()
 
     # And they notice when it is gone.
     result = subprocess.run(compose_probe, capture_output=True, timeout=30)
     assert result.returncode != 0
+
+
+def test_web_writes_no_access_log_when_told_not_to(migrated, database_url, tmp_path):
+    port = free_port()
+    env = production_env(database_url, tmp_path, WEB_HOST="127.0.0.1", WEB_PORT=str(port), WEB_ACCESS_LOG="false")
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collect.returncode == 0, collect.stderr
+    with running("web.sh", env, tmp_path) as web:
+        web.wait_for(lambda: (answer := readyz_answer(port)) and answer[0] == 200, "200 on /readyz")
+        assert get(port, "/")[0] == 301
+        assert web.stop() in (0, -signal.SIGTERM), web.output()
+        assert "Finished server process" in web.output()
+        assert "HTTP/1.1" not in web.output()
 
 
 def test_web_refuses_production_without_collected_static_files(database_url, tmp_path):
