@@ -509,7 +509,7 @@ class MerchantOrderStepOut(serializers.Serializer):
 
 # A shipment id as a tracking_numbers key: ASCII digits (a number past the id column names no
 # shipment, and is answered as one that is not this staff member's or this order's).
-_SHIPMENT_ID = re.compile(r"[0-9]+")
+_SHIPMENT_ID = re.compile(r"[0-9]{1,30}")
 
 
 class StaffMayTakeOrderSteps(BasePermission):

@@ -57,7 +57,9 @@ def named_lines(body: bytes) -> tuple[dict[int, int] | None, object]:
     and its ``checkout_pass`` as sent."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: 16 kB of "[" nest deeper than Python's parser goes; Django's JSON
+        # parser (apps.parsers) then answers it as a parse_error.
         return None, None
     if not isinstance(data, dict):
         return None, None

@@ -293,11 +293,13 @@ class _DoorQueue:
                     variant_keys[variant_id] = len(keys) + 1
                     keys += _keys(variant_id)
         args: list[Any] = [DOOR_MEMORY_SECONDS, time.time(), DOOR_SHOPPER_SECONDS, len(keys) + 1]
-        run_lines: dict[int, int] | None = None
+        run_lines: tuple[tuple[int, int], ...] | None = None
         run_count = 0
         for door_key, shopper_key, lines, _answer in batch:
-            if lines != run_lines:
-                run_lines, run_count = lines, len(args)
+            # In order: an answer's positions are its own lines' ({1: 1, 2: 1} == {2: 1, 1: 1}).
+            items = tuple(lines.items())
+            if items != run_lines:
+                run_lines, run_count = items, len(args)
                 args += [0, len(lines)]
                 for variant_id, quantity in lines.items():
                     args += [variant_keys[variant_id], quantity]

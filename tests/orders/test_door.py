@@ -175,6 +175,14 @@ def test_checkouts_the_door_cannot_judge_go_to_django_unchanged(client, stocked)
     assert gate.counts(variant.pk) == (1, 0)
 
 
+def test_a_body_nested_too_deeply_for_the_door_goes_to_django_which_refuses_it(client, stocked):
+    """10 kB of "[" (under the door's 16 kB): the door's own JSON parse gives up, and Django's parser
+    answers it as a parse_error, not a 500."""
+    deep = b"[" * 5_000 + b"]" * 5_000
+    r = door_post(deep, key="door-deep-0001")
+    assert r["status"] == 400 and r["json"]["error"]["code"] == "parse_error"
+
+
 def test_without_an_open_gate_the_door_stays_out_of_the_way(client, stocked):
     variant = stocked("door-nogate", 1)
     buyer = buyer_with_cart(client, variant)

@@ -139,3 +139,16 @@ def test_paypal_body_nested_too_deeply_is_refused_before_asking_paypal(paypal_fa
     rejected(_post_paypal(client, paypal_fake, body=TOO_DEEP, headers=headers))
     assert paypal_fake.requests_to("/v1/notifications/verify-webhook-signature") == []
     unchanged(payment)
+
+
+@pytest.mark.parametrize("depth", [65, 500, 900, 950])
+def test_paypal_body_parsed_but_nested_deeper_than_an_event_is_refused_before_asking_paypal(paypal_fake, client, depth):
+    """Python parses it, but encoding it again for PayPal's verification call, deeper in the stack, would
+    raise RecursionError (a 500 near 900 levels, before anyone verified the delivery)."""
+    payment = _paypal_payment(paypal_fake)
+    headers = paypal_fake.sign({"id": "WH-DEEP"})
+    body = '{"id": "WH-DEEP", "event_type": "PAYMENT.CAPTURE.COMPLETED", "deep": ' + "[" * depth + "]" * depth + "}"
+
+    rejected(_post_paypal(client, paypal_fake, body=body.encode(), headers=headers))
+    assert paypal_fake.requests_to("/v1/notifications/verify-webhook-signature") == []
+    unchanged(payment)

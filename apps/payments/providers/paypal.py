@@ -391,6 +391,10 @@ class PayPalProvider:
             raise WebhookRejected("PayPal webhook body is not JSON.") from exc
         if not isinstance(event, dict):
             raise WebhookRejected("PayPal webhook body is not an event.")
+        if not _nested_within(event, MAX_EVENT_DEPTH):
+            # Parsed, but too deep to encode again for PayPal's verification (or for storing it)
+            # further down the stack: a RecursionError there would be a 500, before anyone verified it.
+            raise WebhookRejected("PayPal webhook body is nested too deeply.")
         answer = self._post_json(
             "/v1/notifications/verify-webhook-signature",
             {**signature, "webhook_id": self.webhook_id, "webhook_event": event},
@@ -462,6 +466,28 @@ class PayPalProvider:
         except ApiException as exc:
             raise ProviderUnavailable(f"PayPal token: HTTP {exc.response_code}") from exc
         return token.access_token
+
+
+# PayPal's events nest a handful of levels; the limit leaves room and stays far below Python's.
+MAX_EVENT_DEPTH = 64
+
+
+def _nested_within(value: Any, limit: int) -> bool:
+    """Whether ``value`` (parsed JSON) nests at most ``limit`` lists or objects deep; walked with a
+    list, not recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return False
+        pending.extend((child, depth + 1) for child in children)
+    return True
 
 
 def _event_amount(resource: Mapping[str, Any]) -> int | None:
