@@ -194,8 +194,9 @@ if REDIS_URL:
     }
     # Sessions are read from Redis and written through to PostgreSQL: a signed-in request
     # no longer pays a query for its session (~0.75 ms of a ~2 ms cached listing page), and
-    # a Redis restart loses none (a miss reads the database).
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # a Redis restart loses none (a miss reads the database). Django's store, taking only keys
+    # Django makes: a cookie's NUL byte would fail the lookup (see livemall/sessions).
+    SESSION_ENGINE = "livemall.sessions.cached_db"
     # The signed-in user's row, cached under a generation every write to the user changes
     # (apps/accounts/user_cache.py); only with a cache every process shares.
     AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 60)
@@ -213,6 +214,8 @@ else:
     # Off: it saves a PostgreSQL round trip per request; on SQLite the query costs about what
     # reading a cache file does.
     AUTH_USER_CACHE_SECONDS = 0
+    # Django's database store, taking only keys Django makes (see livemall/sessions).
+    SESSION_ENGINE = "livemall.sessions.db"
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
