@@ -21,7 +21,7 @@ class PingConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data: str):
         try:
             return await super().decode_json(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested a few thousand deep
             return None
 
 

@@ -165,8 +165,21 @@ class TranslationsField(serializers.DictField):
         return texts
 
 
+class SlugRelation(serializers.SlugRelatedField):
+    """DRF's slug relation, where a value with a NUL byte names no row, as any unknown slug does.
+
+    PostgreSQL refuses NUL in text, and DRF turns only ``TypeError``/``ValueError`` from the
+    lookup into "does not exist": the ``DataError`` was a 500.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(OpenApiTypes.STR)
-class MerchantChoice(serializers.SlugRelatedField):
+class MerchantChoice(SlugRelation):
     """A merchant, by slug, among those the caller acts for; someone else's reads as unknown."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -212,7 +225,7 @@ class ProductChangeIn(StrictInput):
         help_text="Name per language code; the region's default language may not be empty",
     )
     descriptions = TranslationsField(child=serializers.CharField(allow_blank=True), required=False)
-    category = serializers.SlugRelatedField(
+    category = SlugRelation(
         slug_field="slug", queryset=Category.objects.filter(is_active=True), required=False, allow_null=True
     )
     attributes = serializers.ListField(
@@ -395,8 +408,10 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, MerchantV
 
     def get_queryset(self) -> QuerySet[Product]:
         products = merchant_products(user=self.request.user)
-        if self.action == "list" and self.request.query_params.get("merchant"):
-            products = products.filter(merchant__slug=self.request.query_params["merchant"])
+        merchant = self.request.query_params.get("merchant") if self.action == "list" else None
+        if merchant:
+            # A NUL byte names no merchant, as any unknown slug (PostgreSQL would refuse the query).
+            products = products.none() if "\x00" in merchant else products.filter(merchant__slug=merchant)
         return products
 
     def _shown(self, product: Product) -> Any:
