@@ -66,7 +66,11 @@ def user_create(
         currency=currency or None,
         time_zone=time_zone or None,
     )
-    if User.objects.filter(email=email).exists():
+    if len(email) > User._meta.get_field("email").max_length:
+        # Longer than the column takes (and than RFC 5321 allows; Django's form check lets 320
+        # characters through, and lower() may lengthen it): the insert failed with a 500.
+        fields["email"] = [gettext("Enter a valid e-mail address.")]
+    elif User.objects.filter(email=email).exists():
         fields["email"] = [gettext("An account with this e-mail address exists.")]
     if fields:
         raise ApplicationError(gettext("The account could not be created."), fields=fields)

@@ -288,7 +288,7 @@ def recording_file_for_viewer(*, room: LiveRoom, name: str, now: dt.datetime | N
         folder = folder.parent
     try:
         path = (folder / wanted).resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte (%00) no file name holds
         return None
     if not (path.is_relative_to(folder) and path.is_relative_to(root)) or not path.is_file():
         return None

@@ -1398,7 +1398,9 @@ def traffic_source(
     """(source, medium, campaign) of a visit: the UTM tags when present, else the referring site, else "direct"."""
 
     def clean(value: str) -> str:
-        return " ".join(value.split())[:TRAFFIC_FIELD_LENGTH].lower()
+        # A NUL byte (``?utm_source=%00``) is no white space to split() but PostgreSQL stores none:
+        # kept, it failed the visit's insert and so the room page with a 500.
+        return " ".join(value.replace("\x00", " ").split())[:TRAFFIC_FIELD_LENGTH].lower()
 
     source = clean(utm_source)
     if source:
