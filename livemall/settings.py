@@ -106,6 +106,8 @@ MIDDLEWARE = [
     # ETags from the response body and 304s for If-None-Match, for pages and the API alike.
     "django.middleware.http.ConditionalGetMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # A NUL byte in an admin list's filter is a 400, not PostgreSQL's refusal as a 500.
+    "livemall.middleware.AdminQueryWithoutNul",
     # Django's, with the signed-in user's row from the cache while it is current (see
     # apps/accounts/user_cache.py): a signed-in page that needs nothing else makes no query.
     "apps.accounts.middleware.AuthenticationMiddleware",
