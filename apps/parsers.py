@@ -4,37 +4,43 @@ renders it), never a 500."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rest_framework import exceptions, parsers
 
 
-def holds_lone_surrogate(data: Any) -> bool:
-    """Whether a string of parsed JSON, a key or a value at any depth, holds a lone surrogate.
+def json_texts(data: Any) -> Iterator[str]:
+    """Every string of parsed JSON, keys and values at any depth (a webhook's payload, an API body).
 
-    JSON's ``"\\ud800"`` escapes parse to them: no UTF-8 encodes one, so neither PostgreSQL, Redis
-    nor the answer quoting the value back (DRF's "… is not a valid choice.") could. Walked with a
-    list, not recursion: the parser has just gone as deep as the stack allows.
+    Walked with a list, not recursion: the parser may just have gone as deep as the stack allows.
     """
     pending = [data]
     while pending:
         item = pending.pop()
-        if isinstance(item, dict):
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
             pending.extend(item.values())
-            texts: Any = item.keys()
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):
             pending.extend(item)
-            continue
-        elif isinstance(item, str):
-            texts = (item,)
-        else:
-            continue
-        for text in texts:
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-    return False
+
+
+def is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate: JSON's ``"\\ud800"`` escapes parse to them, and no
+    UTF-8 encodes one, so neither PostgreSQL, Redis nor an answer quoting the value back could."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def holds_lone_surrogate(data: Any) -> bool:
+    """Whether a string of parsed JSON, a key or a value at any depth, holds a lone surrogate
+    (DRF's "… is not a valid choice." quoting it back failed the answer's encoding)."""
+    return not all(is_text(text) for text in json_texts(data))
 
 
 class JSONParser(parsers.JSONParser):

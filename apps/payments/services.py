@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from apps.errors import ApplicationError
 from apps.money.formatting import format_money, reader_locale
+from apps.parsers import is_text, json_texts
 from apps.payments import breaker, registry, selectors
 from apps.payments.models import (
     OPEN_STATUSES,
@@ -1121,21 +1122,11 @@ def _check_storable(outcome: WebhookOutcome) -> None:
     """Refuse an event PostgreSQL cannot store: a NUL character (refused in text and in jsonb)
     or a lone surrogate (``"\\ud800"``: valid JSON, not UTF-8) anywhere in it would fail the
     insert with a 500. No provider sends either; a signed event with one is refused, nothing stored."""
-    pending: list[Any] = [outcome.event_id, outcome.event_type, outcome.payload]
-    while pending:  # a loop, not recursion: the payload may be nested as deep as JSON allows
-        item = pending.pop()
-        if isinstance(item, Mapping):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-        elif isinstance(item, str):
-            try:
-                item.encode()
-            except UnicodeEncodeError:
-                raise WebhookRejected("Webhook event carries a lone surrogate, which cannot be stored.") from None
-            if "\x00" in item:
-                raise WebhookRejected("Webhook event carries a NUL character, which cannot be stored.")
+    for text in json_texts([outcome.event_id, outcome.event_type, outcome.payload]):
+        if not is_text(text):
+            raise WebhookRejected("Webhook event carries a lone surrogate, which cannot be stored.")
+        if "\x00" in text:
+            raise WebhookRejected("Webhook event carries a NUL character, which cannot be stored.")
 
 
 # An event about a payment we do not know yet (a refund whose capture our records have not
